@@ -1,0 +1,87 @@
+/**
+ * The only reader of process.env. Every setting: explicit option ?? environment ?? named default,
+ * and a bad value fails at boot with the variable's name.
+ */
+import { resolve } from 'node:path';
+
+export interface Config {
+  port: number;
+  host: string;
+  /** The dataset root; null = the generated demo dataset under `demoDir`. */
+  dataDir: string | null;
+  demoDir: string;
+  demoSeed: number;
+  indexPath: string;
+  /** Run an (incremental) ingest at start before serving. */
+  ingestOnStart: boolean;
+  logLevel: string;
+  /** Longest side of a thumbnail, in pixels. */
+  thumbnailMaxSize: number;
+  /** Byte budgets of the in-memory caches. */
+  tileCacheBytes: number;
+  labelCacheBytes: number;
+  /** Open slide handles kept (each holds a file descriptor and its tile index). */
+  slideHandles: number;
+  corsOrigin: string;
+}
+
+/** 8080: the port the README and the Dockerfile document. */
+const DEFAULT_PORT = 8080;
+/** Largest thumbnail edge: enough for a slide list, small enough to render in ~50 ms. */
+const DEFAULT_THUMBNAIL_MAX = 2048;
+/** Rendered-tile cache: ~4,000 JPEG tiles of 512 px. */
+const DEFAULT_TILE_CACHE_BYTES = 256 * 1024 * 1024;
+/** Decoded label tiles: 256x256 bytes each, so ~2,000 tiles. */
+const DEFAULT_LABEL_CACHE_BYTES = 128 * 1024 * 1024;
+/** Open slides: far more than a viewer session touches, far fewer than the fd limit. */
+const DEFAULT_SLIDE_HANDLES = 64;
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Config> = {}): Config {
+  const cwd = process.cwd();
+  const dataDir = env.DATA_DIR ? resolve(env.DATA_DIR) : null;
+  const demoDir = resolve(env.DEMO_DIR ?? `${cwd}/var/demo`);
+  return {
+    port: int(env, 'PORT', DEFAULT_PORT, 0, 65535),
+    host: env.HOST ?? '0.0.0.0',
+    dataDir,
+    demoDir,
+    demoSeed: int(env, 'DEMO_SEED', 1, 0, 2 ** 31 - 1),
+    indexPath: resolve(env.INDEX_PATH ?? `${cwd}/var/index.sqlite`),
+    ingestOnStart: bool(env, 'INGEST_ON_START', true),
+    logLevel: oneOf(env, 'LOG_LEVEL', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+    thumbnailMaxSize: int(env, 'THUMBNAIL_MAX_SIZE', DEFAULT_THUMBNAIL_MAX, 16, 8192),
+    tileCacheBytes: int(env, 'TILE_CACHE_BYTES', DEFAULT_TILE_CACHE_BYTES, 0, 2 ** 40),
+    labelCacheBytes: int(env, 'LABEL_CACHE_BYTES', DEFAULT_LABEL_CACHE_BYTES, 0, 2 ** 40),
+    slideHandles: int(env, 'SLIDE_HANDLES', DEFAULT_SLIDE_HANDLES, 1, 4096),
+    corsOrigin: env.CORS_ORIGIN ?? '*',
+    ...overrides,
+  };
+}
+
+/** The directory the service reads slides and labels from. */
+export function datasetDir(c: Config): string {
+  return c.dataDir ?? c.demoDir;
+}
+
+function int(env: NodeJS.ProcessEnv, name: string, def: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return def;
+  const v = Number(raw);
+  if (!Number.isInteger(v) || v < min || v > max) throw new Error(`config: ${name}=${raw} must be an integer from ${min} to ${max}`);
+  return v;
+}
+
+function bool(env: NodeJS.ProcessEnv, name: string, def: boolean): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return def;
+  if (/^(1|true|yes|on)$/i.test(raw)) return true;
+  if (/^(0|false|no|off)$/i.test(raw)) return false;
+  throw new Error(`config: ${name}=${raw} must be true or false`);
+}
+
+function oneOf(env: NodeJS.ProcessEnv, name: string, def: string, allowed: string[]): string {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return def;
+  if (!allowed.includes(raw)) throw new Error(`config: ${name}=${raw} must be one of ${allowed.join(', ')}`);
+  return raw;
+}

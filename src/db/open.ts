@@ -1,0 +1,45 @@
+/**
+ * Opening the index. The service opens it read-only; only the indexer writes, and it writes a
+ * new file that replaces the old one (src/indexer/publish.ts), so readers never see a half-done
+ * ingest.
+ */
+import Database from 'better-sqlite3';
+import { existsSync } from 'node:fs';
+import { AppError } from '../errors.js';
+import { SCHEMA_VERSION, migrate } from './migrate.js';
+
+export type Db = Database.Database;
+
+export function openIndexReadOnly(path: string): Db {
+  if (!existsSync(path)) throw new AppError(503, 'INDEX_MISSING', 'no index yet: run the ingest first');
+  let db: Db;
+  try {
+    db = new Database(path, { readonly: true, fileMustExist: true });
+    db.pragma('query_only = ON');
+    const version = db.pragma('user_version', { simple: true }) as number;
+    checkVersion(version);
+    const hasSlides = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'slides'").get();
+    if (!hasSlides) throw new AppError(503, 'INDEX_FOREIGN', 'the index file is a SQLite database but not one of this service');
+  } catch (e) {
+    if (e instanceof AppError) throw e;
+    throw new AppError(503, 'INDEX_UNREADABLE', `the index file cannot be opened: ${(e as Error).message}`);
+  }
+  return db;
+}
+
+/** Read-write, for the indexer: WAL while it builds, migrations applied. */
+export function openIndexForWrite(path: string): Db {
+  const db = new Database(path);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.pragma('foreign_keys = ON');
+  checkVersion(db.pragma('user_version', { simple: true }) as number);
+  migrate(db);
+  return db;
+}
+
+function checkVersion(version: number): void {
+  if (version > SCHEMA_VERSION) {
+    throw new AppError(503, 'INDEX_FROM_THE_FUTURE', `the index has schema version ${version}, newer than this service's ${SCHEMA_VERSION}: upgrade the service or re-ingest`);
+  }
+}

@@ -1,0 +1,113 @@
+/**
+ * The one place the service talks to sharp (libvips). Every size that drives an allocation is
+ * bounded by the caller or here, and every libvips failure leaves as an AppError whose detail
+ * carries no filesystem path.
+ */
+import sharp from 'sharp';
+import { AppError } from '../errors.js';
+import type { ProbedCodec } from '../slides/codecs.js';
+
+export interface RawImage {
+  data: Buffer;
+  width: number;
+  height: number;
+  channels: number;
+}
+
+export type ImageFormat = 'jpeg' | 'png' | 'webp';
+
+/** Masks are decoded whole; a gigapixel mask is 1 GB of memory, so refuse larger. */
+export const MAX_MASK_PIXELS = 2 ** 30;
+
+// libvips' own operation cache holds decoded images by file name, which defeats our byte-bounded
+// caches and pins files that ingest replaces; our caches sit above it.
+sharp.cache(false);
+
+let probed: Promise<Set<ProbedCodec>> | null = null;
+
+/** Which optional TIFF codecs this libvips can decode: a tiny round trip per codec, once. */
+export function probeCodecs(): Promise<Set<ProbedCodec>> {
+  probed ??= (async () => {
+    const found = new Set<ProbedCodec>();
+    const tries: Array<[ProbedCodec, 'zstd' | 'webp' | 'jp2k']> = [['ZSTD', 'zstd'], ['WebP', 'webp'], ['JPEG 2000', 'jp2k']];
+    for (const [name, compression] of tries) {
+      try {
+        const tif = await sharp({ create: { width: 8, height: 8, channels: 3, background: '#808080' } }).tiff({ compression }).toBuffer();
+        await sharp(tif).raw().toBuffer();
+        found.add(name);
+      } catch {
+        // The codec is missing from this build: slides using it are indexed as unsupported.
+      }
+    }
+    return found;
+  })();
+  return probed;
+}
+
+/** Capabilities worth reporting at /healthz and at start. */
+export async function imagingCapabilities(): Promise<{ libvips: string; sharp: string; openslide: boolean; codecs: ProbedCodec[] }> {
+  return {
+    libvips: sharp.versions.vips,
+    sharp: sharp.versions.sharp ?? 'unknown',
+    openslide: Boolean(sharp.format.openslide?.input.file),
+    codecs: [...(await probeCodecs())],
+  };
+}
+
+/** A whole slide level (TIFF page), shrunk to fit `maxSize`, as RGB. */
+export async function readLevelRaw(path: string, page: number, maxSize: number): Promise<RawImage> {
+  return guard('PIXELS_UNREADABLE', 'the slide\'s pixels cannot be decoded', async () => {
+    const { data, info } = await sharp(path, { page, limitInputPixels: false, failOn: 'error' })
+      .resize({ width: maxSize, height: maxSize, fit: 'inside', withoutEnlargement: true })
+      .removeAlpha()
+      .toColourspace('srgb')
+      .raw()
+      .toBuffer({ resolveWithObject: true });
+    return { data, width: info.width, height: info.height, channels: info.channels };
+  });
+}
+
+/** A label or colour mask image, decoded whole (first page of a TIFF = its largest level). */
+export async function readMaskRaw(path: string, kind: 'label' | 'color'): Promise<RawImage> {
+  const meta = await guard('MASK_UNREADABLE', 'the mask image cannot be read', () => sharp(path, { limitInputPixels: false }).metadata());
+  const pixels = (meta.width ?? 0) * (meta.height ?? 0);
+  if (pixels > MAX_MASK_PIXELS) throw new AppError(422, 'MASK_TOO_LARGE', `the mask has ${pixels} pixels, more than ${MAX_MASK_PIXELS}: give it at a coarser downsample`);
+  return guard('MASK_UNREADABLE', 'the mask image cannot be decoded', async () => {
+    let img = sharp(path, { limitInputPixels: false, failOn: 'error' });
+    // Labels are values, not colours: no colour management, no alpha premultiplication.
+    img = kind === 'label' ? img.extractChannel(0) : img.removeAlpha();
+    const { data, info } = await img.raw().toBuffer({ resolveWithObject: true });
+    return { data, width: info.width, height: info.height, channels: info.channels };
+  });
+}
+
+/** Channel count and whether all channels are equal: a grey label mask saved as RGB is fine. */
+export async function maskChannels(path: string): Promise<number> {
+  const meta = await guard('MASK_UNREADABLE', 'the mask image cannot be read', () => sharp(path).metadata());
+  return meta.channels ?? 0;
+}
+
+export async function encodeRaw(img: RawImage, format: ImageFormat, quality: number): Promise<Buffer> {
+  return guard('ENCODE_FAILED', 'the image could not be encoded', () => {
+    const s = sharp(img.data, { raw: { width: img.width, height: img.height, channels: img.channels as 1 | 2 | 3 | 4 } });
+    if (format === 'jpeg') return s.jpeg({ quality, mozjpeg: false }).toBuffer();
+    if (format === 'webp') return s.webp({ quality }).toBuffer();
+    return s.png({ compressionLevel: 6 }).toBuffer();
+  });
+}
+
+/** Runs a libvips call; a failure becomes a 422 with libvips' reason, paths removed. */
+async function guard<T>(code: string, what: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    if (e instanceof AppError) throw e;
+    throw new AppError(422, code, `${what}: ${scrub((e as Error).message)}`);
+  }
+}
+
+/** libvips messages can name the file; a response must never. */
+export function scrub(message: string): string {
+  const first = message.split('\n')[0] ?? '';
+  return first.replace(/(?:[A-Za-z]:)?[/\\][^\s:'"]+/g, '<file>').slice(0, 300);
+}

@@ -1,0 +1,146 @@
+/**
+ * Ingest: a data directory becomes the SQLite index the service reads.
+ *
+ * Incremental (a slide whose files and manifest are unchanged is not rebuilt; an unchanged bad
+ * file is not retried), per-slide fault isolation (one bad file is reported and the others are
+ * indexed; a slide that fails keeps its previous rows), and atomic as a whole (see publish.ts).
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { openIndexForWrite, openIndexReadOnly } from '../db/open.js';
+import { loadManifest } from '../dataset/manifest.js';
+import { AppError } from '../errors.js';
+import { probeCodecs } from '../imaging/sharp.js';
+import { buildSlide } from './build.js';
+import { acquireIngestLock, discardStaged, publishIndex, stageIndex } from './publish.js';
+import { scanDataset, type SlideCandidate } from './scan.js';
+import { createIndexWriter, type ProblemRow } from './writer.js';
+
+export interface IngestEvent {
+  phase: 'scan' | 'slide' | 'publish';
+  done: number;
+  total: number;
+  slideId?: string;
+}
+
+export interface IngestReport {
+  published: boolean;
+  datasetVersion: string;
+  indexed: string[];
+  unchanged: string[];
+  removed: string[];
+  problems: ProblemRow[];
+  ms: number;
+}
+
+export interface IngestOptions {
+  dataDir: string;
+  indexPath: string;
+  onEvent?: (e: IngestEvent) => void;
+}
+
+interface Previous {
+  keys: Map<string, string>;
+  problems: ProblemRow[];
+  manifestHash: string | null;
+  datasetVersion: string | null;
+}
+
+export async function ingest(opts: IngestOptions): Promise<IngestReport> {
+  const t0 = performance.now();
+  const emit = opts.onEvent ?? (() => {});
+  mkdirSync(dirname(opts.indexPath), { recursive: true });
+  const release = acquireIngestLock(opts.indexPath);
+  try {
+    const manifest = loadManifest(opts.dataDir);
+    emit({ phase: 'scan', done: 0, total: 1 });
+    const scan = scanDataset(opts.dataDir, manifest);
+    const prev = readPrevious(opts.indexPath);
+    const retryable = (c: SlideCandidate) => !prev.problems.some((p) => p.inputKey === c.inputKey && p.relPath === c.file.relPath);
+    const toBuild = scan.slides.filter((c) => prev.keys.get(c.id) !== c.inputKey && retryable(c));
+    const carried = prev.problems.filter((p) => p.inputKey !== null && scan.slides.some((c) => c.inputKey === p.inputKey));
+    const removed = [...prev.keys.keys()].filter((id) => !scan.slides.some((c) => c.id === id));
+    const unchanged = scan.slides.filter((c) => prev.keys.get(c.id) === c.inputKey).map((c) => c.id);
+    const scanProblems: ProblemRow[] = scan.problems.map((p) => ({ ...p, inputKey: null }));
+    const upToDate = toBuild.length === 0 && removed.length === 0 && prev.manifestHash === manifest.hash && sameProblems(prev.problems, [...carried, ...scanProblems]);
+    if (upToDate && prev.datasetVersion !== null) {
+      return { published: false, datasetVersion: prev.datasetVersion, indexed: [], unchanged, removed: [], problems: prev.problems, ms: performance.now() - t0 };
+    }
+    const codecs = await probeCodecs();
+    const temp = stageIndex(opts.indexPath);
+    try {
+      const db = openIndexForWrite(temp);
+      const writer = createIndexWriter(db);
+      const problems: ProblemRow[] = [...carried, ...scanProblems];
+      const indexed: string[] = [];
+      for (const [i, c] of toBuild.entries()) {
+        emit({ phase: 'slide', done: i, total: toBuild.length, slideId: c.id });
+        try {
+          writer.replaceSlide(await buildSlide(c, manifest, codecs));
+          indexed.push(c.id);
+        } catch (e) {
+          problems.push(problemOf(c, e));
+        }
+      }
+      emit({ phase: 'slide', done: toBuild.length, total: toBuild.length });
+      for (const id of removed) writer.deleteSlide(id);
+      const datasetVersion = versionOf(manifest.hash, writer.slideKeys());
+      writer.setDataset(manifest, datasetVersion, problems);
+      emit({ phase: 'publish', done: 0, total: 1 });
+      db.pragma('wal_checkpoint(TRUNCATE)');
+      // The published file is immutable until the next ingest replaces it: no WAL needed by readers.
+      db.pragma('journal_mode = DELETE');
+      db.close();
+      publishIndex(temp, opts.indexPath);
+      emit({ phase: 'publish', done: 1, total: 1 });
+      return { published: true, datasetVersion, indexed, unchanged, removed, problems, ms: performance.now() - t0 };
+    } finally {
+      discardStaged(temp);
+    }
+  } finally {
+    release();
+  }
+}
+
+function readPrevious(indexPath: string): Previous {
+  if (!existsSync(indexPath)) return { keys: new Map(), problems: [], manifestHash: null, datasetVersion: null };
+  // A foreign or corrupt file is refused here rather than silently replaced.
+  const db = openIndexReadOnly(indexPath);
+  try {
+    const hasKey = db.prepare("SELECT 1 FROM pragma_table_info('ingest_problems') WHERE name = 'input_key'").get();
+    const keys = new Map(db.prepare<[], { id: string; input_key: string }>('SELECT id, input_key FROM slides').all().map((r) => [r.id, r.input_key]));
+    const problems = hasKey
+      ? db.prepare<[], { rel_path: string; slide_id: string | null; code: string; detail: string; input_key: string | null }>('SELECT * FROM ingest_problems').all()
+          .map((r) => ({ relPath: r.rel_path, slideId: r.slide_id, code: r.code, detail: r.detail, inputKey: r.input_key }))
+      : [];
+    const get = (k: string) => db.prepare<[string], { value: string }>('SELECT value FROM dataset WHERE key = ?').get(k)?.value ?? null;
+    return { keys, problems, manifestHash: get('manifest_hash'), datasetVersion: get('dataset_version') };
+  } finally {
+    db.close();
+  }
+}
+
+function problemOf(c: SlideCandidate, e: unknown): ProblemRow {
+  const known = e instanceof AppError;
+  return {
+    relPath: c.file.relPath,
+    slideId: c.id,
+    code: known ? e.code : 'INGEST_FAILED',
+    detail: known ? e.detail : `unexpected failure: ${(e as Error).message}`,
+    // An unexpected failure may be transient: retry it next time.
+    inputKey: known ? c.inputKey : null,
+  };
+}
+
+function versionOf(manifestHash: string, keys: Map<string, string>): string {
+  const h = createHash('sha256').update(manifestHash);
+  for (const id of [...keys.keys()].sort()) h.update(`\n${id}:${keys.get(id)}`);
+  return h.digest('hex').slice(0, 16);
+}
+
+function sameProblems(a: readonly ProblemRow[], b: readonly ProblemRow[]): boolean {
+  const key = (p: ProblemRow) => `${p.relPath}|${p.code}|${p.inputKey}`;
+  const sa = a.map(key).sort().join('\n');
+  return sa === b.map(key).sort().join('\n');
+}

@@ -1,0 +1,130 @@
+/**
+ * Finds the slides and label files of a data directory and matches them by file stem,
+ * case-insensitively (`Tumor_001.xml` labels `tumor_001.tif`). Only stats files: no reads.
+ * Paths are resolved under the data directory here, once; nothing downstream takes a path
+ * from a request.
+ */
+import { createHash } from 'node:crypto';
+import { readdirSync, statSync } from 'node:fs';
+import { extname, join, relative, resolve, sep } from 'node:path';
+import type { LabelSourceSpec, Manifest } from '../dataset/manifest.js';
+
+export interface FileRef {
+  relPath: string;
+  absPath: string;
+  size: number;
+  mtimeMs: number;
+}
+
+export interface LabelFileRef extends FileRef {
+  position: number;
+  source: LabelSourceSpec;
+}
+
+export interface SlideCandidate {
+  id: string;
+  file: FileRef;
+  labels: LabelFileRef[];
+  /** Digest of everything the slide's index rows derive from. */
+  inputKey: string;
+}
+
+export interface ScanProblem {
+  relPath: string;
+  slideId: string | null;
+  code: string;
+  detail: string;
+}
+
+export interface ScanResult {
+  slides: SlideCandidate[];
+  problems: ScanProblem[];
+}
+
+/** Slide ids appear in URLs: keep them to a safe, readable alphabet. */
+export const SLIDE_ID_PATTERN = /^[a-z0-9][a-z0-9._-]{0,127}$/;
+const LABEL_EXTENSIONS: Record<LabelSourceSpec['format'], string[]> = {
+  'asap-xml': ['.xml'],
+  geojson: ['.geojson', '.json'],
+  'label-mask': ['.png', '.tif', '.tiff'],
+  'color-mask': ['.png', '.tif', '.tiff'],
+};
+/** Bump when the derivation of index rows from the same inputs changes: forces a rebuild. */
+export const ALGORITHM_VERSION = 1;
+
+export function scanDataset(dataDir: string, manifest: Manifest): ScanResult {
+  const root = resolve(dataDir);
+  const problems: ScanProblem[] = [];
+  const slides = new Map<string, SlideCandidate>();
+  // Label directories can hold TIFF masks: never take those for slides.
+  const labelDirs = manifest.labelSources.map((l) => resolve(root, l.dir));
+  for (const file of listFiles(root, manifest.slidesDir, manifest.extensions, labelDirs)) {
+    const id = stemOf(file.relPath).toLowerCase();
+    if (!SLIDE_ID_PATTERN.test(id)) {
+      problems.push({ relPath: file.relPath, slideId: null, code: 'BAD_SLIDE_NAME', detail: `slide file names must be letters, digits, ".", "_" or "-" (at most 128): "${stemOf(file.relPath)}" is not` });
+    } else if (slides.has(id)) {
+      problems.push({ relPath: file.relPath, slideId: id, code: 'DUPLICATE_SLIDE', detail: `another slide file already has the id "${id}" (${slides.get(id)!.file.relPath})` });
+    } else {
+      slides.set(id, { id, file, labels: [], inputKey: '' });
+    }
+  }
+  manifest.labelSources.forEach((source, position) => {
+    for (const file of listFiles(root, source.dir, LABEL_EXTENSIONS[source.format], [])) {
+      const stem = stemOf(file.relPath).toLowerCase();
+      const suffix = source.suffix.toLowerCase();
+      const id = suffix && stem.endsWith(suffix) ? stem.slice(0, -suffix.length) : stem;
+      const slide = slides.get(id);
+      if (!slide) {
+        problems.push({ relPath: file.relPath, slideId: null, code: 'LABEL_WITHOUT_SLIDE', detail: `label source "${source.id}": no slide has the stem "${id}"` });
+      } else if (slide.labels.some((l) => l.position === position)) {
+        problems.push({ relPath: file.relPath, slideId: id, code: 'DUPLICATE_LABEL_FILE', detail: `label source "${source.id}" has two files for slide "${id}"` });
+      } else {
+        slide.labels.push({ ...file, position, source });
+      }
+    }
+  });
+  const list = [...slides.values()].sort((a, b) => a.id.localeCompare(b.id));
+  for (const s of list) {
+    s.labels.sort((a, b) => a.position - b.position);
+    s.inputKey = inputKey(s, manifest);
+  }
+  return { slides: list, problems };
+}
+
+function inputKey(s: SlideCandidate, manifest: Manifest): string {
+  const part = (f: FileRef) => [f.relPath, f.size, Math.round(f.mtimeMs)];
+  const key = JSON.stringify([ALGORITHM_VERSION, manifest.hash, part(s.file), s.labels.map((l) => [l.source.id, ...part(l)])]);
+  return createHash('sha256').update(key).digest('hex');
+}
+
+function stemOf(relPath: string): string {
+  const base = relPath.split(/[\\/]/).pop() ?? relPath;
+  return base.slice(0, base.length - extname(base).length);
+}
+
+/** Regular files with one of `extensions` under root/dir, recursively; links are not followed. */
+function listFiles(root: string, dir: string, extensions: string[], exclude: string[]): FileRef[] {
+  const start = resolve(root, dir);
+  // A manifest must not point outside the data directory.
+  if (start !== root && !start.startsWith(root + sep)) return [];
+  const out: FileRef[] = [];
+  const walk = (abs: string, depth: number) => {
+    let entries;
+    try {
+      entries = readdirSync(abs, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      if (e.name.startsWith('.')) continue;
+      const p = join(abs, e.name);
+      if (e.isDirectory() && depth < 8 && !exclude.includes(p)) walk(p, depth + 1);
+      else if (e.isFile() && extensions.includes(extname(e.name).toLowerCase())) {
+        const st = statSync(p);
+        out.push({ relPath: relative(root, p).split(sep).join('/'), absPath: p, size: st.size, mtimeMs: st.mtimeMs });
+      }
+    }
+  };
+  walk(start, 0);
+  return out.sort((a, b) => a.relPath.localeCompare(b.relPath));
+}

@@ -1,0 +1,176 @@
+/**
+ * The label raster of a slide: one 8-bit value per raster pixel at `downsample` level-0 pixels,
+ * cut into square tiles, with a pyramid of 2x mode-reduced levels above it (pure: no I/O).
+ *
+ * The indexer pushes the base level band by band (one row of tiles at a time), so the whole
+ * raster of a Camelyon16 slide (over a gigapixel at downsample 4) never sits in memory; each
+ * reduced level keeps at most one band of its own.
+ */
+
+export const LABEL_TILE_SIZE = 256;
+
+export interface RasterGeometry {
+  /** Level-0 pixels per raster pixel at level 0 of the raster. */
+  downsample: number;
+  width: number;
+  height: number;
+  tileSize: number;
+  /** Number of raster levels; level k has downsample `downsample * 2^k`. */
+  levels: number;
+}
+
+export function rasterGeometry(slideWidth: number, slideHeight: number, downsample: number, tileSize = LABEL_TILE_SIZE): RasterGeometry {
+  const width = Math.ceil(slideWidth / downsample);
+  const height = Math.ceil(slideHeight / downsample);
+  let levels = 1;
+  for (let w = width, h = height; w > tileSize || h > tileSize; w = Math.ceil(w / 2), h = Math.ceil(h / 2)) levels++;
+  return { downsample, width, height, tileSize, levels };
+}
+
+export function levelSize(g: RasterGeometry, level: number): { width: number; height: number } {
+  let w = g.width;
+  let h = g.height;
+  for (let k = 0; k < level; k++) {
+    w = Math.ceil(w / 2);
+    h = Math.ceil(h / 2);
+  }
+  return { width: w, height: h };
+}
+
+export interface LabelTile {
+  level: number;
+  tx: number;
+  ty: number;
+  /** The one value of a uniform tile, or null when `data` holds the pixels. */
+  uniform: number | null;
+  /** tileSize x tileSize values, row-major, 0 past the raster edge; null for a uniform tile. */
+  data: Uint8Array | null;
+  /** Pixels per value inside the raster (level 0 only; 256 entries). */
+  counts: Uint32Array | null;
+}
+
+export interface PyramidBuilder {
+  /** Next band of the base level: `rows` rows of `width` values; dirty[tx] = 0 means all zero. */
+  pushBand(band: Uint8Array, rows: number, dirty: Uint8Array): void;
+  finish(): void;
+}
+
+/** Builds tiles for every level; `emit` receives each tile that is not all 0. */
+export function createPyramidBuilder(g: RasterGeometry, emit: (tile: LabelTile) => void): PyramidBuilder {
+  const stages = Array.from({ length: g.levels }, (_, level) => createStage(g, level, emit));
+  for (let k = 0; k + 1 < stages.length; k++) stages[k]!.next = stages[k + 1]!;
+  return {
+    pushBand: (band, rows, dirty) => stages[0]!.push(band, rows, dirty),
+    finish: () => stages[0]!.flush(),
+  };
+}
+
+interface Stage {
+  next: Stage | null;
+  push(band: Uint8Array, rows: number, dirty: Uint8Array): void;
+  flush(): void;
+}
+
+function createStage(g: RasterGeometry, level: number, emit: (t: LabelTile) => void): Stage {
+  const { width } = levelSize(g, level);
+  const ts = g.tileSize;
+  const tilesX = Math.ceil(width / ts);
+  // Reduced levels accumulate two half-bands from the level below before cutting tiles.
+  const acc = new Uint8Array(width * ts);
+  const accDirty = new Uint8Array(tilesX);
+  let accRows = 0;
+  let bandIndex = 0;
+  const stage: Stage = {
+    next: null,
+    push(band, rows, dirty) {
+      if (level === 0) return cut(band, rows, dirty);
+      acc.set(band.subarray(0, rows * width), accRows * width);
+      for (let t = 0; t < tilesX; t++) accDirty[t] = accDirty[t]! | dirty[t]!;
+      accRows += rows;
+      if (accRows === ts) drain();
+    },
+    flush() {
+      if (accRows > 0) drain();
+      stage.next?.flush();
+    },
+  };
+  function drain(): void {
+    cut(acc, accRows, accDirty);
+    acc.fill(0);
+    accDirty.fill(0);
+    accRows = 0;
+  }
+  function cut(band: Uint8Array, rows: number, dirty: Uint8Array): void {
+    const ty = bandIndex++;
+    for (let tx = 0; tx < tilesX; tx++) {
+      if (dirty[tx] === 0) continue;
+      const tile = cutTile(band, width, rows, tx, ts, level === 0);
+      if (tile.uniform !== 0) emit({ level, tx, ty, ...tile });
+    }
+    if (stage.next) {
+      const half = reduceBand(band, width, rows);
+      const halfDirty = new Uint8Array(Math.ceil(Math.ceil(width / 2) / ts));
+      for (let t = 0; t < tilesX; t++) if (dirty[t]) halfDirty[Math.floor((t * ts) / 2 / ts)] = 1;
+      stage.next.push(half, Math.ceil(rows / 2), halfDirty);
+    }
+  }
+  return stage;
+}
+
+function cutTile(band: Uint8Array, width: number, rows: number, tx: number, ts: number, withCounts: boolean): Omit<LabelTile, 'level' | 'tx' | 'ty'> {
+  const x0 = tx * ts;
+  const w = Math.min(ts, width - x0);
+  const data = new Uint8Array(ts * ts);
+  const counts = new Uint32Array(256);
+  for (let r = 0; r < rows; r++) {
+    const row = band.subarray(r * width + x0, r * width + x0 + w);
+    data.set(row, r * ts);
+    for (let i = 0; i < w; i++) counts[row[i]!]!++;
+  }
+  const inside = w * rows;
+  let uniform: number | null = null;
+  for (let v = 0; v < 256; v++) {
+    if (counts[v] === inside) uniform = v;
+  }
+  return { uniform, data: uniform === null ? data : null, counts: withCounts ? counts : null };
+}
+
+/**
+ * 2x2 mode reduction of a band (`rows` rows, `width` wide). Ties prefer a labelled value over 0,
+ * then the first in reading order, so thin labelled structures survive one more level.
+ */
+export function reduceBand(band: Uint8Array, width: number, rows: number): Uint8Array {
+  const w2 = Math.ceil(width / 2);
+  const r2 = Math.ceil(rows / 2);
+  const out = new Uint8Array(w2 * r2);
+  for (let j = 0; j < r2; j++) {
+    const top = 2 * j * width;
+    const hasBottom = 2 * j + 1 < rows;
+    for (let i = 0; i < w2; i++) {
+      const x = 2 * i;
+      const hasRight = x + 1 < width;
+      const a = band[top + x]!;
+      const b = hasRight ? band[top + x + 1]! : 0;
+      const c = hasBottom ? band[top + width + x]! : 0;
+      const d = hasBottom && hasRight ? band[top + width + x + 1]! : 0;
+      out[j * w2 + i] = mode4(a, b, c, d);
+    }
+  }
+  return out;
+}
+
+export function mode4(a: number, b: number, c: number, d: number): number {
+  if (a === b && b === c && c === d) return a;
+  let best = a;
+  let bestCount = 1 + +(a === b) + +(a === c) + +(a === d);
+  const consider = (v: number, count: number) => {
+    if (count > bestCount || (count === bestCount && best === 0 && v !== 0)) {
+      best = v;
+      bestCount = count;
+    }
+  };
+  if (b !== a) consider(b, 1 + +(b === c) + +(b === d));
+  if (c !== a && c !== b) consider(c, 1 + +(c === d));
+  if (d !== a && d !== b && d !== c) consider(d, 1);
+  return best;
+}

@@ -1,0 +1,187 @@
+/**
+ * A small TIFF / BigTIFF directory reader: tags only, never pixels.
+ *
+ * Why not geotiff: the tile server needs each level's TileOffsets / TileByteCounts as typed
+ * arrays, parsed once per slide and read with synchronous preads on the hot path; geotiff is
+ * async, block-cached and GeoTIFF-oriented. geotiff stays in the tests as the independent reader
+ * this one is checked against.
+ */
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { invalidInput } from '../errors.js';
+
+export const TAG = {
+  NewSubfileType: 254,
+  ImageWidth: 256,
+  ImageLength: 257,
+  BitsPerSample: 258,
+  Compression: 259,
+  Photometric: 262,
+  ImageDescription: 270,
+  Make: 271,
+  Model: 272,
+  StripOffsets: 273,
+  SamplesPerPixel: 277,
+  StripByteCounts: 279,
+  XResolution: 282,
+  YResolution: 283,
+  PlanarConfig: 284,
+  ResolutionUnit: 296,
+  Software: 305,
+  TileWidth: 322,
+  TileLength: 323,
+  TileOffsets: 324,
+  TileByteCounts: 325,
+  SubIFDs: 330,
+  JPEGTables: 347,
+  YCbCrSubsampling: 530,
+} as const;
+
+/** One image file directory with the values this service uses, already decoded. */
+export interface Ifd {
+  index: number;
+  /** Numeric tags (SHORT/LONG/LONG8/RATIONAL as float): first value only. */
+  num: Map<number, number>;
+  /** Arrays of offsets and byte counts (TileOffsets, TileByteCounts, StripOffsets, ...). */
+  arrays: Map<number, Float64Array>;
+  /** ASCII tags. */
+  text: Map<number, string>;
+  /** UNDEFINED/BYTE blobs (JPEGTables). */
+  bytes: Map<number, Buffer>;
+}
+
+export interface TiffFile {
+  bigTiff: boolean;
+  littleEndian: boolean;
+  ifds: Ifd[];
+}
+
+/** Reads `length` bytes at `offset`; returns fewer only at end of file. */
+export type ReadAt = (offset: number, length: number) => Buffer;
+
+/** Hard bounds so a hostile or broken file cannot make the reader loop or allocate without end. */
+const MAX_IFDS = 1024;
+const MAX_ENTRIES = 4096;
+const MAX_ARRAY_VALUES = 50_000_000;
+const ARRAY_TAGS = new Set<number>([TAG.TileOffsets, TAG.TileByteCounts, TAG.StripOffsets, TAG.StripByteCounts, TAG.SubIFDs, TAG.BitsPerSample, TAG.YCbCrSubsampling]);
+const TYPE_SIZE: Record<number, number> = { 1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4, 12: 8, 13: 4, 16: 8, 17: 8, 18: 8 };
+
+export function readTiffFile(path: string): TiffFile {
+  const fd = openSync(path, 'r');
+  try {
+    const size = fstatSync(fd).size;
+    return parseTiff((offset, length) => {
+      const len = Math.max(0, Math.min(length, size - offset));
+      const buf = Buffer.alloc(len);
+      if (len > 0) readSync(fd, buf, 0, len, offset);
+      return buf;
+    }, size);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+export function parseTiff(readAt: ReadAt, fileSize: number): TiffFile {
+  const head = readAt(0, 16);
+  if (head.length < 8) throw invalidInput('TIFF_TRUNCATED', 'the file is shorter than a TIFF header');
+  const order = head.toString('latin1', 0, 2);
+  if (order !== 'II' && order !== 'MM') throw invalidInput('NOT_TIFF', 'the file does not start with a TIFF byte-order mark');
+  const le = order === 'II';
+  const magic = le ? head.readUInt16LE(2) : head.readUInt16BE(2);
+  if (magic !== 42 && magic !== 43) throw invalidInput('NOT_TIFF', `unknown TIFF version ${magic}`);
+  const big = magic === 43;
+  const r = reader(le);
+  let next = big ? r.u64(head, 8) : r.u32(head, 4);
+  const ifds: Ifd[] = [];
+  const seen = new Set<number>();
+  while (next !== 0) {
+    if (seen.has(next)) throw invalidInput('TIFF_IFD_LOOP', 'the chain of image directories loops');
+    if (ifds.length >= MAX_IFDS) throw invalidInput('TIFF_TOO_MANY_IFDS', `more than ${MAX_IFDS} image directories`);
+    if (next >= fileSize) throw invalidInput('TIFF_TRUNCATED', `image directory ${ifds.length} points past the end of the file`);
+    seen.add(next);
+    const parsed = readIfd(readAt, r, big, next, ifds.length, fileSize);
+    ifds.push(parsed.ifd);
+    next = parsed.next;
+  }
+  if (ifds.length === 0) throw invalidInput('TIFF_NO_IMAGES', 'the file has no image directory');
+  return { bigTiff: big, littleEndian: le, ifds };
+}
+
+function readIfd(readAt: ReadAt, r: Reader, big: boolean, at: number, index: number, fileSize: number): { ifd: Ifd; next: number } {
+  const countBuf = readAt(at, big ? 8 : 2);
+  if (countBuf.length < (big ? 8 : 2)) throw invalidInput('TIFF_TRUNCATED', `image directory ${index} is cut off`);
+  const n = big ? r.u64(countBuf, 0) : r.u16(countBuf, 0);
+  if (n === 0 || n > MAX_ENTRIES) throw invalidInput('TIFF_BAD_IFD', `image directory ${index} declares ${n} entries`);
+  const entrySize = big ? 20 : 12;
+  const base = at + (big ? 8 : 2);
+  const body = readAt(base, n * entrySize + (big ? 8 : 4));
+  if (body.length < n * entrySize + (big ? 8 : 4)) throw invalidInput('TIFF_TRUNCATED', `image directory ${index} is cut off`);
+  const ifd: Ifd = { index, num: new Map(), arrays: new Map(), text: new Map(), bytes: new Map() };
+  for (let e = 0; e < n; e++) {
+    const o = e * entrySize;
+    const tag = r.u16(body, o);
+    const type = r.u16(body, o + 2);
+    const count = big ? r.u64(body, o + 4) : r.u32(body, o + 4);
+    const size = TYPE_SIZE[type];
+    if (size === undefined) continue; // unknown types are skipped, as libtiff does
+    const total = size * count;
+    if (count > MAX_ARRAY_VALUES || (total > (big ? 8 : 4) && total > fileSize)) {
+      throw invalidInput('TIFF_BAD_IFD', `tag ${tag} of image directory ${index} declares ${count} values`);
+    }
+    const inline = total <= (big ? 8 : 4);
+    const valueAt = o + (big ? 12 : 8);
+    const data = inline ? body.subarray(valueAt, valueAt + total) : readAt(big ? r.u64(body, valueAt) : r.u32(body, valueAt), total);
+    if (data.length < total) throw invalidInput('TIFF_TRUNCATED', `tag ${tag} of image directory ${index} points past the end of the file`);
+    storeValue(ifd, tag, type, count, data, r);
+  }
+  const nextAt = n * entrySize;
+  const next = big ? r.u64(body, nextAt) : r.u32(body, nextAt);
+  return { ifd, next };
+}
+
+function storeValue(ifd: Ifd, tag: number, type: number, count: number, data: Buffer, r: Reader): void {
+  if (type === 2) {
+    ifd.text.set(tag, data.toString('latin1').replace(/\0+$/, ''));
+  } else if (type === 7 || (type === 1 && tag === TAG.JPEGTables)) {
+    ifd.bytes.set(tag, Buffer.from(data));
+  } else if (ARRAY_TAGS.has(tag)) {
+    const values = new Float64Array(count);
+    for (let i = 0; i < count; i++) values[i] = r.scalar(data, type, i);
+    ifd.arrays.set(tag, values);
+  } else if (count > 0) {
+    ifd.num.set(tag, r.scalar(data, type, 0));
+  }
+}
+
+interface Reader {
+  u16(b: Buffer, o: number): number;
+  u32(b: Buffer, o: number): number;
+  u64(b: Buffer, o: number): number;
+  scalar(b: Buffer, type: number, i: number): number;
+}
+
+function reader(le: boolean): Reader {
+  const u16 = (b: Buffer, o: number) => (le ? b.readUInt16LE(o) : b.readUInt16BE(o));
+  const u32 = (b: Buffer, o: number) => (le ? b.readUInt32LE(o) : b.readUInt32BE(o));
+  const u64 = (b: Buffer, o: number) => {
+    const v = le ? b.readBigUInt64LE(o) : b.readBigUInt64BE(o);
+    // Offsets beyond 2^53 cannot address a real file; refusing them keeps arithmetic exact.
+    if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw invalidInput('TIFF_BAD_IFD', 'an offset is larger than any file');
+    return Number(v);
+  };
+  const scalar = (b: Buffer, type: number, i: number): number => {
+    switch (type) {
+      case 1: case 7: return b.readUInt8(i);
+      case 6: return b.readInt8(i);
+      case 3: return u16(b, i * 2);
+      case 8: return le ? b.readInt16LE(i * 2) : b.readInt16BE(i * 2);
+      case 4: case 13: return u32(b, i * 4);
+      case 9: return le ? b.readInt32LE(i * 4) : b.readInt32BE(i * 4);
+      case 5: { const d = u32(b, i * 8 + 4); return d === 0 ? 0 : u32(b, i * 8) / d; }
+      case 10: { const s = (o: number) => (le ? b.readInt32LE(o) : b.readInt32BE(o)); const d = s(i * 8 + 4); return d === 0 ? 0 : s(i * 8) / d; }
+      case 11: return le ? b.readFloatLE(i * 4) : b.readFloatBE(i * 4);
+      case 12: return le ? b.readDoubleLE(i * 8) : b.readDoubleBE(i * 8);
+      default: return u64(b, i * 8);
+    }
+  };
+  return { u16, u32, u64, scalar };
+}
