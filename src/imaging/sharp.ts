@@ -81,10 +81,17 @@ export async function readMaskRaw(path: string, kind: 'label' | 'color'): Promis
   });
 }
 
-/** Channel count and whether all channels are equal: a grey label mask saved as RGB is fine. */
-export async function maskChannels(path: string): Promise<number> {
-  const meta = await guard('MASK_UNREADABLE', 'the mask image cannot be read', () => sharp(path).metadata());
-  return meta.channels ?? 0;
+/** A slide level shrunk to fit `maxSize` and encoded; the caller picks a level that needs no upsampling. */
+export async function renderThumbnail(path: string, page: number, maxSize: number, format: ImageFormat, quality: number): Promise<Buffer> {
+  return guard('PIXELS_UNREADABLE', 'the slide\'s pixels cannot be decoded', () => {
+    const s = sharp(path, { page, limitInputPixels: false, failOn: 'error' })
+      .resize({ width: maxSize, height: maxSize, fit: 'inside', withoutEnlargement: true, kernel: 'lanczos3' })
+      .removeAlpha()
+      .toColourspace('srgb');
+    if (format === 'jpeg') return s.jpeg({ quality }).toBuffer();
+    if (format === 'webp') return s.webp({ quality }).toBuffer();
+    return s.png().toBuffer();
+  });
 }
 
 export async function encodeRaw(img: RawImage, format: ImageFormat, quality: number): Promise<Buffer> {
@@ -93,6 +100,41 @@ export async function encodeRaw(img: RawImage, format: ImageFormat, quality: num
     if (format === 'jpeg') return s.jpeg({ quality, mozjpeg: false }).toBuffer();
     if (format === 'webp') return s.webp({ quality }).toBuffer();
     return s.png({ compressionLevel: 6 }).toBuffer();
+  });
+}
+
+/** Decodes a standalone JPEG (a stored tile with its tables spliced in) to RGB. */
+export async function decodeJpeg(bytes: Buffer): Promise<RawImage> {
+  return guard('PIXELS_UNREADABLE', 'a stored tile cannot be decoded', async () => {
+    const { data, info } = await sharp(bytes, { failOn: 'error' }).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+    return { data, width: info.width, height: info.height, channels: info.channels };
+  });
+}
+
+/** A rectangle of a slide level through libvips (codecs other than JPEG: Deflate, LZW, ...). */
+export async function readRegionViaLibvips(path: string, page: number, left: number, top: number, width: number, height: number): Promise<RawImage> {
+  return guard('PIXELS_UNREADABLE', 'the slide\'s pixels cannot be decoded', async () => {
+    const { data, info } = await sharp(path, { page, limitInputPixels: false, failOn: 'error' })
+      .extract({ left, top, width, height })
+      .removeAlpha()
+      .toColourspace('srgb')
+      .raw()
+      .toBuffer({ resolveWithObject: true });
+    return { data, width: info.width, height: info.height, channels: info.channels };
+  });
+}
+
+/**
+ * Resizes RGB pixels to exactly width x height (never keeping aspect: DeepZoom tiles must abut
+ * without seams) and encodes them.
+ */
+export async function resizeAndEncode(img: RawImage, width: number, height: number, format: ImageFormat, quality: number): Promise<Buffer> {
+  return guard('ENCODE_FAILED', 'the tile could not be rendered', () => {
+    let s = sharp(img.data, { raw: { width: img.width, height: img.height, channels: img.channels as 3 } });
+    if (img.width !== width || img.height !== height) s = s.resize({ width, height, fit: 'fill', kernel: 'lanczos3' });
+    if (format === 'jpeg') return s.jpeg({ quality }).toBuffer();
+    if (format === 'webp') return s.webp({ quality }).toBuffer();
+    return s.png({ compressionLevel: 3 }).toBuffer();
   });
 }
 

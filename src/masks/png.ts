@@ -1,0 +1,61 @@
+/**
+ * A minimal PNG encoder for label masks (pure, node:zlib only): 8-bit grey for raw values and
+ * 8-bit indexed for coloured overlays. Why not sharp: its palette output quantises colours
+ * (libimagequant), and a label overlay needs the taxonomy's colours exactly, with per-class
+ * alpha; and these images are tiny and mostly uniform, so deflate at a low level is all the
+ * work there is.
+ */
+import { crc32, deflateSync } from 'node:zlib';
+
+const SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+/** Masks are long runs of one value: level 1 compresses them nearly as well as 9, much faster. */
+const DEFLATE_LEVEL = 1;
+
+/** Grey PNG whose pixel values are `values` (row-major, width x height). */
+export function encodeGreyPng(values: Uint8Array, width: number, height: number): Buffer {
+  return png(width, height, 0, values, []);
+}
+
+/**
+ * Indexed PNG: pixel i shows palette entry values[i]; `rgba` holds 256 entries of r, g, b, a
+ * (alpha 0 = transparent, e.g. unlabelled or a hidden class).
+ */
+export function encodeIndexedPng(values: Uint8Array, width: number, height: number, rgba: Uint8Array): Buffer {
+  let used = 0;
+  for (let i = 0; i < values.length; i++) if (values[i]! >= used) used = values[i]! + 1;
+  const entries = Math.max(1, used);
+  const plte = Buffer.alloc(entries * 3);
+  const trns = Buffer.alloc(entries);
+  for (let v = 0; v < entries; v++) {
+    plte[v * 3] = rgba[v * 4]!;
+    plte[v * 3 + 1] = rgba[v * 4 + 1]!;
+    plte[v * 3 + 2] = rgba[v * 4 + 2]!;
+    trns[v] = rgba[v * 4 + 3]!;
+  }
+  return png(width, height, 3, values, [chunk('PLTE', plte), chunk('tRNS', trns)]);
+}
+
+function png(width: number, height: number, colorType: 0 | 3, values: Uint8Array, extra: Buffer[]): Buffer {
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr[8] = 8; // bit depth
+  ihdr[9] = colorType;
+  // compression 0, filter 0, interlace 0
+  const raw = Buffer.alloc((width + 1) * height);
+  for (let y = 0; y < height; y++) {
+    // Filter byte 0 (None) per row: label rows are runs, which deflate handles without filtering.
+    raw.set(values.subarray(y * width, (y + 1) * width), y * (width + 1) + 1);
+  }
+  const idat = deflateSync(raw, { level: DEFLATE_LEVEL });
+  return Buffer.concat([SIGNATURE, chunk('IHDR', ihdr), ...extra, chunk('IDAT', idat), chunk('IEND', Buffer.alloc(0))]);
+}
+
+function chunk(type: string, data: Buffer): Buffer {
+  const head = Buffer.alloc(8);
+  head.writeUInt32BE(data.length, 0);
+  head.write(type, 4, 'latin1');
+  const crc = Buffer.alloc(4);
+  crc.writeUInt32BE(crc32(data, crc32(head.subarray(4))) >>> 0, 0);
+  return Buffer.concat([head, data, crc]);
+}

@@ -1,0 +1,57 @@
+/**
+ * Which label-raster pixels a mask tile shows (pure). A tile pixel takes the value of the raster
+ * pixel under its centre, read from the coarsest raster level that is still at least as fine as
+ * the tile (mode-reduced levels for overviews, never a coarser level when a finer one exists).
+ * Values are copied, never blended: every raw mask pixel is a taxonomy value.
+ */
+import type { RasterGeometry } from '../labels/raster.js';
+
+export interface MaskSampling {
+  level: number;
+  /** Raster-level rectangle to read. */
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+  /** For each tile column / row, the index into that rectangle. */
+  cols: Int32Array;
+  rows: Int32Array;
+}
+
+/** Coarsest raster level whose pixels (D * 2^k level-0 pixels) are not larger than `l0PerPixel`. */
+export function rasterLevelFor(g: RasterGeometry, l0PerPixel: number): number {
+  let k = 0;
+  while (k + 1 < g.levels && g.downsample * 2 ** (k + 1) <= l0PerPixel * (1 + 1e-9)) k++;
+  return k;
+}
+
+/**
+ * Sampling for an output grid of `outW` x `outH` pixels whose top-left pixel starts at level-0
+ * (l0X, l0Y) and whose pixels are `l0PerPixel` level-0 pixels wide.
+ */
+export function maskSampling(g: RasterGeometry, l0X: number, l0Y: number, l0PerPixel: number, outW: number, outH: number): MaskSampling {
+  const level = rasterLevelFor(g, l0PerPixel);
+  const rPerL0 = 1 / (g.downsample * 2 ** level);
+  const axis = (l0: number, n: number) => {
+    const idx = new Int32Array(n);
+    for (let i = 0; i < n; i++) idx[i] = Math.floor((l0 + (i + 0.5) * l0PerPixel) * rPerL0);
+    const start = idx[0] ?? 0;
+    for (let i = 0; i < n; i++) idx[i] = idx[i]! - start;
+    return { start, idx, span: n > 0 ? idx[n - 1]! + 1 : 0 };
+  };
+  const cx = axis(l0X, outW);
+  const cy = axis(l0Y, outH);
+  return { level, x: cx.start, y: cy.start, width: cx.span, height: cy.span, cols: cx.idx, rows: cy.idx };
+}
+
+/** Applies a sampling to the region it asked for. */
+export function sampleRegion(region: Uint8Array, s: MaskSampling): Uint8Array {
+  const outW = s.cols.length;
+  const out = new Uint8Array(outW * s.rows.length);
+  for (let j = 0; j < s.rows.length; j++) {
+    const src = s.rows[j]! * s.width;
+    const dst = j * outW;
+    for (let i = 0; i < outW; i++) out[dst + i] = region[src + s.cols[i]!]!;
+  }
+  return out;
+}

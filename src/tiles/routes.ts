@@ -1,0 +1,111 @@
+/**
+ * DeepZoom endpoints for slides and label masks (HTTP only). The geometry is chosen by query
+ * parameters on the DZI and its tiles (OpenSeadragon forwards a DZI URL's query string to every
+ * tile URL): none = the slide's native tiles, `tileSize=254&overlap=1` = OpenSlide's defaults.
+ */
+import { Router, type Request } from 'express';
+import type { SlideRow } from '../catalogue/repo.js';
+import { selectClasses } from '../dataset/taxonomy.js';
+import { AppError } from '../errors.js';
+import type { Generation } from '../generation.js';
+import { IMMUTABLE_CACHE, notModified, sendImage } from '../http/cache.js';
+import { enumParam, intParam, listParam, numberParam } from '../http/params.js';
+import type { ImageFormat } from '../imaging/sharp.js';
+import { overlayPalette } from '../masks/palette.js';
+import { dziXml, parseTileName } from './deepzoom.js';
+import type { TileService } from './service.js';
+
+export interface TileRouteDeps {
+  current(): Generation;
+  tiles: TileService;
+}
+
+/** Bounds of the geometry a client may ask for: allocation per tile grows with the square. */
+export const TILE_SIZE_MIN = 16;
+export const TILE_SIZE_MAX = 2048;
+export const OVERLAP_MAX = 32;
+/** JPEG/WebP quality: below 30 is useless for pathology, above 95 only grows bytes. */
+const QUALITY_DEFAULT = 80;
+const IMAGE_TYPES: Record<ImageFormat, string> = { jpeg: 'image/jpeg', png: 'image/png', webp: 'image/webp' };
+/** Tiles cannot be re-rendered differently under one ETag; the same holds for DZI documents. */
+const DZI_CACHE = IMMUTABLE_CACHE;
+
+export function tileRoutes(deps: TileRouteDeps): Router {
+  const r = Router();
+
+  r.get('/slides/:slideId/image.dzi', (req, res) => {
+    const g = deps.current();
+    const s = g.readableSlide(req.params.slideId);
+    const { tileSize, overlap } = geometryParams(req, s);
+    const format = enumParam(req, 'format', 'jpeg', ['jpeg', 'png', 'webp'] as const);
+    if (notModified(req, res, `${s.etag}-dzi${tileSize}.${overlap}.${format}`, DZI_CACHE)) return;
+    res.type('application/xml').send(dziXml(deps.tiles.geometry(g, s, tileSize, overlap).dz, format));
+  });
+
+  r.get('/slides/:slideId/image_files/:level/:tile', async (req, res) => {
+    const g = deps.current();
+    const s = g.readableSlide(req.params.slideId);
+    const { tileSize, overlap } = geometryParams(req, s);
+    const { level, col, row, format } = tileAddress(req, ['jpeg', 'png', 'webp']);
+    const quality = intParam(req, 'quality', QUALITY_DEFAULT, 30, 95);
+    const etag = `${s.etag}-i${tileSize}.${overlap}.${level}.${col}.${row}.${quality}`;
+    if (notModified(req, res, etag, IMMUTABLE_CACHE)) return;
+    const tile = await deps.tiles.imageTile(g, s, { tileSize, overlap, level, col, row, format: format as ImageFormat, quality });
+    sendImage(res, tile.body, IMAGE_TYPES[format as ImageFormat]);
+  });
+
+  r.get('/slides/:slideId/mask.dzi', (req, res) => {
+    const g = deps.current();
+    const s = g.slide(req.params.slideId);
+    const { tileSize, overlap } = geometryParams(req, s);
+    if (notModified(req, res, `${s.etag}-mdzi${tileSize}.${overlap}`, DZI_CACHE)) return;
+    res.type('application/xml').send(dziXml(deps.tiles.geometry(g, s, tileSize, overlap).dz, 'png'));
+  });
+
+  r.get('/slides/:slideId/mask_files/:level/:tile', (req, res) => {
+    const g = deps.current();
+    const s = g.slide(req.params.slideId);
+    const { tileSize, overlap } = geometryParams(req, s);
+    const { level, col, row } = tileAddress(req, ['png']);
+    const style = enumParam(req, 'style', 'raw', ['raw', 'color'] as const);
+    const palette = style === 'color' ? overlay(req, g) : null;
+    if (style === 'raw' && (req.query.classes !== undefined || req.query.opacity !== undefined)) {
+      throw new AppError(400, 'INVALID_PARAMETER', 'classes and opacity apply to style=color only; raw masks always carry every value');
+    }
+    const etag = `${s.etag}-m${tileSize}.${overlap}.${level}.${col}.${row}.${palette?.key ?? 'raw'}`;
+    if (notModified(req, res, etag, IMMUTABLE_CACHE)) return;
+    sendImage(res, deps.tiles.maskTile(g, s, { tileSize, overlap, level, col, row, palette }), 'image/png');
+  });
+
+  return r;
+}
+
+/** Native geometry (the slide's own square tiles, no overlap) unless the query says otherwise. */
+function geometryParams(req: Request, s: SlideRow): { tileSize: number; overlap: number } {
+  const native = s.tile_width === s.tile_height && s.tile_width >= TILE_SIZE_MIN && s.tile_width <= TILE_SIZE_MAX ? s.tile_width : 256;
+  const tileSize = intParam(req, 'tileSize', native, TILE_SIZE_MIN, TILE_SIZE_MAX);
+  const overlap = intParam(req, 'overlap', 0, 0, OVERLAP_MAX);
+  if (overlap * 2 >= tileSize) throw new AppError(400, 'INVALID_PARAMETER', 'overlap must be less than half the tile size');
+  return { tileSize, overlap };
+}
+
+function tileAddress(req: Request, formats: readonly string[]): { level: number; col: number; row: number; format: string } {
+  const levelRaw = String(req.params.level ?? '');
+  const t = parseTileName(String(req.params.tile ?? ''));
+  if (!/^\d{1,3}$/.test(levelRaw) || !t) throw new AppError(400, 'INVALID_TILE', 'tile URLs are {level}/{col}_{row}.{format} with whole numbers');
+  if (!formats.includes(t.format)) throw new AppError(400, 'UNSUPPORTED_FORMAT', `tile format must be one of ${formats.join(', ')}`);
+  return { level: Number(levelRaw), col: t.col, row: t.row, format: t.format };
+}
+
+function overlay(req: Request, g: Generation): { rgba: Uint8Array; key: string } {
+  const selectors = listParam(req, 'classes');
+  let shown: Set<number> | null = null;
+  if (selectors.length > 0) {
+    const { values, unknown } = selectClasses(g.taxonomy, selectors);
+    if (unknown.length > 0) throw new AppError(400, 'UNKNOWN_CLASS', `not a class or category of the taxonomy: ${unknown.slice(0, 5).join(', ')}`);
+    shown = new Set(values);
+  }
+  const opacity = numberParam(req, 'opacity', 1, 0, 1)!;
+  const key = `c${shown ? [...shown].sort((a, b) => a - b).join('.') : 'all'}o${Math.round(opacity * 255)}`;
+  return { rgba: overlayPalette(g.taxonomy, shown, opacity), key };
+}

@@ -1,0 +1,148 @@
+/**
+ * Producing DeepZoom tiles of slides and of their label masks, with the caches that make it
+ * fast: open slides (fd + parsed tile index), decoded source tiles, rendered tiles. All caches
+ * are bounded (entries or bytes) and keyed by the slide's ETag, so a re-ingested slide is never
+ * served from a stale entry.
+ */
+import { LRUCache } from 'lru-cache';
+import type { SlideRow } from '../catalogue/repo.js';
+import { AppError } from '../errors.js';
+import type { Generation } from '../generation.js';
+import { resizeAndEncode, type ImageFormat, type RawImage } from '../imaging/sharp.js';
+import { LABEL_TILE_SIZE } from '../labels/raster.js';
+import type { LabelRaster } from '../labels/reader.js';
+import { encodeGreyPng, encodeIndexedPng } from '../masks/png.js';
+import { maskSampling, sampleRegion } from '../masks/sample.js';
+import { deepZoomGeometry, tileRead, type DzGeometry, type SlideLevelGeometry } from './deepzoom.js';
+import { openSlideSource, type SlideSource } from './source.js';
+
+export interface TileServiceOptions {
+  slideHandles: number;
+  tileCacheBytes: number;
+  decodedCacheBytes: number;
+}
+
+export interface Geometry {
+  dz: DzGeometry;
+  levels: SlideLevelGeometry[];
+}
+
+export interface ImageTileRequest {
+  tileSize: number;
+  overlap: number;
+  level: number;
+  col: number;
+  row: number;
+  format: ImageFormat;
+  quality: number;
+}
+
+export interface MaskTileRequest {
+  tileSize: number;
+  overlap: number;
+  level: number;
+  col: number;
+  row: number;
+  /** null = raw values; otherwise the 256-entry RGBA palette of the overlay and its cache key. */
+  palette: { rgba: Uint8Array; key: string } | null;
+}
+
+export interface TileService {
+  geometry(g: Generation, s: SlideRow, tileSize: number, overlap: number): Geometry;
+  imageTile(g: Generation, s: SlideRow, r: ImageTileRequest): Promise<{ body: Buffer; passthrough: boolean }>;
+  maskTile(g: Generation, s: SlideRow, r: MaskTileRequest): Buffer;
+  stats(): { renderedBytes: number; decodedBytes: number; openSlides: number };
+}
+
+export function createTileService(opts: TileServiceOptions): TileService {
+  const sources = new LRUCache<string, SlideSource>({ max: opts.slideHandles, dispose: (s) => s.close() });
+  const decoded = new LRUCache<string, RawImage>({ maxSize: Math.max(1, opts.decodedCacheBytes), sizeCalculation: (v) => v.data.length + 64 });
+  const rendered = new LRUCache<string, Buffer>({ maxSize: Math.max(1, opts.tileCacheBytes), sizeCalculation: (v) => v.length + 64 });
+  const geometries = new LRUCache<string, Geometry>({ max: 1024 });
+
+  const geometry = (g: Generation, s: SlideRow, tileSize: number, overlap: number): Geometry => {
+    const key = `${s.etag}:${tileSize}:${overlap}`;
+    let geo = geometries.get(key);
+    if (!geo) {
+      const levels = g.catalogue.levels(s.id).map((l) => ({ width: l.width, height: l.height, downsample: l.downsample }));
+      geo = { dz: deepZoomGeometry(levels, tileSize, overlap), levels };
+      geometries.set(key, geo);
+    }
+    return geo;
+  };
+
+  const source = (g: Generation, s: SlideRow): SlideSource => {
+    let src = sources.get(s.etag);
+    if (!src) {
+      const levels = g.catalogue.levels(s.id).map((l) => ({ ifd: l.ifd, width: l.width, height: l.height, tileWidth: l.tile_width, tileHeight: l.tile_height }));
+      src = openSlideSource(g.slidePath(s), levels, s.etag, decoded);
+      sources.set(s.etag, src);
+    }
+    return src;
+  };
+
+  return {
+    geometry,
+    async imageTile(g, s, r) {
+      const geo = geometry(g, s, r.tileSize, r.overlap);
+      const read = tileRead(geo.dz, geo.levels, r.level, r.col, r.row);
+      if (!read) throw tileNotFound(r.level, r.col, r.row);
+      const key = `${s.etag}:${r.tileSize}:${r.overlap}:${r.level}:${r.col}:${r.row}:${r.format}:${r.quality}`;
+      const hit = rendered.get(key);
+      if (hit) return { body: hit, passthrough: false };
+      return g.guardPixels(s.id, async () => {
+        const src = source(g, s);
+        const lvl = src.levels[read.slideLevel]!;
+        // Native geometry at a stored level: the stored JPEG is the tile, byte for byte.
+        const aligned =
+          src.jpeg && r.format === 'jpeg' && r.overlap === 0 && geo.dz.levels[r.level]!.lPerZ === 1 &&
+          lvl.tileWidth === r.tileSize && lvl.tileHeight === r.tileSize &&
+          read.lWidth === r.tileSize && read.lHeight === r.tileSize && read.zWidth === r.tileSize && read.zHeight === r.tileSize &&
+          read.lX % r.tileSize === 0 && read.lY % r.tileSize === 0;
+        if (aligned) {
+          const bytes = src.jpegTile(read.slideLevel, read.lX / r.tileSize, read.lY / r.tileSize);
+          if (bytes) return { body: bytes, passthrough: true };
+        }
+        const region = await src.readRegion(read.slideLevel, read.lX, read.lY, read.lWidth, read.lHeight);
+        const body = await resizeAndEncode(region, read.zWidth, read.zHeight, r.format, r.quality);
+        rendered.set(key, body);
+        return { body, passthrough: false };
+      });
+    },
+    maskTile(g, s, r) {
+      const raster = labelRaster(s);
+      const geo = geometry(g, s, r.tileSize, r.overlap);
+      const dzl = geo.dz.levels[r.level];
+      const read = tileRead(geo.dz, geo.levels, r.level, r.col, r.row);
+      if (!read || !dzl) throw tileNotFound(r.level, r.col, r.row);
+      const key = `${s.etag}:m:${r.tileSize}:${r.overlap}:${r.level}:${r.col}:${r.row}:${r.palette?.key ?? 'raw'}`;
+      const hit = rendered.get(key);
+      if (hit) return hit;
+      // The tile's first pixel, in level-0 pixels: its DeepZoom position times level-0 pixels per z pixel.
+      const l0PerZ = 2 ** (geo.dz.levels.length - 1 - r.level);
+      const zX = r.col * r.tileSize - (r.col > 0 ? r.overlap : 0);
+      const zY = r.row * r.tileSize - (r.row > 0 ? r.overlap : 0);
+      let values: Uint8Array;
+      if (raster) {
+        const sampling = maskSampling(raster, zX * l0PerZ, zY * l0PerZ, l0PerZ, read.zWidth, read.zHeight);
+        values = sampleRegion(g.labels.region(raster, sampling.level, sampling.x, sampling.y, sampling.width, sampling.height), sampling);
+      } else {
+        values = new Uint8Array(read.zWidth * read.zHeight);
+      }
+      const body = r.palette ? encodeIndexedPng(values, read.zWidth, read.zHeight, r.palette.rgba) : encodeGreyPng(values, read.zWidth, read.zHeight);
+      rendered.set(key, body);
+      return body;
+    },
+    stats: () => ({ renderedBytes: rendered.calculatedSize, decodedBytes: decoded.calculatedSize, openSlides: sources.size }),
+  };
+}
+
+/** The slide's label raster, or null when it has no labels (its mask is all unlabelled). */
+export function labelRaster(s: SlideRow): LabelRaster | null {
+  if (s.label_downsample === null || s.label_width === null || s.label_height === null || s.label_levels === null) return null;
+  return { slideId: s.id, etag: s.etag, downsample: s.label_downsample, width: s.label_width, height: s.label_height, tileSize: LABEL_TILE_SIZE, levels: s.label_levels };
+}
+
+function tileNotFound(level: number, col: number, row: number): AppError {
+  return new AppError(404, 'TILE_NOT_FOUND', `no tile ${col}_${row} at level ${level} of this slide's DeepZoom pyramid`);
+}
