@@ -12,7 +12,7 @@ export type Db = Database.Database;
 
 export function openIndexReadOnly(path: string): Db {
   if (!existsSync(path)) throw new AppError(503, 'INDEX_MISSING', 'no index yet: run the ingest first');
-  let db: Db;
+  let db: Db | undefined;
   try {
     db = new Database(path, { readonly: true, fileMustExist: true });
     db.pragma('query_only = ON');
@@ -21,6 +21,8 @@ export function openIndexReadOnly(path: string): Db {
     const hasSlides = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'slides'").get();
     if (!hasSlides) throw new AppError(503, 'INDEX_FOREIGN', 'the index file is a SQLite database but not one of this service');
   } catch (e) {
+    // A refused file must not stay open: callers may retry, and each try would leak a descriptor.
+    db?.close();
     if (e instanceof AppError) throw e;
     throw new AppError(503, 'INDEX_UNREADABLE', `the index file cannot be opened: ${(e as Error).message}`);
   }
@@ -30,11 +32,17 @@ export function openIndexReadOnly(path: string): Db {
 /** Read-write, for the indexer: WAL while it builds, migrations applied. */
 export function openIndexForWrite(path: string): Db {
   const db = new Database(path);
-  db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = NORMAL');
-  db.pragma('foreign_keys = ON');
-  checkVersion(db.pragma('user_version', { simple: true }) as number);
-  migrate(db);
+  try {
+    // Refuse a newer schema before switching its journal mode: a refused file stays as it was.
+    checkVersion(db.pragma('user_version', { simple: true }) as number);
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    db.pragma('foreign_keys = ON');
+    migrate(db);
+  } catch (e) {
+    db.close();
+    throw e;
+  }
   return db;
 }
 

@@ -72,6 +72,10 @@ export async function readMaskRaw(path: string, kind: 'label' | 'color'): Promis
   const meta = await guard('MASK_UNREADABLE', 'the mask image cannot be read', () => sharp(path, { limitInputPixels: false }).metadata());
   const pixels = (meta.width ?? 0) * (meta.height ?? 0);
   if (pixels > MAX_MASK_PIXELS) throw new AppError(422, 'MASK_TOO_LARGE', `the mask has ${pixels} pixels, more than ${MAX_MASK_PIXELS}: give it at a coarser downsample`);
+  // libvips narrows 16-bit samples to 8 bits (v >> 8): class values 1..255 stored as 16-bit would all read as 0.
+  if (kind === 'label' && meta.depth !== undefined && meta.depth !== 'uchar') {
+    throw new AppError(422, 'MASK_NOT_8BIT', `the mask has ${meta.depth} samples: a label mask holds one byte per pixel (8-bit grey)`);
+  }
   return guard('MASK_UNREADABLE', 'the mask image cannot be decoded', async () => {
     let img = sharp(path, { limitInputPixels: false, failOn: 'error' });
     // Labels are values, not colours: no colour management, no alpha premultiplication.
@@ -135,6 +139,17 @@ export async function resizeAndEncode(img: RawImage, width: number, height: numb
     if (format === 'jpeg') return s.jpeg({ quality }).toBuffer();
     if (format === 'webp') return s.webp({ quality }).toBuffer();
     return s.png({ compressionLevel: 3 }).toBuffer();
+  });
+}
+
+/** Resizes RGB pixels to exactly width x height, keeping them raw. */
+export async function resizeRaw(img: RawImage, width: number, height: number): Promise<RawImage> {
+  return guard('ENCODE_FAILED', 'the patch could not be resampled', async () => {
+    const { data, info } = await sharp(img.data, { raw: { width: img.width, height: img.height, channels: img.channels as 3 } })
+      .resize({ width, height, fit: 'fill', kernel: 'lanczos3' })
+      .raw()
+      .toBuffer({ resolveWithObject: true });
+    return { data, width: info.width, height: info.height, channels: info.channels };
   });
 }
 

@@ -59,8 +59,21 @@ function fsyncPath(path: string): void {
 function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  return !isZombie(pid);
+}
+
+/**
+ * A killed ingest stays a zombie until its parent reaps it, and kill(pid, 0) still succeeds on
+ * it; an init that reaps late (or never, as node running as PID 1) would keep the lock forever.
+ * Linux says so in /proc/<pid>/stat (state Z); elsewhere the answer is "not a zombie".
+ */
+function isZombie(pid: number): boolean {
+  try {
+    return /^\d+ \(.*\) Z/s.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
   }
 }

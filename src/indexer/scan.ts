@@ -50,7 +50,7 @@ const LABEL_EXTENSIONS: Record<LabelSourceSpec['format'], string[]> = {
   'color-mask': ['.png', '.tif', '.tiff'],
 };
 /** Bump when the derivation of index rows from the same inputs changes: forces a rebuild. */
-export const ALGORITHM_VERSION = 1;
+export const ALGORITHM_VERSION = 2;
 
 export function scanDataset(dataDir: string, manifest: Manifest): ScanResult {
   const root = resolve(dataDir);

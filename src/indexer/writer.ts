@@ -63,7 +63,8 @@ export function createIndexWriter(db: Db): IndexWriter {
       label_width: g?.width ?? null,
       label_height: g?.height ?? null,
       label_levels: g?.levels ?? null,
-      labelled_px: b.classes.reduce((n, c) => n + c.rasterPx * (g ? g.downsample ** 2 : 0), 0),
+      // Whole level-0 pixels: a fractional downsample (2.5, or a scanner level's 4.0005) gives a fraction.
+      labelled_px: Math.round(b.classes.reduce((n, c) => n + c.rasterPx * (g ? g.downsample ** 2 : 0), 0)),
       tissue_px: b.tissuePx,
       ingested_at: new Date().toISOString(),
     });

@@ -149,10 +149,12 @@ export function reduceBand(band: Uint8Array, width: number, rows: number): Uint8
     for (let i = 0; i < w2; i++) {
       const x = 2 * i;
       const hasRight = x + 1 < width;
+      // Past the raster edge there is no pixel, not a 0: repeat the block's own pixels so only
+      // real ones vote (padding with 0 would erase a labelled edge column, row or corner).
       const a = band[top + x]!;
-      const b = hasRight ? band[top + x + 1]! : 0;
-      const c = hasBottom ? band[top + width + x]! : 0;
-      const d = hasBottom && hasRight ? band[top + width + x + 1]! : 0;
+      const b = hasRight ? band[top + x + 1]! : a;
+      const c = hasBottom ? band[top + width + x]! : a;
+      const d = hasBottom ? (hasRight ? band[top + width + x + 1]! : c) : b;
       out[j * w2 + i] = mode4(a, b, c, d);
     }
   }

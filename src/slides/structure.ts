@@ -54,14 +54,11 @@ export function slideStructure(tiff: TiffFile): SlideStructure {
     if (w < 1 || h < 1) continue;
     if (Math.abs(w / h - width / height) > ASPECT_TOLERANCE * (width / height) + 2 / h) continue;
     if (levels.length > 0 && levels[levels.length - 1]!.width === w) continue;
-    levels.push({
-      ifd: d.index,
-      width: w,
-      height: h,
-      downsample: (width / w + height / h) / 2,
-      tileWidth: dim(d, TAG.TileWidth),
-      tileHeight: dim(d, TAG.TileLength),
-    });
+    const tileWidth = dim(d, TAG.TileWidth);
+    const tileHeight = dim(d, TAG.TileLength);
+    // Tile sizes divide every tile address computation downstream: 0 cannot be served.
+    if (tileWidth < 1 || tileHeight < 1) throw invalidInput('TIFF_BAD_IFD', `image directory ${d.index} declares ${tileWidth} x ${tileHeight} pixel tiles`);
+    levels.push({ ifd: d.index, width: w, height: h, downsample: (width / w + height / h) / 2, tileWidth, tileHeight });
   }
   const description = first.text.get(TAG.ImageDescription) ?? null;
   const aperio = description !== null && description.startsWith('Aperio');

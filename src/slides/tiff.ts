@@ -89,6 +89,8 @@ export function parseTiff(readAt: ReadAt, fileSize: number): TiffFile {
   const magic = le ? head.readUInt16LE(2) : head.readUInt16BE(2);
   if (magic !== 42 && magic !== 43) throw invalidInput('NOT_TIFF', `unknown TIFF version ${magic}`);
   const big = magic === 43;
+  // A BigTIFF header is 16 bytes: its first-directory offset is a LONG8 at byte 8.
+  if (big && head.length < 16) throw invalidInput('TIFF_TRUNCATED', 'the file is shorter than a BigTIFF header');
   const r = reader(le);
   let next = big ? r.u64(head, 8) : r.u32(head, 4);
   const ifds: Ifd[] = [];
