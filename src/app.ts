@@ -12,6 +12,7 @@ import { docsRoutes } from './docs/routes.js';
 import type { Generation } from './generation.js';
 import { notFound, problemHandler } from './http/problem.js';
 import type { Schemas } from './http/types.js';
+import { patchRoutes } from './patches/routes.js';
 import { tileRoutes } from './tiles/routes.js';
 import type { TileService } from './tiles/service.js';
 
@@ -22,6 +23,8 @@ export interface AppDeps {
   corsOrigin: string;
   thumbnailMaxSize: number;
   tiles: TileService;
+  maxRegionPixels: number;
+  maxBodyBytes: number;
 }
 
 export function createApp(deps: AppDeps): express.Express {
@@ -64,6 +67,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.use(docsRoutes());
   app.use(catalogueRoutes({ current, thumbnailMaxSize: deps.thumbnailMaxSize }));
   app.use(tileRoutes({ current, tiles: deps.tiles }));
+  app.use(patchRoutes({ current, tiles: deps.tiles, maxRegionPixels: deps.maxRegionPixels, maxBodyBytes: deps.maxBodyBytes }));
   app.use(notFound);
   app.use(problemHandler(deps.log));
   return app;

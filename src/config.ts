@@ -24,6 +24,10 @@ export interface Config {
   /** Open slide handles kept (each holds a file descriptor and its tile index). */
   slideHandles: number;
   corsOrigin: string;
+  /** Largest width x height of one region request. */
+  maxRegionPixels: number;
+  /** Largest JSON request body. */
+  maxBodyBytes: number;
 }
 
 /** 8080: the port the README and the Dockerfile document. */
@@ -36,6 +40,10 @@ const DEFAULT_TILE_CACHE_BYTES = 256 * 1024 * 1024;
 const DEFAULT_DECODED_CACHE_BYTES = 256 * 1024 * 1024;
 /** Decoded label tiles: 256x256 bytes each, so ~2,000 tiles. */
 const DEFAULT_LABEL_CACHE_BYTES = 128 * 1024 * 1024;
+/** 4096 x 4096: a large training patch, 48 MB of RGB at most per request. */
+const DEFAULT_MAX_REGION_PIXELS = 4096 * 4096;
+/** Sample requests are small; a region polygon of 100k vertices fits in ~2 MB of JSON. */
+const DEFAULT_MAX_BODY_BYTES = 2 * 1024 * 1024;
 /** Open slides: far more than a viewer session touches, far fewer than the fd limit. */
 const DEFAULT_SLIDE_HANDLES = 64;
 
@@ -58,6 +66,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     labelCacheBytes: int(env, 'LABEL_CACHE_BYTES', DEFAULT_LABEL_CACHE_BYTES, 0, 2 ** 40),
     slideHandles: int(env, 'SLIDE_HANDLES', DEFAULT_SLIDE_HANDLES, 1, 4096),
     corsOrigin: env.CORS_ORIGIN ?? '*',
+    maxRegionPixels: int(env, 'MAX_REGION_PIXELS', DEFAULT_MAX_REGION_PIXELS, 1, 2 ** 28),
+    maxBodyBytes: int(env, 'MAX_BODY_BYTES', DEFAULT_MAX_BODY_BYTES, 1024, 64 * 1024 * 1024),
     ...overrides,
   };
 }

@@ -30,7 +30,7 @@ async function main(): Promise<void> {
   const dataDir = datasetDir(config);
   const index = createIndexHandle(config.indexPath, (db) => createGeneration(db, dataDir, config.labelCacheBytes));
   const tiles = createTileService({ slideHandles: config.slideHandles, tileCacheBytes: config.tileCacheBytes, decodedCacheBytes: config.decodedTileCacheBytes });
-  const app = createApp({ index, log, imaging, corsOrigin: config.corsOrigin, thumbnailMaxSize: config.thumbnailMaxSize, tiles });
+  const app = createApp({ index, log, imaging, corsOrigin: config.corsOrigin, thumbnailMaxSize: config.thumbnailMaxSize, tiles, maxRegionPixels: config.maxRegionPixels, maxBodyBytes: config.maxBodyBytes });
   const server = app.listen(config.port, config.host, () => {
     const addr = server.address();
     const port = typeof addr === 'object' && addr ? addr.port : config.port;

@@ -140,10 +140,263 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/slides/{slideId}/image.dzi": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * DeepZoom descriptor of the slide
+         * @description Without parameters the geometry is the slide's native one (tile size = the TIFF's tile
+         *     size, overlap 0: full-resolution tiles are the stored JPEG tiles, passed through).
+         *     `tileSize=254&overlap=1` gives OpenSlide's DeepZoomGenerator defaults. OpenSeadragon
+         *     forwards the DZI URL's query string to every tile URL, so the tiles follow.
+         */
+        get: operations["getImageDzi"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/slides/{slideId}/image_files/{level}/{tile}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One DeepZoom tile of the slide */
+        get: operations["getImageTile"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/slides/{slideId}/mask.dzi": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** DeepZoom descriptor of the slide's label mask (same grid as image.dzi) */
+        get: operations["getMaskDzi"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/slides/{slideId}/mask_files/{level}/{tile}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One DeepZoom tile of the label mask
+         * @description `style=raw`: 8-bit grey PNG whose pixel values are the class values (0 = unlabelled).
+         *     `style=color`: indexed PNG in the class colours, transparent where unlabelled or where a
+         *     class is not in `classes`, with alpha `opacity`. Pixels take the label under their centre
+         *     (nearest / mode-reduced levels): values never blend.
+         */
+        get: operations["getMaskTile"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/slides/{slideId}/region": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Pixels or labels of a rectangle (a training patch)
+         * @description `x`, `y`: top-left in level-0 pixels; `width`, `height`: output pixels at `level` (a slide
+         *     level) or at `mpp` (resampled from the nearest finer level). `layer=mask` returns the
+         *     label values under the same rectangle, losslessly (png, raw or npy). `raw` bodies carry
+         *     their shape in `X-Array-Shape` (height,width,channels) and `X-Array-Dtype: uint8`.
+         */
+        get: operations["getRegion"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/samples": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Patch descriptors by class and region, reproducible by seed */
+        post: operations["postSamples"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/batches": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The samples of a request with their pixels and masks, streamed as a WebDataset tar
+         * @description Same body as /samples. Per sample `NNNNNN.jpg` (or `.png`/`.webp`), `NNNNNN.mask.png` and
+         *     `NNNNNN.json` (the descriptor), NNNNNN being the sample's index in the epoch.
+         */
+        post: operations["postBatches"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** @description A class name, a class value, or a category name. */
+        Selector: string | number;
+        SampleRequest: {
+            /** @description Classes to draw patches for (names, values or categories). */
+            classes: components["schemas"]["Selector"][];
+            /** @description Relative frequency per entry of `classes` (after categories expand, per class). */
+            weights?: number[];
+            /**
+             * @description classes: each class equally often (within a class, slides by labelled area);
+             *     slides: each slide equally often (within a slide, classes by area);
+             *     classes-per-slide: each (slide, class) pair equally often. Ignored with `weights`.
+             * @default classes
+             * @enum {string}
+             */
+            balance: "classes" | "slides" | "classes-per-slide";
+            /**
+             * @description fraction: the class covers at least minFraction of the patch; center: the centre pixel has the class.
+             * @default fraction
+             * @enum {string}
+             */
+            criterion: "fraction" | "center";
+            /** @default 0.5 */
+            minFraction: number;
+            slides?: string[];
+            /** @description Where patch centres may lie (all given parts must hold). */
+            region?: {
+                /** @description Level-0 rectangle. */
+                rect?: {
+                    x: number;
+                    y: number;
+                    width: number;
+                    height: number;
+                };
+                /** @description A GeoJSON Polygon or MultiPolygon geometry in level-0 pixels. */
+                polygon?: {
+                    /** @enum {string} */
+                    type: "Polygon" | "MultiPolygon";
+                    coordinates: unknown[];
+                };
+                /** @description Classes or categories (or "labelled") the patch must lie in, by at least withinFraction. */
+                within?: components["schemas"]["Selector"][];
+                /** @default 1 */
+                withinFraction: number;
+            };
+            exclude?: {
+                classes?: components["schemas"]["Selector"][];
+                categories?: string[];
+                /** @default 0 */
+                maxFraction: number;
+            };
+            /**
+             * @description Patch width and height in output pixels.
+             * @default 256
+             */
+            size: number;
+            /** @description Slide level of the pixels (default 0). */
+            level?: number;
+            /** @description Target micrometres per pixel instead of a level. */
+            mpp?: number;
+            /**
+             * @description Patches in the epoch (all shards together).
+             * @default 64
+             */
+            count: number;
+            /** @default 0 */
+            seed: number;
+            /** @default 0 */
+            epoch: number;
+            /** @default 0 */
+            shard: number;
+            /** @default 1 */
+            shards: number;
+            /**
+             * @description Image format of the pixel URLs and of batch images.
+             * @default jpeg
+             * @enum {string}
+             */
+            format: "jpeg" | "png" | "webp";
+        };
+        SampleItem: {
+            /** @description Position in the epoch. */
+            index: number;
+            slideId: string;
+            /** @description Top-left */
+            x: number;
+            y: number;
+            level?: number;
+            mpp?: number;
+            /** @description Output pixels. */
+            width: number;
+            height: number;
+            /** @description Side of the patch in level-0 pixels. */
+            sizeL0: number;
+            /** @description The class the patch was drawn for. */
+            class: string;
+            classValue: number;
+            /** @description Share of the patch per class name (label pixels whose centre lies in the patch). */
+            fractions: {
+                [key: string]: number;
+            };
+            imageUrl: string;
+            maskUrl: string;
+        };
+        SampleList: {
+            datasetVersion: string;
+            count: number;
+            seed: number;
+            epoch: number;
+            shard: number;
+            shards: number;
+            items: components["schemas"]["SampleItem"][];
+        };
         Problem: {
             /** @description A URI naming the problem type. */
             type: string;
@@ -324,6 +577,14 @@ export interface components {
         };
     };
     parameters: {
+        /** @description DeepZoom tile size; default the slide's own tile size. */
+        TileSize: number;
+        /** @description Pixels added to each interior tile edge (less than half the tile size). */
+        Overlap: number;
+        /** @description DeepZoom level (0 = 1x1 pixel). */
+        DzLevel: number;
+        /** @description `{col}_{row}.{format}`, e.g. `12_7.jpeg`. */
+        TileName: string;
         /** @description The slide's id (its file stem, lower case), e.g. `tumor_001`. */
         SlideId: string;
         /** @description Longest side of the thumbnail in pixels (never larger than the slide's smallest level allows without upsampling). */
@@ -539,6 +800,271 @@ export interface operations {
                     "application/json": components["schemas"]["Dataset"];
                 };
             };
+        };
+    };
+    getImageDzi: {
+        parameters: {
+            query?: {
+                /** @description DeepZoom tile size; default the slide's own tile size. */
+                tileSize?: components["parameters"]["TileSize"];
+                /** @description Pixels added to each interior tile edge (less than half the tile size). */
+                overlap?: components["parameters"]["Overlap"];
+                format?: "jpeg" | "png" | "webp";
+            };
+            header?: never;
+            path: {
+                /** @description The slide's id (its file stem, lower case), e.g. `tumor_001`. */
+                slideId: components["parameters"]["SlideId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The DZI document. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/xml": string;
+                };
+            };
+            /** @description Not modified. */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
+            409: components["responses"]["Problem"];
+        };
+    };
+    getImageTile: {
+        parameters: {
+            query?: {
+                /** @description DeepZoom tile size; default the slide's own tile size. */
+                tileSize?: components["parameters"]["TileSize"];
+                /** @description Pixels added to each interior tile edge (less than half the tile size). */
+                overlap?: components["parameters"]["Overlap"];
+                /** @description JPEG / WebP quality of rendered tiles (passed-through tiles keep the scanner's). */
+                quality?: number;
+            };
+            header?: never;
+            path: {
+                /** @description The slide's id (its file stem, lower case), e.g. `tumor_001`. */
+                slideId: components["parameters"]["SlideId"];
+                /** @description DeepZoom level (0 = 1x1 pixel). */
+                level: components["parameters"]["DzLevel"];
+                /** @description `{col}_{row}.{format}`, e.g. `12_7.jpeg`. */
+                tile: components["parameters"]["TileName"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: components["responses"]["Image"];
+            /** @description Not modified. */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
+            409: components["responses"]["Problem"];
+            503: components["responses"]["Problem"];
+        };
+    };
+    getMaskDzi: {
+        parameters: {
+            query?: {
+                /** @description DeepZoom tile size; default the slide's own tile size. */
+                tileSize?: components["parameters"]["TileSize"];
+                /** @description Pixels added to each interior tile edge (less than half the tile size). */
+                overlap?: components["parameters"]["Overlap"];
+            };
+            header?: never;
+            path: {
+                /** @description The slide's id (its file stem, lower case), e.g. `tumor_001`. */
+                slideId: components["parameters"]["SlideId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The DZI document (Format png). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/xml": string;
+                };
+            };
+            /** @description Not modified. */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
+        };
+    };
+    getMaskTile: {
+        parameters: {
+            query?: {
+                /** @description DeepZoom tile size; default the slide's own tile size. */
+                tileSize?: components["parameters"]["TileSize"];
+                /** @description Pixels added to each interior tile edge (less than half the tile size). */
+                overlap?: components["parameters"]["Overlap"];
+                style?: "raw" | "color";
+                /** @description style=color only. Classes (names, values or categories) to show; default all. */
+                classes?: string[];
+                /** @description style=color only. */
+                opacity?: number;
+            };
+            header?: never;
+            path: {
+                /** @description The slide's id (its file stem, lower case), e.g. `tumor_001`. */
+                slideId: components["parameters"]["SlideId"];
+                /** @description DeepZoom level (0 = 1x1 pixel). */
+                level: components["parameters"]["DzLevel"];
+                /** @description `{col}_{row}.{format}`, e.g. `12_7.jpeg`. */
+                tile: components["parameters"]["TileName"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The PNG tile. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "image/png": string;
+                };
+            };
+            /** @description Not modified. */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
+        };
+    };
+    getRegion: {
+        parameters: {
+            query: {
+                x: number;
+                y: number;
+                width: number;
+                height: number;
+                level?: number;
+                mpp?: number;
+                layer?: "image" | "mask";
+                format?: "jpeg" | "png" | "webp" | "raw" | "npy";
+                quality?: number;
+            };
+            header?: never;
+            path: {
+                /** @description The slide's id (its file stem, lower case), e.g. `tumor_001`. */
+                slideId: components["parameters"]["SlideId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The patch. */
+            200: {
+                headers: {
+                    ETag?: string;
+                    "X-Array-Shape"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "image/jpeg": string;
+                    "image/png": string;
+                    "image/webp": string;
+                    "application/octet-stream": string;
+                    "application/x-npy": string;
+                };
+            };
+            /** @description Not modified. */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
+            409: components["responses"]["Problem"];
+            413: components["responses"]["Problem"];
+            422: components["responses"]["Problem"];
+        };
+    };
+    postSamples: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SampleRequest"];
+            };
+        };
+        responses: {
+            /** @description The descriptors of this shard of the epoch. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SampleList"];
+                };
+            };
+            400: components["responses"]["Problem"];
+            413: components["responses"]["Problem"];
+            415: components["responses"]["Problem"];
+            422: components["responses"]["Problem"];
+        };
+    };
+    postBatches: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SampleRequest"];
+            };
+        };
+        responses: {
+            /** @description A tar stream. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/x-tar": string;
+                };
+            };
+            400: components["responses"]["Problem"];
+            413: components["responses"]["Problem"];
+            422: components["responses"]["Problem"];
         };
     };
 }

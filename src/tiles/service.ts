@@ -51,6 +51,8 @@ export interface TileService {
   geometry(g: Generation, s: SlideRow, tileSize: number, overlap: number): Geometry;
   imageTile(g: Generation, s: SlideRow, r: ImageTileRequest): Promise<{ body: Buffer; passthrough: boolean }>;
   maskTile(g: Generation, s: SlideRow, r: MaskTileRequest): Buffer;
+  /** RGB pixels of a rectangle of a slide level; the parts outside the level are white. */
+  levelRegion(g: Generation, s: SlideRow, level: number, x: number, y: number, width: number, height: number): Promise<RawImage>;
   stats(): { renderedBytes: number; decodedBytes: number; openSlides: number };
 }
 
@@ -132,6 +134,24 @@ export function createTileService(opts: TileServiceOptions): TileService {
       const body = r.palette ? encodeIndexedPng(values, read.zWidth, read.zHeight, r.palette.rgba) : encodeGreyPng(values, read.zWidth, read.zHeight);
       rendered.set(key, body);
       return body;
+    },
+    levelRegion(g, s, level, x, y, width, height) {
+      return g.guardPixels(s.id, async () => {
+        const src = source(g, s);
+        const l = src.levels[level]!;
+        const x0 = Math.max(0, x);
+        const y0 = Math.max(0, y);
+        const x1 = Math.min(l.width, x + width);
+        const y1 = Math.min(l.height, y + height);
+        if (x0 === x && y0 === y && x1 === x + width && y1 === y + height) return src.readRegion(level, x, y, width, height);
+        const out: RawImage = { data: Buffer.alloc(width * height * 3, 255), width, height, channels: 3 };
+        if (x1 <= x0 || y1 <= y0) return out;
+        const inner = await src.readRegion(level, x0, y0, x1 - x0, y1 - y0);
+        for (let row = 0; row < inner.height; row++) {
+          inner.data.copy(out.data, ((y0 - y + row) * width + (x0 - x)) * 3, row * inner.width * 3, (row + 1) * inner.width * 3);
+        }
+        return out;
+      });
     },
     stats: () => ({ renderedBytes: rendered.calculatedSize, decodedBytes: decoded.calculatedSize, openSlides: sources.size }),
   };

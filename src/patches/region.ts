@@ -1,0 +1,94 @@
+/**
+ * Pixels and labels of a level-0 rectangle at a slide level or a target mpp: the body of a
+ * training patch. Images come from the best stored level (never upsampled from a coarser one)
+ * and are resampled to the output size; labels are sampled at pixel centres, never blended.
+ */
+import type { SlideRow } from '../catalogue/repo.js';
+import { AppError } from '../errors.js';
+import type { Generation } from '../generation.js';
+import { resizeAndEncode, resizeRaw, type ImageFormat, type RawImage } from '../imaging/sharp.js';
+import { encodeGreyPng } from '../masks/png.js';
+import { maskSampling, sampleRegion } from '../masks/sample.js';
+import { bestLevelForDownsample } from '../tiles/deepzoom.js';
+import { labelRaster, type TileService } from '../tiles/service.js';
+
+export interface RegionRequest {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+  /** Exactly one of level and mpp. */
+  level: number | null;
+  mpp: number | null;
+}
+
+export type RegionFormat = ImageFormat | 'raw' | 'npy';
+
+/** Level-0 pixels per output pixel, and the stored level to read from. */
+export function regionScale(g: Generation, s: SlideRow, r: RegionRequest): { l0PerPixel: number; level: number } {
+  const levels = g.catalogue.levels(s.id);
+  if (r.level !== null) {
+    const l = levels[r.level];
+    if (!l) throw new AppError(422, 'LEVEL_OUT_OF_RANGE', `slide "${s.id}" has levels 0..${levels.length - 1}, not ${r.level}`);
+    return { l0PerPixel: l.downsample, level: r.level };
+  }
+  if (s.mpp_x === null) throw new AppError(422, 'MPP_UNKNOWN', `slide "${s.id}" does not say its resolution: ask by level`);
+  const l0PerPixel = r.mpp! / s.mpp_x;
+  if (l0PerPixel < 0.999) throw new AppError(422, 'MPP_TOO_FINE', `slide "${s.id}" is scanned at ${s.mpp_x} um/px: ${r.mpp} would upsample`);
+  return { l0PerPixel, level: bestLevelForDownsample(levels.map((l) => l.downsample), l0PerPixel) };
+}
+
+export async function imageRegion(g: Generation, tiles: TileService, s: SlideRow, r: RegionRequest): Promise<RawImage> {
+  const { l0PerPixel, level } = regionScale(g, s, r);
+  const ds = g.catalogue.levels(s.id)[level]!.downsample;
+  const lx = Math.floor(r.x / ds);
+  const ly = Math.floor(r.y / ds);
+  const scale = l0PerPixel / ds; // level pixels per output pixel (1 when reading a level as is)
+  const lw = Math.max(1, Math.round(r.width * scale));
+  const lh = Math.max(1, Math.round(r.height * scale));
+  return tiles.levelRegion(g, s, level, lx, ly, lw, lh);
+}
+
+export function maskRegion(g: Generation, s: SlideRow, r: RegionRequest): Uint8Array {
+  const { l0PerPixel } = regionScale(g, s, r);
+  const raster = labelRaster(s);
+  if (!raster) return new Uint8Array(r.width * r.height);
+  const sampling = maskSampling(raster, r.x, r.y, l0PerPixel, r.width, r.height);
+  return sampleRegion(g.labels.region(raster, sampling.level, sampling.x, sampling.y, sampling.width, sampling.height), sampling);
+}
+
+export const CONTENT_TYPES: Record<RegionFormat, string> = {
+  jpeg: 'image/jpeg',
+  png: 'image/png',
+  webp: 'image/webp',
+  raw: 'application/octet-stream',
+  npy: 'application/x-npy',
+};
+
+export async function encodeImageRegion(img: RawImage, r: RegionRequest, format: RegionFormat, quality: number): Promise<Buffer> {
+  if (format === 'raw' || format === 'npy') {
+    const exact = img.width === r.width && img.height === r.height ? img : await resizeRaw(img, r.width, r.height);
+    return format === 'raw' ? exact.data : npy(exact.data, [r.height, r.width, 3]);
+  }
+  return resizeAndEncode(img, r.width, r.height, format, quality);
+}
+
+export function encodeMaskRegion(values: Uint8Array, r: RegionRequest, format: RegionFormat): Buffer {
+  if (format === 'png') return encodeGreyPng(values, r.width, r.height);
+  if (format === 'raw') return Buffer.from(values.buffer, values.byteOffset, values.length);
+  if (format === 'npy') return npy(values, [r.height, r.width]);
+  throw new AppError(400, 'UNSUPPORTED_FORMAT', 'masks are served losslessly: png, raw or npy');
+}
+
+/** NumPy .npy v1.0: magic, header dict padded so the data starts 64-byte aligned, then C-order uint8. */
+export function npy(data: Uint8Array, shape: number[]): Buffer {
+  const dict = `{'descr': '|u1', 'fortran_order': False, 'shape': (${shape.join(', ')}${shape.length === 1 ? ',' : ''}), }`;
+  const unpadded = 10 + dict.length + 1;
+  const header = dict + ' '.repeat((64 - (unpadded % 64)) % 64) + '\n';
+  const head = Buffer.alloc(10);
+  head.write('\x93NUMPY', 0, 'latin1');
+  head[6] = 1;
+  head[7] = 0;
+  head.writeUInt16LE(header.length, 8);
+  return Buffer.concat([head, Buffer.from(header, 'latin1'), Buffer.from(data.buffer, data.byteOffset, data.length)]);
+}

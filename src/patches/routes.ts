@@ -1,0 +1,155 @@
+/**
+ * Training-patch endpoints (HTTP only): GET /slides/{id}/region, POST /samples, POST /batches.
+ */
+import express, { Router, type Request, type Response } from 'express';
+import tar from 'tar-stream';
+import { AppError } from '../errors.js';
+import type { Generation } from '../generation.js';
+import { IMMUTABLE_CACHE, notModified } from '../http/cache.js';
+import { enumParam, intParam, numberParam } from '../http/params.js';
+import type { Schemas } from '../http/types.js';
+import type { TileService } from '../tiles/service.js';
+import { CONTENT_TYPES, encodeImageRegion, encodeMaskRegion, imageRegion, maskRegion, type RegionFormat, type RegionRequest } from './region.js';
+import { createSampler, type Descriptor } from './sampler.js';
+import { parseSampleRequest, type SampleSpec } from './spec.js';
+
+export interface PatchRouteDeps {
+  current(): Generation;
+  tiles: TileService;
+  /** Largest width x height a region request may ask for. */
+  maxRegionPixels: number;
+  maxBodyBytes: number;
+}
+
+const samplers = new WeakMap<Generation, ReturnType<typeof createSampler>>();
+const EXT: Record<SampleSpec['format'], string> = { jpeg: 'jpg', png: 'png', webp: 'webp' };
+/** Batch images are training inputs: keep JPEG artefacts well below the scanner's own. */
+const BATCH_QUALITY = 90;
+
+export function patchRoutes(deps: PatchRouteDeps): Router {
+  const r = Router();
+  const json = express.json({ limit: deps.maxBodyBytes, strict: true });
+  const sampler = (g: Generation) => {
+    let s = samplers.get(g);
+    if (!s) samplers.set(g, (s = createSampler(g)));
+    return s;
+  };
+  const sampleOf = (req: Request) => {
+    const g = deps.current();
+    if (!req.is('application/json')) throw new AppError(415, 'UNSUPPORTED_MEDIA_TYPE', 'send the request as application/json');
+    const { spec, slides } = parseSampleRequest(req.body, g);
+    return { g, spec, items: sampler(g).sample(spec, slides) };
+  };
+
+  r.get('/slides/:slideId/region', async (req, res) => {
+    const g = deps.current();
+    const s = g.readableSlide(req.params.slideId);
+    const region = regionParams(req, deps.maxRegionPixels);
+    const layer = enumParam(req, 'layer', 'image', ['image', 'mask'] as const);
+    const format = enumParam<RegionFormat>(req, 'format', layer === 'mask' ? 'png' : 'jpeg', ['jpeg', 'png', 'webp', 'raw', 'npy']);
+    const quality = intParam(req, 'quality', 90, 30, 100);
+    const etag = `${s.etag}-r${region.x}.${region.y}.${region.width}.${region.height}.${region.level ?? ''}.${region.mpp ?? ''}.${layer}.${format}.${quality}`;
+    if (notModified(req, res, etag, IMMUTABLE_CACHE)) return;
+    const body = layer === 'mask'
+      ? encodeMaskRegion(maskRegion(g, s, region), region, format)
+      : await encodeImageRegion(await imageRegion(g, deps.tiles, s, region), region, format, quality);
+    if (format === 'raw' || format === 'npy') {
+      res.setHeader('X-Array-Shape', layer === 'mask' ? `${region.height},${region.width}` : `${region.height},${region.width},3`);
+      res.setHeader('X-Array-Dtype', 'uint8');
+    }
+    res.setHeader('Content-Type', CONTENT_TYPES[format]);
+    res.setHeader('Content-Length', body.length);
+    res.end(body);
+  });
+
+  r.post('/samples', json, (req, res) => {
+    const { g, spec, items } = sampleOf(req);
+    const body: Schemas['SampleList'] = {
+      datasetVersion: g.datasetVersion,
+      count: spec.count,
+      seed: spec.seed,
+      epoch: spec.epoch,
+      shard: spec.shard,
+      shards: spec.shards,
+      items: items.map((d) => sampleItem(g, spec, d)),
+    };
+    res.setHeader('Cache-Control', 'no-store');
+    res.json(body);
+  });
+
+  r.post('/batches', json, async (req, res) => {
+    const { g, spec, items } = sampleOf(req);
+    await streamBatch(req, res, g, deps.tiles, spec, items);
+  });
+
+  return r;
+}
+
+export function sampleItem(g: Generation, spec: SampleSpec, d: Descriptor): Schemas['SampleItem'] {
+  const name = (v: number) => g.taxonomy.find((c) => c.value === v)?.name ?? String(v);
+  const res = spec.level !== null ? `level=${spec.level}` : `mpp=${spec.mpp}`;
+  const q = `x=${d.x}&y=${d.y}&width=${spec.size}&height=${spec.size}&${res}`;
+  return {
+    index: d.index,
+    slideId: d.slideId,
+    x: d.x,
+    y: d.y,
+    ...(spec.level !== null ? { level: spec.level } : { mpp: spec.mpp! }),
+    width: spec.size,
+    height: spec.size,
+    sizeL0: d.sizeL0,
+    class: name(d.classValue),
+    classValue: d.classValue,
+    fractions: Object.fromEntries([...d.fractions].map(([v, f]) => [name(v), f])),
+    imageUrl: `/slides/${d.slideId}/region?${q}&format=${spec.format}`,
+    maskUrl: `/slides/${d.slideId}/region?${q}&layer=mask`,
+  };
+}
+
+/**
+ * The batch as a WebDataset tar. Each entry waits for the socket to drain (backpressure), and a
+ * client that goes away stops the rendering at the next sample.
+ */
+async function streamBatch(req: Request, res: Response, g: Generation, tiles: TileService, spec: SampleSpec, items: Descriptor[]): Promise<void> {
+  let gone = false;
+  res.on('close', () => (gone = !res.writableFinished));
+  const pack = tar.pack();
+  res.setHeader('Content-Type', 'application/x-tar');
+  res.setHeader('Cache-Control', 'no-store');
+  res.setHeader('X-Dataset-Version', g.datasetVersion);
+  pack.pipe(res);
+  const entry = (name: string, body: Buffer) =>
+    new Promise<void>((resolve, reject) => pack.entry({ name, size: body.length, mtime: new Date(0) }, body, (e) => (e ? reject(e) : resolve())));
+  for (const d of items) {
+    if (gone) break;
+    const s = g.slide(d.slideId);
+    const region: RegionRequest = { x: d.x, y: d.y, width: spec.size, height: spec.size, level: spec.level, mpp: spec.mpp };
+    const key = String(d.index).padStart(6, '0');
+    const image = await encodeImageRegion(await imageRegion(g, tiles, s, region), region, spec.format, BATCH_QUALITY);
+    await entry(`${key}.${EXT[spec.format]}`, image);
+    await entry(`${key}.mask.png`, encodeMaskRegion(maskRegion(g, s, region), region, 'png'));
+    await entry(`${key}.json`, Buffer.from(JSON.stringify(sampleItem(g, spec, d))));
+    if (res.writableNeedDrain) await new Promise<void>((resolve) => res.once('drain', resolve).once('close', resolve));
+  }
+  if (gone) {
+    pack.destroy();
+    return;
+  }
+  pack.finalize();
+  void req;
+}
+
+function regionParams(req: Request, maxPixels: number): RegionRequest {
+  for (const p of ['x', 'y', 'width', 'height']) if (req.query[p] === undefined) throw new AppError(400, 'INVALID_PARAMETER', `query parameter "${p}" is required`);
+  const x = intParam(req, 'x', 0, 0, 2 ** 32 - 1);
+  const y = intParam(req, 'y', 0, 0, 2 ** 32 - 1);
+  const width = intParam(req, 'width', 1, 1, 8192);
+  const height = intParam(req, 'height', 1, 1, 8192);
+  if (width * height > maxPixels) {
+    throw new AppError(413, 'REGION_TOO_LARGE', `a region may have at most ${maxPixels} pixels; ${width} x ${height} = ${width * height}`);
+  }
+  const level = req.query.level === undefined ? null : intParam(req, 'level', 0, 0, 31);
+  const mpp = numberParam(req, 'mpp', undefined, 0.05, 1000) ?? null;
+  if (level !== null && mpp !== null) throw new AppError(400, 'INVALID_PARAMETER', 'give level or mpp, not both');
+  return { x, y, width, height, level: mpp === null ? (level ?? 0) : null, mpp };
+}

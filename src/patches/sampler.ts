@@ -1,0 +1,198 @@
+/**
+ * Draws patch descriptors from the index: buckets (slide x class) weighted by the request, an
+ * epoch plan (sample.ts), then per patch a position inside its stratum of labelled pixels,
+ * checked against the request's criteria on the label raster itself.
+ */
+import { LRUCache } from 'lru-cache';
+import type { SlideRow } from '../catalogue/repo.js';
+import { AppError } from '../errors.js';
+import type { Generation } from '../generation.js';
+import { LABEL_TILE_SIZE } from '../labels/raster.js';
+import type { LabelRaster } from '../labels/reader.js';
+import { labelRaster } from '../tiles/service.js';
+import { createRng, hash32, histogram, kthOfValue, planEpoch, pointInRings, searchCumulative, shardIndices } from './sample.js';
+import type { SampleSpec } from './spec.js';
+
+export interface Descriptor {
+  index: number;
+  slideId: string;
+  /** Top-left corner and size of the patch in level-0 pixels. */
+  x: number;
+  y: number;
+  sizeL0: number;
+  classValue: number;
+  /** Fraction of the patch per class value (label-raster pixels whose centre lies in the patch). */
+  fractions: Map<number, number>;
+}
+
+interface Bucket {
+  slide: SlideRow;
+  raster: LabelRaster;
+  value: number;
+  /** Tiles (tx, ty) holding the class inside the region, and their cumulative pixel counts. */
+  tiles: Int32Array;
+  cum: Float64Array;
+  weight: number;
+}
+
+/** Attempts per patch inside its own bucket, then across the buckets of its class. */
+const ATTEMPTS_IN_BUCKET = 40;
+const ATTEMPTS_IN_CLASS = 40;
+
+export function createSampler(g: Generation) {
+  const tileCounts = new LRUCache<string, { tiles: Int32Array; counts: Float64Array }>({ max: 4096 });
+  const countsStmt = g.db.prepare<[string, number], { tx: number; ty: number; count: number }>(
+    'SELECT tx, ty, count FROM label_tile_counts WHERE slide_id = ? AND value = ? ORDER BY ty, tx',
+  );
+  const countsOf = (slideId: string, value: number) => {
+    const key = `${slideId}:${value}`;
+    let c = tileCounts.get(key);
+    if (!c) {
+      const rows = countsStmt.all(slideId, value);
+      c = { tiles: new Int32Array(rows.length * 2), counts: new Float64Array(rows.length) };
+      rows.forEach((r, i) => {
+        c!.tiles[2 * i] = r.tx;
+        c!.tiles[2 * i + 1] = r.ty;
+        c!.counts[i] = r.count;
+      });
+      tileCounts.set(key, c);
+    }
+    return c;
+  };
+
+  function buckets(spec: SampleSpec, slides: SlideRow[]): Bucket[] {
+    const out: Bucket[] = [];
+    for (const slide of slides) {
+      const raster = labelRaster(slide);
+      if (!raster) continue;
+      for (const value of spec.targets) {
+        const { tiles, counts } = countsOf(slide.id, value);
+        const keep: number[] = [];
+        for (let i = 0; i < counts.length; i++) if (tileMayQualify(spec, raster, tiles[2 * i]!, tiles[2 * i + 1]!)) keep.push(i);
+        if (keep.length === 0) continue;
+        const t = new Int32Array(keep.length * 2);
+        const cum = new Float64Array(keep.length);
+        let total = 0;
+        keep.forEach((i, k) => {
+          t[2 * k] = tiles[2 * i]!;
+          t[2 * k + 1] = tiles[2 * i + 1]!;
+          total += counts[i]!;
+          cum[k] = total;
+        });
+        out.push({ slide, raster, value, tiles: t, cum, weight: 0 });
+      }
+    }
+    weigh(spec, out);
+    return out;
+  }
+
+  return {
+    sample(spec: SampleSpec, slides: SlideRow[]): Descriptor[] {
+      const all = buckets(spec, slides);
+      const missing = spec.targets.filter((v) => !all.some((b) => b.value === v));
+      if (missing.length > 0) {
+        const names = missing.map((v) => g.taxonomy.find((c) => c.value === v)?.name ?? String(v));
+        throw new AppError(422, 'CLASS_NOT_PRESENT', `no labelled pixels of ${names.join(', ')} in the chosen slides and region: nothing to sample`);
+      }
+      const plan = planEpoch(spec.count, all.map((b) => b.weight), spec.seed, spec.epoch);
+      return shardIndices(spec.count, spec.shard, spec.shards).map((i) => drawPatch(g, spec, all, plan.bucketOf[i]!, plan.stratumOf[i]!, plan.perBucket[plan.bucketOf[i]!]!, i));
+    },
+  };
+}
+
+/** Class, slide and pair weights as the request's balance or weights say (see the README). */
+function weigh(spec: SampleSpec, all: Bucket[]): void {
+  const mass = (b: Bucket) => b.cum[b.cum.length - 1]!;
+  const sum = (xs: Bucket[]) => xs.reduce((a, b) => a + mass(b), 0);
+  for (const b of all) {
+    if (spec.balance === 'classes-per-slide') b.weight = 1;
+    else if (spec.balance === 'slides') b.weight = mass(b) / sum(all.filter((x) => x.slide.id === b.slide.id));
+    else {
+      const w = spec.weights ? spec.weights[spec.targets.indexOf(b.value)]! : 1;
+      b.weight = (w * mass(b)) / sum(all.filter((x) => x.value === b.value));
+    }
+  }
+}
+
+/** Cheap pre-filter: a tile whose pixels are all outside the region's bounding box cannot give a centre. */
+function tileMayQualify(spec: SampleSpec, r: LabelRaster, tx: number, ty: number): boolean {
+  const box = spec.regionBox;
+  if (!box) return true;
+  const t = LABEL_TILE_SIZE * r.downsample;
+  return tx * t < box.x + box.width && (tx + 1) * t > box.x && ty * t < box.y + box.height && (ty + 1) * t > box.y;
+}
+
+function drawPatch(g: Generation, spec: SampleSpec, all: Bucket[], bucketIndex: number, stratum: number, strata: number, i: number): Descriptor {
+  const own = all[bucketIndex]!;
+  const sameClass = all.filter((b) => b.value === own.value);
+  const classCum = new Float64Array(sameClass.length);
+  sameClass.reduce((acc, b, k) => (classCum[k] = acc + b.weight), 0);
+  for (let a = 0; a < ATTEMPTS_IN_BUCKET + ATTEMPTS_IN_CLASS; a++) {
+    const rnd = createRng(hash32(spec.seed, spec.epoch, i, a));
+    let bucket = own;
+    let u: number;
+    if (a === 0) u = (stratum + rnd()) / strata;
+    else if (a < ATTEMPTS_IN_BUCKET) u = rnd();
+    else {
+      // The bucket has no acceptable spot near its strata: let another slide give this class.
+      bucket = sameClass[searchCumulative(classCum, rnd() * classCum[classCum.length - 1]!)]!;
+      u = rnd();
+    }
+    const d = tryPosition(g, spec, bucket, u, rnd, i);
+    if (d) return d;
+  }
+  const name = g.taxonomy.find((c) => c.value === own.value)?.name ?? String(own.value);
+  throw new AppError(
+    422,
+    'NO_QUALIFYING_PATCH',
+    `no ${spec.sizeLabel} patch of "${name}" meets the criteria (minFraction ${spec.minFraction}, exclusions, region) after ${ATTEMPTS_IN_BUCKET + ATTEMPTS_IN_CLASS} attempts: lower minFraction, the patch size or the exclusions`,
+  );
+}
+
+function tryPosition(g: Generation, spec: SampleSpec, b: Bucket, u: number, rnd: () => number, i: number): Descriptor | null {
+  const total = b.cum[b.cum.length - 1]!;
+  const mass = Math.min(total - 1e-9, u * total);
+  const k = searchCumulative(b.cum, mass);
+  const before = k > 0 ? b.cum[k - 1]! : 0;
+  const tx = b.tiles[2 * k]!;
+  const ty = b.tiles[2 * k + 1]!;
+  const ts = LABEL_TILE_SIZE;
+  const tile = g.labels.region(b.raster, 0, tx * ts, ty * ts, ts, ts);
+  const at = kthOfValue(tile, b.value, Math.min(b.cum[k]! - before - 1, Math.floor(mass - before)));
+  if (at < 0) return null;
+  const D = b.raster.downsample;
+  const cx = (tx * ts + (at % ts) + rnd()) * D;
+  const cy = (ty * ts + Math.floor(at / ts) + rnd()) * D;
+  const sizeL0 = spec.sizeL0(b.slide);
+  // Snap to the label grid so the patch covers whole label pixels: fractions are then exact.
+  const x = Math.round((cx - sizeL0 / 2) / D) * D;
+  const y = Math.round((cy - sizeL0 / 2) / D) * D;
+  if (x < 0 || y < 0 || x + sizeL0 > b.slide.width || y + sizeL0 > b.slide.height) return null;
+  const centreX = x + sizeL0 / 2;
+  const centreY = y + sizeL0 / 2;
+  const box = spec.regionBox;
+  if (box && (centreX < box.x || centreY < box.y || centreX >= box.x + box.width || centreY >= box.y + box.height)) return null;
+  if (spec.regionPolygon && !pointInRings(centreX, centreY, spec.regionPolygon)) return null;
+  const fractions = patchFractions(g, b.raster, x, y, sizeL0);
+  const f = (vs: readonly number[]) => vs.reduce((a, v) => a + (fractions.get(v) ?? 0), 0);
+  if (spec.criterion === 'fraction' && (fractions.get(b.value) ?? 0) < spec.minFraction) return null;
+  if (spec.criterion === 'center' && g.labels.region(b.raster, 0, Math.floor(centreX / D), Math.floor(centreY / D), 1, 1)[0] !== b.value) return null;
+  if (spec.exclude && f(spec.exclude.values) > spec.exclude.maxFraction) return null;
+  if (spec.within && f(spec.within.values) < spec.within.minFraction) return null;
+  return { index: i, slideId: b.slide.id, x, y, sizeL0, classValue: b.value, fractions };
+}
+
+/** Fractions over the label pixels whose centres lie inside the level-0 square (x, y, size). */
+export function patchFractions(g: Generation, r: LabelRaster, x: number, y: number, sizeL0: number): Map<number, number> {
+  const D = r.downsample;
+  const rx0 = Math.ceil(x / D - 0.5);
+  const ry0 = Math.ceil(y / D - 0.5);
+  const rx1 = Math.ceil((x + sizeL0) / D - 0.5);
+  const ry1 = Math.ceil((y + sizeL0) / D - 0.5);
+  const w = Math.max(1, rx1 - rx0);
+  const h = Math.max(1, ry1 - ry0);
+  const hist = histogram(g.labels.region(r, 0, rx0, ry0, w, h));
+  const out = new Map<number, number>();
+  for (let v = 0; v < 256; v++) if (hist[v]! > 0) out.set(v, hist[v]! / (w * h));
+  return out;
+}

@@ -1,0 +1,187 @@
+/**
+ * A /samples or /batches body -> a checked SampleSpec. The body is validated against the
+ * SampleRequest schema of openapi.yaml itself (compiled once with ajv), then resolved against
+ * the index: class selectors, slides, region geometry, patch size in level-0 pixels.
+ */
+import { readFileSync } from 'node:fs';
+import { Ajv } from 'ajv';
+import { parse as parseYaml } from 'yaml';
+import type { SlideRow } from '../catalogue/repo.js';
+import { selectClasses, type TaxonomyClass } from '../dataset/taxonomy.js';
+import { OPENAPI_PATH } from '../docs/routes.js';
+import { AppError } from '../errors.js';
+import type { Generation } from '../generation.js';
+import type { Schemas } from '../http/types.js';
+
+export type SampleRequest = Schemas['SampleRequest'];
+
+export interface SampleSpec {
+  targets: number[];
+  weights: number[] | null;
+  balance: 'classes' | 'slides' | 'classes-per-slide';
+  criterion: 'fraction' | 'center';
+  minFraction: number;
+  regionBox: { x: number; y: number; width: number; height: number } | null;
+  regionPolygon: Float64Array[] | null;
+  within: { values: number[]; minFraction: number } | null;
+  exclude: { values: number[]; maxFraction: number } | null;
+  size: number;
+  level: number | null;
+  mpp: number | null;
+  /** Side of the patch in level-0 pixels on a slide. */
+  sizeL0(s: SlideRow): number;
+  sizeLabel: string;
+  count: number;
+  seed: number;
+  epoch: number;
+  shard: number;
+  shards: number;
+  format: 'jpeg' | 'png' | 'webp';
+}
+
+/** Most vertices a region polygon may have: point-in-polygon runs per candidate patch. */
+export const MAX_REGION_VERTICES = 100_000;
+
+const ajv = new Ajv({ allErrors: true, strict: false, useDefaults: true });
+const openapi = parseYaml(readFileSync(OPENAPI_PATH, 'utf8')) as { components: unknown };
+ajv.addSchema({ $id: 'openapi', components: openapi.components });
+const validateBody = ajv.compile<SampleRequest>({ $ref: 'openapi#/components/schemas/SampleRequest' });
+
+export function parseSampleRequest(body: unknown, g: Generation): { spec: SampleSpec; slides: SlideRow[] } {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new AppError(400, 'VALIDATION_FAILED', 'the body must be a JSON object');
+  const req = structuredClone(body) as SampleRequest;
+  if (!validateBody(req)) {
+    const errors = (validateBody.errors ?? []).slice(0, 10).map((e) => `${e.instancePath || 'body'} ${e.message ?? ''}`.trim());
+    throw new AppError(400, 'VALIDATION_FAILED', errors.join('; '));
+  }
+  if (req.shard! >= req.shards!) throw new AppError(400, 'VALIDATION_FAILED', `shard must be below shards (${req.shards})`);
+  if (req.level !== undefined && req.mpp !== undefined) throw new AppError(400, 'VALIDATION_FAILED', 'give level or mpp, not both');
+  const targets = classes(g.taxonomy, req.classes, 'classes').filter((v) => v !== 0);
+  if (targets.length === 0) throw new AppError(400, 'VALIDATION_FAILED', 'classes must name at least one labelled class (not 0 / unlabelled)');
+  const weights = req.weights ? expandWeights(g.taxonomy, req.classes, req.weights) : null;
+  const slides = chooseSlides(g, req.slides);
+  const level = req.mpp === undefined ? (req.level ?? 0) : null;
+  checkResolution(g, slides, level, req.mpp ?? null);
+  const size = req.size!;
+  const spec: SampleSpec = {
+    targets,
+    weights,
+    balance: req.balance!,
+    criterion: req.criterion!,
+    minFraction: req.minFraction!,
+    regionBox: null,
+    regionPolygon: null,
+    within: null,
+    exclude: excludeOf(g.taxonomy, req.exclude),
+    size,
+    level,
+    mpp: req.mpp ?? null,
+    sizeL0: (s) => (level !== null ? size * g.catalogue.levels(s.id)[level]!.downsample : (size * req.mpp!) / s.mpp_x!),
+    sizeLabel: level !== null ? `${size} px level-${level}` : `${size} px ${req.mpp} um/px`,
+    count: req.count!,
+    seed: req.seed!,
+    epoch: req.epoch!,
+    shard: req.shard!,
+    shards: req.shards!,
+    format: req.format!,
+  };
+  applyRegion(spec, g.taxonomy, req.region);
+  return { spec, slides };
+}
+
+function classes(taxonomy: readonly TaxonomyClass[], selectors: ReadonlyArray<string | number>, field: string): number[] {
+  const { values, unknown } = selectClasses(taxonomy, selectors);
+  if (unknown.length > 0) throw new AppError(400, 'UNKNOWN_CLASS', `${field}: not a class or category of the taxonomy: ${unknown.slice(0, 5).join(', ')}`);
+  return values;
+}
+
+/** A weight given for a category applies to each of its classes. */
+function expandWeights(taxonomy: readonly TaxonomyClass[], selectors: ReadonlyArray<string | number>, weights: number[]): number[] {
+  if (weights.length !== selectors.length) throw new AppError(400, 'VALIDATION_FAILED', `weights must have one entry per entry of classes (${selectors.length})`);
+  const out = new Map<number, number>();
+  selectors.forEach((sel, i) => classes(taxonomy, [sel], 'classes').forEach((v) => out.set(v, weights[i]!)));
+  const values = classes(taxonomy, selectors, 'classes').filter((v) => v !== 0);
+  if (!values.some((v) => out.get(v)! > 0)) throw new AppError(400, 'VALIDATION_FAILED', 'at least one weight must be above 0');
+  return values.map((v) => out.get(v)!);
+}
+
+function chooseSlides(g: Generation, ids: string[] | undefined): SlideRow[] {
+  if (!ids || ids.length === 0) return g.catalogue.listSlides({ classValues: null, status: 'ok', limit: 100_000, offset: 0 }).rows;
+  return [...new Set(ids)].map((id) => g.readableSlide(id));
+}
+
+function checkResolution(g: Generation, slides: SlideRow[], level: number | null, mpp: number | null): void {
+  for (const s of slides) {
+    if (level !== null && level >= g.catalogue.levels(s.id).length) {
+      throw new AppError(422, 'LEVEL_OUT_OF_RANGE', `slide "${s.id}" has levels 0..${g.catalogue.levels(s.id).length - 1}, not ${level}`);
+    }
+    if (mpp !== null && s.mpp_x === null) throw new AppError(422, 'MPP_UNKNOWN', `slide "${s.id}" does not say its resolution: sample it by level`);
+    if (mpp !== null && mpp < s.mpp_x! * 0.999) throw new AppError(422, 'MPP_TOO_FINE', `slide "${s.id}" is scanned at ${s.mpp_x} um/px: ${mpp} would upsample`);
+  }
+}
+
+function excludeOf(taxonomy: readonly TaxonomyClass[], ex: SampleRequest['exclude']): SampleSpec['exclude'] {
+  if (!ex || ((ex.classes?.length ?? 0) === 0 && (ex.categories?.length ?? 0) === 0)) return null;
+  const values = [...classes(taxonomy, ex.classes ?? [], 'exclude.classes'), ...classes(taxonomy, ex.categories ?? [], 'exclude.categories')];
+  return { values: [...new Set(values)], maxFraction: ex.maxFraction ?? 0 };
+}
+
+function applyRegion(spec: SampleSpec, taxonomy: readonly TaxonomyClass[], region: SampleRequest['region']): void {
+  if (!region) return;
+  if (region.rect) spec.regionBox = { ...region.rect };
+  if (region.polygon) {
+    spec.regionPolygon = polygonRings(region.polygon);
+    const b = bounds(spec.regionPolygon);
+    spec.regionBox = spec.regionBox ? intersect(spec.regionBox, b) : b;
+  }
+  if (spec.regionBox && (spec.regionBox.width <= 0 || spec.regionBox.height <= 0)) throw new AppError(422, 'EMPTY_REGION', 'the region is empty');
+  if (region.within && region.within.length > 0) {
+    const labelled = region.within.some((w) => w === 'labelled');
+    const rest = region.within.filter((w) => w !== 'labelled');
+    const values = labelled ? taxonomy.filter((c) => c.value !== 0).map((c) => c.value) : [];
+    spec.within = { values: [...new Set([...values, ...classes(taxonomy, rest, 'region.within')])], minFraction: region.withinFraction ?? 1 };
+  }
+}
+
+function polygonRings(geom: NonNullable<SampleRequest['region']>['polygon']): Float64Array[] {
+  const bad = (why: string) => new AppError(400, 'INVALID_GEOJSON', `region.polygon ${why}`);
+  const polys = (geom!.type === 'Polygon' ? [geom!.coordinates] : geom!.coordinates) as unknown[];
+  const rings: Float64Array[] = [];
+  let vertices = 0;
+  for (const poly of polys) {
+    if (!Array.isArray(poly)) throw bad('coordinates do not nest as GeoJSON requires');
+    for (const ring of poly) {
+      if (!Array.isArray(ring) || ring.length < 4) throw bad('rings need at least 4 positions (closed)');
+      vertices += ring.length;
+      if (vertices > MAX_REGION_VERTICES) throw new AppError(413, 'TOO_MANY_VERTICES', `region.polygon has more than ${MAX_REGION_VERTICES} vertices`);
+      const flat = new Float64Array(ring.length * 2);
+      ring.forEach((p: unknown, i: number) => {
+        if (!Array.isArray(p) || p.length < 2 || !Number.isFinite(p[0]) || !Number.isFinite(p[1])) throw bad('positions must be [x, y] numbers');
+        flat[2 * i] = p[0] as number;
+        flat[2 * i + 1] = p[1] as number;
+      });
+      rings.push(flat);
+    }
+  }
+  if (rings.length === 0) throw bad('has no rings');
+  return rings;
+}
+
+function bounds(rings: Float64Array[]): { x: number; y: number; width: number; height: number } {
+  let [x0, y0, x1, y1] = [Infinity, Infinity, -Infinity, -Infinity];
+  for (const r of rings) {
+    for (let i = 0; i < r.length; i += 2) {
+      x0 = Math.min(x0, r[i]!);
+      x1 = Math.max(x1, r[i]!);
+      y0 = Math.min(y0, r[i + 1]!);
+      y1 = Math.max(y1, r[i + 1]!);
+    }
+  }
+  return { x: x0, y: y0, width: x1 - x0, height: y1 - y0 };
+}
+
+function intersect(a: SampleSpec['regionBox'] & object, b: SampleSpec['regionBox'] & object) {
+  const x = Math.max(a.x, b.x);
+  const y = Math.max(a.y, b.y);
+  return { x, y, width: Math.min(a.x + a.width, b.x + b.width) - x, height: Math.min(a.y + a.height, b.y + b.height) - y };
+}
