@@ -70,6 +70,8 @@ export async function readLevelRaw(path: string, page: number, maxSize: number):
 /** A label or colour mask image, decoded whole (first page of a TIFF = its largest level). */
 export async function readMaskRaw(path: string, kind: 'label' | 'color'): Promise<RawImage> {
   const meta = await guard('MASK_UNREADABLE', 'the mask image cannot be read', () => sharp(path, { limitInputPixels: false }).metadata());
+  // A palette PNG's pixels are indices; libvips expands them to colours, which are not labels.
+  if (kind === 'label' && meta.isPalette) throw new AppError(422, 'MASK_PALETTE', 'the label mask is a palette image: save it as 8-bit greyscale whose values are the class values');
   const pixels = (meta.width ?? 0) * (meta.height ?? 0);
   if (pixels > MAX_MASK_PIXELS) throw new AppError(422, 'MASK_TOO_LARGE', `the mask has ${pixels} pixels, more than ${MAX_MASK_PIXELS}: give it at a coarser downsample`);
   // libvips narrows 16-bit samples to 8 bits (v >> 8): class values 1..255 stored as 16-bit would all read as 0.

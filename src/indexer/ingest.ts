@@ -6,7 +6,7 @@
  * indexed; a slide that fails keeps its previous rows), and atomic as a whole (see publish.ts).
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { openIndexForWrite, openIndexReadOnly } from '../db/open.js';
 import { loadManifest } from '../dataset/manifest.js';
@@ -38,6 +38,8 @@ export interface IngestOptions {
   dataDir: string;
   indexPath: string;
   onEvent?: (e: IngestEvent) => void;
+  /** Accept a scan that finds no slide at all and empty the index. */
+  allowEmpty?: boolean;
 }
 
 interface Previous {
@@ -53,10 +55,17 @@ export async function ingest(opts: IngestOptions): Promise<IngestReport> {
   mkdirSync(dirname(opts.indexPath), { recursive: true });
   const release = acquireIngestLock(opts.indexPath);
   try {
+    // An unmounted volume must not publish an empty index over a full one.
+    if (!existsSync(opts.dataDir) || !statSync(opts.dataDir).isDirectory()) {
+      throw new AppError(422, 'DATA_DIR_MISSING', 'the data directory does not exist or is not a directory');
+    }
     const manifest = loadManifest(opts.dataDir);
     emit({ phase: 'scan', done: 0, total: 1 });
     const scan = scanDataset(opts.dataDir, manifest);
     const prev = readPrevious(opts.indexPath);
+    if (scan.slides.length === 0 && prev.keys.size > 0 && !opts.allowEmpty) {
+      throw new AppError(422, 'DATASET_EMPTY', `no slide found under "${manifest.slidesDir}" while the index has ${prev.keys.size}: refusing to drop them all (is the volume mounted?)`);
+    }
     const retryable = (c: SlideCandidate) => !prev.problems.some((p) => p.inputKey === c.inputKey && p.relPath === c.file.relPath);
     const toBuild = scan.slides.filter((c) => prev.keys.get(c.id) !== c.inputKey && retryable(c));
     const carried = prev.problems.filter((p) => p.inputKey !== null && scan.slides.some((c) => c.inputKey === p.inputKey));

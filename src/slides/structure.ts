@@ -58,6 +58,11 @@ export function slideStructure(tiff: TiffFile): SlideStructure {
     const tileHeight = dim(d, TAG.TileLength);
     // Tile sizes divide every tile address computation downstream: 0 cannot be served.
     if (tileWidth < 1 || tileHeight < 1) throw invalidInput('TIFF_BAD_IFD', `image directory ${d.index} declares ${tileWidth} x ${tileHeight} pixel tiles`);
+    // Every tile of the grid needs an offset and a byte count, or tile addresses run off the index.
+    const grid = Math.ceil(w / tileWidth) * Math.ceil(h / tileHeight);
+    const offsets = d.arrays.get(TAG.TileOffsets)?.length ?? 0;
+    const counts = d.arrays.get(TAG.TileByteCounts)?.length ?? 0;
+    if (Math.min(offsets, counts) < grid) throw invalidInput('TIFF_BAD_IFD', `image directory ${d.index} indexes ${Math.min(offsets, counts)} tiles for a grid of ${grid}`);
     levels.push({ ifd: d.index, width: w, height: h, downsample: (width / w + height / h) / 2, tileWidth, tileHeight });
   }
   const description = first.text.get(TAG.ImageDescription) ?? null;

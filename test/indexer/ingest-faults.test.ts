@@ -122,3 +122,21 @@ describe('ingest: non-integer downsamples', () => {
     expect(s['labelled_px']).toBe(Math.round(areas.reduce((n, a) => n + a.area_l0, 0)));
   });
 });
+
+describe('ingest: a missing or emptied data directory never empties a full index', () => {
+  it('refuses a data directory that does not exist, leaving the index as it was', async () => {
+    const before = readFileSync(index);
+    await expect(run(join(root, 'not-mounted'))).rejects.toMatchObject({ code: 'DATA_DIR_MISSING' });
+    expect(readFileSync(index).equals(before)).toBe(true);
+  });
+
+  it('refuses a scan that finds no slide while the index has some', async () => {
+    const empty = join(root, 'empty');
+    mkdirSync(join(empty, 'slides'), { recursive: true });
+    const before = readFileSync(index);
+    await expect(run(empty)).rejects.toMatchObject({ code: 'DATASET_EMPTY' });
+    expect(readFileSync(index).equals(before)).toBe(true);
+    const emptied = await ingest({ dataDir: empty, indexPath: join(root, 'other.sqlite'), allowEmpty: true });
+    expect(emptied.published).toBe(true);
+  });
+});
