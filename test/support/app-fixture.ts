@@ -9,7 +9,6 @@ import { pino } from 'pino';
 import type express from 'express';
 import { createApp } from '../../src/app.js';
 import { createIndexHandle } from '../../src/db/handle.js';
-import { generateDemo } from '../../src/demo/generate.js';
 import { createGeneration, type Generation } from '../../src/generation.js';
 import { imagingCapabilities } from '../../src/imaging/sharp.js';
 import { ingest, type IngestReport } from '../../src/indexer/ingest.js';
@@ -33,6 +32,7 @@ export async function serveDemo(opts: { scale?: number; seed?: number } = {}): P
   const dir = mkdtempSync(join(tmpdir(), 'served-'));
   const dataDir = join(dir, 'data');
   const indexPath = join(dir, 'index', 'index.sqlite');
+  const { generateDemo } = await import('../../src/demo/generate.js');
   await generateDemo({ outDir: dataDir, seed: opts.seed ?? 1, scale: opts.scale ?? TEST_SCALE });
   const report = await ingest({ dataDir, indexPath });
   return { ...(await serveIndex(dataDir, indexPath)), dir, dataDir, indexPath, report, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
@@ -52,4 +52,22 @@ export async function serveIndex(dataDir: string, indexPath: string) {
     maxBodyBytes: 1 << 20,
   });
   return { app, tiles, generation: () => index.current() };
+}
+
+/** The core test dataset (real fixture slides + small generated labelled slides), served. */
+export async function serveCore(): Promise<Served> {
+  const { buildDataset } = await import('./core-dataset.js');
+  const dir = mkdtempSync(join(tmpdir(), 'served-core-'));
+  const dataDir = join(dir, 'data');
+  const indexPath = join(dir, 'index', 'index.sqlite');
+  await buildDataset(dataDir);
+  const report = await ingest({ dataDir, indexPath });
+  return { ...(await serveIndex(dataDir, indexPath)), dir, dataDir, indexPath, report, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** supertest's parser for binary bodies. */
+export function binary(res: NodeJS.ReadableStream & { setEncoding(e: string): void }, cb: (err: Error | null, body: Buffer) => void): void {
+  const chunks: Buffer[] = [];
+  res.on('data', (c: Buffer) => chunks.push(c));
+  res.on('end', () => cb(null, Buffer.concat(chunks)));
 }
