@@ -67,16 +67,19 @@ export function createSampler(g: Generation) {
       if (!raster) continue;
       for (const value of spec.targets) {
         const { tiles, counts } = countsOf(slide.id, value);
-        const keep: number[] = [];
-        for (let i = 0; i < counts.length; i++) if (tileMayQualify(spec, raster, tiles[2 * i]!, tiles[2 * i + 1]!)) keep.push(i);
+        const keep: Array<[number, number]> = [];
+        for (let i = 0; i < counts.length; i++) {
+          const n = massInRegion(g, spec, raster, tiles[2 * i]!, tiles[2 * i + 1]!, value, counts[i]!);
+          if (n > 0) keep.push([i, n]);
+        }
         if (keep.length === 0) continue;
         const t = new Int32Array(keep.length * 2);
         const cum = new Float64Array(keep.length);
         let total = 0;
-        keep.forEach((i, k) => {
+        keep.forEach(([i, n], k) => {
           t[2 * k] = tiles[2 * i]!;
           t[2 * k + 1] = tiles[2 * i + 1]!;
-          total += counts[i]!;
+          total += n;
           cum[k] = total;
         });
         out.push({ slide, raster, value, tiles: t, cum, weight: 0 });
@@ -114,12 +117,36 @@ function weigh(spec: SampleSpec, all: Bucket[]): void {
   }
 }
 
-/** Cheap pre-filter: a tile whose pixels are all outside the region's bounding box cannot give a centre. */
-function tileMayQualify(spec: SampleSpec, r: LabelRaster, tx: number, ty: number): boolean {
+/**
+ * Pixels of the class in a tile that lie inside the region's box: the tile count when the tile
+ * is wholly inside (or there is no box), an exact count of the clipped part when it straddles
+ * the edge, 0 outside. Bucket masses are then exact, so an empty region is known before drawing.
+ */
+function massInRegion(g: Generation, spec: SampleSpec, r: LabelRaster, tx: number, ty: number, value: number, count: number): number {
+  const clip = clipToRegion(spec, r, tx, ty);
+  if (clip === null) return 0;
+  if (clip === 'whole') return count;
+  let n = 0;
+  for (const v of g.labels.region(r, 0, clip.x, clip.y, clip.width, clip.height)) if (v === value) n++;
+  return n;
+}
+
+type Clip = { x: number; y: number; width: number; height: number };
+
+/** The part of a label tile (raster pixels) whose centres lie in the region box. */
+function clipToRegion(spec: SampleSpec, r: LabelRaster, tx: number, ty: number): Clip | 'whole' | null {
+  const ts = LABEL_TILE_SIZE;
   const box = spec.regionBox;
-  if (!box) return true;
-  const t = LABEL_TILE_SIZE * r.downsample;
-  return tx * t < box.x + box.width && (tx + 1) * t > box.x && ty * t < box.y + box.height && (ty + 1) * t > box.y;
+  if (!box) return 'whole';
+  const D = r.downsample;
+  // Raster pixel i has its centre in [box.x, box.x + width) when i is in [ceil(x/D - 0.5), ceil((x + w)/D - 0.5)).
+  const x0 = Math.max(tx * ts, Math.ceil(box.x / D - 0.5));
+  const y0 = Math.max(ty * ts, Math.ceil(box.y / D - 0.5));
+  const x1 = Math.min((tx + 1) * ts, Math.ceil((box.x + box.width) / D - 0.5));
+  const y1 = Math.min((ty + 1) * ts, Math.ceil((box.y + box.height) / D - 0.5));
+  if (x1 <= x0 || y1 <= y0) return null;
+  if (x0 === tx * ts && y0 === ty * ts && x1 === (tx + 1) * ts && y1 === (ty + 1) * ts) return 'whole';
+  return { x: x0, y: y0, width: x1 - x0, height: y1 - y0 };
 }
 
 function drawPatch(g: Generation, spec: SampleSpec, all: Bucket[], bucketIndex: number, stratum: number, strata: number, i: number): Descriptor {
@@ -157,12 +184,15 @@ function tryPosition(g: Generation, spec: SampleSpec, b: Bucket, u: number, rnd:
   const tx = b.tiles[2 * k]!;
   const ty = b.tiles[2 * k + 1]!;
   const ts = LABEL_TILE_SIZE;
-  const tile = g.labels.region(b.raster, 0, tx * ts, ty * ts, ts, ts);
+  // Draw among the class pixels of the part of the tile inside the region: what the mass counted.
+  const c = clipToRegion(spec, b.raster, tx, ty);
+  const clip = c === 'whole' || c === null ? { x: tx * ts, y: ty * ts, width: ts, height: ts } : c;
+  const tile = g.labels.region(b.raster, 0, clip.x, clip.y, clip.width, clip.height);
   const at = kthOfValue(tile, b.value, Math.min(b.cum[k]! - before - 1, Math.floor(mass - before)));
   if (at < 0) return null;
   const D = b.raster.downsample;
-  const cx = (tx * ts + (at % ts) + rnd()) * D;
-  const cy = (ty * ts + Math.floor(at / ts) + rnd()) * D;
+  const cx = (clip.x + (at % clip.width) + rnd()) * D;
+  const cy = (clip.y + Math.floor(at / clip.width) + rnd()) * D;
   const sizeL0 = spec.sizeL0(b.slide);
   // Snap to the label grid so the patch covers whole label pixels: fractions are then exact.
   const x = Math.round((cx - sizeL0 / 2) / D) * D;

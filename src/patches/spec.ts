@@ -59,9 +59,8 @@ export function parseSampleRequest(body: unknown, g: Generation): { spec: Sample
   const targets = classes(g.taxonomy, req.classes, 'classes').filter((v) => v !== 0);
   if (targets.length === 0) throw new AppError(400, 'VALIDATION_FAILED', 'classes must name at least one labelled class (not 0 / unlabelled)');
   const weights = req.weights ? expandWeights(g.taxonomy, req.classes, req.weights) : null;
-  const slides = chooseSlides(g, req.slides);
   const level = req.mpp === undefined ? (req.level ?? 0) : null;
-  checkResolution(g, slides, level, req.mpp ?? null);
+  const slides = chooseSlides(g, req.slides, level, req.mpp ?? null);
   const size = req.size!;
   const spec: SampleSpec = {
     targets,
@@ -105,19 +104,32 @@ function expandWeights(taxonomy: readonly TaxonomyClass[], selectors: ReadonlyAr
   return values.map((v) => out.get(v)!);
 }
 
-function chooseSlides(g: Generation, ids: string[] | undefined): SlideRow[] {
-  if (!ids || ids.length === 0) return g.catalogue.listSlides({ classValues: null, status: 'ok', limit: 100_000, offset: 0 }).rows;
-  return [...new Set(ids)].map((id) => g.readableSlide(id));
+/**
+ * Slides named in the request must all serve the resolution asked (else a 422 naming the slide);
+ * without names, the labelled slides that can serve it are used.
+ */
+function chooseSlides(g: Generation, ids: string[] | undefined, level: number | null, mpp: number | null): SlideRow[] {
+  if (ids && ids.length > 0) {
+    const named = [...new Set(ids)].map((id) => g.readableSlide(id));
+    for (const s of named) {
+      const why = resolutionProblem(g, s, level, mpp);
+      if (why) throw why;
+    }
+    return named;
+  }
+  const labelled = g.catalogue.listSlides({ classValues: null, status: 'ok', limit: 100_000, offset: 0 }).rows.filter((s) => s.label_downsample !== null);
+  const usable = labelled.filter((s) => resolutionProblem(g, s, level, mpp) === null);
+  // When no labelled slide serves the resolution, say why rather than "class not present".
+  if (usable.length === 0 && labelled.length > 0) throw resolutionProblem(g, labelled[0]!, level, mpp)!;
+  return usable;
 }
 
-function checkResolution(g: Generation, slides: SlideRow[], level: number | null, mpp: number | null): void {
-  for (const s of slides) {
-    if (level !== null && level >= g.catalogue.levels(s.id).length) {
-      throw new AppError(422, 'LEVEL_OUT_OF_RANGE', `slide "${s.id}" has levels 0..${g.catalogue.levels(s.id).length - 1}, not ${level}`);
-    }
-    if (mpp !== null && s.mpp_x === null) throw new AppError(422, 'MPP_UNKNOWN', `slide "${s.id}" does not say its resolution: sample it by level`);
-    if (mpp !== null && mpp < s.mpp_x! * 0.999) throw new AppError(422, 'MPP_TOO_FINE', `slide "${s.id}" is scanned at ${s.mpp_x} um/px: ${mpp} would upsample`);
-  }
+function resolutionProblem(g: Generation, s: SlideRow, level: number | null, mpp: number | null): AppError | null {
+  const levels = g.catalogue.levels(s.id).length;
+  if (level !== null && level >= levels) return new AppError(422, 'LEVEL_OUT_OF_RANGE', `slide "${s.id}" has levels 0..${levels - 1}, not ${level}`);
+  if (mpp !== null && s.mpp_x === null) return new AppError(422, 'MPP_UNKNOWN', `slide "${s.id}" does not say its resolution: sample it by level`);
+  if (mpp !== null && mpp < s.mpp_x! * 0.999) return new AppError(422, 'MPP_TOO_FINE', `slide "${s.id}" is scanned at ${s.mpp_x} um/px: ${mpp} would upsample`);
+  return null;
 }
 
 function excludeOf(taxonomy: readonly TaxonomyClass[], ex: SampleRequest['exclude']): SampleSpec['exclude'] {

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import type express from 'express';
+import type request from 'superagent';
 import { createApp } from '../../src/app.js';
 import { createIndexHandle } from '../../src/db/handle.js';
 import { createGeneration, type Generation } from '../../src/generation.js';
@@ -65,9 +66,10 @@ export async function serveCore(): Promise<Served> {
   return { ...(await serveIndex(dataDir, indexPath)), dir, dataDir, indexPath, report, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-/** supertest's parser for binary bodies. */
-export function binary(res: NodeJS.ReadableStream & { setEncoding(e: string): void }, cb: (err: Error | null, body: Buffer) => void): void {
+/** supertest's parser for binary bodies (superagent hands it the raw response stream). */
+export function binary(res: request.Response, cb: (err: Error | null, body: Buffer) => void): void {
+  const stream = res as unknown as NodeJS.ReadableStream;
   const chunks: Buffer[] = [];
-  res.on('data', (c: Buffer) => chunks.push(c));
-  res.on('end', () => cb(null, Buffer.concat(chunks)));
+  stream.on('data', (c: Buffer) => chunks.push(c));
+  stream.on('end', () => cb(null, Buffer.concat(chunks)));
 }
