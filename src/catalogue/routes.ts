@@ -7,7 +7,7 @@ import { LRUCache } from 'lru-cache';
 import { selectClasses } from '../dataset/taxonomy.js';
 import { AppError } from '../errors.js';
 import { IMMUTABLE_CACHE, REVALIDATE_CACHE, notModified, sendImage } from '../http/cache.js';
-import { intParam, listParam } from '../http/params.js';
+import { enumParam, intParam, listParam } from '../http/params.js';
 import type { Schemas } from '../http/types.js';
 import { renderThumbnail, type ImageFormat } from '../imaging/sharp.js';
 import type { Generation } from '../generation.js';
@@ -36,8 +36,7 @@ export function catalogueRoutes(deps: CatalogueDeps): Router {
       if (unknown.length > 0) throw new AppError(400, 'UNKNOWN_CLASS', `not a class or category of the taxonomy: ${unknown.join(', ')}`);
       classValues = values;
     }
-    const status = typeof req.query.status === 'string' ? req.query.status : null;
-    if (status !== null && status !== 'ok' && status !== 'unsupported') throw new AppError(400, 'VALIDATION_FAILED', 'status must be ok or unsupported');
+    const status = req.query.status === undefined ? null : enumParam(req, 'status', 'ok', ['ok', 'unsupported'] as const);
     const limit = intParam(req, 'limit', 100, 1, 1000);
     const offset = intParam(req, 'offset', 0, 0, 1_000_000);
     const { rows, total } = g.catalogue.listSlides({ classValues, status, limit, offset });
