@@ -15,6 +15,7 @@ import type { Schemas } from './http/types.js';
 import { patchRoutes } from './patches/routes.js';
 import { tileRoutes } from './tiles/routes.js';
 import type { TileService } from './tiles/service.js';
+import { viewerRoutes } from './viewer/routes.js';
 
 export interface AppDeps {
   index: IndexHandle<Generation>;
@@ -68,6 +69,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.use(catalogueRoutes({ current, thumbnailMaxSize: deps.thumbnailMaxSize }));
   app.use(tileRoutes({ current, tiles: deps.tiles }));
   app.use(patchRoutes({ current, tiles: deps.tiles, maxRegionPixels: deps.maxRegionPixels, maxBodyBytes: deps.maxBodyBytes }));
+  app.use(viewerRoutes({ current }));
   app.use(notFound);
   app.use(problemHandler(deps.log));
   return app;

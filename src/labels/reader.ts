@@ -14,6 +14,8 @@ export interface LabelRaster extends RasterGeometry {
 }
 
 export interface LabelReader {
+  /** One tile of raster level `level`: its pixels (tileSize x tileSize, shared: do not modify) or its uniform value. */
+  tile(r: LabelRaster, level: number, tx: number, ty: number): Uint8Array | number;
   /**
    * Values of rectangle [x, x + width) x [y, y + height) of raster level `level` (row-major);
    * 0 outside the raster.
@@ -41,6 +43,7 @@ export function createLabelReader(db: Db, cacheBytes: number): LabelReader {
     return t;
   };
   return {
+    tile,
     region(r, level, x, y, width, height) {
       const out = new Uint8Array(width * height);
       const size = levelSize(r, level);

@@ -187,8 +187,8 @@ function tryPosition(g: Generation, spec: SampleSpec, b: Bucket, u: number, rnd:
   // Draw among the class pixels of the part of the tile inside the region: what the mass counted.
   const c = clipToRegion(spec, b.raster, tx, ty);
   const clip = c === 'whole' || c === null ? { x: tx * ts, y: ty * ts, width: ts, height: ts } : c;
-  const tile = g.labels.region(b.raster, 0, clip.x, clip.y, clip.width, clip.height);
-  const at = kthOfValue(tile, b.value, Math.min(b.cum[k]! - before - 1, Math.floor(mass - before)));
+  const nth = Math.min(b.cum[k]! - before - 1, Math.floor(mass - before));
+  const at = c === 'whole' || c === null ? nthInTile(g.labels.tile(b.raster, 0, tx, ty), b.value, nth) : kthOfValue(g.labels.region(b.raster, 0, clip.x, clip.y, clip.width, clip.height), b.value, nth);
   if (at < 0) return null;
   const D = b.raster.downsample;
   const cx = (clip.x + (at % clip.width) + rnd()) * D;
@@ -210,6 +210,32 @@ function tryPosition(g: Generation, spec: SampleSpec, b: Bucket, u: number, rnd:
   if (spec.exclude && f(spec.exclude.values) > spec.exclude.maxFraction) return null;
   if (spec.within && f(spec.within.values) < spec.within.minFraction) return null;
   return { index: i, slideId: b.slide.id, x, y, sizeL0, classValue: b.value, fractions };
+}
+
+/** Per tile and value: cumulative counts of the value by row, so a draw scans one row, not 65,536 pixels. */
+const rowCounts = new LRUCache<Uint8Array, Map<number, Uint32Array>>({ max: 8192 });
+
+/** The n-th pixel of `value` in a whole tile: direct in a uniform tile, one row's scan otherwise. */
+function nthInTile(tile: Uint8Array | number, value: number, n: number): number {
+  if (typeof tile === 'number') return tile === value ? n : -1;
+  const ts = LABEL_TILE_SIZE;
+  let perValue = rowCounts.get(tile);
+  if (!perValue) rowCounts.set(tile, (perValue = new Map()));
+  let cum = perValue.get(value);
+  if (!cum) {
+    cum = new Uint32Array(ts + 1);
+    for (let r = 0; r < ts; r++) {
+      let c = 0;
+      for (let i = r * ts; i < (r + 1) * ts; i++) if (tile[i] === value) c++;
+      cum[r + 1] = cum[r]! + c;
+    }
+    perValue.set(value, cum);
+  }
+  if (n >= cum[ts]!) return -1;
+  let row = 0;
+  while (cum[row + 1]! <= n) row++;
+  const inRow = kthOfValue(tile.subarray(row * ts, (row + 1) * ts), value, n - cum[row]!);
+  return inRow < 0 ? -1 : row * ts + inRow;
 }
 
 /** Fractions over the label pixels whose centres lie inside the level-0 square (x, y, size). */

@@ -75,7 +75,7 @@ export function parseSampleRequest(body: unknown, g: Generation): { spec: Sample
     size,
     level,
     mpp: req.mpp ?? null,
-    sizeL0: (s) => (level !== null ? size * g.catalogue.levels(s.id)[level]!.downsample : (size * req.mpp!) / s.mpp_x!),
+    sizeL0: memo((s) => (level !== null ? size * g.catalogue.levels(s.id)[level]!.downsample : (size * req.mpp!) / s.mpp_x!)),
     sizeLabel: level !== null ? `${size} px level-${level}` : `${size} px ${req.mpp} um/px`,
     count: req.count!,
     seed: req.seed!,
@@ -86,6 +86,16 @@ export function parseSampleRequest(body: unknown, g: Generation): { spec: Sample
   };
   applyRegion(spec, g.taxonomy, req.region);
   return { spec, slides };
+}
+
+/** Per-slide values computed once per request (the sampler asks for every candidate patch). */
+function memo(fn: (s: SlideRow) => number): (s: SlideRow) => number {
+  const cache = new Map<string, number>();
+  return (s) => {
+    let v = cache.get(s.id);
+    if (v === undefined) cache.set(s.id, (v = fn(s)));
+    return v;
+  };
 }
 
 function classes(taxonomy: readonly TaxonomyClass[], selectors: ReadonlyArray<string | number>, field: string): number[] {
