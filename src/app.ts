@@ -1,78 +1,101 @@
 /**
- * createApp(deps): the Express application with every router, headers and the one error path.
- * It never listens (server.ts does), so tests drive it through supertest without a port.
+ * createApp(deps): the Express application with every router, headers, limits and the one error
+ * path. It never listens (server.ts does), so tests drive it through supertest without a port.
  */
 import express, { type RequestHandler } from 'express';
 import type { Logger } from 'pino';
 import { pinoHttp } from 'pino-http';
 import { randomUUID } from 'node:crypto';
+import { authMiddleware } from './auth/keys.js';
 import { catalogueRoutes } from './catalogue/routes.js';
+import type { Config } from './config.js';
 import type { IndexHandle } from './db/handle.js';
 import { docsRoutes } from './docs/routes.js';
 import type { Generation } from './generation.js';
+import { createLimiter, timeBudget, type Limiter } from './http/limits.js';
 import { notFound, problemHandler } from './http/problem.js';
 import type { Schemas } from './http/types.js';
+import type { IngestReport } from './indexer/ingest.js';
+import { createMetrics, type Metrics } from './metrics/metrics.js';
+import { opsRoutes, type Lifecycle } from './ops/routes.js';
 import { patchRoutes } from './patches/routes.js';
 import { tileRoutes } from './tiles/routes.js';
-import type { TileService } from './tiles/service.js';
+import { createTileService, type TileService } from './tiles/service.js';
 import { viewerRoutes } from './viewer/routes.js';
 
 export interface AppDeps {
+  config: Config;
   index: IndexHandle<Generation>;
   log: Logger;
   imaging: Schemas['Health']['imaging'];
-  corsOrigin: string;
-  thumbnailMaxSize: number;
-  tiles: TileService;
-  maxRegionPixels: number;
-  maxBodyBytes: number;
+  lifecycle?: Lifecycle;
+  ingest?: () => Promise<IngestReport>;
 }
 
-export function createApp(deps: AppDeps): express.Express {
+export interface AppServices {
+  tiles: TileService;
+  limiter: Limiter;
+  metrics: Metrics;
+  lifecycle: Lifecycle;
+}
+
+export function createApp(deps: AppDeps): express.Express & { services: AppServices } {
+  const { config } = deps;
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false); // ETags are ours: derived from the index, checked before rendering
   app.set('query parser', 'simple');
-  app.use(
-    pinoHttp({
-      logger: deps.log,
-      genReqId: (req, res) => {
-        const id = (typeof req.headers['x-request-id'] === 'string' && /^[\w.-]{1,64}$/.test(req.headers['x-request-id']) ? req.headers['x-request-id'] : null) ?? randomUUID();
-        res.setHeader('X-Request-Id', id);
-        return id;
-      },
-      // Tiles are many and fast: log them at debug, everything else at info.
-      customLogLevel: (req, res, err) => (err || res.statusCode >= 500 ? 'error' : /_files\//.test(req.url ?? '') ? 'debug' : 'info'),
-    }),
-  );
-  app.use(commonHeaders(deps.corsOrigin));
+  const lifecycle = deps.lifecycle ?? { draining: false };
+  const tiles = createTileService({ slideHandles: config.slideHandles, tileCacheBytes: config.tileCacheBytes, decodedCacheBytes: config.decodedTileCacheBytes });
+  const metrics = createMetrics({
+    index: () => {
+      const st = deps.index.status();
+      const g = st.ready ? deps.index.current() : null;
+      return { ready: st.ready, slides: g ? g.catalogue.slideCount() : 0, datasetVersion: g?.datasetVersion ?? null };
+    },
+    caches: () => {
+      const s = tiles.stats();
+      return { rendered_tiles: s.renderedBytes, decoded_tiles: s.decodedBytes };
+    },
+  });
+  const limiter = createLimiter(config.maxConcurrentRenders, config.maxQueuedRenders, {
+    onStart: () => metrics.rendersInFlight.inc(),
+    onEnd: () => metrics.rendersInFlight.dec(),
+    onReject: () => metrics.rejected.inc(),
+  });
+  tiles.setLimiter(limiter);
+  app.use(requestLog(deps.log));
+  app.use(metrics.middleware);
+  app.use(commonHeaders(config.corsOrigin));
+  app.use(authMiddleware({ keys: config.apiKeys, adminKeys: config.adminApiKeys, revokedKeys: config.revokedApiKeys }));
+  app.use(timeBudget(config.requestTimeoutMs));
   const current = () => deps.index.current();
 
-  app.get('/healthz', (_req, res) => {
-    const st = deps.index.status();
-    let slides = 0;
-    let datasetVersion: string | null = null;
-    if (st.ready) {
-      const g = current();
-      slides = g.catalogue.slideCount();
-      datasetVersion = g.datasetVersion;
-    }
-    const body: Schemas['Health'] = {
-      status: 'ok',
-      index: { ready: st.ready, slides, datasetVersion, ...(st.reason ? { reason: st.reason } : {}) },
-      imaging: deps.imaging,
-    };
-    res.setHeader('Cache-Control', 'no-store');
-    res.json(body);
-  });
+  app.use(opsRoutes({ index: deps.index, imaging: deps.imaging, metrics, lifecycle, ingest: deps.ingest }));
   app.use(docsRoutes());
-  app.use(catalogueRoutes({ current, thumbnailMaxSize: deps.thumbnailMaxSize }));
-  app.use(tileRoutes({ current, tiles: deps.tiles }));
-  app.use(patchRoutes({ current, tiles: deps.tiles, maxRegionPixels: deps.maxRegionPixels, maxBodyBytes: deps.maxBodyBytes }));
+  app.use(catalogueRoutes({ current, thumbnailMaxSize: config.thumbnailMaxSize, limiter }));
+  app.use(tileRoutes({ current, tiles }));
+  app.use(patchRoutes({ current, tiles, limiter, maxRegionPixels: config.maxRegionPixels, maxBodyBytes: config.maxBodyBytes, maxBatchSamples: config.maxBatchSamples }));
   app.use(viewerRoutes({ current }));
   app.use(notFound);
   app.use(problemHandler(deps.log));
-  return app;
+  return Object.assign(app, { services: { tiles, limiter, metrics, lifecycle } });
+}
+
+/** Structured request logs with request ids; keys and cookies never reach a log line. */
+function requestLog(log: Logger): RequestHandler {
+  return pinoHttp({
+    logger: log,
+    genReqId: (req, res) => {
+      const given = req.headers['x-request-id'];
+      const id = typeof given === 'string' && /^[\w.-]{1,64}$/.test(given) ? given : randomUUID();
+      res.setHeader('X-Request-Id', id);
+      return id;
+    },
+    redact: ['req.headers.authorization', 'req.headers.cookie', 'req.headers["x-api-key"]'],
+    // Tiles are many and fast: log them at debug, everything else at info.
+    customLogLevel: (req, res, err) => (err || res.statusCode >= 500 ? 'error' : /_files\//.test(req.url ?? '') ? 'debug' : 'info'),
+  });
 }
 
 /** nosniff everywhere; CORS so viewers on other origins can fetch tiles and read ETags. */
@@ -80,7 +103,7 @@ function commonHeaders(origin: string): RequestHandler {
   return (req, res, next) => {
     res.setHeader('X-Content-Type-Options', 'nosniff');
     res.setHeader('Access-Control-Allow-Origin', origin);
-    res.setHeader('Access-Control-Expose-Headers', 'ETag, X-Request-Id, Retry-After, Content-Length');
+    res.setHeader('Access-Control-Expose-Headers', 'ETag, X-Request-Id, Retry-After, Content-Length, X-Array-Shape, X-Array-Dtype, X-Dataset-Version');
     if (origin !== '*') res.setHeader('Vary', 'Origin');
     if (req.method === 'OPTIONS') {
       res.setHeader('Access-Control-Allow-Methods', 'GET, HEAD, POST, OPTIONS');

@@ -3,6 +3,7 @@
  * and a bad value fails at boot with the variable's name.
  */
 import { resolve } from 'node:path';
+import { parseKeyList } from './auth/keys.js';
 
 export interface Config {
   port: number;
@@ -28,6 +29,19 @@ export interface Config {
   maxRegionPixels: number;
   /** Largest JSON request body. */
   maxBodyBytes: number;
+  /** Pixel renders running at once, and waiting; beyond both, 503 with Retry-After. */
+  maxConcurrentRenders: number;
+  maxQueuedRenders: number;
+  /** Time budget of one request (streams that have started are not cut). */
+  requestTimeoutMs: number;
+  /** Most samples one /batches request (one shard) may stream. */
+  maxBatchSamples: number;
+  /** SHA-256 digests of API keys; none = open service. */
+  apiKeys: string[];
+  adminApiKeys: string[];
+  revokedApiKeys: string[];
+  /** How long a stop waits for requests in flight. */
+  drainMs: number;
 }
 
 /** 8080: the port the README and the Dockerfile document. */
@@ -44,6 +58,16 @@ const DEFAULT_LABEL_CACHE_BYTES = 128 * 1024 * 1024;
 const DEFAULT_MAX_REGION_PIXELS = 4096 * 4096;
 /** Sample requests are small; a region polygon of 100k vertices fits in ~2 MB of JSON. */
 const DEFAULT_MAX_BODY_BYTES = 2 * 1024 * 1024;
+/** Two renders per core keep both cores busy while one waits on I/O; more only adds latency. */
+const DEFAULT_MAX_RENDERS = 4;
+/** A short queue absorbs a viewer's burst of tile requests; a longer one would only hide overload. */
+const DEFAULT_MAX_QUEUED = 64;
+/** A tile or patch renders in milliseconds; 30 s means something is wrong. */
+const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
+/** 10,000 patches of 256 px is ~300 MB of JPEG: a few minutes of a training job's input. */
+const DEFAULT_MAX_BATCH_SAMPLES = 10_000;
+/** Kubernetes waits 30 s by default before SIGKILL; finish well within it. */
+const DEFAULT_DRAIN_MS = 10_000;
 /** Open slides: far more than a viewer session touches, far fewer than the fd limit. */
 const DEFAULT_SLIDE_HANDLES = 64;
 
@@ -68,6 +92,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     corsOrigin: env.CORS_ORIGIN ?? '*',
     maxRegionPixels: int(env, 'MAX_REGION_PIXELS', DEFAULT_MAX_REGION_PIXELS, 1, 2 ** 28),
     maxBodyBytes: int(env, 'MAX_BODY_BYTES', DEFAULT_MAX_BODY_BYTES, 1024, 64 * 1024 * 1024),
+    maxConcurrentRenders: int(env, 'MAX_CONCURRENT_RENDERS', DEFAULT_MAX_RENDERS, 1, 1024),
+    maxQueuedRenders: int(env, 'MAX_QUEUED_RENDERS', DEFAULT_MAX_QUEUED, 0, 100_000),
+    requestTimeoutMs: int(env, 'REQUEST_TIMEOUT_MS', DEFAULT_REQUEST_TIMEOUT_MS, 100, 3_600_000),
+    maxBatchSamples: int(env, 'MAX_BATCH_SAMPLES', DEFAULT_MAX_BATCH_SAMPLES, 1, 100_000),
+    apiKeys: parseKeyList('API_KEYS', env.API_KEYS),
+    adminApiKeys: parseKeyList('ADMIN_API_KEYS', env.ADMIN_API_KEYS),
+    revokedApiKeys: parseKeyList('REVOKED_API_KEYS', env.REVOKED_API_KEYS),
+    drainMs: int(env, 'DRAIN_MS', DEFAULT_DRAIN_MS, 0, 600_000),
     ...overrides,
   };
 }

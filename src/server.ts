@@ -12,10 +12,6 @@ import { createIndexHandle } from './db/handle.js';
 import { MANIFEST_FILE } from './dataset/manifest.js';
 import { createGeneration } from './generation.js';
 import { imagingCapabilities } from './imaging/sharp.js';
-import { createTileService } from './tiles/service.js';
-
-/** How long a stop waits for requests in flight before it closes them. */
-const DRAIN_MS = 10_000;
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -29,8 +25,11 @@ async function main(): Promise<void> {
   if (config.ingestOnStart) printReport(await runIngest(config));
   const dataDir = datasetDir(config);
   const index = createIndexHandle(config.indexPath, (db) => createGeneration(db, dataDir, config.labelCacheBytes));
-  const tiles = createTileService({ slideHandles: config.slideHandles, tileCacheBytes: config.tileCacheBytes, decodedCacheBytes: config.decodedTileCacheBytes });
-  const app = createApp({ index, log, imaging, corsOrigin: config.corsOrigin, thumbnailMaxSize: config.thumbnailMaxSize, tiles, maxRegionPixels: config.maxRegionPixels, maxBodyBytes: config.maxBodyBytes });
+  // A foreign, corrupt or future index is refused here, with its reason, rather than served as 503s.
+  const st = index.status();
+  if (!st.ready) throw new Error(`the index at INDEX_PATH cannot be served: ${st.reason ?? 'unknown reason'}`);
+  const lifecycle = { draining: false };
+  const app = createApp({ config, index, log, imaging, lifecycle, ingest: () => runIngest(config, true) });
   const server = app.listen(config.port, config.host, () => {
     const addr = server.address();
     const port = typeof addr === 'object' && addr ? addr.port : config.port;
@@ -38,6 +37,8 @@ async function main(): Promise<void> {
   });
   server.keepAliveTimeout = 65_000;
   const stop = (signal: string) => {
+    // Readiness turns false first, so a load balancer stops sending before connections close.
+    lifecycle.draining = true;
     log.info({ signal }, 'stopping: draining requests in flight');
     server.close(() => {
       index.close();
@@ -47,7 +48,7 @@ async function main(): Promise<void> {
     setTimeout(() => {
       server.closeAllConnections();
       process.exit(0);
-    }, DRAIN_MS).unref();
+    }, config.drainMs).unref();
   };
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));

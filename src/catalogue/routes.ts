@@ -8,6 +8,7 @@ import { selectClasses } from '../dataset/taxonomy.js';
 import { AppError } from '../errors.js';
 import { IMMUTABLE_CACHE, REVALIDATE_CACHE, notModified, sendImage } from '../http/cache.js';
 import { enumParam, intParam, listParam } from '../http/params.js';
+import type { Limiter } from '../http/limits.js';
 import type { Schemas } from '../http/types.js';
 import { renderThumbnail, type ImageFormat } from '../imaging/sharp.js';
 import type { Generation } from '../generation.js';
@@ -16,6 +17,7 @@ import { slideDetail, slideSummary } from './view.js';
 export interface CatalogueDeps {
   current(): Generation;
   thumbnailMaxSize: number;
+  limiter: Limiter;
 }
 
 const THUMB_FORMATS: Record<ImageFormat, string> = { jpeg: 'image/jpeg', png: 'image/png', webp: 'image/webp' };
@@ -71,7 +73,7 @@ export function catalogueRoutes(deps: CatalogueDeps): Router {
         // The smallest level still at least maxSize on its long side: no upsampling, least decoding.
         const levels = g.catalogue.levels(s.id);
         const level = [...levels].reverse().find((l) => Math.max(l.width, l.height) >= maxSize) ?? levels[0]!;
-        body = await g.guardPixels(s.id, () => renderThumbnail(g.slidePath(s), level.ifd, maxSize, format, THUMB_QUALITY));
+        body = await deps.limiter.run(() => g.guardPixels(s.id, () => renderThumbnail(g.slidePath(s), level.ifd, maxSize, format, THUMB_QUALITY)));
         thumbs.set(key, body);
       }
       sendImage(res, body, THUMB_FORMATS[format]);

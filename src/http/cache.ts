@@ -24,6 +24,8 @@ export function notModified(req: Request, res: Response, etag: string, cacheCont
 }
 
 export function sendImage(res: Response, body: Buffer, contentType: string): void {
+  // The time budget may have answered already (503): the late result has nowhere to go.
+  if (res.headersSent) return;
   res.setHeader('Content-Type', contentType);
   res.setHeader('Content-Length', body.length);
   res.end(body);

@@ -7,6 +7,7 @@ import { AppError } from '../errors.js';
 import type { Generation } from '../generation.js';
 import { IMMUTABLE_CACHE, notModified } from '../http/cache.js';
 import { enumParam, intParam, numberParam } from '../http/params.js';
+import type { Limiter } from '../http/limits.js';
 import type { Schemas } from '../http/types.js';
 import type { TileService } from '../tiles/service.js';
 import { CONTENT_TYPES, encodeImageRegion, encodeMaskRegion, imageRegion, maskRegion, type RegionFormat, type RegionRequest } from './region.js';
@@ -16,9 +17,12 @@ import { parseSampleRequest, type SampleSpec } from './spec.js';
 export interface PatchRouteDeps {
   current(): Generation;
   tiles: TileService;
+  limiter: Limiter;
   /** Largest width x height a region request may ask for. */
   maxRegionPixels: number;
   maxBodyBytes: number;
+  /** Most samples one /batches response may stream. */
+  maxBatchSamples: number;
 }
 
 const samplers = new WeakMap<Generation, ReturnType<typeof createSampler>>();
@@ -79,6 +83,9 @@ export function patchRoutes(deps: PatchRouteDeps): Router {
 
   r.post('/batches', json, async (req, res) => {
     const { g, spec, items } = sampleOf(req);
+    if (items.length > deps.maxBatchSamples) {
+      throw new AppError(413, 'BATCH_TOO_LARGE', `this shard has ${items.length} samples; a batch streams at most ${deps.maxBatchSamples}: use more shards or a smaller count`);
+    }
     await streamBatch(req, res, g, deps.tiles, spec, items);
   });
 

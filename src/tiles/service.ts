@@ -15,6 +15,7 @@ import { encodeGreyPng, encodeIndexedPng } from '../masks/png.js';
 import { maskSampling, sampleRegion } from '../masks/sample.js';
 import { deepZoomGeometry, tileRead, type DzGeometry, type SlideLevelGeometry } from './deepzoom.js';
 import { openSlideSource, type SlideSource } from './source.js';
+import type { Limiter } from '../http/limits.js';
 
 export interface TileServiceOptions {
   slideHandles: number;
@@ -54,6 +55,8 @@ export interface TileService {
   /** RGB pixels of a rectangle of a slide level; the parts outside the level are white. */
   levelRegion(g: Generation, s: SlideRow, level: number, x: number, y: number, width: number, height: number): Promise<RawImage>;
   stats(): { renderedBytes: number; decodedBytes: number; openSlides: number };
+  /** Bounds the renders (decode, resample, encode) running at once; passthrough and cache hits are not counted. */
+  setLimiter(l: Limiter): void;
 }
 
 export function createTileService(opts: TileServiceOptions): TileService {
@@ -61,6 +64,7 @@ export function createTileService(opts: TileServiceOptions): TileService {
   const decoded = new LRUCache<string, RawImage>({ maxSize: Math.max(1, opts.decodedCacheBytes), sizeCalculation: (v) => v.data.length + 64 });
   const rendered = new LRUCache<string, Buffer>({ maxSize: Math.max(1, opts.tileCacheBytes), sizeCalculation: (v) => v.length + 64 });
   const geometries = new LRUCache<string, Geometry>({ max: 1024 });
+  let limit: <T>(fn: () => Promise<T>) => Promise<T> = (fn) => fn();
 
   const geometry = (g: Generation, s: SlideRow, tileSize: number, overlap: number): Geometry => {
     const key = `${s.etag}:${tileSize}:${overlap}`;
@@ -105,8 +109,10 @@ export function createTileService(opts: TileServiceOptions): TileService {
           const bytes = src.jpegTile(read.slideLevel, read.lX / r.tileSize, read.lY / r.tileSize);
           if (bytes) return { body: bytes, passthrough: true };
         }
-        const region = await src.readRegion(read.slideLevel, read.lX, read.lY, read.lWidth, read.lHeight);
-        const body = await resizeAndEncode(region, read.zWidth, read.zHeight, r.format, r.quality);
+        const body = await limit(async () => {
+          const region = await src.readRegion(read.slideLevel, read.lX, read.lY, read.lWidth, read.lHeight);
+          return resizeAndEncode(region, read.zWidth, read.zHeight, r.format, r.quality);
+        });
         rendered.set(key, body);
         return { body, passthrough: false };
       });
@@ -136,7 +142,7 @@ export function createTileService(opts: TileServiceOptions): TileService {
       return body;
     },
     levelRegion(g, s, level, x, y, width, height) {
-      return g.guardPixels(s.id, async () => {
+      return g.guardPixels(s.id, () => limit(async () => {
         const src = source(g, s);
         const l = src.levels[level]!;
         const x0 = Math.max(0, x);
@@ -151,7 +157,10 @@ export function createTileService(opts: TileServiceOptions): TileService {
           inner.data.copy(out.data, ((y0 - y + row) * width + (x0 - x)) * 3, row * inner.width * 3, (row + 1) * inner.width * 3);
         }
         return out;
-      });
+      }));
+    },
+    setLimiter(l) {
+      limit = (fn) => l.run(fn);
     },
     stats: () => ({ renderedBytes: rendered.calculatedSize, decodedBytes: decoded.calculatedSize, openSlides: sources.size }),
   };

@@ -13,7 +13,8 @@ import { createIndexHandle } from '../../src/db/handle.js';
 import { createGeneration, type Generation } from '../../src/generation.js';
 import { imagingCapabilities } from '../../src/imaging/sharp.js';
 import { ingest, type IngestReport } from '../../src/indexer/ingest.js';
-import { createTileService, type TileService } from '../../src/tiles/service.js';
+import type { TileService } from '../../src/tiles/service.js';
+import { loadConfig, type Config } from '../../src/config.js';
 
 export interface Served {
   app: express.Express;
@@ -39,20 +40,11 @@ export async function serveDemo(opts: { scale?: number; seed?: number } = {}): P
   return { ...(await serveIndex(dataDir, indexPath)), dir, dataDir, indexPath, report, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-export async function serveIndex(dataDir: string, indexPath: string) {
-  const index = createIndexHandle(indexPath, (db) => createGeneration(db, dataDir, 64 << 20));
-  const tiles = createTileService({ slideHandles: 8, tileCacheBytes: 32 << 20, decodedCacheBytes: 64 << 20 });
-  const app = createApp({
-    index,
-    log: pino({ level: 'silent' }),
-    imaging: await imagingCapabilities(),
-    corsOrigin: '*',
-    thumbnailMaxSize: 2048,
-    tiles,
-    maxRegionPixels: 2048 * 2048,
-    maxBodyBytes: 1 << 20,
-  });
-  return { app, tiles, generation: () => index.current() };
+export async function serveIndex(dataDir: string, indexPath: string, overrides: Partial<Config> = {}) {
+  const config = loadConfig({}, { dataDir, indexPath, slideHandles: 8, tileCacheBytes: 32 << 20, decodedTileCacheBytes: 64 << 20, labelCacheBytes: 64 << 20, maxRegionPixels: 2048 * 2048, maxBodyBytes: 1 << 20, ...overrides });
+  const index = createIndexHandle(indexPath, (db) => createGeneration(db, dataDir, config.labelCacheBytes));
+  const app = createApp({ config, index, log: pino({ level: 'silent' }), imaging: await imagingCapabilities(), ingest: () => ingest({ dataDir, indexPath }) });
+  return { app, tiles: app.services.tiles, generation: () => index.current() };
 }
 
 /** The core test dataset (real fixture slides + small generated labelled slides), served. */

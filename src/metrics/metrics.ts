@@ -1,0 +1,81 @@
+/**
+ * Prometheus metrics (prom-client) in one registry per app: request counts and latency per route
+ * template (never per raw URL: bounded label sets), bytes served, renders in flight, cache hit
+ * ratios, and the state of the index.
+ */
+import type { RequestHandler } from 'express';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export interface Metrics {
+  registry: Registry;
+  middleware: RequestHandler;
+  rendersInFlight: Gauge;
+  rejected: Counter;
+  cache: Counter;
+}
+
+export interface MetricsSources {
+  /** Called at scrape time: slides in the index and whether it is ready. */
+  index(): { ready: boolean; slides: number; datasetVersion: string | null };
+  caches(): Record<string, number>;
+}
+
+export function createMetrics(sources: MetricsSources): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const requests = new Counter({ name: 'http_requests_total', help: 'Requests answered', labelNames: ['method', 'route', 'status'], registers: [registry] });
+  const latency = new Histogram({
+    name: 'http_request_duration_seconds',
+    help: 'Time to the last byte, by route',
+    labelNames: ['method', 'route'],
+    // Tiles are served in ~1 ms from caches and ~5-30 ms rendered; batches take seconds.
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10, 60],
+    registers: [registry],
+  });
+  const bytes = new Counter({ name: 'http_response_bytes_total', help: 'Body bytes sent', labelNames: ['route'], registers: [registry] });
+  const rendersInFlight = new Gauge({ name: 'renders_in_flight', help: 'Pixel renders running now', registers: [registry] });
+  const rejected = new Counter({ name: 'renders_rejected_total', help: 'Renders refused with 503 because too many were running or queued', registers: [registry] });
+  const cache = new Counter({ name: 'cache_lookups_total', help: 'Cache lookups by cache and result (hit, miss)', labelNames: ['cache', 'result'], registers: [registry] });
+  new Gauge({
+    name: 'index_slides',
+    help: 'Slides in the published index (0 while there is none)',
+    registers: [registry],
+    collect() {
+      this.set(sources.index().slides);
+    },
+  });
+  new Gauge({
+    name: 'index_ready',
+    help: '1 when an index is open and serving',
+    labelNames: ['dataset_version'],
+    registers: [registry],
+    collect() {
+      const st = sources.index();
+      this.reset();
+      this.set({ dataset_version: st.datasetVersion ?? 'none' }, st.ready ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'cache_bytes',
+    help: 'Bytes held by each cache',
+    labelNames: ['cache'],
+    registers: [registry],
+    collect() {
+      for (const [name, v] of Object.entries(sources.caches())) this.set({ cache: name }, v);
+    },
+  });
+  const middleware: RequestHandler = (req, res, next) => {
+    const start = process.hrtime.bigint();
+    res.on('finish', () => {
+      // The matched route template, e.g. /slides/:slideId/image_files/:level/:tile; unmatched = "none".
+      const route = req.route ? `${req.baseUrl}${String(req.route.path)}` : 'none';
+      const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+      requests.inc({ method: req.method, route, status: String(res.statusCode) });
+      latency.observe({ method: req.method, route }, seconds);
+      const len = Number(res.getHeader('Content-Length') ?? 0);
+      if (len > 0) bytes.inc({ route }, len);
+    });
+    next();
+  };
+  return { registry, middleware, rendersInFlight, rejected, cache };
+}
