@@ -62,7 +62,7 @@ ${readable ? opacityControl() : ''}
 <section><h2>Legend</h2>
 <div class="legend" id="legend">
 ${legendGroups(m.legend, s.classes, readable)}
-</div></section>
+</div>${s.classes.length === 0 ? '<p class="meta">No labels on this slide.</p>' : ''}</section>
 </aside>
 </main>
 ${readable ? `<script type="application/json" id="viewer-config">${jsonForScript(viewerConfig(s))}</script>` : ''}`;

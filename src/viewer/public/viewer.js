@@ -49,7 +49,8 @@
   });
   viewer.addHandler('open-failed', (e) => showStatus(`The slide could not be opened: ${e.message}`));
   viewer.addHandler('tile-load-failed', (e) => {
-    if (e.tiledImage !== viewer.world.getItemAt(0)) setOverlayState('failed', 'Some mask tiles could not be loaded.');
+    if (e.tiledImage === viewer.world.getItemAt(0)) showStatus('Some slide tiles could not be loaded.');
+    else setOverlayState('failed', 'Some mask tiles could not be loaded.');
   });
   viewer.addHandler('update-viewport', updateScaleBar);
 
