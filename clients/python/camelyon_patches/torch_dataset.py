@@ -1,0 +1,169 @@
+"""A PyTorch IterableDataset that streams POST /batches, one shard per DataLoader worker and rank.
+
+The service splits an epoch of `count` patches into `shards` disjoint shards (shard s holds the
+indices s, s + shards, s + 2 * shards, ...), which together are exactly the epoch. Here every
+DataLoader worker of every distributed rank takes its own shard:
+
+    shard  = rank * num_workers + worker_id
+    shards = world_size * num_workers
+
+so each sample of the epoch is loaded exactly once across the whole job, with no coordination
+beyond the (rank, worker) numbers PyTorch already has.
+"""
+from __future__ import annotations
+
+import os
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
+
+import torch
+from torch.utils.data import IterableDataset, get_worker_info
+
+from .client import DEFAULT_TIMEOUT, PatchClient, Timeout
+
+__all__ = ["PatchDataset", "distributed_rank", "worker_shard"]
+
+
+def distributed_rank() -> Tuple[int, int]:
+    """(rank, world_size): from torch.distributed when its process group is initialised, else
+    from the RANK and WORLD_SIZE environment variables (as torchrun sets them), else (0, 1)."""
+    initialised = _initialised_rank()
+    if initialised is not None:
+        return initialised
+    rank = int(os.environ.get("RANK", "0"))
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    if world_size < 1 or not 0 <= rank < world_size:
+        raise ValueError(f"RANK={rank} and WORLD_SIZE={world_size} do not describe a rank of a job")
+    return rank, world_size
+
+
+def _initialised_rank() -> Optional[Tuple[int, int]]:
+    dist = torch.distributed
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return None
+
+
+def worker_shard(rank: Optional[int] = None, world_size: Optional[int] = None) -> Tuple[int, int]:
+    """(shard, shards) of the calling DataLoader worker (or of the main process, when loading
+    without workers): shard = rank * num_workers + worker_id, shards = world_size * num_workers."""
+    info = get_worker_info()
+    worker, workers = (info.id, info.num_workers) if info is not None else (0, 1)
+    if rank is None or world_size is None:
+        rank, world_size = distributed_rank()
+    return rank * workers + worker, world_size * workers
+
+
+class PatchDataset(IterableDataset):
+    """Streams the patches of `request` (the POST /samples body) for the current epoch.
+
+    Yields (image, mask, descriptor): image a C x H x W tensor, float32 in [0, 1] (or uint8 0..255
+    with float_images=False); mask an H x W uint8 tensor of class values (use .long() for a
+    loss); descriptor the sample's dict (index, slideId, x, y, class, classValue, fractions, ...).
+    With fill_fractions (default) the descriptor's `fractions` names every class of the taxonomy
+    (0.0 where absent), so the default collate_fn can batch descriptors.
+
+    Call set_epoch(e) before each epoch: every epoch is a new permutation of patches. Workers see
+    it because a DataLoader without persistent_workers hands each epoch's workers a fresh copy of
+    the dataset; with persistent_workers=True they would keep the epoch they started with.
+
+    `shard`/`shards` must not be in the request: they come from the worker and the rank. rank and
+    world_size can be given explicitly; otherwise torch.distributed says them when its process
+    group is initialised (when the dataset is made, when it is handed to spawned workers, or in a
+    forked worker), else the RANK/WORLD_SIZE environment variables (torchrun sets them), else 0/1. For equal work per rank (DDP needs the same
+    number of steps on each), choose `count` as a multiple of world_size * num_workers * batch_size.
+
+    transform: an optional callable (image, mask, descriptor) -> anything, applied per sample.
+    Each worker process opens its own HTTP session; timeout, retries and api_key are passed to
+    its PatchClient.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        request: Dict[str, Any],
+        *,
+        epoch: Optional[int] = None,
+        float_images: bool = True,
+        fill_fractions: bool = True,
+        transform: Optional[Callable[[torch.Tensor, torch.Tensor, Dict[str, Any]], Any]] = None,
+        rank: Optional[int] = None,
+        world_size: Optional[int] = None,
+        timeout: Timeout = DEFAULT_TIMEOUT,
+        retries: int = 4,
+        api_key: Optional[str] = None,
+    ):
+        super().__init__()
+        request = dict(request)
+        for key in ("shard", "shards"):
+            if key in request:
+                raise ValueError(f"PatchDataset sets `{key}` from the DataLoader worker and the rank: leave it out of the request")
+        if (rank is None) != (world_size is None):
+            raise ValueError("give both rank and world_size, or neither")
+        if rank is None:
+            rank, world_size = _initialised_rank() or (None, None)
+        if rank is not None and not 0 <= rank < world_size:  # type: ignore[operator]
+            raise ValueError(f"rank {rank} is not a rank of a job of {world_size}")
+        self.base_url = base_url
+        self.epoch = int(request.pop("epoch", 0) if epoch is None else epoch)
+        self.request = request
+        self.float_images = float_images
+        self.fill_fractions = fill_fractions
+        self.transform = transform
+        self.rank = rank
+        self.world_size = world_size
+        self.timeout = timeout
+        self.retries = retries
+        self.api_key = api_key
+        self._client: Optional[PatchClient] = None
+        self._pid: Optional[int] = None
+        self._class_names: Optional[List[str]] = None
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+    def shard(self) -> Tuple[int, int]:
+        """(shard, shards) this process would stream now."""
+        return worker_shard(self.rank, self.world_size)
+
+    def __iter__(self) -> Iterator[Any]:
+        shard, shards = self.shard()
+        client = self._process_client()
+        names = self._names(client) if self.fill_fractions else None
+        request = {**self.request, "epoch": self.epoch, "shard": shard, "shards": shards}
+        for sample in client.stream(**request):
+            image = torch.from_numpy(sample.image).permute(2, 0, 1).contiguous()
+            if self.float_images:
+                image = image.to(torch.float32).div_(255.0)
+            mask = torch.from_numpy(sample.mask)
+            descriptor = sample.descriptor
+            if names is not None:
+                given = descriptor.get("fractions", {})
+                fractions = {n: float(given.get(n, 0.0)) for n in names}
+                fractions.update((n, float(f)) for n, f in given.items() if n not in fractions)
+                descriptor = {**descriptor, "fractions": fractions}
+            yield self.transform(image, mask, descriptor) if self.transform is not None else (image, mask, descriptor)
+
+    def _process_client(self) -> PatchClient:
+        # One session per process: connections must not be shared across fork.
+        pid = os.getpid()
+        if self._client is None or self._pid != pid:
+            self._client = PatchClient(self.base_url, timeout=self.timeout, retries=self.retries, api_key=self.api_key)
+            self._pid = pid
+        return self._client
+
+    def _names(self, client: PatchClient) -> List[str]:
+        if self._class_names is None:
+            self._class_names = [str(c["name"]) for c in client.classes()["items"]]
+        return self._class_names
+
+    def __getstate__(self) -> Dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_client"] = None
+        state["_pid"] = None
+        if state["rank"] is None:
+            # Pickled for spawned workers (DataLoader workers of mp.spawn-launched DDP processes
+            # are spawned too): they start without the process group, so take the rank along.
+            rank = _initialised_rank()
+            if rank is not None:
+                state["rank"], state["world_size"] = rank
+        return state
