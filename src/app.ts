@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import { pinoHttp } from 'pino-http';
 import { randomUUID } from 'node:crypto';
 import { authMiddleware } from './auth/keys.js';
+import { loginRoutes } from './auth/routes.js';
 import { catalogueRoutes } from './catalogue/routes.js';
 import type { Config } from './config.js';
 import type { IndexHandle } from './db/handle.js';
@@ -67,7 +68,8 @@ export function createApp(deps: AppDeps): express.Express & { services: AppServi
   app.use(requestLog(deps.log));
   app.use(metrics.middleware);
   app.use(commonHeaders(config.corsOrigin));
-  app.use(authMiddleware({ keys: config.apiKeys, adminKeys: config.adminApiKeys, revokedKeys: config.revokedApiKeys }));
+  const keys = { keys: config.apiKeys, adminKeys: config.adminApiKeys, revokedKeys: config.revokedApiKeys };
+  app.use(authMiddleware(keys));
   app.use(timeBudget(config.requestTimeoutMs));
   const current = () => deps.index.current();
 
@@ -77,6 +79,7 @@ export function createApp(deps: AppDeps): express.Express & { services: AppServi
   app.use(tileRoutes({ current, tiles }));
   app.use(patchRoutes({ current, tiles, limiter, maxRegionPixels: config.maxRegionPixels, maxBodyBytes: config.maxBodyBytes, maxBatchSamples: config.maxBatchSamples }));
   app.use(viewerRoutes({ current }));
+  app.use(loginRoutes(keys));
   app.use(notFound);
   app.use(problemHandler(deps.log));
   return Object.assign(app, { services: { tiles, limiter, metrics, lifecycle } });

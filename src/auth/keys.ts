@@ -14,7 +14,9 @@ export interface KeyConfig {
   revokedKeys: readonly string[];
 }
 
-const OPEN = [/^\/healthz$/, /^\/readyz$/, /^\/metrics$/, /^\/openapi\.yaml$/, /^\/docs(\/|$)/];
+const OPEN = [/^\/healthz$/, /^\/readyz$/, /^\/metrics$/, /^\/openapi\.yaml$/, /^\/docs(\/|$)/, /^\/login$/];
+/** Browsers cannot send a Bearer header with image requests: the viewer presents the key in this cookie. */
+export const KEY_COOKIE = 'slides_key';
 const ADMIN = /^\/admin(\/|$)/;
 
 export function hashKey(key: string): string {
@@ -35,8 +37,9 @@ export function authMiddleware(cfg: KeyConfig): RequestHandler {
   const admin = new Set(cfg.adminKeys);
   const revoked = new Set(cfg.revokedKeys);
   const enabled = data.size + admin.size > 0;
-  return (req, _res, next) => {
+  return (req, res, next) => {
     if (!enabled || req.method === 'OPTIONS' || OPEN.some((re) => re.test(req.path))) return next();
+    res.locals.keyed = true;
     const key = bearer(req);
     // One message for missing and wrong keys: a client learns nothing about which keys exist.
     const challenge = { 'WWW-Authenticate': 'Bearer realm="slides"' };
@@ -50,9 +53,30 @@ export function authMiddleware(cfg: KeyConfig): RequestHandler {
   };
 }
 
+/** The key from `Authorization: Bearer`, or else from the viewer's cookie. */
 function bearer(req: Request): string | null {
   const h = req.headers.authorization;
-  if (typeof h !== 'string') return null;
-  const m = /^Bearer\s+([\x21-\x7e]{1,512})$/.exec(h.trim());
-  return m ? m[1]! : null;
+  if (typeof h === 'string') {
+    const m = /^Bearer\s+([\x21-\x7e]{1,512})$/.exec(h.trim());
+    return m ? m[1]! : null;
+  }
+  return cookieKey(req.headers.cookie);
+}
+
+export function cookieKey(header: string | undefined): string | null {
+  if (!header) return null;
+  for (const part of header.split(';')) {
+    const [name, ...rest] = part.trim().split('=');
+    if (name === KEY_COOKIE) {
+      const v = decodeURIComponent(rest.join('='));
+      return /^[\x21-\x7e]{1,512}$/.test(v) ? v : null;
+    }
+  }
+  return null;
+}
+
+/** Whether a key is one the service accepts for data (admin keys included), and not revoked. */
+export function keyAccepted(cfg: KeyConfig, key: string): boolean {
+  const d = hashKey(key);
+  return !cfg.revokedKeys.includes(d) && (cfg.keys.includes(d) || cfg.adminKeys.includes(d));
 }

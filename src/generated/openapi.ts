@@ -376,15 +376,15 @@ export interface components {
              * @default classes
              * @enum {string}
              */
-            balance: "classes" | "slides" | "classes-per-slide";
+            balance?: "classes" | "slides" | "classes-per-slide";
             /**
              * @description fraction: the class covers at least minFraction of the patch; center: the centre pixel has the class.
              * @default fraction
              * @enum {string}
              */
-            criterion: "fraction" | "center";
+            criterion?: "fraction" | "center";
             /** @default 0.5 */
-            minFraction: number;
+            minFraction?: number;
             slides?: string[];
             /** @description Where patch centres may lie (all given parts must hold). */
             region?: {
@@ -404,19 +404,19 @@ export interface components {
                 /** @description Classes or categories (or "labelled") the patch must lie in, by at least withinFraction. */
                 within?: components["schemas"]["Selector"][];
                 /** @default 1 */
-                withinFraction: number;
+                withinFraction?: number;
             };
             exclude?: {
                 classes?: components["schemas"]["Selector"][];
                 categories?: string[];
                 /** @default 0 */
-                maxFraction: number;
+                maxFraction?: number;
             };
             /**
              * @description Patch width and height in output pixels.
              * @default 256
              */
-            size: number;
+            size?: number;
             /** @description Slide level of the pixels (default 0). */
             level?: number;
             /** @description Target micrometres per pixel instead of a level. */
@@ -425,21 +425,21 @@ export interface components {
              * @description Patches in the epoch (all shards together).
              * @default 64
              */
-            count: number;
+            count?: number;
             /** @default 0 */
-            seed: number;
+            seed?: number;
             /** @default 0 */
-            epoch: number;
+            epoch?: number;
             /** @default 0 */
-            shard: number;
+            shard?: number;
             /** @default 1 */
-            shards: number;
+            shards?: number;
             /**
              * @description Image format of the pixel URLs and of batch images.
              * @default jpeg
              * @enum {string}
              */
-            format: "jpeg" | "png" | "webp";
+            format?: "jpeg" | "png" | "webp";
         };
         SampleItem: {
             /** @description Position in the epoch. */

@@ -14,7 +14,8 @@ export const REVALIDATE_CACHE = 'public, max-age=0, must-revalidate';
 export function notModified(req: Request, res: Response, etag: string, cacheControl: string): boolean {
   const quoted = `"${etag}"`;
   res.setHeader('ETag', quoted);
-  res.setHeader('Cache-Control', cacheControl);
+  // Behind API keys a shared cache must not hand one caller's answer to another without a key.
+  res.setHeader('Cache-Control', res.locals.keyed === true ? cacheControl.replace('public', 'private') : cacheControl);
   const inm = req.headers['if-none-match'];
   if (inm && inm.split(',').some((t) => t.trim().replace(/^W\//, '') === quoted || t.trim() === '*')) {
     res.status(304).end();

@@ -16,7 +16,7 @@ interface Layer {
 
 const spec = parseYaml(readFileSync('openapi.yaml', 'utf8')) as { paths: Record<string, Record<string, unknown>>; components: object };
 /** Pages for people, not API: the viewer and the documentation. */
-const NOT_API = [/^\/$/, /^\/view\//, /^\/docs/, /^\/viewer\//, /^\/openapi\.yaml$/];
+const NOT_API = [/^\/$/, /^\/view\//, /^\/docs/, /^\/viewer\//, /^\/openapi\.yaml$/, /^\/login$/];
 
 let s: Served;
 beforeAll(async () => {

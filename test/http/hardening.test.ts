@@ -35,7 +35,10 @@ describe('API keys', () => {
     expect(wrong.body.detail).toBe(missing.body.detail.replace('this endpoint needs an API key: Authorization: Bearer <key>', 'the API key is not valid'));
     expect((await request(app).get('/slides/tumor_083').set('Authorization', `Bearer ${revoked}`)).status).toBe(403);
     expect((await request(app).get('/slides/tumor_083').set('Authorization', `Bearer ${key}`)).status).toBe(200);
-    expect((await request(app).get('/slides/tumor_083/mask_files/11/0_0.png').set('Authorization', `Bearer ${key}`)).status).toBe(200);
+    const tile = await request(app).get('/slides/tumor_083/mask_files/11/0_0.png').set('Authorization', `Bearer ${key}`);
+    expect(tile.status).toBe(200);
+    // Shared caches must not serve keyed answers to others.
+    expect(tile.headers['cache-control']).toMatch(/^private,/);
     expect((await request(app).post('/samples').send({ classes: ['adipose'] })).status).toBe(401);
   });
 
@@ -175,5 +178,21 @@ describe('faults after indexing', () => {
     const report = await ingest({ dataDir: copy, indexPath: idx });
     expect(report.problems.find((p) => p.slideId === 'tumor_083')).toBeDefined();
     copyFileSync(join(s.dataDir, 'slides', 'Tumor_083.tif'), file);
+  });
+});
+
+describe('the viewer with API keys', () => {
+  it('signs in with a form and then reaches pages and tiles with the HttpOnly cookie', async () => {
+    const { app } = await serveIndex(s.dataDir, s.indexPath, { apiKeys: [hashKey('viewer-key')] });
+    expect((await request(app).get('/')).status).toBe(401);
+    expect((await request(app).get('/login')).status).toBe(200);
+    expect((await request(app).post('/login').type('form').send({ key: 'wrong' })).status).toBe(401);
+    const ok = await request(app).post('/login').type('form').send({ key: 'viewer-key' });
+    expect(ok.status).toBe(303);
+    const cookie = ok.headers['set-cookie']![0]!;
+    expect(cookie).toMatch(/^slides_key=viewer-key; HttpOnly; SameSite=Strict; Path=\//);
+    const jar = cookie.split(';')[0]!;
+    expect((await request(app).get('/').set('Cookie', jar)).status).toBe(200);
+    expect((await request(app).get('/slides/tumor_083/mask_files/11/0_0.png').set('Cookie', jar)).status).toBe(200);
   });
 });

@@ -1,0 +1,144 @@
+/**
+ * The typed TypeScript client (clients/typescript) against the real app on a loopback port:
+ * catalogue calls, sampling, a typed problem document, and example.ts run as a program.
+ * Type-level checks (what must and must not compile) run under `npx tsc -p tsconfig.test.json`.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from 'vitest';
+import { parse } from 'yaml';
+import {
+  createSlidesClient, type SampleRequest, ok, ProblemError, type Problem, type SlidesClient,
+} from '../../clients/typescript/client.js';
+import { serveCore, type Served } from '../support/app-fixture.js';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const EXAMPLE = join(ROOT, 'clients', 'typescript', 'example.ts');
+
+let served: Served;
+let server: Server;
+let url: string;
+let api: SlidesClient;
+let tmp: string;
+
+beforeAll(async () => {
+  served = await serveCore();
+  server = createServer(served.app);
+  await new Promise<void>((res, rej) => server.once('error', rej).listen(0, '127.0.0.1', res));
+  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  api = createSlidesClient(url);
+  tmp = mkdtempSync(join(tmpdir(), 'ts-client-'));
+});
+
+afterAll(async () => {
+  server?.closeAllConnections();
+  await new Promise<void>((res) => (server ? server.close(() => res()) : res()));
+  served?.cleanup();
+  if (tmp) rmSync(tmp, { recursive: true, force: true });
+});
+
+describe('typed client', () => {
+  it('GET /slides: a typed page of slides', async () => {
+    const { data, error, response } = await api.GET('/slides', { params: { query: { limit: 100 } } });
+    expect(response.status).toBe(200);
+    expect(error).toBeUndefined();
+    expectTypeOf(data!.items[0]!.width).toEqualTypeOf<number>();
+    const ids = data!.items.map((s) => s.id);
+    expect(ids).toContain('tumor_083');
+    expect(data!.total).toBe(ids.length);
+    const filtered = ok(await api.GET('/slides', { params: { query: { class: ['metastasis'] } } }));
+    expect(filtered.items.map((s) => s.id).sort()).toEqual(['tumor_083', 'tumor_107']);
+  });
+
+  it('GET /slides/{slideId}: the slide with its pyramid and labelled classes', async () => {
+    const slide = ok(await api.GET('/slides/{slideId}', { params: { path: { slideId: 'tumor_083' } } }));
+    expect([slide.width, slide.height]).toEqual([3000, 2400]);
+    expect(slide.levels[0]).toMatchObject({ width: 3000, height: 2400, downsample: 1 });
+    expect(slide.classes.map((c) => c.name)).toContain('metastasis');
+    expect(slide.labels?.sources.map((s) => s.id)).toEqual(['context', 'lesions', 'artefacts', 'paint']);
+  });
+
+  it('a 404 is a typed problem document, and ok() turns it into a ProblemError', async () => {
+    const r = await api.GET('/slides/{slideId}', { params: { path: { slideId: 'nope' } } });
+    expectTypeOf<NonNullable<typeof r.error>>().toEqualTypeOf<Problem>();
+    expect(r.data).toBeUndefined();
+    expect(r.response.status).toBe(404);
+    expect(r.response.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+    expect(r.error).toMatchObject({ status: 404, code: 'SLIDE_NOT_FOUND', title: 'Not Found' });
+    expect(r.error?.detail).toContain('nope');
+    const thrown = await api.GET('/slides/{slideId}', { params: { path: { slideId: 'nope' } } }).then(ok, (e: unknown) => e).catch((e: unknown) => e);
+    expect(thrown).toBeInstanceOf(ProblemError);
+    expect((thrown as ProblemError).problem.code).toBe('SLIDE_NOT_FOUND');
+  });
+
+  it('POST /samples: 8 metastasis patches, the same ones for the same seed, defaults left out', async () => {
+    const body = { classes: ['metastasis'], count: 8, seed: 7, size: 128 };
+    const first = ok(await api.POST('/samples', { body }));
+    expect(first.items).toHaveLength(8);
+    for (const p of first.items) {
+      expect(p.class).toBe('metastasis');
+      expect(p.fractions.metastasis).toBeGreaterThanOrEqual(0.5); // the default minFraction
+      expect([p.width, p.height]).toEqual([128, 128]);
+    }
+    expect(ok(await api.POST('/samples', { body })).items).toEqual(first.items);
+    const unknown = await api.POST('/samples', { body: { classes: ['no-such-class'] } });
+    expect(unknown.response.status).toBeGreaterThanOrEqual(400);
+    expect(unknown.error?.code).toMatch(/^[A-Z_]+$/);
+  });
+
+  it('sends the API key as a bearer token', async () => {
+    let seen: string | null = null;
+    const keyed = createSlidesClient(`${url}/`, { apiKey: 'k-123', fetch: (req) => ((seen = req.headers.get('authorization')), fetch(req)) });
+    ok(await keyed.GET('/healthz'));
+    expect(seen).toBe('Bearer k-123');
+  });
+
+  it('the generated SampleRequest type leaves every property with a default optional', () => {
+    // Compile-time: a body with only the required property is a SampleRequest (gen:types runs with --default-non-nullable false).
+    const minimal: SampleRequest = { classes: ['adipose'] };
+    expect(minimal).toEqual({ classes: ['adipose'] });
+  });
+});
+
+describe('example.ts', () => {
+  it('lists slides, samples 8 metastasis patches and saves a batch tar, exit code 0', async () => {
+    const out = join(tmp, 'batch.tar');
+    // Asynchronous on purpose: the service answering the example runs in this very process.
+    const child = spawn(process.execPath, ['--import', 'tsx', EXAMPLE, url, out], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (c: Buffer) => (output += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (output += c.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 50_000);
+    const code = await new Promise<number | null>((res) => child.once('exit', res));
+    clearTimeout(timer);
+    expect(code, output).toBe(0);
+    expect(output).toMatch(/^slides: \d+ of \d+$/m);
+    expect(output).toContain('tumor_083');
+    expect(output).toMatch(/^samples: 8 metastasis patches/m);
+    // Per sample: the image, its mask and its descriptor.
+    expect(output).toMatch(/^batch: 24 tar entries for 8 samples -> /m);
+    expect(existsSync(out) && statSync(out).size % 512).toBe(0);
+    expect(readFileSync(out).subarray(257, 262).toString()).toBe('ustar');
+  }, 60_000);
+});
+
+/** Never called: what the compiler must accept and refuse (checked by `npx tsc -p tsconfig.test.json`). */
+export function typeChecks(c: SlidesClient): void {
+  void c.POST('/samples', { body: { classes: ['metastasis'] } });
+  void c.POST('/batches', { body: { classes: [1, 'artefact'], region: { within: ['labelled'] }, exclude: { categories: ['artefact'] } } });
+  // @ts-expect-error the slide id is a required path parameter
+  void c.GET('/slides/{slideId}', {});
+  // @ts-expect-error no such path in the contract
+  void c.GET('/slide');
+  // @ts-expect-error classes is required
+  void c.POST('/samples', { body: { count: 8 } });
+  // @ts-expect-error balance is an enum
+  void c.POST('/samples', { body: { classes: ['metastasis'], balance: 'everything' } });
+  // @ts-expect-error limit is a number
+  void c.GET('/slides', { params: { query: { limit: '10' } } });
+}
