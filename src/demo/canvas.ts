@@ -58,19 +58,6 @@ export class Canvas {
     }
   }
 
-  /** A stroke along a polyline, stamped with soft discs. */
-  stroke(points: Array<[number, number]>, width: number, colour: Rgb, opacity: number): void {
-    for (let k = 1; k < points.length; k++) {
-      const [x0, y0] = points[k - 1]!;
-      const [x1, y1] = points[k]!;
-      const steps = Math.max(1, Math.ceil(Math.hypot(x1 - x0, y1 - y0) / Math.max(1, width / 3)));
-      for (let s = 0; s < steps; s++) {
-        const t = s / steps;
-        this.ellipse(x0 + (x1 - x0) * t, y0 + (y1 - y0) * t, width / 2, width / 2, 0, colour, opacity / 2, 1);
-      }
-    }
-  }
-
   /** 8-bit RGB bytes for sharp. */
   toBytes(): Buffer {
     const out = Buffer.alloc(this.data.length);

@@ -179,3 +179,56 @@ export function bandRing(points: Array<[number, number]>, width: number, taper =
   });
   return Float64Array.from([...left, ...right]);
 }
+
+/**
+ * Douglas-Peucker simplification of a closed ring to within `tolerance` pixels, for drawing
+ * only (labels keep every vertex): real outlines carry a vertex every few pixels, and librsvg
+ * walks every vertex of a path for each 2000 px tile it renders.
+ */
+export function simplifyRing(ring: Ring, tolerance: number): Ring {
+  const n = ring.length >> 1;
+  if (n <= 8) return ring;
+  const keep = new Uint8Array(n);
+  keep[0] = 1;
+  keep[n - 1] = 1;
+  const far = farthestFrom(ring, 0, 0, n);
+  keep[far] = 1;
+  const stack: Array<[number, number]> = [[0, far], [far, n - 1]];
+  const t2 = tolerance * tolerance;
+  while (stack.length > 0) {
+    const [a, b] = stack.pop()!;
+    if (b - a < 2) continue;
+    let best = -1;
+    let bestD = t2;
+    for (let i = a + 1; i < b; i++) {
+      const d = segmentDistance2(ring, i, a, b);
+      if (d > bestD) [best, bestD] = [i, d];
+    }
+    if (best < 0) continue;
+    keep[best] = 1;
+    stack.push([a, best], [best, b]);
+  }
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) if (keep[i]) out.push(ring[2 * i]!, ring[2 * i + 1]!);
+  return Float64Array.from(out);
+}
+
+function farthestFrom(ring: Ring, k: number, from: number, to: number): number {
+  let best = from;
+  let bestD = -1;
+  for (let i = from; i < to; i++) {
+    const d = (ring[2 * i]! - ring[2 * k]!) ** 2 + (ring[2 * i + 1]! - ring[2 * k + 1]!) ** 2;
+    if (d > bestD) [best, bestD] = [i, d];
+  }
+  return best;
+}
+
+/** Squared distance from vertex i to the segment between vertices a and b. */
+function segmentDistance2(ring: Ring, i: number, a: number, b: number): number {
+  const px = ring[2 * i]!, py = ring[2 * i + 1]!;
+  const ax = ring[2 * a]!, ay = ring[2 * a + 1]!;
+  const dx = ring[2 * b]! - ax, dy = ring[2 * b + 1]! - ay;
+  const len2 = dx * dx + dy * dy;
+  const t = len2 === 0 ? 0 : Math.max(0, Math.min(1, ((px - ax) * dx + (py - ay) * dy) / len2));
+  return (px - ax - t * dx) ** 2 + (py - ay - t * dy) ** 2;
+}

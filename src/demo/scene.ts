@@ -5,7 +5,8 @@
  *
  * Shapes are in painting order (later shapes win). Each shape's rings[0] is its outer boundary and
  * rings[1..] are holes lying inside it (even-odd fill). Coordinates are level-0 pixels on a 0.01 px
- * grid. Artefact look is chosen by name: "fold", "blur", "ink", "bubble N", "debris N".
+ * grid. Some looks are chosen by name: bubbles ("bubble N") versus debris ("debris N") in
+ * bubble-debris, concentric fibres on the "capsule", follicles on the "lymph node".
  */
 import {
   bandRing, blobRing, outlineRadius, outlineRing, randomOutline, ringBounds, transformRing,
@@ -137,7 +138,7 @@ function artefactShapes(spec: SlideSpec, node: LymphNode, avoid: Bounds | null, 
   const spot = (inner: number, clearance: number): [number, number] => spotInNode(node, rng, inner, avoid, clearance);
   const shapes: SceneShape[] = [];
   shapes.push({ value: CLASS.fold, rings: [fold(node, rng, spot(0.45, m * 0.15), m)], name: 'fold' });
-  const [bx, by] = spot(0.55, m * 0.08);
+  const [bx, by] = spot(0.55, m * 0.1);
   shapes.push({ value: CLASS.blur, rings: [blobRing(rng, bx, by, m * 0.06, m * 0.045, 0.12)], name: 'blur' });
   const [ix, iy] = nodePoint(node, rng.range(0, 2 * Math.PI), 1.02);
   shapes.push({ value: CLASS.ink, rings: [blobRing(rng, ix, iy, m * 0.05, m * 0.03, 0.2, 120)], name: 'ink' });

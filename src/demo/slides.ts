@@ -32,7 +32,7 @@ const DEFAULT_SLIDES: readonly SlideSpec[] = [
 
 /** Slide specs at a scale (1 = full size); the resolution (mpp) and hence the textures stay physical. */
 export function slideSpecs(scale = 1): SlideSpec[] {
-  if (!(scale > 0 && scale <= 4)) throw new Error(`demo scale must be in (0, 4], got ${scale}`);
+  if (!(scale > 0 && scale <= 2)) throw new Error(`demo scale must be in (0, 2], got ${scale}`);
   return DEFAULT_SLIDES.map((s) => ({
     ...s,
     width: Math.max(256, Math.round(s.width * scale)),

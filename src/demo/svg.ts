@@ -5,10 +5,10 @@
  * A shape is only partly visible when later tissue shapes cover it, so every drawing is clipped
  * to its shape and to the complement of each later tissue shape (nested clip groups intersect).
  * Artefacts are drawn last, in scene order, over whatever tissue lies under them.
- * One SVG covers one column piece of the slide (librsvg renders at most 32767 px a side).
+ * One SVG covers one piece of the slide (librsvg renders at most 32767 px a side).
  */
 import { fatCells, fibreRings } from './decor.js';
-import { ringBounds, ringInside, type Bounds, type Ring } from './geometry.js';
+import { ringBounds, ringInside, simplifyRing, type Bounds, type Ring } from './geometry.js';
 import { createRng, hashString, type Rng } from './random.js';
 import { classAtPoint } from './rasterize.js';
 import type { Scene, SceneShape } from './scene.js';
@@ -21,15 +21,19 @@ export interface Piece {
   height: number;
 }
 
-/** Mean colour of each tissue class as rendered, for washes that must blend in (blur). */
+/** Colour of glass (0) and flat tissue, and mean colour of textured tissue (blur washes to it). */
 export type ClassColours = Record<number, string>;
 
 const TISSUE = new Set<number>([CLASS.metastasis, CLASS.parenchyma, CLASS.adipose, CLASS.connective]);
 
-/** Rings as one path: "M x y ... Z" per ring (filled even-odd by the caller). */
+/** Drawing may deviate from the labels' outlines by this much (sub-pixel: invisible). */
+const DRAW_TOLERANCE = 0.5;
+
+/** Rings as one path: "M x y ... Z" per ring (filled even-odd by the caller), simplified. */
 export function pathData(rings: readonly Ring[]): string {
   const parts: string[] = [];
-  for (const ring of rings) {
+  for (const full of rings) {
+    const ring = simplifyRing(full, DRAW_TOLERANCE);
     const xy: string[] = [];
     for (let i = 0; i + 1 < ring.length; i += 2) xy.push(`${ring[i]} ${ring[i + 1]}`);
     parts.push(`M${xy.join(' ')}Z`);
@@ -49,11 +53,13 @@ class Clips {
     this.containers = containersOf(scene, this.bounds);
   }
 
-  /** `content` limited to shape k and to what no later tissue shape covers. */
+  /** `content` limited to shape k (-1: the glass under all) and to what no later tissue shape covers. */
   visible(k: number, content: string, clipToShape: boolean): string {
-    let out = clipToShape ? this.group(`in-${k}`, this.scene.shapes[k]!.rings, content, false) : content;
+    const shape = this.scene.shapes[k];
+    let out = clipToShape && shape ? this.group(`in-${k}`, shape.rings, content, false) : content;
+    const box = this.bounds[k] ?? ([0, 0, this.scene.width, this.scene.height] as Bounds);
     this.scene.shapes.forEach((later, j) => {
-      if (j <= k || !TISSUE.has(later.value) || !overlaps(this.bounds[j]!, this.bounds[k]!)) return;
+      if (j <= k || !TISSUE.has(later.value) || !overlaps(this.bounds[j]!, box)) return;
       // Each clip costs librsvg a mask per render tile: skip one implied by a containing later shape.
       if (this.containers[j]!.some((i) => i > k)) return;
       out = this.group(`out-${j}`, later.rings, out, true);
@@ -73,13 +79,18 @@ class Clips {
     return [
       `<svg xmlns="http://www.w3.org/2000/svg" width="${piece.width}" height="${piece.height}"`,
       ` viewBox="${piece.left} ${piece.top} ${piece.width} ${piece.height}">`,
-      `<defs>${[...this.defs.values()].join('')}</defs>${body}</svg>`,
+      `<defs>${FOLLICLE_GRADIENT}${[...this.defs.values()].join('')}</defs>${body}</svg>`,
     ].join('');
   }
 }
 
+/** Computed once per scene: it tests outlines of up to ~40,000 vertices against each other. */
+const containerCache = new WeakMap<Scene, number[][]>();
+
 function containersOf(scene: Scene, bounds: Bounds[]): number[][] {
-  return scene.shapes.map((inner, j) => {
+  const cached = containerCache.get(scene);
+  if (cached) return cached;
+  const result = scene.shapes.map((inner, j) => {
     if (!TISSUE.has(inner.value)) return [];
     const list: number[] = [];
     scene.shapes.forEach((outer, i) => {
@@ -89,6 +100,8 @@ function containersOf(scene: Scene, bounds: Bounds[]): number[][] {
     });
     return list;
   });
+  containerCache.set(scene, result);
+  return result;
 }
 
 function overlaps(a: Bounds, b: Bounds): boolean {
@@ -105,40 +118,91 @@ function path(rings: readonly Ring[], attrs: string): string {
 
 /** Opaque where metastasis is visible: its texture is put there (composite dest-out/dest-over). */
 export function metastasisMaskSvg(scene: Scene, piece: Piece): string {
+  return maskSvg(scene, piece, CLASS.metastasis, false, (s) => path(s.rings, 'fill="#000"'));
+}
+
+/**
+ * Where the blurred texture replaces the sharp one: the blur shapes, opaque inside and 60% in a
+ * rim, so focus fades out rather than stopping at a line.
+ */
+export function blurMaskSvg(scene: Scene, piece: Piece): string {
+  return maskSvg(scene, piece, CLASS.blur, true, (s) => {
+    const [x0, y0, x1, y1] = ringBounds(s.rings[0]!);
+    const [cx, cy] = [(x0 + x1) / 2, (y0 + y1) / 2];
+    const core = `transform="translate(${cx} ${cy}) scale(0.8) translate(${-cx} ${-cy})"`;
+    return path(s.rings, 'fill="#000" fill-opacity="0.6"') + path(s.rings, `fill="#000" ${core}`);
+  });
+}
+
+function maskSvg(scene: Scene, piece: Piece, value: number, clipToShape: boolean, draw: (s: SceneShape) => string): string {
   const clips = new Clips(scene);
   const box = pieceBounds(piece);
   const body = scene.shapes
-    .map((s, k) => (s.value === CLASS.metastasis && overlaps(ringBounds(s.rings[0]!), box) ? clips.visible(k, path(s.rings, 'fill="#000"'), false) : ''))
+    .map((s, k) => (s.value === value && overlaps(ringBounds(s.rings[0]!), box) ? clips.visible(k, draw(s), clipToShape) : ''))
     .join('');
   return clips.svg(piece, body);
 }
 
-/** Tissue detail (fat membranes, fibres) then artefacts, over the textured tissue. */
+/**
+ * Everything over the two textures: glass and the flat tissue classes (fat, connective tissue)
+ * where they show, their detail (membranes, fibres), then the artefacts. Where parenchyma or
+ * metastasis shows, it is transparent so their textures below show through.
+ */
 export function overlaySvg(scene: Scene, piece: Piece, seed: number, colours: ClassColours): string {
   const clips = new Clips(scene);
   const box = pieceBounds(piece);
-  const body: string[] = [];
+  const glass = `<rect x="-1" y="-1" width="${scene.width + 2}" height="${scene.height + 2}" fill="${colours[0]}"/>`;
+  const body: string[] = [clips.visible(-1, glass, false)];
   scene.shapes.forEach((shape, k) => {
     if (!overlaps(ringBounds(shape.rings[0]!), box)) return;
     // One generator per shape, so every piece draws the same detail where pieces meet.
     const rng = createRng(seed ^ hashString(`${scene.id}/${k}`));
-    const drawing = TISSUE.has(shape.value) ? detail(shape, rng) : artefact(scene, k, colours);
+    const drawing = TISSUE.has(shape.value) ? detail(shape, rng, colours) : artefact(scene, k, colours);
     if (drawing) body.push(clips.visible(k, drawing, true));
   });
   return clips.svg(piece, body.join(''));
 }
 
-function detail(shape: SceneShape, rng: Rng): string {
-  if (shape.value === CLASS.adipose) {
-    return path(fatCells(shape.rings[0]!, rng), 'fill="none" stroke="#d98cbb" stroke-opacity="0.85" stroke-width="3.5"');
+/**
+ * Lymphoid follicles: a darker rim of packed lymphocytes (mantle) around a paler germinal
+ * centre. They give the node its real low-zoom look and break up the texture tile's repeats.
+ */
+const FOLLICLE_GRADIENT =
+  '<radialGradient id="follicle"><stop offset="0" stop-color="#f0dcf2" stop-opacity="0.5"/>' +
+  '<stop offset="0.5" stop-color="#f0dcf2" stop-opacity="0.18"/><stop offset="0.72" stop-color="#2e1260" stop-opacity="0.28"/>' +
+  '<stop offset="1" stop-color="#2e1260" stop-opacity="0"/></radialGradient>';
+
+function follicles(ring: Ring, rng: Rng): string {
+  const [x0, y0, x1, y1] = ringBounds(ring);
+  const [cx, cy, rx, ry] = [(x0 + x1) / 2, (y0 + y1) / 2, (x1 - x0) / 2, (y1 - y0) / 2];
+  const out: string[] = [];
+  for (let k = rng.int(7, 11); k > 0; k--) {
+    const t = rng.range(0, 2 * Math.PI);
+    const f = rng.range(0.62, 0.86);
+    const r = Math.min(rx, ry) * rng.range(0.08, 0.14);
+    out.push(`<circle cx="${(cx + Math.cos(t) * rx * f).toFixed(1)}" cy="${(cy + Math.sin(t) * ry * f).toFixed(1)}" r="${r.toFixed(1)}" fill="url(#follicle)"/>`);
   }
-  if (shape.value === CLASS.connective) {
-    const fibres = fibreRings(shape.rings[0]!, rng, shape.name === 'capsule');
-    return fibres
-      .map((r, i) => path([r], `fill="none" stroke="${i % 2 ? '#c96d9f' : '#dc8fb8'}" stroke-opacity="0.6" stroke-width="${3 + (i % 3) * 2}"`))
-      .join('');
+  return out.join('');
+}
+
+/**
+ * Flat fill plus drawn detail for fat and connective tissue; follicles on the node (the shape
+ * named "lymph node"); nothing elsewhere, where the textures below show.
+ */
+function detail(shape: SceneShape, rng: Rng, colours: ClassColours): string {
+  const fill = path(shape.rings, `fill="${colours[shape.value]}"`);
+  switch (shape.value) {
+    case CLASS.parenchyma:
+      return shape.name === 'lymph node' ? follicles(shape.rings[0]!, rng) : '';
+    case CLASS.adipose:
+      return fill + path(fatCells(shape.rings[0]!, rng), 'fill="none" stroke="#d47fb2" stroke-opacity="0.9" stroke-width="6"');
+    case CLASS.connective:
+      return fill + fibreRings(shape.rings[0]!, rng, shape.name === 'capsule')
+        .map((r, i) => path([r], `fill="none" stroke="${i % 2 ? '#c96d9f' : '#dc8fb8'}" stroke-opacity="0.6" stroke-width="${3 + (i % 3) * 2}"`))
+        .join('');
+    default:
+      return '';
   }
-  return '';
 }
 
 function artefact(scene: Scene, k: number, colours: ClassColours): string {
@@ -150,8 +214,8 @@ function artefact(scene: Scene, k: number, colours: ClassColours): string {
     case CLASS.ink:
       return path(shape.rings, 'fill="#1f4aa8" fill-opacity="0.85"');
     case CLASS.blur:
-      // Out of focus: detail washed out toward the mean colour of the tissue underneath.
-      return path(shape.rings, `fill="${colours[tissueUnder(scene, k)] ?? '#b48cc8'}" fill-opacity="0.72"`);
+      // Out of focus (a blurred copy of the texture lies below): soften whatever is drawn over it too.
+      return path(shape.rings, `fill="${colours[tissueUnder(scene, k)] ?? '#b48cc8'}" fill-opacity="0.3"`);
     default:
       return shape.name.startsWith('bubble') ? bubble(shape) : path(shape.rings, 'fill="#3b2631" fill-opacity="0.9"');
   }
