@@ -4,6 +4,7 @@
  * DEMO_DIR, DEMO_SEED) and show progress on a terminal, one line per step elsewhere.
  */
 import { SingleBar, Presets } from 'cli-progress';
+import { hashKey } from './auth/keys.js';
 import { datasetDir, loadConfig, type Config } from './config.js';
 import { AppError } from './errors.js';
 import { ingest, type IngestReport } from './indexer/ingest.js';
@@ -82,7 +83,12 @@ async function main(argv: string[]): Promise<number> {
     await runDemo(config);
     return 0;
   }
-  process.stderr.write('usage: cli.js demo | ingest   (settings from DATA_DIR, INDEX_PATH, DEMO_DIR, DEMO_SEED)\n');
+  if (command === 'hash-key' && argv[1]) {
+    // The digest goes into API_KEYS / ADMIN_API_KEYS; the key itself is given to the client only.
+    process.stdout.write(`${hashKey(argv[1])}\n`);
+    return 0;
+  }
+  process.stderr.write('usage: cli.js demo | ingest | hash-key <key>   (settings from DATA_DIR, INDEX_PATH, DEMO_DIR, DEMO_SEED)\n');
   return 2;
 }
 
