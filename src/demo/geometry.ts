@@ -2,6 +2,7 @@
  * Ring geometry for the demo scene. A ring is a Float64Array of interleaved x, y in level-0
  * pixels (the same convention as src/labels/shapes.ts); the closing edge is implicit.
  */
+import { ringBounds as labelRingBounds, ringCrossings } from '../labels/shapes.js';
 import type { Rng } from './random.js';
 
 export type Ring = Float64Array;
@@ -16,19 +17,7 @@ export function roundCoord(v: number): number {
 }
 
 export function ringBounds(ring: Ring): Bounds {
-  let minX = Infinity;
-  let minY = Infinity;
-  let maxX = -Infinity;
-  let maxY = -Infinity;
-  for (let i = 0; i + 1 < ring.length; i += 2) {
-    const x = ring[i]!;
-    const y = ring[i + 1]!;
-    if (x < minX) minX = x;
-    if (x > maxX) maxX = x;
-    if (y < minY) minY = y;
-    if (y > maxY) maxY = y;
-  }
-  return [minX, minY, maxX, maxY];
+  return labelRingBounds(ring);
 }
 
 export function boundsOverlap(a: Bounds, b: Bounds): boolean {
@@ -36,18 +25,7 @@ export function boundsOverlap(a: Bounds, b: Bounds): boolean {
 }
 
 /** Number of ring edges crossed by a ray from the point to +x (pnpoly; odd = inside). */
-export function crossings(ring: Ring, px: number, py: number): number {
-  let count = 0;
-  const n = ring.length >> 1;
-  for (let i = 0, j = n - 1; i < n; j = i++) {
-    const xi = ring[2 * i]!;
-    const yi = ring[2 * i + 1]!;
-    const xj = ring[2 * j]!;
-    const yj = ring[2 * j + 1]!;
-    if (yi > py !== yj > py && px < ((xj - xi) * (py - yi)) / (yj - yi) + xi) count++;
-  }
-  return count;
-}
+export const crossings = (ring: Ring, px: number, py: number): number => ringCrossings(ring, px, py);
 
 /** Signed area (positive = counter-clockwise in x right / y up axes). */
 export function signedArea(ring: Ring): number {

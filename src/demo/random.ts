@@ -2,6 +2,7 @@
  * A small seeded PRNG so the demo dataset is byte-for-byte reproducible for a seed
  * (Math.random cannot be seeded). mulberry32: 32-bit state, good enough for pictures.
  */
+import { mulberry32 } from '../prng.js';
 
 export interface Rng {
   /** Uniform in [0, 1). */
@@ -17,14 +18,7 @@ export interface Rng {
 }
 
 export function createRng(seed: number): Rng {
-  let state = seed >>> 0;
-  const next = (): number => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = mulberry32(seed);
   const rng: Rng = {
     next,
     range: (lo, hi) => lo + (hi - lo) * next(),

@@ -6,7 +6,7 @@
  */
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { invalidInput } from '../errors.js';
-import type { ClassResolver, LabelShape } from './shapes.js';
+import { hasThreeDistinctPoints, type ClassResolver, type LabelShape } from './shapes.js';
 
 export interface AsapReadOptions {
   /** Most vertices the whole file may hold over its area annotations (default 5,000,000). */
@@ -236,23 +236,6 @@ function readNumber(c: XmlNode, key: 'X' | 'Y', name: string, order: string): nu
     );
   }
   return value;
-}
-
-/** True when the ring holds at least 3 different points; stops scanning once it knows. */
-function hasThreeDistinctPoints(ring: Float64Array): boolean {
-  const n = ring.length / 2;
-  if (n < 3) return false;
-  const x0 = ring[0]!;
-  const y0 = ring[1]!;
-  let second = -1;
-  for (let i = 1; i < n; i++) {
-    const x = ring[2 * i]!;
-    const y = ring[2 * i + 1]!;
-    if (x === x0 && y === y0) continue;
-    if (second < 0) second = i;
-    else if (x !== ring[2 * second] || y !== ring[2 * second + 1]) return true;
-  }
-  return false;
 }
 
 function isNode(v: unknown): v is XmlNode {

@@ -4,7 +4,7 @@
  * AppError (and nothing else) on anything it cannot accept.
  */
 import { invalidInput } from '../errors.js';
-import type { ClassResolver, LabelShape, Ring } from './shapes.js';
+import { hasThreeDistinctPoints, type ClassResolver, type LabelShape, type Ring } from './shapes.js';
 
 export interface GeoJsonReadOptions {
   /** Most vertices the whole file may hold over its polygon rings (default 5,000,000). */
@@ -194,23 +194,6 @@ function depthHint(p: unknown): string {
 
 function samePosition(a: unknown, b: unknown): boolean {
   return Array.isArray(a) && Array.isArray(b) && a[0] === b[0] && a[1] === b[1];
-}
-
-/** True when the ring holds at least 3 different points; stops scanning once it knows. */
-function hasThreeDistinctPoints(ring: Float64Array): boolean {
-  const n = ring.length / 2;
-  if (n < 3) return false;
-  const x0 = ring[0]!;
-  const y0 = ring[1]!;
-  let second = -1;
-  for (let i = 1; i < n; i++) {
-    const x = ring[2 * i]!;
-    const y = ring[2 * i + 1]!;
-    if (x === x0 && y === y0) continue;
-    if (second < 0) second = i;
-    else if (x !== ring[2 * second] || y !== ring[2 * second + 1]) return true;
-  }
-  return false;
 }
 
 function bad(ref: FeatureRef, what: string): never {

@@ -7,6 +7,7 @@
  * Patch i then depends only on (seed, epoch, i), so a shard computes its own patches without the
  * others, shards are disjoint, and together they cover the epoch.
  */
+import { mulberry32 } from '../prng.js';
 
 /** 32-bit hash of a list of integers (seed, epoch, index, attempt...): a stream id for the PRNG. */
 export function hash32(...parts: number[]): number {
@@ -26,17 +27,8 @@ export function hash32(...parts: number[]): number {
   return h >>> 0;
 }
 
-/** mulberry32: small, fast, good enough for sampling; the same sequence on every platform. */
-export function createRng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The sampler's stream for a seed (see src/prng.ts). */
+export const createRng = mulberry32;
 
 /** A seeded Fisher-Yates permutation of 0..n-1. */
 export function permutation(n: number, seed: number): Int32Array {
@@ -113,22 +105,6 @@ export function searchCumulative(cum: Float64Array, mass: number): number {
     else lo = mid + 1;
   }
   return lo;
-}
-
-/** Even-odd point-in-polygon over all rings (interleaved x, y). */
-export function pointInRings(x: number, y: number, rings: readonly Float64Array[]): boolean {
-  let inside = false;
-  for (const ring of rings) {
-    const n = ring.length >> 1;
-    for (let i = 0, j = n - 1; i < n; j = i++) {
-      const xi = ring[2 * i]!;
-      const yi = ring[2 * i + 1]!;
-      const xj = ring[2 * j]!;
-      const yj = ring[2 * j + 1]!;
-      if (yi > y !== yj > y && x < ((xj - xi) * (y - yi)) / (yj - yi) + xi) inside = !inside;
-    }
-  }
-  return inside;
 }
 
 /** Pixel counts per value of a label region. */

@@ -10,7 +10,8 @@ import type { Generation } from '../generation.js';
 import { LABEL_TILE_SIZE } from '../labels/raster.js';
 import type { LabelRaster } from '../labels/reader.js';
 import { labelRaster } from '../tiles/service.js';
-import { createRng, hash32, histogram, kthOfValue, planEpoch, pointInRings, searchCumulative, shardIndices } from './sample.js';
+import { pointInRings } from '../labels/shapes.js';
+import { createRng, hash32, histogram, kthOfValue, planEpoch, searchCumulative, shardIndices } from './sample.js';
 import type { SampleSpec } from './spec.js';
 
 export interface Descriptor {

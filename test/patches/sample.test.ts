@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { createRng, hash32, kthOfValue, permutation, planEpoch, pointInRings, quotas, searchCumulative, shardIndices } from '../../src/patches/sample.js';
+import { pointInRings } from '../../src/labels/shapes.js';
+import { createRng, hash32, kthOfValue, permutation, planEpoch, quotas, searchCumulative, shardIndices } from '../../src/patches/sample.js';
 
 describe('quotas (largest remainder)', () => {
   it.each([
