@@ -20,7 +20,7 @@ export function intParam(req: Request, name: string, def: number, min: number, m
 export function numberParam(req: Request, name: string, def: number | undefined, min: number, max: number): number | undefined {
   const raw = single(req, name);
   if (raw === undefined) return def;
-  const v = /^-?(\d{1,16}(\.\d{0,12})?|\.\d{1,12})(e[+-]?\d{1,3})?$/i.test(raw) ? Number(raw) : NaN;
+  const v = /^-?(\d{1,16}(\.\d{0,24})?|\.\d{1,24})(e[+-]?\d{1,3})?$/i.test(raw) ? Number(raw) : NaN; // 24: any double as JS/Python print it (0.1+0.2 = 0.30000000000000004)
   if (!Number.isFinite(v) || v < min || v > max) throw badParam(name, `must be a number from ${min} to ${max}`);
   return v;
 }

@@ -121,6 +121,7 @@ async function streamBatch(req: Request, res: Response, g: Generation, tiles: Ti
   let gone = false;
   res.on('close', () => (gone = !res.writableFinished));
   const pack = tar.pack();
+  pack.on('error', () => (gone = true)); // the response closed before the tar's end (client gone, or timed out): stop; unhandled, it crashed the process
   res.setHeader('Content-Type', 'application/x-tar');
   res.setHeader('Cache-Control', 'no-store');
   res.setHeader('X-Dataset-Version', g.datasetVersion);

@@ -49,7 +49,7 @@ const validateBody = ajv.compile<SampleRequest>({ $ref: 'openapi#/components/sch
 
 export function parseSampleRequest(body: unknown, g: Generation): { spec: SampleSpec; slides: SlideRow[] } {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new AppError(400, 'VALIDATION_FAILED', 'the body must be a JSON object');
-  const req = structuredClone(body) as SampleRequest;
+  const req = { ...body } as SampleRequest; // shallow: structuredClone recursed on 5,000-deep bodies (RangeError, a 500)
   if (!validateBody(req)) {
     const errors = (validateBody.errors ?? []).slice(0, 10).map((e) => `${e.instancePath || 'body'} ${e.message ?? ''}`.trim());
     throw new AppError(400, 'VALIDATION_FAILED', errors.join('; '));
