@@ -36,6 +36,8 @@ export interface Config {
   requestTimeoutMs: number;
   /** Most samples one /batches request (one shard) may stream. */
   maxBatchSamples: number;
+  /** Most descriptors one /samples request (one shard) may draw. */
+  maxSamples: number;
   /** SHA-256 digests of API keys; none = open service. */
   apiKeys: string[];
   adminApiKeys: string[];
@@ -66,6 +68,8 @@ const DEFAULT_MAX_QUEUED = 64;
 const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 /** 10,000 patches of 256 px is ~300 MB of JPEG: a few minutes of a training job's input. */
 const DEFAULT_MAX_BATCH_SAMPLES = 10_000;
+/** 20,000 descriptors draw in about a second; larger epochs are asked for shard by shard. */
+const DEFAULT_MAX_SAMPLES = 20_000;
 /** Kubernetes waits 30 s by default before SIGKILL; finish well within it. */
 const DEFAULT_DRAIN_MS = 10_000;
 /** Open slides: far more than a viewer session touches, far fewer than the fd limit. */
@@ -96,6 +100,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     maxQueuedRenders: int(env, 'MAX_QUEUED_RENDERS', DEFAULT_MAX_QUEUED, 0, 100_000),
     requestTimeoutMs: int(env, 'REQUEST_TIMEOUT_MS', DEFAULT_REQUEST_TIMEOUT_MS, 100, 3_600_000),
     maxBatchSamples: int(env, 'MAX_BATCH_SAMPLES', DEFAULT_MAX_BATCH_SAMPLES, 1, 100_000),
+    maxSamples: int(env, 'MAX_SAMPLES', DEFAULT_MAX_SAMPLES, 1, 100_000),
     apiKeys: parseKeyList('API_KEYS', env.API_KEYS),
     adminApiKeys: parseKeyList('ADMIN_API_KEYS', env.ADMIN_API_KEYS),
     revokedApiKeys: parseKeyList('REVOKED_API_KEYS', env.REVOKED_API_KEYS),

@@ -30,6 +30,12 @@ export interface Generation {
 /** Codes that mean the slide file is missing, damaged or no longer what was indexed. */
 const FILE_FAILURES = new Set(['PIXELS_UNREADABLE', 'SLIDE_DAMAGED', 'SLIDE_CHANGED', 'NOT_TIFF', 'TIFF_TRUNCATED', 'TIFF_BAD_IFD', 'TIFF_IFD_LOOP', 'TIFF_NO_IMAGES', 'TIFF_TOO_MANY_IFDS']);
 
+/** Errors of the filesystem (missing, unreadable file), as opposed to bugs. */
+function isFileError(e: unknown): boolean {
+  const code = (e as NodeJS.ErrnoException | null)?.code;
+  return typeof code === 'string' && /^E[A-Z]+$/.test(code);
+}
+
 export function createGeneration(db: Db, dataDir: string, labelCacheBytes: number): Generation {
   const catalogue = createCatalogueRepo(db);
   const labels = createLabelReader(db, labelCacheBytes);
@@ -70,8 +76,8 @@ export function createGeneration(db: Db, dataDir: string, labelCacheBytes: numbe
       try {
         return await fn();
       } catch (e) {
-        // Only failures of the file itself become "slide unavailable"; limits and bad requests pass through.
-        if (e instanceof AppError && !FILE_FAILURES.has(e.code)) throw e;
+        // Only failures of the file itself become "slide unavailable"; limits, bad requests and bugs pass through.
+        if (e instanceof AppError ? !FILE_FAILURES.has(e.code) : !isFileError(e)) throw e;
         throw new AppError(503, 'SLIDE_UNAVAILABLE', `slide "${slideId}" cannot be read right now (its file is missing or damaged); other slides are not affected; re-ingest to refresh it`, { 'Retry-After': '60' });
       }
     },

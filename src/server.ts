@@ -36,6 +36,13 @@ async function main(): Promise<void> {
     log.info({ port, dataDir }, `listening on http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${port} (viewer at /, API docs at /docs)`);
   });
   server.keepAliveTimeout = 65_000;
+  // Requests Node refuses before Express sees them (headers too large, malformed): a problem body too.
+  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    if (!socket.writable) return socket.destroy();
+    const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
+    const body = JSON.stringify({ type: '/problems/bad-request', title: status === 431 ? 'Request Header Fields Too Large' : 'Bad Request', status, detail: 'the request could not be parsed', code: status === 431 ? 'HEADERS_TOO_LARGE' : 'MALFORMED_REQUEST' });
+    socket.end(`HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : 'Bad Request'}\r\nContent-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  });
   const stop = (signal: string) => {
     // Readiness turns false first, so a load balancer stops sending before connections close.
     lifecycle.draining = true;

@@ -74,6 +74,9 @@ export function problemHandler(log: Logger): ErrorRequestHandler {
     if (err instanceof AppError) return sendProblem(res, instance, err);
     const lib = (err ?? {}) as LibraryError;
     const status = lib.status ?? lib.statusCode;
+    if (err instanceof URIError || (status === 400 && /^Failed to decode param/.test(lib.message ?? ''))) {
+      return sendProblem(res, '/', new AppError(400, 'INVALID_PATH', 'the URL path has a malformed percent-encoding'));
+    }
     if (typeof status === 'number' && status >= 400 && status < 500) {
       const errors = (lib.errors ?? []).map((e) => ({ path: String(e.path ?? ''), message: String(e.message ?? '') }));
       return sendProblem(res, instance, new AppError(status, libraryCode(status, lib.type), libraryDetail(status, lib, errors)), errors);

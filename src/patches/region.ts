@@ -38,7 +38,8 @@ export function regionScale(g: Generation, s: SlideRow, r: RegionRequest): { l0P
   return { l0PerPixel, level: bestLevelForDownsample(levels.map((l) => l.downsample), l0PerPixel) };
 }
 
-export async function imageRegion(g: Generation, tiles: TileService, s: SlideRow, r: RegionRequest): Promise<RawImage> {
+/** `maxSourcePixels` bounds what is read: coarser than the coarsest level, a small output can cover a lot. */
+export async function imageRegion(g: Generation, tiles: TileService, s: SlideRow, r: RegionRequest, maxSourcePixels: number): Promise<RawImage> {
   const { l0PerPixel, level } = regionScale(g, s, r);
   const ds = g.catalogue.levels(s.id)[level]!.downsample;
   const lx = Math.floor(r.x / ds);
@@ -46,6 +47,9 @@ export async function imageRegion(g: Generation, tiles: TileService, s: SlideRow
   const scale = l0PerPixel / ds; // level pixels per output pixel (1 when reading a level as is)
   const lw = Math.max(1, Math.round(r.width * scale));
   const lh = Math.max(1, Math.round(r.height * scale));
+  if (lw * lh > maxSourcePixels) {
+    throw new AppError(413, 'REGION_TOO_LARGE', `at this resolution the region reads ${lw} x ${lh} pixels of the slide's level ${level}, more than ${maxSourcePixels}: ask for fewer pixels or a finer mpp`);
+  }
   return tiles.levelRegion(g, s, level, lx, ly, lw, lh);
 }
 

@@ -23,7 +23,16 @@ export interface PatchRouteDeps {
   maxBodyBytes: number;
   /** Most samples one /batches response may stream. */
   maxBatchSamples: number;
+  /** Most descriptors one /samples request (one shard) may draw. */
+  maxSamples: number;
+  requestTimeoutMs: number;
 }
+
+/** A region may read up to this many times its output pixels (resampling from the next finer level). */
+const SOURCE_FACTOR = 4;
+/** A batch that has started streaming waits for a render slot instead of failing half-way. */
+const BUSY_RETRY_MS = 25;
+const BUSY_RETRIES = 400;
 
 const samplers = new WeakMap<Generation, ReturnType<typeof createSampler>>();
 const EXT: Record<SampleSpec['format'], string> = { jpeg: 'jpg', png: 'png', webp: 'webp' };
@@ -38,11 +47,15 @@ export function patchRoutes(deps: PatchRouteDeps): Router {
     if (!s) samplers.set(g, (s = createSampler(g)));
     return s;
   };
-  const sampleOf = (req: Request) => {
+  const sampleOf = async (req: Request, maxPerShard: number) => {
     const g = deps.current();
     if (!req.is('application/json')) throw new AppError(415, 'UNSUPPORTED_MEDIA_TYPE', 'send the request as application/json');
     const { spec, slides } = parseSampleRequest(req.body, g);
-    return { g, spec, items: sampler(g).sample(spec, slides) };
+    const perShard = Math.ceil((spec.count - spec.shard) / spec.shards);
+    if (perShard > maxPerShard) {
+      throw new AppError(413, 'SHARD_TOO_LARGE', `this shard has ${perShard} patches; one request draws at most ${maxPerShard}: use more shards (shard/shards) or a smaller count`);
+    }
+    return { g, spec, items: await sampler(g).sample(spec, slides, Date.now() + deps.requestTimeoutMs) };
   };
 
   r.get('/slides/:slideId/region', async (req, res) => {
@@ -56,7 +69,7 @@ export function patchRoutes(deps: PatchRouteDeps): Router {
     if (notModified(req, res, etag, IMMUTABLE_CACHE)) return;
     const body = layer === 'mask'
       ? encodeMaskRegion(maskRegion(g, s, region), region, format)
-      : await encodeImageRegion(await imageRegion(g, deps.tiles, s, region), region, format, quality);
+      : await encodeImageRegion(await imageRegion(g, deps.tiles, s, region, deps.maxRegionPixels * SOURCE_FACTOR), region, format, quality);
     if (format === 'raw' || format === 'npy') {
       res.setHeader('X-Array-Shape', layer === 'mask' ? `${region.height},${region.width}` : `${region.height},${region.width},3`);
       res.setHeader('X-Array-Dtype', 'uint8');
@@ -66,8 +79,8 @@ export function patchRoutes(deps: PatchRouteDeps): Router {
     res.end(body);
   });
 
-  r.post('/samples', json, (req, res) => {
-    const { g, spec, items } = sampleOf(req);
+  r.post('/samples', json, async (req, res) => {
+    const { g, spec, items } = await sampleOf(req, deps.maxSamples);
     const body: Schemas['SampleList'] = {
       datasetVersion: g.datasetVersion,
       count: spec.count,
@@ -82,10 +95,15 @@ export function patchRoutes(deps: PatchRouteDeps): Router {
   });
 
   r.post('/batches', json, async (req, res) => {
-    const { g, spec, items } = sampleOf(req);
-    if (items.length > deps.maxBatchSamples) {
-      throw new AppError(413, 'BATCH_TOO_LARGE', `this shard has ${items.length} samples; a batch streams at most ${deps.maxBatchSamples}: use more shards or a smaller count`);
+    let sampled;
+    try {
+      sampled = await sampleOf(req, deps.maxBatchSamples);
+    } catch (e) {
+      // The same limit, named for what a batch client can act on.
+      if (e instanceof AppError && e.code === 'SHARD_TOO_LARGE') throw new AppError(413, 'BATCH_TOO_LARGE', e.detail);
+      throw e;
     }
+    const { g, spec, items } = sampled;
     await streamBatch(req, res, g, deps.tiles, spec, items);
   });
 
@@ -133,7 +151,7 @@ async function streamBatch(req: Request, res: Response, g: Generation, tiles: Ti
     const s = g.slide(d.slideId);
     const region: RegionRequest = { x: d.x, y: d.y, width: spec.size, height: spec.size, level: spec.level, mpp: spec.mpp };
     const key = String(d.index).padStart(6, '0');
-    const image = await encodeImageRegion(await imageRegion(g, tiles, s, region), region, spec.format, BATCH_QUALITY);
+    const image = await encodeImageRegion(await renderWhenFree(() => imageRegion(g, tiles, s, region, Infinity)), region, spec.format, BATCH_QUALITY);
     await entry(`${key}.${EXT[spec.format]}`, image);
     await entry(`${key}.mask.png`, encodeMaskRegion(maskRegion(g, s, region), region, 'png'));
     await entry(`${key}.json`, Buffer.from(JSON.stringify(sampleItem(g, spec, d))));
@@ -145,6 +163,18 @@ async function streamBatch(req: Request, res: Response, g: Generation, tiles: Ti
   }
   pack.finalize();
   void req;
+}
+
+/** Runs a render; while the service is BUSY, waits and tries again (bounded), for streams already under way. */
+async function renderWhenFree<T>(fn: () => Promise<T>): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await fn();
+    } catch (e) {
+      if (!(e instanceof AppError) || e.code !== 'BUSY' || attempt >= BUSY_RETRIES) throw e;
+      await new Promise((resolve) => setTimeout(resolve, BUSY_RETRY_MS));
+    }
+  }
 }
 
 function regionParams(req: Request, maxPixels: number): RegionRequest {

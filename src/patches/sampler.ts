@@ -10,7 +10,6 @@ import type { Generation } from '../generation.js';
 import { LABEL_TILE_SIZE } from '../labels/raster.js';
 import type { LabelRaster } from '../labels/reader.js';
 import { labelRaster } from '../tiles/service.js';
-import { pointInRings } from '../labels/shapes.js';
 import { createRng, hash32, histogram, kthOfValue, planEpoch, searchCumulative, shardIndices } from './sample.js';
 import type { SampleSpec } from './spec.js';
 
@@ -36,6 +35,8 @@ interface Bucket {
   weight: number;
 }
 
+/** Longest stretch the sampler runs without letting other requests in. */
+const YIELD_EVERY_MS = 10;
 /** Attempts per patch inside its own bucket, then across the buckets of its class. */
 const ATTEMPTS_IN_BUCKET = 40;
 const ATTEMPTS_IN_CLASS = 40;
@@ -91,7 +92,12 @@ export function createSampler(g: Generation) {
   }
 
   return {
-    sample(spec: SampleSpec, slides: SlideRow[]): Descriptor[] {
+    /**
+     * Draws the shard's patches. Async on purpose: it yields to the event loop every few
+     * milliseconds (other requests, health checks and the time budget keep running) and gives up
+     * at `deadline` (ms since the epoch) with a 503.
+     */
+    async sample(spec: SampleSpec, slides: SlideRow[], deadline = Infinity): Promise<Descriptor[]> {
       const all = buckets(spec, slides);
       const missing = spec.targets.filter((v) => !all.some((b) => b.value === v));
       if (missing.length > 0) {
@@ -99,7 +105,17 @@ export function createSampler(g: Generation) {
         throw new AppError(422, 'CLASS_NOT_PRESENT', `no labelled pixels of ${names.join(', ')} in the chosen slides and region: nothing to sample`);
       }
       const plan = planEpoch(spec.count, all.map((b) => b.weight), spec.seed, spec.epoch);
-      return shardIndices(spec.count, spec.shard, spec.shards).map((i) => drawPatch(g, spec, all, plan.bucketOf[i]!, plan.stratumOf[i]!, plan.perBucket[plan.bucketOf[i]!]!, i));
+      const out: Descriptor[] = [];
+      let slice = Date.now();
+      for (const i of shardIndices(spec.count, spec.shard, spec.shards)) {
+        out.push(drawPatch(g, spec, all, plan.bucketOf[i]!, plan.stratumOf[i]!, plan.perBucket[plan.bucketOf[i]!]!, i));
+        if (Date.now() - slice >= YIELD_EVERY_MS) {
+          await new Promise((resolve) => setImmediate(resolve));
+          if (Date.now() > deadline) throw new AppError(503, 'TIMEOUT', `sampling took too long (${out.length} of the shard's patches drawn): ask for fewer patches per shard`, { 'Retry-After': '5' });
+          slice = Date.now();
+        }
+      }
+      return out;
     },
   };
 }
@@ -203,7 +219,7 @@ function tryPosition(g: Generation, spec: SampleSpec, b: Bucket, u: number, rnd:
   const centreY = y + sizeL0 / 2;
   const box = spec.regionBox;
   if (box && (centreX < box.x || centreY < box.y || centreX >= box.x + box.width || centreY >= box.y + box.height)) return null;
-  if (spec.regionPolygon && !pointInRings(centreX, centreY, spec.regionPolygon)) return null;
+  if (spec.regionContains && !spec.regionContains(centreX, centreY)) return null;
   const fractions = patchFractions(g, b.raster, x, y, sizeL0);
   const f = (vs: readonly number[]) => vs.reduce((a, v) => a + (fractions.get(v) ?? 0), 0);
   if (spec.criterion === 'fraction' && (fractions.get(b.value) ?? 0) < spec.minFraction) return null;

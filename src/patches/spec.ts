@@ -12,6 +12,7 @@ import { OPENAPI_PATH } from '../docs/routes.js';
 import { AppError } from '../errors.js';
 import type { Generation } from '../generation.js';
 import type { Schemas } from '../http/types.js';
+import { createPolygonTester } from '../labels/shapes.js';
 
 export type SampleRequest = Schemas['SampleRequest'];
 
@@ -22,7 +23,8 @@ export interface SampleSpec {
   criterion: 'fraction' | 'center';
   minFraction: number;
   regionBox: { x: number; y: number; width: number; height: number } | null;
-  regionPolygon: Float64Array[] | null;
+  /** Point-in-region test of the request's polygon (level-0 pixels), or null. */
+  regionContains: ((x: number, y: number) => boolean) | null;
   within: { values: number[]; minFraction: number } | null;
   exclude: { values: number[]; maxFraction: number } | null;
   size: number;
@@ -69,7 +71,7 @@ export function parseSampleRequest(body: unknown, g: Generation): { spec: Sample
     criterion: req.criterion!,
     minFraction: req.minFraction!,
     regionBox: null,
-    regionPolygon: null,
+    regionContains: null,
     within: null,
     exclude: excludeOf(g.taxonomy, req.exclude),
     size,
@@ -152,8 +154,9 @@ function applyRegion(spec: SampleSpec, taxonomy: readonly TaxonomyClass[], regio
   if (!region) return;
   if (region.rect) spec.regionBox = { ...region.rect };
   if (region.polygon) {
-    spec.regionPolygon = polygonRings(region.polygon);
-    const b = bounds(spec.regionPolygon);
+    const rings = polygonRings(region.polygon);
+    spec.regionContains = createPolygonTester(rings);
+    const b = bounds(rings);
     spec.regionBox = spec.regionBox ? intersect(spec.regionBox, b) : b;
   }
   if (spec.regionBox && (spec.regionBox.width <= 0 || spec.regionBox.height <= 0)) throw new AppError(422, 'EMPTY_REGION', 'the region is empty');

@@ -47,7 +47,6 @@ import {
   toJson,
   deepArray,
 } from '../support/fuzz-arbitraries.js';
-import { knownBug, type SlideGeometry } from '../support/fuzz-known-bugs.js';
 
 /** One seed for the whole file: a failure names its run and replays exactly. */
 const SEED = 20_250_616;
@@ -67,17 +66,6 @@ let slowest: { ms: number; what: string } = { ms: 0, what: '' };
 const crashes: string[] = [];
 /** RSS (MB, after a forced GC) at the start and after each group. */
 const memorySeries: string[] = [];
-/** Level geometry of the readable slides, to recognise the inputs of open bugs. */
-const slideGeo = new Map<string, SlideGeometry>();
-/** Inputs not sent because they trigger an open bug (see fuzz-known-bugs.ts), per bug. */
-const skippedKnown = new Map<string, number>();
-
-/** fast-check precondition: skips (and counts) an input that would trigger an open bug. */
-function notKnownBug(r: Sent): void {
-  const bug = knownBug(r, slideGeo);
-  if (bug) skippedKnown.set(bug, (skippedKnown.get(bug) ?? 0) + 1);
-  fc.pre(bug === null);
-}
 const onCrash = (e: unknown) => void crashes.push(String((e as Error)?.stack ?? e).slice(0, 2000));
 
 beforeAll(async () => {
@@ -86,10 +74,6 @@ beforeAll(async () => {
   served = await serveFuzz();
   app = await served.app({ maxBatchSamples: BATCH_CAP });
   gc = exposeGc();
-  for (const id of READABLE_IDS) {
-    const d = JSON.parse((await hit(app, { method: 'GET', path: `/slides/${id}` })).body.toString('utf8')) as { mpp: { x: number } | null; levels: Array<{ downsample: number }> };
-    slideGeo.set(id, { mpp: d.mpp?.x ?? null, downsamples: d.levels.map((l) => l.downsample) });
-  }
   // Serve a bit of everything, large renders included, before the baseline: the baseline is a
   // service that has worked (code loaded, libvips and malloc pools grown), not a cold process.
   const warm = [
@@ -120,7 +104,7 @@ afterAll(() => {
   process.off('uncaughtException', onCrash);
   process.off('unhandledRejection', onCrash);
   const lines = [...tally].map(([group, statuses]) => `  ${group.padEnd(14)} ${[...statuses].sort((a, b) => a[0].localeCompare(b[0])).map(([s, n]) => `${s} x${n}`).join(', ')}`);
-  console.log(`hostile input, seed ${SEED}: statuses per group\n${lines.join('\n')}\n  slowest answer ${Math.round(slowest.ms)} ms: ${slowest.what}\n  RSS (MB) through the groups: ${memorySeries.join(' | ')}\n  not sent (open bugs): ${[...skippedKnown].map(([b, n]) => `${b} x${n}`).join(', ') || 'none'}`);
+  console.log(`hostile input, seed ${SEED}: statuses per group\n${lines.join('\n')}\n  slowest answer ${Math.round(slowest.ms)} ms: ${slowest.what}\n  RSS (MB) through the groups: ${memorySeries.join(' | ')}`);
   served?.cleanup();
 });
 
@@ -161,7 +145,6 @@ function run<T>(group: string, arb: fc.Arbitrary<T>, toSent: (t: T) => Sent, num
   return fc.assert(
     fc.asyncProperty(arb, async (t) => {
       const sent = toSent(t);
-      notKnownBug(sent);
       const a = await check(group, target(), sent);
       if (then && a.status >= 200 && a.status < 300) await then(a, target());
     }),
@@ -171,7 +154,6 @@ function run<T>(group: string, arb: fc.Arbitrary<T>, toSent: (t: T) => Sent, num
 
 /** GETs a link the service handed out: it must answer 200 with the given content type. */
 async function follow(group: string, target: App, url: string, ok: RegExp): Promise<void> {
-  if (knownBug(get(url), slideGeo)) return;
   const a = await check(group, target, get(url, ok));
   if (a.status !== 200) throw new Error(`the service handed out ${url}, which answers ${a.status}: ${a.body.toString('utf8').slice(0, 300)}`);
 }
@@ -315,7 +297,6 @@ describe('hostile input: every answer is a valid 2xx or a 4xx problem, in time, 
     );
     await fc.assert(
       fc.asyncProperty(fc.array(one, { minLength: 2, maxLength: 6 }), async (batch) => {
-        batch.forEach(notKnownBug);
         await Promise.all(batch.map((r) => check('tight limits', tight, { ...r, tight: true })));
       }),
       { seed: SEED, numRuns: 60 },
@@ -397,13 +378,9 @@ describe('hostile input: every answer is a valid 2xx or a 4xx problem, in time, 
 });
 
 
-/**
- * The open bugs of fuzz-known-bugs.ts, one reproduction each. Skipped unless FUZZ_KNOWN_BUGS=1:
- * they fail today, and the first allocates gigabytes and the last blocks the process for 20-45 s.
- * A fix makes its test pass: then un-skip it and delete the bug's entry in fuzz-known-bugs.ts.
- */
-describe.skipIf(!process.env.FUZZ_KNOWN_BUGS)('open bugs found by the hostile-input properties', () => {
-  it('a 64 x 64 region at mpp=1000 reads a bounded source rectangle (today: ~1e9 pixels, 3.2 GB, 422 ENCODE_FAILED)', async () => {
+/** Bugs the hostile-input properties found, one regression test each (they failed before their fixes). */
+describe('regressions found by the hostile-input properties', () => {
+  it('a 64 x 64 region at mpp=1000 reads a bounded source rectangle (was ~1e9 pixels, 3.2 GB, 422 ENCODE_FAILED)', async () => {
     const before = memoryNow(gc).rss;
     const a = await hit(app, { method: 'GET', path: '/slides/tumor_083/region?x=0&y=0&width=64&height=64&mpp=1000', deadlineMs: 120_000 });
     const peak = process.memoryUsage().rss;
@@ -412,13 +389,13 @@ describe.skipIf(!process.env.FUZZ_KNOWN_BUGS)('open bugs found by the hostile-in
     expect([200, 413, 422]).toContain(a.status);
   });
 
-  it('a 2048 x 2048 region at mpp=1000 is not reported as a damaged slide (today: 503 SLIDE_UNAVAILABLE from a RangeError)', async () => {
+  it('a 2048 x 2048 region at mpp=1000 is not reported as a damaged slide (was 503 SLIDE_UNAVAILABLE from a RangeError)', async () => {
     const a = await hit(app, { method: 'GET', path: '/slides/tumor_083/region?x=0&y=0&width=2048&height=2048&mpp=1000', deadlineMs: 120_000 });
     expect(a.status).not.toBe(503);
     expect(a.status).toBeLessThan(500);
   });
 
-  it('POST /samples for 100,000 patches inside a 99,999-vertex polygon answers within 5 s (today: 18-45 s with the event loop blocked)', async () => {
+  it('POST /samples for 100,000 patches inside a 99,999-vertex polygon answers within 5 s (was 18-45 s with the event loop blocked)', async () => {
     const big = await served.app({ maxBodyBytes: 16 * MB });
     const body = toJson({ classes: ['adipose'], count: 100_000, region: { polygon: { type: 'Polygon', coordinates: [ringOf(99_999)] } } });
     const a = await hit(big, { method: 'POST', path: '/samples', headers: { 'content-type': 'application/json' }, body, deadlineMs: 120_000 });

@@ -196,3 +196,11 @@ describe('the viewer with API keys', () => {
     expect((await request(app).get('/slides/tumor_083/mask_files/11/0_0.png').set('Cookie', jar)).status).toBe(200);
   });
 });
+
+describe('malformed URLs', () => {
+  it('a malformed percent-encoding in a path is a 400 INVALID_PATH problem', async () => {
+    const res = await request(s.app).get('/slides/%ff');
+    expect(res.status).toBe(400);
+    expect(res.body.code).toBe('INVALID_PATH');
+  });
+});

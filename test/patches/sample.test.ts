@@ -90,3 +90,23 @@ describe('small helpers', () => {
     expect([0, 1, 2, 3].map((k) => kthOfValue(v, 3, k))).toEqual([1, 3, 4, -1]);
   });
 });
+
+describe('createPolygonTester', () => {
+  it('agrees with the plain even-odd test on random points, holes included', async () => {
+    const { createPolygonTester } = await import('../../src/labels/shapes.js');
+    const rnd = createRng(5);
+    const star: number[] = [];
+    for (let k = 0; k < 400; k++) {
+      const a = (k / 400) * 2 * Math.PI;
+      const r = 500 + 300 * Math.sin(7 * a) + 50 * rnd();
+      star.push(1000 + r * Math.cos(a), 1000 + r * Math.sin(a));
+    }
+    const rings = [Float64Array.from(star), Float64Array.from([900, 900, 1100, 900, 1100, 1100, 900, 1100])];
+    const inside = createPolygonTester(rings);
+    for (let q = 0; q < 5000; q++) {
+      const x = rnd() * 2200 - 100;
+      const y = rnd() * 2200 - 100;
+      expect(inside(x, y)).toBe(pointInRings(x, y, rings));
+    }
+  });
+});
