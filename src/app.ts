@@ -47,7 +47,7 @@ export function createApp(deps: AppDeps): express.Express & { services: AppServi
   app.set('etag', false); // ETags are ours: derived from the index, checked before rendering
   app.set('query parser', 'simple');
   const lifecycle = deps.lifecycle ?? { draining: false };
-  const tiles = createTileService({ slideHandles: config.slideHandles, tileCacheBytes: config.tileCacheBytes, decodedCacheBytes: config.decodedTileCacheBytes });
+  const tiles = createTileService({ slideHandles: config.slideHandles, tileCacheBytes: config.tileCacheBytes });
   const metrics = createMetrics({
     index: () => {
       const st = deps.index.status();
@@ -56,7 +56,7 @@ export function createApp(deps: AppDeps): express.Express & { services: AppServi
     },
     caches: () => {
       const s = tiles.stats();
-      return { rendered_tiles: s.renderedBytes, decoded_tiles: s.decodedBytes };
+      return { rendered_tiles: s.renderedBytes };
     },
   });
   const limiter = createLimiter(config.maxConcurrentRenders, config.maxQueuedRenders, {

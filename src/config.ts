@@ -20,7 +20,6 @@ export interface Config {
   thumbnailMaxSize: number;
   /** Byte budgets of the in-memory caches. */
   tileCacheBytes: number;
-  decodedTileCacheBytes: number;
   labelCacheBytes: number;
   /** Open slide handles kept (each holds a file descriptor and its tile index). */
   slideHandles: number;
@@ -52,8 +51,6 @@ const DEFAULT_PORT = 8080;
 const DEFAULT_THUMBNAIL_MAX = 2048;
 /** Rendered-tile cache: ~4,000 JPEG tiles of 512 px. */
 const DEFAULT_TILE_CACHE_BYTES = 256 * 1024 * 1024;
-/** Decoded source tiles: 512x512 RGB = 768 KB each, so ~340 tiles (a viewer screen twice over). */
-const DEFAULT_DECODED_CACHE_BYTES = 256 * 1024 * 1024;
 /** Decoded label tiles: 256x256 bytes each, so ~2,000 tiles. */
 const DEFAULT_LABEL_CACHE_BYTES = 128 * 1024 * 1024;
 /** 4096 x 4096: a large training patch, 48 MB of RGB at most per request. */
@@ -90,7 +87,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     logLevel: oneOf(env, 'LOG_LEVEL', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
     thumbnailMaxSize: int(env, 'THUMBNAIL_MAX_SIZE', DEFAULT_THUMBNAIL_MAX, 16, 8192),
     tileCacheBytes: int(env, 'TILE_CACHE_BYTES', DEFAULT_TILE_CACHE_BYTES, 0, 2 ** 40),
-    decodedTileCacheBytes: int(env, 'DECODED_TILE_CACHE_BYTES', DEFAULT_DECODED_CACHE_BYTES, 0, 2 ** 40),
     labelCacheBytes: int(env, 'LABEL_CACHE_BYTES', DEFAULT_LABEL_CACHE_BYTES, 0, 2 ** 40),
     slideHandles: int(env, 'SLIDE_HANDLES', DEFAULT_SLIDE_HANDLES, 1, 4096),
     corsOrigin: env.CORS_ORIGIN ?? '*',

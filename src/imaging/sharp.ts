@@ -109,50 +109,46 @@ export async function encodeRaw(img: RawImage, format: ImageFormat, quality: num
   });
 }
 
-/** Decodes a standalone JPEG (a stored tile with its tables spliced in) to RGB. */
-export async function decodeJpeg(bytes: Buffer): Promise<RawImage> {
-  return guard('PIXELS_UNREADABLE', 'a stored tile cannot be decoded', async () => {
-    const { data, info } = await sharp(bytes, { failOn: 'error' }).removeAlpha().raw().toBuffer({ resolveWithObject: true });
-    return { data, width: info.width, height: info.height, channels: info.channels };
-  });
+/** Where a region's pixels come from: stored JPEG tiles (laid out `across` per row), or a TIFF page. */
+export type RegionSource = { kind: 'tiles'; tiles: Buffer[]; across: number } | { kind: 'file'; path: string; page: number };
+export interface Crop {
+  left: number;
+  top: number;
+  width: number;
+  height: number;
 }
-
-/** A rectangle of a slide level through libvips (codecs other than JPEG: Deflate, LZW, ...). */
-export async function readRegionViaLibvips(path: string, page: number, left: number, top: number, width: number, height: number): Promise<RawImage> {
-  return guard('PIXELS_UNREADABLE', 'the slide\'s pixels cannot be decoded', async () => {
-    const { data, info } = await sharp(path, { page, limitInputPixels: false, failOn: 'error' })
-      .extract({ left, top, width, height })
-      .removeAlpha()
-      .toColourspace('srgb')
-      .raw()
-      .toBuffer({ resolveWithObject: true });
-    return { data, width: info.width, height: info.height, channels: info.channels };
-  });
-}
+export type RegionOutput = { kind: 'encoded'; format: ImageFormat; quality: number } | { kind: 'raw' };
 
 /**
- * Resizes RGB pixels to exactly width x height (never keeping aspect: DeepZoom tiles must abut
- * without seams) and encodes them.
+ * A region in ONE libvips pipeline: join the stored tiles (or open the TIFF page), crop, resize to
+ * exactly `size` (never keeping aspect: DeepZoom tiles must abut without seams), encode. One
+ * pipeline per request keeps the event loop's share (pipeline set-up, buffers to collect) small;
+ * decoding tiles one by one into JS buffers cost ~3x more main-thread time and GC.
  */
-export async function resizeAndEncode(img: RawImage, width: number, height: number, format: ImageFormat, quality: number): Promise<Buffer> {
-  return guard('ENCODE_FAILED', 'the tile could not be rendered', () => {
-    let s = sharp(img.data, { raw: { width: img.width, height: img.height, channels: img.channels as 3 } });
-    if (img.width !== width || img.height !== height) s = s.resize({ width, height, fit: 'fill', kernel: 'lanczos3' });
-    if (format === 'jpeg') return s.jpeg({ quality }).toBuffer();
-    if (format === 'webp') return s.webp({ quality }).toBuffer();
+export async function renderRegion(src: RegionSource, crop: Crop, size: { width: number; height: number }, out: RegionOutput): Promise<Buffer | RawImage> {
+  return guard('PIXELS_UNREADABLE', "the slide's pixels cannot be decoded", async () => {
+    let s =
+      src.kind === 'file'
+        ? sharp(src.path, { page: src.page, limitInputPixels: false, failOn: 'error' })
+        : src.tiles.length === 1
+          ? sharp(src.tiles[0], { failOn: 'error' })
+          : sharp(src.tiles, { join: { across: src.across }, failOn: 'error' });
+    s = s.extract(crop);
+    if (crop.width !== size.width || crop.height !== size.height) s = s.resize({ width: size.width, height: size.height, fit: 'fill', kernel: 'lanczos3' });
+    s = s.removeAlpha().toColourspace('srgb');
+    if (out.kind === 'raw') {
+      const { data, info } = await s.raw().toBuffer({ resolveWithObject: true });
+      return { data, width: info.width, height: info.height, channels: info.channels };
+    }
+    if (out.format === 'jpeg') return s.jpeg({ quality: out.quality }).toBuffer();
+    if (out.format === 'webp') return s.webp({ quality: out.quality }).toBuffer();
     return s.png({ compressionLevel: 3 }).toBuffer();
   });
 }
 
-/** Resizes RGB pixels to exactly width x height, keeping them raw. */
-export async function resizeRaw(img: RawImage, width: number, height: number): Promise<RawImage> {
-  return guard('ENCODE_FAILED', 'the patch could not be resampled', async () => {
-    const { data, info } = await sharp(img.data, { raw: { width: img.width, height: img.height, channels: img.channels as 3 } })
-      .resize({ width, height, fit: 'fill', kernel: 'lanczos3' })
-      .raw()
-      .toBuffer({ resolveWithObject: true });
-    return { data, width: info.width, height: info.height, channels: info.channels };
-  });
+/** A blank (white) JPEG tile: what a sparse tile (never written, offset 0) shows. */
+export async function blankJpeg(width: number, height: number): Promise<Buffer> {
+  return sharp({ create: { width, height, channels: 3, background: '#ffffff' } }).jpeg({ quality: 90 }).toBuffer();
 }
 
 /** Runs a libvips call; a failure becomes a 422 with libvips' reason, paths removed. */

@@ -6,7 +6,7 @@
 import type { SlideRow } from '../catalogue/repo.js';
 import { AppError } from '../errors.js';
 import type { Generation } from '../generation.js';
-import { resizeAndEncode, resizeRaw, type ImageFormat, type RawImage } from '../imaging/sharp.js';
+import type { ImageFormat, RawImage } from '../imaging/sharp.js';
 import { encodeGreyPng } from '../masks/png.js';
 import { maskSampling, sampleRegion } from '../masks/sample.js';
 import { bestLevelForDownsample } from '../tiles/deepzoom.js';
@@ -38,19 +38,25 @@ export function regionScale(g: Generation, s: SlideRow, r: RegionRequest): { l0P
   return { l0PerPixel, level: bestLevelForDownsample(levels.map((l) => l.downsample), l0PerPixel) };
 }
 
-/** `maxSourcePixels` bounds what is read: coarser than the coarsest level, a small output can cover a lot. */
-export async function imageRegion(g: Generation, tiles: TileService, s: SlideRow, r: RegionRequest, maxSourcePixels: number): Promise<RawImage> {
+/**
+ * The patch's pixels, encoded as asked (jpeg/png/webp, raw RGB or npy), in one pipeline from the
+ * best stored level. `maxSourcePixels` bounds what is read: coarser than the coarsest level, a
+ * small output can cover a lot of the slide.
+ */
+export async function imageRegion(g: Generation, tiles: TileService, s: SlideRow, r: RegionRequest, format: RegionFormat, quality: number, maxSourcePixels: number): Promise<Buffer> {
   const { l0PerPixel, level } = regionScale(g, s, r);
   const ds = g.catalogue.levels(s.id)[level]!.downsample;
-  const lx = Math.floor(r.x / ds);
-  const ly = Math.floor(r.y / ds);
   const scale = l0PerPixel / ds; // level pixels per output pixel (1 when reading a level as is)
-  const lw = Math.max(1, Math.round(r.width * scale));
-  const lh = Math.max(1, Math.round(r.height * scale));
-  if (lw * lh > maxSourcePixels) {
-    throw new AppError(413, 'REGION_TOO_LARGE', `at this resolution the region reads ${lw} x ${lh} pixels of the slide's level ${level}, more than ${maxSourcePixels}: ask for fewer pixels or a finer mpp`);
+  const rect = { left: Math.floor(r.x / ds), top: Math.floor(r.y / ds), width: Math.max(1, Math.round(r.width * scale)), height: Math.max(1, Math.round(r.height * scale)) };
+  if (rect.width * rect.height > maxSourcePixels) {
+    throw new AppError(413, 'REGION_TOO_LARGE', `at this resolution the region reads ${rect.width} x ${rect.height} pixels of the slide's level ${level}, more than ${maxSourcePixels}: ask for fewer pixels or a finer mpp`);
   }
-  return tiles.levelRegion(g, s, level, lx, ly, lw, lh);
+  const size = { width: r.width, height: r.height };
+  if (format === 'raw' || format === 'npy') {
+    const img = (await tiles.region(g, s, level, rect, size, { kind: 'raw' })) as RawImage;
+    return format === 'raw' ? img.data : npy(img.data, [r.height, r.width, 3]);
+  }
+  return (await tiles.region(g, s, level, rect, size, { kind: 'encoded', format, quality })) as Buffer;
 }
 
 export function maskRegion(g: Generation, s: SlideRow, r: RegionRequest): Uint8Array {
@@ -68,14 +74,6 @@ export const CONTENT_TYPES: Record<RegionFormat, string> = {
   raw: 'application/octet-stream',
   npy: 'application/x-npy',
 };
-
-export async function encodeImageRegion(img: RawImage, r: RegionRequest, format: RegionFormat, quality: number): Promise<Buffer> {
-  if (format === 'raw' || format === 'npy') {
-    const exact = img.width === r.width && img.height === r.height ? img : await resizeRaw(img, r.width, r.height);
-    return format === 'raw' ? exact.data : npy(exact.data, [r.height, r.width, 3]);
-  }
-  return resizeAndEncode(img, r.width, r.height, format, quality);
-}
 
 export function encodeMaskRegion(values: Uint8Array, r: RegionRequest, format: RegionFormat): Buffer {
   if (format === 'png') return encodeGreyPng(values, r.width, r.height);

@@ -10,7 +10,7 @@ import { enumParam, intParam, numberParam } from '../http/params.js';
 import type { Limiter } from '../http/limits.js';
 import type { Schemas } from '../http/types.js';
 import type { TileService } from '../tiles/service.js';
-import { CONTENT_TYPES, encodeImageRegion, encodeMaskRegion, imageRegion, maskRegion, type RegionFormat, type RegionRequest } from './region.js';
+import { CONTENT_TYPES, encodeMaskRegion, imageRegion, maskRegion, type RegionFormat, type RegionRequest } from './region.js';
 import { createSampler, type Descriptor } from './sampler.js';
 import { parseSampleRequest, type SampleSpec } from './spec.js';
 
@@ -69,7 +69,7 @@ export function patchRoutes(deps: PatchRouteDeps): Router {
     if (notModified(req, res, etag, IMMUTABLE_CACHE)) return;
     const body = layer === 'mask'
       ? encodeMaskRegion(maskRegion(g, s, region), region, format)
-      : await encodeImageRegion(await imageRegion(g, deps.tiles, s, region, deps.maxRegionPixels * SOURCE_FACTOR), region, format, quality);
+      : await imageRegion(g, deps.tiles, s, region, format, quality, deps.maxRegionPixels * SOURCE_FACTOR);
     if (format === 'raw' || format === 'npy') {
       res.setHeader('X-Array-Shape', layer === 'mask' ? `${region.height},${region.width}` : `${region.height},${region.width},3`);
       res.setHeader('X-Array-Dtype', 'uint8');
@@ -151,7 +151,7 @@ async function streamBatch(req: Request, res: Response, g: Generation, tiles: Ti
     const s = g.slide(d.slideId);
     const region: RegionRequest = { x: d.x, y: d.y, width: spec.size, height: spec.size, level: spec.level, mpp: spec.mpp };
     const key = String(d.index).padStart(6, '0');
-    const image = await encodeImageRegion(await renderWhenFree(() => imageRegion(g, tiles, s, region, Infinity)), region, spec.format, BATCH_QUALITY);
+    const image = await renderWhenFree(() => imageRegion(g, tiles, s, region, spec.format, BATCH_QUALITY, Infinity));
     await entry(`${key}.${EXT[spec.format]}`, image);
     await entry(`${key}.mask.png`, encodeMaskRegion(maskRegion(g, s, region), region, 'png'));
     await entry(`${key}.json`, Buffer.from(JSON.stringify(sampleItem(g, spec, d))));

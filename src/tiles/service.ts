@@ -1,6 +1,6 @@
 /**
  * Producing DeepZoom tiles of slides and of their label masks, with the caches that make it
- * fast: open slides (fd + parsed tile index), decoded source tiles, rendered tiles. All caches
+ * fast: open slides (fd + parsed tile index) and rendered tiles. All caches
  * are bounded (entries or bytes) and keyed by the slide's ETag, so a re-ingested slide is never
  * served from a stale entry.
  */
@@ -8,7 +8,7 @@ import { LRUCache } from 'lru-cache';
 import type { SlideRow } from '../catalogue/repo.js';
 import { AppError } from '../errors.js';
 import type { Generation } from '../generation.js';
-import { resizeAndEncode, type ImageFormat, type RawImage } from '../imaging/sharp.js';
+import { encodeRaw, type Crop, type ImageFormat, type RawImage, type RegionOutput } from '../imaging/sharp.js';
 import { LABEL_TILE_SIZE } from '../labels/raster.js';
 import type { LabelRaster } from '../labels/reader.js';
 import { encodeGreyPng, encodeIndexedPng } from '../masks/png.js';
@@ -20,7 +20,6 @@ import type { Limiter } from '../http/limits.js';
 export interface TileServiceOptions {
   slideHandles: number;
   tileCacheBytes: number;
-  decodedCacheBytes: number;
 }
 
 export interface Geometry {
@@ -52,16 +51,18 @@ export interface TileService {
   geometry(g: Generation, s: SlideRow, tileSize: number, overlap: number): Geometry;
   imageTile(g: Generation, s: SlideRow, r: ImageTileRequest): Promise<{ body: Buffer; passthrough: boolean }>;
   maskTile(g: Generation, s: SlideRow, r: MaskTileRequest): Buffer;
-  /** RGB pixels of a rectangle of a slide level; the parts outside the level are white. */
-  levelRegion(g: Generation, s: SlideRow, level: number, x: number, y: number, width: number, height: number): Promise<RawImage>;
-  stats(): { renderedBytes: number; decodedBytes: number; openSlides: number };
+  /**
+   * A rectangle of a slide level resized to `size`, encoded or raw RGB, in one pipeline; the
+   * parts of the rectangle outside the level are white.
+   */
+  region(g: Generation, s: SlideRow, level: number, rect: Crop, size: { width: number; height: number }, out: RegionOutput): Promise<Buffer | RawImage>;
+  stats(): { renderedBytes: number; openSlides: number };
   /** Bounds the renders (decode, resample, encode) running at once; passthrough and cache hits are not counted. */
   setLimiter(l: Limiter): void;
 }
 
 export function createTileService(opts: TileServiceOptions): TileService {
   const sources = new LRUCache<string, SlideSource>({ max: opts.slideHandles, dispose: (s) => s.close() });
-  const decoded = new LRUCache<string, RawImage>({ maxSize: Math.max(1, opts.decodedCacheBytes), sizeCalculation: (v) => v.data.length + 64 });
   const rendered = new LRUCache<string, Buffer>({ maxSize: Math.max(1, opts.tileCacheBytes), sizeCalculation: (v) => v.length + 64 });
   const geometries = new LRUCache<string, Geometry>({ max: 1024 });
   let limit: <T>(fn: () => Promise<T>) => Promise<T> = (fn) => fn();
@@ -81,7 +82,7 @@ export function createTileService(opts: TileServiceOptions): TileService {
     let src = sources.get(s.etag);
     if (!src) {
       const levels = g.catalogue.levels(s.id).map((l) => ({ ifd: l.ifd, width: l.width, height: l.height, tileWidth: l.tile_width, tileHeight: l.tile_height }));
-      src = openSlideSource(g.slidePath(s), levels, s.etag, decoded);
+      src = openSlideSource(g.slidePath(s), levels);
       sources.set(s.etag, src);
     }
     return src;
@@ -109,10 +110,9 @@ export function createTileService(opts: TileServiceOptions): TileService {
           const bytes = src.jpegTile(read.slideLevel, read.lX / r.tileSize, read.lY / r.tileSize);
           if (bytes) return { body: bytes, passthrough: true };
         }
-        const body = await limit(async () => {
-          const region = await src.readRegion(read.slideLevel, read.lX, read.lY, read.lWidth, read.lHeight);
-          return resizeAndEncode(region, read.zWidth, read.zHeight, r.format, r.quality);
-        });
+        const crop = { left: read.lX, top: read.lY, width: read.lWidth, height: read.lHeight };
+        const out = { kind: 'encoded', format: r.format, quality: r.quality } as const;
+        const body = (await limit(() => src.render(read.slideLevel, crop, { width: read.zWidth, height: read.zHeight }, out))) as Buffer;
         rendered.set(key, body);
         return { body, passthrough: false };
       });
@@ -141,28 +141,36 @@ export function createTileService(opts: TileServiceOptions): TileService {
       rendered.set(key, body);
       return body;
     },
-    levelRegion(g, s, level, x, y, width, height) {
+    region(g, s, level, rect, size, out) {
       return g.guardPixels(s.id, () => limit(async () => {
         const src = source(g, s);
         const l = src.levels[level]!;
-        const x0 = Math.max(0, x);
-        const y0 = Math.max(0, y);
-        const x1 = Math.min(l.width, x + width);
-        const y1 = Math.min(l.height, y + height);
-        if (x0 === x && y0 === y && x1 === x + width && y1 === y + height) return src.readRegion(level, x, y, width, height);
-        const out: RawImage = { data: Buffer.alloc(width * height * 3, 255), width, height, channels: 3 };
-        if (x1 <= x0 || y1 <= y0) return out;
-        const inner = await src.readRegion(level, x0, y0, x1 - x0, y1 - y0);
-        for (let row = 0; row < inner.height; row++) {
-          inner.data.copy(out.data, ((y0 - y + row) * width + (x0 - x)) * 3, row * inner.width * 3, (row + 1) * inner.width * 3);
+        const x0 = Math.max(0, rect.left);
+        const y0 = Math.max(0, rect.top);
+        const x1 = Math.min(l.width, rect.left + rect.width);
+        const y1 = Math.min(l.height, rect.top + rect.height);
+        if (x0 === rect.left && y0 === rect.top && x1 === rect.left + rect.width && y1 === rect.top + rect.height) return src.render(level, rect, size, out);
+        // Part of the rectangle is off the slide: render the part on it, paste it on white glass.
+        const sx = size.width / rect.width;
+        const sy = size.height / rect.height;
+        const ox0 = Math.round((x0 - rect.left) * sx);
+        const oy0 = Math.round((y0 - rect.top) * sy);
+        const ow = Math.round((x1 - rect.left) * sx) - ox0;
+        const oh = Math.round((y1 - rect.top) * sy) - oy0;
+        const canvas: RawImage = { data: Buffer.alloc(size.width * size.height * 3, 255), width: size.width, height: size.height, channels: 3 };
+        if (x1 > x0 && y1 > y0 && ow > 0 && oh > 0) {
+          const inner = (await src.render(level, { left: x0, top: y0, width: x1 - x0, height: y1 - y0 }, { width: ow, height: oh }, { kind: 'raw' })) as RawImage;
+          for (let row = 0; row < inner.height; row++) {
+            inner.data.copy(canvas.data, ((oy0 + row) * size.width + ox0) * 3, row * inner.width * 3, (row + 1) * inner.width * 3);
+          }
         }
-        return out;
+        return out.kind === 'raw' ? canvas : encodeRaw(canvas, out.format, out.quality);
       }));
     },
     setLimiter(l) {
       limit = (fn) => l.run(fn);
     },
-    stats: () => ({ renderedBytes: rendered.calculatedSize, decodedBytes: decoded.calculatedSize, openSlides: sources.size }),
+    stats: () => ({ renderedBytes: rendered.calculatedSize, openSlides: sources.size }),
   };
 }
 

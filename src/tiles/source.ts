@@ -1,11 +1,11 @@
 /**
  * An open slide: file descriptor plus the tile index of every level, parsed once, so a stored
  * tile costs one pread. JPEG tiles are returned as complete JPEG files (the TIFF's shared
- * JPEGTables spliced in) for passthrough, or decoded and composed into regions.
+ * JPEGTables spliced in) for passthrough, and joined in one libvips pipeline to render regions.
  */
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { AppError } from '../errors.js';
-import { decodeJpeg, readRegionViaLibvips, type RawImage } from '../imaging/sharp.js';
+import { blankJpeg, renderRegion, type Crop, type RawImage, type RegionOutput } from '../imaging/sharp.js';
 import { TAG, parseTiff } from '../slides/tiff.js';
 
 export interface SourceLevel {
@@ -22,14 +22,12 @@ export interface SlideSource {
   jpeg: boolean;
   /** A stored tile as a standalone JPEG file, or null when it is sparse (offset or size 0). */
   jpegTile(level: number, tx: number, ty: number): Buffer | null;
-  /** RGB pixels of a rectangle of a slide level (clipped by the caller to the level). */
-  readRegion(level: number, x: number, y: number, width: number, height: number): Promise<RawImage>;
+  /**
+   * A rectangle of a slide level (inside the level: the caller clips), resized to `size` and
+   * encoded (or raw RGB), in one pipeline.
+   */
+  render(level: number, crop: Crop, size: { width: number; height: number }, out: RegionOutput): Promise<Buffer | RawImage>;
   close(): void;
-}
-
-export interface DecodedTileCache {
-  get(key: string): RawImage | undefined;
-  set(key: string, value: RawImage): void;
 }
 
 interface LevelIndex extends SourceLevel {
@@ -43,12 +41,12 @@ interface LevelIndex extends SourceLevel {
 
 const JPEG_COMPRESSION = 7;
 
-/** Glass is white: what a sparse (never written) tile shows. */
-const BACKGROUND = 255;
+/** Blank tiles by size, shared: a sparse (never written) tile shows white glass. */
+const blanks = new Map<string, Promise<Buffer>>();
 /** APP14 "Adobe" segment with transform 0: tells decoders the components are RGB, not YCbCr. */
 const ADOBE_RGB = Buffer.from([0xff, 0xee, 0x00, 0x0e, 0x41, 0x64, 0x6f, 0x62, 0x65, 0x00, 0x64, 0x00, 0x00, 0x00, 0x00, 0x00]);
 
-export function openSlideSource(path: string, levels: readonly SourceLevel[], cacheKey: string, cache: DecodedTileCache): SlideSource {
+export function openSlideSource(path: string, levels: readonly SourceLevel[]): SlideSource {
   const fd = openSync(path, 'r');
   let index: LevelIndex[];
   try {
@@ -86,41 +84,28 @@ export function openSlideSource(path: string, levels: readonly SourceLevel[], ca
     return spliceJpeg(raw, l.tables, l.rgb);
   };
 
-  const decoded = async (level: number, tx: number, ty: number): Promise<RawImage | null> => {
-    const key = `${cacheKey}:${level}:${tx}:${ty}`;
-    const hit = cache.get(key);
-    if (hit) return hit;
-    const bytes = jpegTile(level, tx, ty);
-    if (!bytes) return null;
-    const img = await decodeJpeg(bytes);
-    cache.set(key, img);
-    return img;
+  const blank = (l: LevelIndex) => {
+    const key = `${l.tileWidth}x${l.tileHeight}`;
+    let b = blanks.get(key);
+    if (!b) blanks.set(key, (b = blankJpeg(l.tileWidth, l.tileHeight)));
+    return b;
   };
 
   return {
     levels,
     jpeg,
     jpegTile,
-    async readRegion(level, x, y, width, height) {
+    async render(level, crop, size, out) {
       const l = index[level]!;
-      if (!jpeg) return readRegionViaLibvips(path, l.ifd, x, y, width, height);
-      const out = Buffer.alloc(width * height * 3, BACKGROUND);
-      const tx0 = Math.floor(x / l.tileWidth);
-      const ty0 = Math.floor(y / l.tileHeight);
-      const tx1 = Math.floor((x + width - 1) / l.tileWidth);
-      const ty1 = Math.floor((y + height - 1) / l.tileHeight);
-      const jobs: Array<Promise<void>> = [];
-      for (let ty = ty0; ty <= ty1; ty++) {
-        for (let tx = tx0; tx <= tx1; tx++) {
-          jobs.push(
-            decoded(level, tx, ty).then((tile) => {
-              if (tile) blit(tile, tx * l.tileWidth, ty * l.tileHeight, out, x, y, width, height);
-            }),
-          );
-        }
-      }
-      await Promise.all(jobs);
-      return { data: out, width, height, channels: 3 };
+      if (!jpeg) return renderRegion({ kind: 'file', path, page: l.ifd }, crop, size, out);
+      const tx0 = Math.floor(crop.left / l.tileWidth);
+      const ty0 = Math.floor(crop.top / l.tileHeight);
+      const tx1 = Math.floor((crop.left + crop.width - 1) / l.tileWidth);
+      const ty1 = Math.floor((crop.top + crop.height - 1) / l.tileHeight);
+      const tiles: Buffer[] = [];
+      for (let ty = ty0; ty <= ty1; ty++) for (let tx = tx0; tx <= tx1; tx++) tiles.push(jpegTile(level, tx, ty) ?? (await blank(l)));
+      const local = { left: crop.left - tx0 * l.tileWidth, top: crop.top - ty0 * l.tileHeight, width: crop.width, height: crop.height };
+      return renderRegion({ kind: 'tiles', tiles, across: tx1 - tx0 + 1 }, local, size, out);
     },
     close: () => closeSync(fd),
   };
@@ -135,22 +120,6 @@ export function spliceJpeg(tile: Buffer, tables: Buffer | null, rgb: boolean): B
   if (tables && tables.length > 4) parts.push(tables.subarray(2, tables.length - 2));
   parts.push(tile.subarray(2));
   return Buffer.concat(parts);
-}
-
-/** Copies the part of a decoded tile (placed at tileX, tileY in level pixels) inside the region. */
-function blit(tile: RawImage, tileX: number, tileY: number, out: Buffer, x: number, y: number, width: number, height: number): void {
-  const c = tile.channels;
-  const x0 = Math.max(x, tileX);
-  const x1 = Math.min(x + width, tileX + tile.width);
-  const y0 = Math.max(y, tileY);
-  const y1 = Math.min(y + height, tileY + tile.height);
-  if (x1 <= x0 || y1 <= y0) return;
-  for (let yy = y0; yy < y1; yy++) {
-    const src = ((yy - tileY) * tile.width + (x0 - tileX)) * c;
-    const dst = ((yy - y) * width + (x0 - x)) * 3;
-    if (c === 3) tile.data.copy(out, dst, src, src + (x1 - x0) * 3);
-    else for (let i = 0; i < x1 - x0; i++) out.set(tile.data.subarray(src + i * c, src + i * c + 3), dst + i * 3);
-  }
 }
 
 function pread(fd: number, offset: number, length: number): Buffer {

@@ -53,7 +53,7 @@ const SEED = 20_250_616;
 /** /batches of at most this many samples stream in well under the bound (413 above). */
 const BATCH_CAP = 64;
 /** The extra apps (other limits, keys, body size) get small caches: only the main app's should show in memory. */
-const SMALL_CACHES = { tileCacheBytes: 4 << 20, decodedTileCacheBytes: 8 << 20, labelCacheBytes: 8 << 20 };
+const SMALL_CACHES = { tileCacheBytes: 4 << 20, labelCacheBytes: 8 << 20 };
 const MB = 1024 * 1024;
 
 let served: FuzzServed;

@@ -41,7 +41,7 @@ export async function serveDemo(opts: { scale?: number; seed?: number } = {}): P
 }
 
 export async function serveIndex(dataDir: string, indexPath: string, overrides: Partial<Config> = {}) {
-  const config = loadConfig({}, { dataDir, indexPath, slideHandles: 8, tileCacheBytes: 32 << 20, decodedTileCacheBytes: 64 << 20, labelCacheBytes: 64 << 20, maxRegionPixels: 2048 * 2048, maxBodyBytes: 1 << 20, ...overrides });
+  const config = loadConfig({}, { dataDir, indexPath, slideHandles: 8, tileCacheBytes: 32 << 20, labelCacheBytes: 64 << 20, maxRegionPixels: 2048 * 2048, maxBodyBytes: 1 << 20, ...overrides });
   const index = createIndexHandle(indexPath, (db) => createGeneration(db, dataDir, config.labelCacheBytes));
   const app = createApp({ config, index, log: pino({ level: 'silent' }), imaging: await imagingCapabilities(), ingest: () => ingest({ dataDir, indexPath }) });
   return { app, tiles: app.services.tiles, generation: () => index.current() };

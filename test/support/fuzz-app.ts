@@ -37,7 +37,7 @@ export interface FuzzServed {
 export const FUZZ_CONFIG: Partial<Config> = {
   slideHandles: 8,
   tileCacheBytes: 32 << 20,
-  decodedTileCacheBytes: 64 << 20,
+ 
   labelCacheBytes: 64 << 20,
   maxRegionPixels: 2048 * 2048,
   maxBodyBytes: 1 << 20,
