@@ -1,0 +1,107 @@
+/**
+ * The bench's data under var/bench/ (kept between runs, rewritten only when its inputs change):
+ * - c16-src/tumor_039.tif: the Camelyon16-geometry BigTIFF (+ a stamp of what made it);
+ * - c16-one/: that slide alone, annotated with the real Tumor_039 polygons (ASAP XML): the ingest
+ *   measurement;
+ * - c16/: the same slide plus hard links named like the slides of the real patch list
+ *   (tumor_101 ... tumor_110, unannotated): what the service serves in the tiles and patches parts.
+ */
+import { existsSync, linkSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { camelyonJsonToAsapXml, loadCamelyonJson } from '../test/support/camelyon-json.js';
+import { CAMELYON_TIFF_VERSION, verifyCamelyonTiff, writeCamelyonTiff } from './camelyon-tiff.js';
+
+export const BENCH_VAR = resolve('var/bench');
+export const ANNOTATED_ID = 'tumor_039';
+/** The slides of the real patch-centre list; each becomes a hard link to the same file. */
+export const PATCH_SLIDES = Array.from({ length: 10 }, (_, i) => `tumor_${101 + i}`);
+
+export interface CamelyonData {
+  slidePath: string;
+  oneDir: string;
+  serveDir: string;
+  serveIndex: string;
+  /** Time the BigTIFF took to write in this run, or null when the cached file was reused. */
+  writeMs: number | null;
+  bytes: number;
+}
+
+export const LESION_MANIFEST = {
+  name: 'bench-camelyon16-geometry',
+  version: '1',
+  slides: { dir: 'slides' },
+  labelSources: [{ id: 'lesions', format: 'asap-xml', dir: 'lesions', classMap: { _0: 'metastasis', _1: 'metastasis', _2: null } }],
+};
+
+/** Writes a file only when its content differs (unchanged mtimes keep ingest incremental). */
+function writeIfChanged(path: string, content: string): void {
+  if (existsSync(path) && readFileSync(path, 'utf8') === content) return;
+  writeFileSync(path, content);
+}
+
+/** A hard link at `link` to `target`, replaced when it points at another file. */
+function hardLink(target: string, link: string): void {
+  if (existsSync(link) && statSync(link).ino === statSync(target).ino) return;
+  rmSync(link, { force: true });
+  linkSync(target, link);
+}
+
+export async function ensureCamelyonData(tmpDir: string): Promise<CamelyonData> {
+  const srcDir = join(BENCH_VAR, 'c16-src');
+  mkdirSync(srcDir, { recursive: true });
+  const slidePath = join(srcDir, `${ANNOTATED_ID}.tif`);
+  const stampPath = join(srcDir, 'stamp.json');
+  const stamp = JSON.stringify({ version: CAMELYON_TIFF_VERSION });
+  let writeMs: number | null = null;
+  const fresh = existsSync(slidePath) && existsSync(stampPath) && readFileSync(stampPath, 'utf8') === stamp;
+  if (!fresh) {
+    rmSync(stampPath, { force: true });
+    const w = await writeCamelyonTiff(slidePath, join(tmpDir, 'he-source.tif'));
+    await verifyCamelyonTiff(slidePath, join(tmpDir, 'he-source.tif'));
+    writeFileSync(stampPath, stamp);
+    writeMs = w.ms;
+  }
+  const xml = camelyonJsonToAsapXml(loadCamelyonJson('Tumor_039'));
+  const manifest = JSON.stringify(LESION_MANIFEST, null, 2) + '\n';
+  const layout = (dir: string, copies: string[]) => {
+    mkdirSync(join(dir, 'slides'), { recursive: true });
+    mkdirSync(join(dir, 'lesions'), { recursive: true });
+    writeIfChanged(join(dir, 'manifest.json'), manifest);
+    writeIfChanged(join(dir, 'lesions', 'Tumor_039.xml'), xml);
+    for (const id of [ANNOTATED_ID, ...copies]) hardLink(slidePath, join(dir, 'slides', `${id}.tif`));
+  };
+  const oneDir = join(BENCH_VAR, 'c16-one');
+  const serveDir = join(BENCH_VAR, 'c16');
+  layout(oneDir, []);
+  layout(serveDir, PATCH_SLIDES);
+  return { slidePath, oneDir, serveDir, serveIndex: join(BENCH_VAR, 'c16.sqlite'), writeMs, bytes: statSync(slidePath).size };
+}
+
+/** One line of the real patch list: slide name and level-0 centre. */
+export interface PatchCentre {
+  slide: string;
+  x: number;
+  y: number;
+}
+
+export const PATCH_CENTRES = '/work/shared/fixtures/real/camelyon16/ncrf_tumor_valid_patch_centres.txt';
+
+export function readPatchCentres(path = PATCH_CENTRES): PatchCentre[] {
+  return readFileSync(path, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim())
+    .map((l) => {
+      const [slide, x, y] = l.split(',');
+      return { slide: slide!.trim(), x: Number(x), y: Number(y) };
+    });
+}
+
+/**
+ * A real centre as a level-0 top-left on the bench slide. Tumor_101..110 are landscape scans
+ * (x up to ~157k, y up to ~98k) and the Camelyon16 geometry here is portrait (97792 x 221184), so
+ * x and y are swapped (which keeps every distance between patches), then clamped inside.
+ */
+export function mapCentre(c: PatchCentre, size: number, width: number, height: number): { id: string; x: number; y: number } {
+  const clamp = (v: number, max: number) => Math.max(0, Math.min(max, Math.round(v)));
+  return { id: c.slide.toLowerCase(), x: clamp(c.y - size / 2, width - size), y: clamp(c.x - size / 2, height - size) };
+}

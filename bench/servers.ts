@@ -1,0 +1,107 @@
+/**
+ * Starting what the bench measures: the service from the built code, the sharp baseline, the
+ * OpenSlide+Flask baseline, and one-off jobs (build, ingest). All on 127.0.0.1, all by PID.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { IngestJobResult } from './ingest-job.js';
+import { freePort, rssOf, runToEnd, startProcess, stopPid, waitForPort, type Started } from './procs.js';
+
+export const PY = '/usr/bin/python3';
+
+export interface Server {
+  name: string;
+  base: string;
+  pid: number;
+  stop(): Promise<void>;
+  rss(): { rss: number; peak: number } | null;
+  /** Throws, with the process's last output, if it has died. */
+  assertAlive(): void;
+}
+
+function server(name: string, base: string, p: Started): Server {
+  return {
+    name,
+    base,
+    pid: p.pid,
+    stop: () => stopPid(p.pid),
+    rss: () => rssOf(p.pid),
+    assertAlive: () => {
+      if (p.exited()) throw new Error(`${name} (pid ${p.pid}) died (${p.exitStatus()}); its last output:\n${p.tail().slice(-3000)}`);
+    },
+  };
+}
+
+let built = false;
+/** `--no-build`: measure the dist/ already there. */
+export function skipBuild(): void {
+  built = true;
+}
+
+/** `npm run build` once per bench run (the service is measured from dist/, as deployed). */
+export async function buildService(): Promise<void> {
+  if (built) return;
+  await runToEnd('npm run build', 'npm', ['run', 'build']);
+  built = true;
+}
+
+export async function startService(dataDir: string, indexPath: string): Promise<Server> {
+  const port = await freePort();
+  const env = { ...process.env, DATA_DIR: dataDir, INDEX_PATH: indexPath, PORT: String(port), HOST: '127.0.0.1', INGEST_ON_START: 'false', LOG_LEVEL: 'warn' };
+  const p = startProcess('service', process.execPath, [resolve('dist/server.js')], { env });
+  await waitForPort(port, 20_000, p);
+  const s = server('service', `http://127.0.0.1:${port}`, p);
+  await probe(`${s.base}/healthz`, 'application/json');
+  return s;
+}
+
+export async function startBaseline(slides: Array<[string, string]>): Promise<Server> {
+  const port = await freePort();
+  const args = ['--import', 'tsx', resolve('bench/baseline-server.ts'), '--port', String(port), ...slides.flatMap(([id, path]) => ['--slide', `${id}=${path}`])];
+  const p = startProcess('baseline-sharp', process.execPath, args);
+  await waitForPort(port, 20_000, p);
+  return server('sharp per request', `http://127.0.0.1:${port}`, p);
+}
+
+export function openslideAvailable(): boolean {
+  if (!existsSync(PY)) return false;
+  try {
+    execFileSync(PY, ['-c', 'import openslide, flask, PIL'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export async function startOpenSlide(slides: Array<[string, string]>, quality: number): Promise<Server> {
+  const port = await freePort();
+  const args = [resolve('bench/openslide_server.py'), '--port', String(port), '--quality', String(quality), ...slides.flatMap(([id, path]) => ['--slide', `${id}=${path}`])];
+  const p = startProcess('openslide-flask', PY, args);
+  await waitForPort(port, 20_000, p);
+  return server('OpenSlide+Flask', `http://127.0.0.1:${port}`, p);
+}
+
+export async function ingestJob(mode: 'ingest' | 'demo', dir: string, indexPath: string): Promise<IngestJobResult> {
+  const { stdout } = await runToEnd(`ingest-job ${mode}`, process.execPath, ['--import', 'tsx', resolve('bench/ingest-job.ts'), mode, dir, indexPath]);
+  const line = /^RESULT (.*)$/m.exec(stdout);
+  if (!line) throw new Error(`ingest-job printed no result:\n${stdout}`);
+  return JSON.parse(line[1]!) as IngestJobResult;
+}
+
+export interface Probe {
+  status: number;
+  type: string;
+  bytes: Buffer;
+}
+
+/** One request that must answer 200 with the given content type; the failure says what came back. */
+export async function probe(url: string, type: string, init?: RequestInit): Promise<Probe> {
+  const res = await fetch(url, init);
+  const bytes = Buffer.from(await res.arrayBuffer());
+  const got = res.headers.get('content-type') ?? '';
+  if (res.status !== 200 || !got.startsWith(type)) {
+    throw new Error(`${init?.method ?? 'GET'} ${url} -> ${res.status} ${got}: ${bytes.toString('utf8', 0, Math.min(bytes.length, 500))}`);
+  }
+  return { status: res.status, type: got, bytes };
+}
