@@ -8,6 +8,7 @@
 import { closeSync, openSync, readSync, writeSync } from 'node:fs';
 import sharp from 'sharp';
 import { TAG, readTiffFile } from '../src/slides/tiff.js';
+import { mulberry32 } from '../src/prng.js';
 
 export const CAMELYON_WIDTH = 97792;
 export const CAMELYON_HEIGHT = 221184;
@@ -28,17 +29,8 @@ interface SourceTiles {
   subsampling: number[] | null;
 }
 
-/** Deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The project's seeded PRNG (src/prng.ts). */
+const rng = mulberry32;
 
 /** H&E-looking pixels: eosin-pink stroma with fibres, haematoxylin-purple nuclei, white gaps. */
 export function heImage(seed = 39): { data: Buffer; width: number; height: number } {

@@ -6,6 +6,7 @@
 import { loadCamelyonJson } from '../test/support/camelyon-json.js';
 import type { DzGeometry } from '../src/tiles/deepzoom.js';
 import { mapCentre, type PatchCentre } from './datasets.js';
+import { mulberry32 } from '../src/prng.js';
 
 export interface TileAddr {
   level: number;
@@ -13,17 +14,8 @@ export interface TileAddr {
   row: number;
 }
 
-/** mulberry32 */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The project's seeded PRNG (src/prng.ts). */
+export const rng = mulberry32;
 
 export function shuffle<T>(xs: T[], rand: () => number): T[] {
   for (let i = xs.length - 1; i > 0; i--) {
