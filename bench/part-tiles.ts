@@ -100,7 +100,7 @@ export async function tilesPart(report: Report, ctx: BenchCtx): Promise<void> {
     part.serviceRss = { before, after, afterEachRunMiB: series };
     report.note(`service RSS (MiB) before the tile runs ${Math.round((before?.rss ?? 0) / 1048576)}, then after each of the 16 runs: ${series.join(', ')}`);
     report.value('tiles', 'service RSS before load', 'MiB', before ? before.rss / 1048576 : null, null);
-    report.value('tiles', 'service RSS after all tile runs', 'MiB', after ? after.rss / 1048576 : null, null, after ? `peak ${mb(after.peak)}; caches: 256+256+128 MiB by default` : undefined);
+    report.value('tiles', 'service RSS after all tile runs', 'MiB', after ? after.rss / 1048576 : null, null, after ? `peak ${mb(after.peak)}; caches by default: rendered tiles 256 MiB, label tiles 128 MiB` : undefined);
   } finally {
     await svc.stop();
   }
