@@ -47,7 +47,9 @@ export function createApp(deps: AppDeps): express.Express & { services: AppServi
   app.set('etag', false); // ETags are ours: derived from the index, checked before rendering
   app.set('query parser', 'simple');
   const lifecycle = deps.lifecycle ?? { draining: false };
-  const tiles = createTileService({ slideHandles: config.slideHandles, tileCacheBytes: config.tileCacheBytes });
+  // Metrics first, so the tile service can count its cache lookups into them.
+  let cacheLookup: ((cache: string, hit: boolean) => void) | undefined;
+  const tiles = createTileService({ slideHandles: config.slideHandles, tileCacheBytes: config.tileCacheBytes, onCacheLookup: (c, hit) => cacheLookup?.(c, hit) });
   const metrics = createMetrics({
     index: () => {
       const st = deps.index.status();
@@ -59,6 +61,7 @@ export function createApp(deps: AppDeps): express.Express & { services: AppServi
       return { rendered_tiles: s.renderedBytes };
     },
   });
+  cacheLookup = (cache, hit) => metrics.cache.inc({ cache, result: hit ? 'hit' : 'miss' });
   const limiter = createLimiter(config.maxConcurrentRenders, config.maxQueuedRenders, {
     onStart: () => metrics.rendersInFlight.inc(),
     onEnd: () => metrics.rendersInFlight.dec(),

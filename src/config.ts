@@ -43,6 +43,8 @@ export interface Config {
   revokedApiKeys: string[];
   /** How long a stop waits for requests in flight. */
   drainMs: number;
+  /** How long after SIGTERM the service keeps accepting (with /readyz false) before it stops listening. */
+  readinessGraceMs: number;
 }
 
 /** 8080: the port the README and the Dockerfile document. */
@@ -69,6 +71,8 @@ const DEFAULT_MAX_BATCH_SAMPLES = 10_000;
 const DEFAULT_MAX_SAMPLES = 20_000;
 /** Kubernetes waits 30 s by default before SIGKILL; finish well within it. */
 const DEFAULT_DRAIN_MS = 10_000;
+/** Long enough for a load balancer polling /readyz every second to notice, short enough for a quick stop. */
+const DEFAULT_READINESS_GRACE_MS = 2_000;
 /** Open slides: far more than a viewer session touches, far fewer than the fd limit. */
 const DEFAULT_SLIDE_HANDLES = 64;
 
@@ -101,6 +105,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     adminApiKeys: parseKeyList('ADMIN_API_KEYS', env.ADMIN_API_KEYS),
     revokedApiKeys: parseKeyList('REVOKED_API_KEYS', env.REVOKED_API_KEYS),
     drainMs: int(env, 'DRAIN_MS', DEFAULT_DRAIN_MS, 0, 600_000),
+    readinessGraceMs: int(env, 'READINESS_GRACE_MS', DEFAULT_READINESS_GRACE_MS, 0, 600_000),
     ...overrides,
   };
 }

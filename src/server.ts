@@ -44,18 +44,22 @@ async function main(): Promise<void> {
     socket.end(`HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : 'Bad Request'}\r\nContent-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
   });
   const stop = (signal: string) => {
-    // Readiness turns false first, so a load balancer stops sending before connections close.
+    // Readiness turns false first and the listener stays open for a moment, so load balancers see
+    // it and stop sending; then no new connections, requests in flight finish (batches included)
+    // within DRAIN_MS, and the process exits.
     lifecycle.draining = true;
-    log.info({ signal }, 'stopping: draining requests in flight');
-    server.close(() => {
-      index.close();
-      process.exit(0);
-    });
-    server.closeIdleConnections();
+    log.info({ signal, readinessGraceMs: config.readinessGraceMs, drainMs: config.drainMs }, 'stopping: readiness off, draining requests in flight');
     setTimeout(() => {
-      server.closeAllConnections();
-      process.exit(0);
-    }, config.drainMs).unref();
+      server.close(() => {
+        index.close();
+        process.exit(0);
+      });
+      server.closeIdleConnections();
+      setTimeout(() => {
+        server.closeAllConnections();
+        process.exit(0);
+      }, config.drainMs).unref();
+    }, config.readinessGraceMs).unref();
   };
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));

@@ -20,6 +20,8 @@ import type { Limiter } from '../http/limits.js';
 export interface TileServiceOptions {
   slideHandles: number;
   tileCacheBytes: number;
+  /** Told of every cache lookup (for the hit-ratio metrics). */
+  onCacheLookup?: (cache: 'rendered_tiles' | 'open_slides', hit: boolean) => void;
 }
 
 export interface Geometry {
@@ -66,6 +68,10 @@ export function createTileService(opts: TileServiceOptions): TileService {
   const rendered = new LRUCache<string, Buffer>({ maxSize: Math.max(1, opts.tileCacheBytes), sizeCalculation: (v) => v.length + 64 });
   const geometries = new LRUCache<string, Geometry>({ max: 1024 });
   let limit: <T>(fn: () => Promise<T>) => Promise<T> = (fn) => fn();
+  const lookup = <T>(cache: 'rendered_tiles' | 'open_slides', value: T | undefined): T | undefined => {
+    opts.onCacheLookup?.(cache, value !== undefined);
+    return value;
+  };
 
   const geometry = (g: Generation, s: SlideRow, tileSize: number, overlap: number): Geometry => {
     const key = `${s.etag}:${tileSize}:${overlap}`;
@@ -79,7 +85,7 @@ export function createTileService(opts: TileServiceOptions): TileService {
   };
 
   const source = (g: Generation, s: SlideRow): SlideSource => {
-    let src = sources.get(s.etag);
+    let src = lookup('open_slides', sources.get(s.etag));
     if (!src) {
       const levels = g.catalogue.levels(s.id).map((l) => ({ ifd: l.ifd, width: l.width, height: l.height, tileWidth: l.tile_width, tileHeight: l.tile_height }));
       src = openSlideSource(g.slidePath(s), levels);
@@ -95,7 +101,7 @@ export function createTileService(opts: TileServiceOptions): TileService {
       const read = tileRead(geo.dz, geo.levels, r.level, r.col, r.row);
       if (!read) throw tileNotFound(r.level, r.col, r.row);
       const key = `${s.etag}:${r.tileSize}:${r.overlap}:${r.level}:${r.col}:${r.row}:${r.format}:${r.quality}`;
-      const hit = rendered.get(key);
+      const hit = lookup('rendered_tiles', rendered.get(key));
       if (hit) return { body: hit, passthrough: false };
       return g.guardPixels(s.id, async () => {
         const src = source(g, s);
@@ -124,7 +130,7 @@ export function createTileService(opts: TileServiceOptions): TileService {
       const read = tileRead(geo.dz, geo.levels, r.level, r.col, r.row);
       if (!read || !dzl) throw tileNotFound(r.level, r.col, r.row);
       const key = `${s.etag}:m:${r.tileSize}:${r.overlap}:${r.level}:${r.col}:${r.row}:${r.palette?.key ?? 'raw'}`;
-      const hit = rendered.get(key);
+      const hit = lookup('rendered_tiles', rendered.get(key));
       if (hit) return hit;
       // The tile's first pixel, in level-0 pixels: its DeepZoom position times level-0 pixels per z pixel.
       const l0PerZ = 2 ** (geo.dz.levels.length - 1 - r.level);

@@ -142,6 +142,8 @@ describe('readiness and metrics', () => {
     expect(text).not.toContain('0_1.png');
     expect(text).toMatch(/index_slides 8/);
     expect(text).toContain('http_request_duration_seconds_bucket');
+    expect(text).toMatch(/cache_lookups_total\{cache="rendered_tiles",result="(hit|miss)"\} [1-9]/);
+    expect(text).toContain('renders_in_flight');
   });
 });
 

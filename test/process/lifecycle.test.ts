@@ -1,0 +1,93 @@
+/**
+ * The real process: started as `npm start` starts it (src/server.ts), stopped with SIGTERM while a
+ * batch streams. Readiness turns false first, the batch finishes whole, the process exits 0.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import tar from 'tar-stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ingest } from '../../src/indexer/ingest.js';
+import { buildDataset } from '../support/core-dataset.js';
+
+let dir: string;
+let child: ChildProcess | null = null;
+let port = 0;
+const logs: string[] = [];
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'lifecycle-'));
+  await buildDataset(join(dir, 'data'), { real: false });
+  await ingest({ dataDir: join(dir, 'data'), indexPath: join(dir, 'index.sqlite') });
+  child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', DATA_DIR: join(dir, 'data'), INDEX_PATH: join(dir, 'index.sqlite'), INGEST_ON_START: 'false', LOG_LEVEL: 'info', READINESS_GRACE_MS: '1500', DRAIN_MS: '20000' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stderr!.on('data', (b: Buffer) => logs.push(b.toString()));
+  port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no listening line: ${logs.join('')}`)), 30_000);
+    child!.stdout!.on('data', (b: Buffer) => {
+      logs.push(b.toString());
+      const m = /"port":(\d+)/.exec(b.toString());
+      if (m) {
+        clearTimeout(timer);
+        resolve(Number(m[1]));
+      }
+    });
+  });
+}, 60_000);
+
+afterAll(() => {
+  if (child && child.exitCode === null) child.kill('SIGKILL');
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function get(path: string): Promise<number> {
+  return fetch(`http://127.0.0.1:${port}${path}`).then((r) => r.status, () => -1);
+}
+
+describe('SIGTERM', () => {
+  it('turns readiness off first, lets a streaming batch finish whole, then exits 0', async () => {
+    expect(await get('/readyz')).toBe(200);
+    const body = JSON.stringify({ classes: ['adipose', 'metastasis'], count: 40, size: 256, seed: 3, format: 'png' });
+    const chunks: Buffer[] = [];
+    let firstByte!: () => void;
+    const started = new Promise<void>((resolve) => (firstByte = resolve));
+    const done = new Promise<number>((resolve, reject) => {
+      const req = httpRequest({ host: '127.0.0.1', port, path: '/batches', method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
+        res.on('data', (c: Buffer) => {
+          chunks.push(c);
+          firstByte();
+        });
+        res.on('end', () => resolve(res.statusCode ?? 0));
+        res.on('error', reject);
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+    await started;
+    const exited = new Promise<number | null>((resolve) => child!.once('exit', (code) => resolve(code)));
+    child!.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 200));
+    expect(await get('/readyz')).toBe(503); // still listening during the grace period, but not ready
+    expect(await get('/healthz')).toBe(200);
+    expect(await done).toBe(200);
+    const names: string[] = [];
+    const extract = tar.extract();
+    await new Promise<void>((resolve, reject) => {
+      extract.on('entry', (h, stream, next) => {
+        names.push(h.name);
+        stream.resume();
+        stream.on('end', next);
+      });
+      extract.on('finish', resolve).on('error', reject);
+      Readable.from([Buffer.concat(chunks)]).pipe(extract);
+    });
+    expect(names).toHaveLength(120);
+    expect(await exited).toBe(0);
+    expect(await get('/healthz')).toBe(-1);
+  }, 60_000);
+});
