@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import sharp from 'sharp';
 import { AppError } from '../../src/errors.js';
+import { mulberry32 } from '../../src/prng.js';
 
 /** The read-only real files (see ../shared/fixtures/real/README.md). */
 export const REAL_DIR = resolve(process.cwd(), '../shared/fixtures/real');
@@ -40,17 +41,8 @@ export function copyReal(name: string, dest: string): void {
   copyFileSync(realPath(name), dest);
 }
 
-/** mulberry32: a seeded uniform [0, 1) generator, so random tests replay exactly. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A seeded uniform [0, 1) generator (the project's mulberry32), so random tests replay exactly. */
+export const seededRandom = mulberry32;
 
 /** Integer in [lo, hi]. */
 export function randomInt(rnd: () => number, lo: number, hi: number): number {
