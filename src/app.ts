@@ -80,7 +80,7 @@ export function createApp(deps: AppDeps): express.Express & { services: AppServi
   app.use(docsRoutes());
   app.use(catalogueRoutes({ current, thumbnailMaxSize: config.thumbnailMaxSize, limiter }));
   app.use(tileRoutes({ current, tiles }));
-  app.use(patchRoutes({ current, tiles, limiter, maxRegionPixels: config.maxRegionPixels, maxBodyBytes: config.maxBodyBytes, maxBatchSamples: config.maxBatchSamples, maxSamples: config.maxSamples, requestTimeoutMs: config.requestTimeoutMs }));
+  app.use(patchRoutes({ current, tiles, limiter, maxRegionPixels: config.maxRegionPixels, maxBodyBytes: config.maxBodyBytes, maxBatchSamples: config.maxBatchSamples, maxSamples: config.maxSamples, maxRegionVertices: config.maxRegionVertices, requestTimeoutMs: config.requestTimeoutMs }));
   app.use(viewerRoutes({ current }));
   app.use(loginRoutes(keys));
   app.use(notFound);

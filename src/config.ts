@@ -37,6 +37,8 @@ export interface Config {
   maxBatchSamples: number;
   /** Most descriptors one /samples request (one shard) may draw. */
   maxSamples: number;
+  /** Most vertices of a region polygon in /samples and /batches (tested for every candidate patch). */
+  maxRegionVertices: number;
   /** SHA-256 digests of API keys; none = open service. */
   apiKeys: string[];
   adminApiKeys: string[];
@@ -67,6 +69,8 @@ const DEFAULT_MAX_QUEUED = 64;
 const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 /** 10,000 patches of 256 px is ~300 MB of JPEG: a few minutes of a training job's input. */
 const DEFAULT_MAX_BATCH_SAMPLES = 10_000;
+/** A detailed hand-drawn region has thousands of vertices; each candidate patch is tested against it. */
+const DEFAULT_MAX_REGION_VERTICES = 100_000;
 /** 20,000 descriptors draw in about a second; larger epochs are asked for shard by shard. */
 const DEFAULT_MAX_SAMPLES = 20_000;
 /** Kubernetes waits 30 s by default before SIGKILL; finish well within it. */
@@ -101,6 +105,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     requestTimeoutMs: int(env, 'REQUEST_TIMEOUT_MS', DEFAULT_REQUEST_TIMEOUT_MS, 100, 3_600_000),
     maxBatchSamples: int(env, 'MAX_BATCH_SAMPLES', DEFAULT_MAX_BATCH_SAMPLES, 1, 100_000),
     maxSamples: int(env, 'MAX_SAMPLES', DEFAULT_MAX_SAMPLES, 1, 100_000),
+    maxRegionVertices: int(env, 'MAX_REGION_VERTICES', DEFAULT_MAX_REGION_VERTICES, 3, 10_000_000),
     apiKeys: parseKeyList('API_KEYS', env.API_KEYS),
     adminApiKeys: parseKeyList('ADMIN_API_KEYS', env.ADMIN_API_KEYS),
     revokedApiKeys: parseKeyList('REVOKED_API_KEYS', env.REVOKED_API_KEYS),

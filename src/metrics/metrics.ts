@@ -12,6 +12,7 @@ export interface Metrics {
   rendersInFlight: Gauge;
   rejected: Counter;
   cache: Counter;
+  ingestRunning: Gauge;
 }
 
 export interface MetricsSources {
@@ -35,6 +36,7 @@ export function createMetrics(sources: MetricsSources): Metrics {
   const bytes = new Counter({ name: 'http_response_bytes_total', help: 'Body bytes sent', labelNames: ['route'], registers: [registry] });
   const rendersInFlight = new Gauge({ name: 'renders_in_flight', help: 'Pixel renders running now', registers: [registry] });
   const rejected = new Counter({ name: 'renders_rejected_total', help: 'Renders refused with 503 because too many were running or queued', registers: [registry] });
+  const ingestRunning = new Gauge({ name: 'ingest_running', help: '1 while a re-ingest started through /admin/ingest runs', registers: [registry] });
   const cache = new Counter({ name: 'cache_lookups_total', help: 'Cache lookups by cache and result (hit, miss)', labelNames: ['cache', 'result'], registers: [registry] });
   new Gauge({
     name: 'index_slides',
@@ -77,5 +79,5 @@ export function createMetrics(sources: MetricsSources): Metrics {
     });
     next();
   };
-  return { registry, middleware, rendersInFlight, rejected, cache };
+  return { registry, middleware, rendersInFlight, rejected, cache, ingestRunning };
 }

@@ -54,10 +54,11 @@ export function opsRoutes(deps: OpsDeps): Router {
     if (!deps.ingest) throw new AppError(404, 'ROUTE_NOT_FOUND', 'this service was started without an ingest');
     if (ingest.state === 'running') throw new AppError(409, 'INGEST_RUNNING', 'an ingest is already running');
     ingest = { state: 'running', startedAt: new Date().toISOString() };
+    deps.metrics.ingestRunning.set(1);
     deps.ingest().then(
       (report) => (ingest = { ...ingest, state: 'done', report }),
       (e: unknown) => (ingest = { ...ingest, state: 'failed', error: e instanceof AppError ? `${e.code}: ${e.detail}` : 'the ingest failed; see the service log' }),
-    );
+    ).finally(() => deps.metrics.ingestRunning.set(0));
     res.status(202).json(ingestBody(ingest));
   });
   r.get('/admin/ingest', (_req, res) => {

@@ -25,6 +25,8 @@ export interface PatchRouteDeps {
   maxBatchSamples: number;
   /** Most descriptors one /samples request (one shard) may draw. */
   maxSamples: number;
+  /** Most vertices of a region polygon in a sample request. */
+  maxRegionVertices: number;
   requestTimeoutMs: number;
 }
 
@@ -50,7 +52,7 @@ export function patchRoutes(deps: PatchRouteDeps): Router {
   const sampleOf = async (req: Request, maxPerShard: number) => {
     const g = deps.current();
     if (!req.is('application/json')) throw new AppError(415, 'UNSUPPORTED_MEDIA_TYPE', 'send the request as application/json');
-    const { spec, slides } = parseSampleRequest(req.body, g);
+    const { spec, slides } = parseSampleRequest(req.body, g, deps.maxRegionVertices);
     const perShard = Math.ceil((spec.count - spec.shard) / spec.shards);
     if (perShard > maxPerShard) {
       throw new AppError(413, 'SHARD_TOO_LARGE', `this shard has ${perShard} patches; one request draws at most ${maxPerShard}: use more shards (shard/shards) or a smaller count`);

@@ -41,15 +41,13 @@ export interface SampleSpec {
   format: 'jpeg' | 'png' | 'webp';
 }
 
-/** Most vertices a region polygon may have: point-in-polygon runs per candidate patch. */
-export const MAX_REGION_VERTICES = 100_000;
-
 const ajv = new Ajv({ allErrors: true, strict: false, useDefaults: true });
 const openapi = parseYaml(readFileSync(OPENAPI_PATH, 'utf8')) as { components: unknown };
 ajv.addSchema({ $id: 'openapi', components: openapi.components });
 const validateBody = ajv.compile<SampleRequest>({ $ref: 'openapi#/components/schemas/SampleRequest' });
 
-export function parseSampleRequest(body: unknown, g: Generation): { spec: SampleSpec; slides: SlideRow[] } {
+/** `maxRegionVertices` bounds the region polygon (config MAX_REGION_VERTICES). */
+export function parseSampleRequest(body: unknown, g: Generation, maxRegionVertices: number): { spec: SampleSpec; slides: SlideRow[] } {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new AppError(400, 'VALIDATION_FAILED', 'the body must be a JSON object');
   const req = { ...body } as SampleRequest; // shallow: structuredClone recursed on 5,000-deep bodies (RangeError, a 500)
   if (!validateBody(req)) {
@@ -86,7 +84,7 @@ export function parseSampleRequest(body: unknown, g: Generation): { spec: Sample
     shards: req.shards!,
     format: req.format!,
   };
-  applyRegion(spec, g.taxonomy, req.region);
+  applyRegion(spec, g.taxonomy, req.region, maxRegionVertices);
   return { spec, slides };
 }
 
@@ -150,11 +148,11 @@ function excludeOf(taxonomy: readonly TaxonomyClass[], ex: SampleRequest['exclud
   return { values: [...new Set(values)], maxFraction: ex.maxFraction ?? 0 };
 }
 
-function applyRegion(spec: SampleSpec, taxonomy: readonly TaxonomyClass[], region: SampleRequest['region']): void {
+function applyRegion(spec: SampleSpec, taxonomy: readonly TaxonomyClass[], region: SampleRequest['region'], maxVertices: number): void {
   if (!region) return;
   if (region.rect) spec.regionBox = { ...region.rect };
   if (region.polygon) {
-    const rings = polygonRings(region.polygon);
+    const rings = polygonRings(region.polygon, maxVertices);
     spec.regionContains = createPolygonTester(rings);
     const b = bounds(rings);
     spec.regionBox = spec.regionBox ? intersect(spec.regionBox, b) : b;
@@ -168,7 +166,7 @@ function applyRegion(spec: SampleSpec, taxonomy: readonly TaxonomyClass[], regio
   }
 }
 
-function polygonRings(geom: NonNullable<SampleRequest['region']>['polygon']): Float64Array[] {
+function polygonRings(geom: NonNullable<SampleRequest['region']>['polygon'], maxVertices: number): Float64Array[] {
   const bad = (why: string) => new AppError(400, 'INVALID_GEOJSON', `region.polygon ${why}`);
   const polys = (geom!.type === 'Polygon' ? [geom!.coordinates] : geom!.coordinates) as unknown[];
   const rings: Float64Array[] = [];
@@ -178,7 +176,7 @@ function polygonRings(geom: NonNullable<SampleRequest['region']>['polygon']): Fl
     for (const ring of poly) {
       if (!Array.isArray(ring) || ring.length < 4) throw bad('rings need at least 4 positions (closed)');
       vertices += ring.length;
-      if (vertices > MAX_REGION_VERTICES) throw new AppError(413, 'TOO_MANY_VERTICES', `region.polygon has more than ${MAX_REGION_VERTICES} vertices`);
+      if (vertices > maxVertices) throw new AppError(413, 'TOO_MANY_VERTICES', `region.polygon has more than ${maxVertices} vertices`);
       const flat = new Float64Array(ring.length * 2);
       ring.forEach((p: unknown, i: number) => {
         if (!Array.isArray(p) || p.length < 2 || !Number.isFinite(p[0]) || !Number.isFinite(p[1])) throw bad('positions must be [x, y] numbers');

@@ -179,7 +179,13 @@ describe('faults after indexing', () => {
     expect((await request(app).get('/slides/tumor_107/region?x=0&y=0&width=64&height=64&level=0')).status).toBe(200);
     const report = await ingest({ dataDir: copy, indexPath: idx });
     expect(report.problems.find((p) => p.slideId === 'tumor_083')).toBeDefined();
+    // Replaced by a good file and re-ingested: the service picks up the new index and serves it again.
     copyFileSync(join(s.dataDir, 'slides', 'Tumor_083.tif'), file);
+    const again = await ingest({ dataDir: copy, indexPath: idx });
+    expect(again.indexed).toEqual(['tumor_083']);
+    expect(again.problems.find((p) => p.slideId === 'tumor_083')).toBeUndefined();
+    await new Promise((r) => setTimeout(r, 1100)); // the index handle looks for a new file at most once a second
+    expect((await request(app).get('/slides/tumor_083/region?x=2400&y=1800&width=256&height=256&level=0&format=png')).status).toBe(200);
   });
 });
 
