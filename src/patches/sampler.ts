@@ -42,24 +42,31 @@ const ATTEMPTS_IN_BUCKET = 40;
 const ATTEMPTS_IN_CLASS = 40;
 
 export function createSampler(g: Generation) {
-  const tileCounts = new LRUCache<string, { tiles: Int32Array; counts: Float64Array }>({ max: 4096 });
+  /**
+   * Per slide and class, the tiles holding the class and their cumulative pixel counts, as read
+   * from the index: the whole-slide bucket, built once per index generation (a Camelyon16 slide
+   * with full-tissue labels has ~15,000 such tiles per class; rebuilding them for every request
+   * over 73 slides cost a second).
+   */
+  const wholeSlide = new LRUCache<string, { tiles: Int32Array; cum: Float64Array }>({ max: 4096 });
   const countsStmt = g.db.prepare<[string, number], { tx: number; ty: number; count: number }>(
     'SELECT tx, ty, count FROM label_tile_counts WHERE slide_id = ? AND value = ? ORDER BY ty, tx',
   );
-  const countsOf = (slideId: string, value: number) => {
+  const wholeSlideBucket = (slideId: string, value: number) => {
     const key = `${slideId}:${value}`;
-    let c = tileCounts.get(key);
-    if (!c) {
+    let b = wholeSlide.get(key);
+    if (!b) {
       const rows = countsStmt.all(slideId, value);
-      c = { tiles: new Int32Array(rows.length * 2), counts: new Float64Array(rows.length) };
+      b = { tiles: new Int32Array(rows.length * 2), cum: new Float64Array(rows.length) };
+      let total = 0;
       rows.forEach((r, i) => {
-        c!.tiles[2 * i] = r.tx;
-        c!.tiles[2 * i + 1] = r.ty;
-        c!.counts[i] = r.count;
+        b!.tiles[2 * i] = r.tx;
+        b!.tiles[2 * i + 1] = r.ty;
+        b!.cum[i] = total += r.count;
       });
-      tileCounts.set(key, c);
+      wholeSlide.set(key, b);
     }
-    return c;
+    return b;
   };
 
   function buckets(spec: SampleSpec, slides: SlideRow[]): Bucket[] {
@@ -68,23 +75,9 @@ export function createSampler(g: Generation) {
       const raster = labelRaster(slide);
       if (!raster) continue;
       for (const value of spec.targets) {
-        const { tiles, counts } = countsOf(slide.id, value);
-        const keep: Array<[number, number]> = [];
-        for (let i = 0; i < counts.length; i++) {
-          const n = massInRegion(g, spec, raster, tiles[2 * i]!, tiles[2 * i + 1]!, value, counts[i]!);
-          if (n > 0) keep.push([i, n]);
-        }
-        if (keep.length === 0) continue;
-        const t = new Int32Array(keep.length * 2);
-        const cum = new Float64Array(keep.length);
-        let total = 0;
-        keep.forEach(([i, n], k) => {
-          t[2 * k] = tiles[2 * i]!;
-          t[2 * k + 1] = tiles[2 * i + 1]!;
-          total += n;
-          cum[k] = total;
-        });
-        out.push({ slide, raster, value, tiles: t, cum, weight: 0 });
+        const whole = wholeSlideBucket(slide.id, value);
+        const part = spec.regionBox ? restrictToRegion(g, spec, raster, value, whole) : whole;
+        if (part.cum.length > 0) out.push({ slide, raster, value, tiles: part.tiles, cum: part.cum, weight: 0 });
       }
     }
     weigh(spec, out);
@@ -132,6 +125,21 @@ function weigh(spec: SampleSpec, all: Bucket[]): void {
       b.weight = (w * mass(b)) / sum(all.filter((x) => x.value === b.value));
     }
   }
+}
+
+/** The part of a whole-slide bucket inside the request's region box (exact masses at its edges). */
+function restrictToRegion(g: Generation, spec: SampleSpec, r: LabelRaster, value: number, whole: { tiles: Int32Array; cum: Float64Array }): { tiles: Int32Array; cum: Float64Array } {
+  const tiles: number[] = [];
+  const cum: number[] = [];
+  let total = 0;
+  for (let i = 0; i < whole.cum.length; i++) {
+    const count = whole.cum[i]! - (i > 0 ? whole.cum[i - 1]! : 0);
+    const n = massInRegion(g, spec, r, whole.tiles[2 * i]!, whole.tiles[2 * i + 1]!, value, count);
+    if (n <= 0) continue;
+    tiles.push(whole.tiles[2 * i]!, whole.tiles[2 * i + 1]!);
+    cum.push((total += n));
+  }
+  return { tiles: Int32Array.from(tiles), cum: Float64Array.from(cum) };
 }
 
 /**
@@ -229,30 +237,14 @@ function tryPosition(g: Generation, spec: SampleSpec, b: Bucket, u: number, rnd:
   return { index: i, slideId: b.slide.id, x, y, sizeL0, classValue: b.value, fractions };
 }
 
-/** Per tile and value: cumulative counts of the value by row, so a draw scans one row, not 65,536 pixels. */
-const rowCounts = new LRUCache<Uint8Array, Map<number, Uint32Array>>({ max: 8192 });
-
-/** The n-th pixel of `value` in a whole tile: direct in a uniform tile, one row's scan otherwise. */
+/**
+ * The n-th pixel of `value` in a whole tile: direct in a uniform tile (most tiles inside tissue),
+ * a scan otherwise. Draws rarely hit the same mixed tile twice over a real dataset (a slide has
+ * ~15,000 labelled tiles), so no per-tile index is kept: building one costs a full scan.
+ */
 function nthInTile(tile: Uint8Array | number, value: number, n: number): number {
   if (typeof tile === 'number') return tile === value ? n : -1;
-  const ts = LABEL_TILE_SIZE;
-  let perValue = rowCounts.get(tile);
-  if (!perValue) rowCounts.set(tile, (perValue = new Map()));
-  let cum = perValue.get(value);
-  if (!cum) {
-    cum = new Uint32Array(ts + 1);
-    for (let r = 0; r < ts; r++) {
-      let c = 0;
-      for (let i = r * ts; i < (r + 1) * ts; i++) if (tile[i] === value) c++;
-      cum[r + 1] = cum[r]! + c;
-    }
-    perValue.set(value, cum);
-  }
-  if (n >= cum[ts]!) return -1;
-  let row = 0;
-  while (cum[row + 1]! <= n) row++;
-  const inRow = kthOfValue(tile.subarray(row * ts, (row + 1) * ts), value, n - cum[row]!);
-  return inRow < 0 ? -1 : row * ts + inRow;
+  return kthOfValue(tile, value, n);
 }
 
 /** Fractions over the label pixels whose centres lie inside the level-0 square (x, y, size). */
