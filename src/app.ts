@@ -18,7 +18,7 @@ import { notFound, problemHandler } from './http/problem.js';
 import type { Schemas } from './http/types.js';
 import type { IngestReport } from './indexer/ingest.js';
 import { createMetrics, type Metrics } from './metrics/metrics.js';
-import { opsRoutes, type Lifecycle } from './ops/routes.js';
+import { indexSummary, opsRoutes, type Lifecycle } from './ops/routes.js';
 import { patchRoutes } from './patches/routes.js';
 import { tileRoutes } from './tiles/routes.js';
 import { createTileService, type TileService } from './tiles/service.js';
@@ -51,11 +51,7 @@ export function createApp(deps: AppDeps): express.Express & { services: AppServi
   let cacheLookup: ((cache: string, hit: boolean) => void) | undefined;
   const tiles = createTileService({ slideHandles: config.slideHandles, tileCacheBytes: config.tileCacheBytes, onCacheLookup: (c, hit) => cacheLookup?.(c, hit) });
   const metrics = createMetrics({
-    index: () => {
-      const st = deps.index.status();
-      const g = st.ready ? deps.index.current() : null;
-      return { ready: st.ready, slides: g ? g.catalogue.slideCount() : 0, datasetVersion: g?.datasetVersion ?? null };
-    },
+    index: () => indexSummary(deps.index),
     caches: () => {
       const s = tiles.stats();
       return { rendered_tiles: s.renderedBytes };

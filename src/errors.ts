@@ -22,10 +22,6 @@ export class AppError extends Error {
   }
 }
 
-export function isAppError(e: unknown): e is AppError {
-  return e instanceof AppError;
-}
-
 /** Unprocessable input file or body: the status every reader uses for content it cannot accept. */
 export function invalidInput(code: string, detail: string): AppError {
   return new AppError(422, code, detail);

@@ -15,8 +15,6 @@ export interface TaxonomyClass {
   description?: string;
 }
 
-export const UNLABELLED = 0;
-
 /**
  * Resolver for names found in label files: an explicit `classMap` entry first (class name, or
  * null for a hole), then the taxonomy's own names, case-insensitively.

@@ -23,15 +23,18 @@ export interface OpsDeps {
   ingest?: () => Promise<IngestReport>;
 }
 
+/** Whether an index serves, how many slides it has and its version: for health and for metrics. */
+export function indexSummary(index: IndexHandle<Generation>): { ready: boolean; slides: number; datasetVersion: string | null; reason: string | null } {
+  const st = index.status();
+  const g = st.ready ? index.current() : null;
+  return { ready: st.ready, slides: g ? g.catalogue.slideCount() : 0, datasetVersion: g ? g.datasetVersion : null, reason: st.reason };
+}
+
 type IngestState = { state: 'idle' | 'running' | 'done' | 'failed'; startedAt?: string; report?: IngestReport; error?: string };
 
 export function opsRoutes(deps: OpsDeps): Router {
   const r = Router();
-  const indexState = () => {
-    const st = deps.index.status();
-    const g = st.ready ? deps.index.current() : null;
-    return { ready: st.ready, slides: g ? g.catalogue.slideCount() : 0, datasetVersion: g ? g.datasetVersion : null, reason: st.reason };
-  };
+  const indexState = () => indexSummary(deps.index);
   r.get('/healthz', (_req, res) => {
     const { reason, ...index } = indexState();
     const body: Schemas['Health'] = { status: 'ok', index: { ...index, ...(reason ? { reason } : {}) }, imaging: deps.imaging };

@@ -24,18 +24,19 @@ export interface RegionRequest {
 
 export type RegionFormat = ImageFormat | 'raw' | 'npy';
 
-/** Level-0 pixels per output pixel, and the stored level to read from. */
-export function regionScale(g: Generation, s: SlideRow, r: RegionRequest): { l0PerPixel: number; level: number } {
+/** Level-0 pixels per output pixel, and the stored level to read from with its downsample. */
+export function regionScale(g: Generation, s: SlideRow, r: RegionRequest): { l0PerPixel: number; level: number; downsample: number } {
   const levels = g.catalogue.levels(s.id);
   if (r.level !== null) {
     const l = levels[r.level];
     if (!l) throw new AppError(422, 'LEVEL_OUT_OF_RANGE', `slide "${s.id}" has levels 0..${levels.length - 1}, not ${r.level}`);
-    return { l0PerPixel: l.downsample, level: r.level };
+    return { l0PerPixel: l.downsample, level: r.level, downsample: l.downsample };
   }
   if (s.mpp_x === null) throw new AppError(422, 'MPP_UNKNOWN', `slide "${s.id}" does not say its resolution: ask by level`);
   const l0PerPixel = r.mpp! / s.mpp_x;
   if (l0PerPixel < 0.999) throw new AppError(422, 'MPP_TOO_FINE', `slide "${s.id}" is scanned at ${s.mpp_x} um/px: ${r.mpp} would upsample`);
-  return { l0PerPixel, level: bestLevelForDownsample(levels.map((l) => l.downsample), l0PerPixel) };
+  const level = bestLevelForDownsample(levels.map((l) => l.downsample), l0PerPixel);
+  return { l0PerPixel, level, downsample: levels[level]!.downsample };
 }
 
 /**
@@ -44,8 +45,7 @@ export function regionScale(g: Generation, s: SlideRow, r: RegionRequest): { l0P
  * small output can cover a lot of the slide.
  */
 export async function imageRegion(g: Generation, tiles: TileService, s: SlideRow, r: RegionRequest, format: RegionFormat, quality: number, maxSourcePixels: number): Promise<Buffer> {
-  const { l0PerPixel, level } = regionScale(g, s, r);
-  const ds = g.catalogue.levels(s.id)[level]!.downsample;
+  const { l0PerPixel, level, downsample: ds } = regionScale(g, s, r);
   const scale = l0PerPixel / ds; // level pixels per output pixel (1 when reading a level as is)
   const rect = { left: Math.floor(r.x / ds), top: Math.floor(r.y / ds), width: Math.max(1, Math.round(r.width * scale)), height: Math.max(1, Math.round(r.height * scale)) };
   if (rect.width * rect.height > maxSourcePixels) {

@@ -5,7 +5,7 @@ import express, { Router, type Request, type Response } from 'express';
 import tar from 'tar-stream';
 import { AppError } from '../errors.js';
 import type { Generation } from '../generation.js';
-import { IMMUTABLE_CACHE, notModified } from '../http/cache.js';
+import { IMMUTABLE_CACHE, notModified, sendImage } from '../http/cache.js';
 import { enumParam, intParam, numberParam } from '../http/params.js';
 import type { Limiter } from '../http/limits.js';
 import type { Schemas } from '../http/types.js';
@@ -76,9 +76,7 @@ export function patchRoutes(deps: PatchRouteDeps): Router {
       res.setHeader('X-Array-Shape', layer === 'mask' ? `${region.height},${region.width}` : `${region.height},${region.width},3`);
       res.setHeader('X-Array-Dtype', 'uint8');
     }
-    res.setHeader('Content-Type', CONTENT_TYPES[format]);
-    res.setHeader('Content-Length', body.length);
-    res.end(body);
+    sendImage(res, body, CONTENT_TYPES[format]);
   });
 
   r.post('/samples', json, async (req, res) => {
@@ -106,7 +104,7 @@ export function patchRoutes(deps: PatchRouteDeps): Router {
       throw e;
     }
     const { g, spec, items } = sampled;
-    await streamBatch(req, res, g, deps.tiles, spec, items);
+    await streamBatch(res, g, deps.tiles, spec, items);
   });
 
   return r;
@@ -137,7 +135,7 @@ export function sampleItem(g: Generation, spec: SampleSpec, d: Descriptor): Sche
  * The batch as a WebDataset tar. Each entry waits for the socket to drain (backpressure), and a
  * client that goes away stops the rendering at the next sample.
  */
-async function streamBatch(req: Request, res: Response, g: Generation, tiles: TileService, spec: SampleSpec, items: Descriptor[]): Promise<void> {
+async function streamBatch(res: Response, g: Generation, tiles: TileService, spec: SampleSpec, items: Descriptor[]): Promise<void> {
   let gone = false;
   res.on('close', () => (gone = !res.writableFinished));
   const pack = tar.pack();
@@ -164,7 +162,6 @@ async function streamBatch(req: Request, res: Response, g: Generation, tiles: Ti
     return;
   }
   pack.finalize();
-  void req;
 }
 
 /** Runs a render; while the service is BUSY, waits and tries again (bounded), for streams already under way. */

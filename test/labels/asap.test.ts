@@ -7,6 +7,7 @@ import {
   loadCamelyonJson,
   type CamelyonPolygonsJson,
 } from '../support/camelyon-json.js';
+import { plain, rejection } from '../support/readers.js';
 
 /** Camelyon16's groups: _0/_1/Tumor are tumour (value 1), _2/Exclusion are holes. */
 const CLASSES = new Map<string, number | null>([
@@ -40,20 +41,6 @@ function doc(annotations: string[], groups: string[] = GROUPS): string {
 }
 
 const TRIANGLE: Array<[number, number, number]> = [[0, 10, 20], [1, 30, 20], [2, 20, 40]];
-
-function plain(shapes: LabelShape[]): Array<{ name: string; value: number | null; rings: number[][] }> {
-  return shapes.map((s) => ({ name: s.name, value: s.value, rings: s.rings.map((r) => Array.from(r)) }));
-}
-
-function rejection(run: () => unknown): AppError {
-  try {
-    run();
-  } catch (e) {
-    expect(e).toBeInstanceOf(AppError);
-    return e as AppError;
-  }
-  throw new Error('expected the reader to reject the input');
-}
 
 describe('parseAsapXml: shapes', () => {
   const cases: Array<{ title: string; xml: string; expected: ReturnType<typeof plain> }> = [

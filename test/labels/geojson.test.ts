@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { AppError } from '../../src/errors.js';
 import { parseGeoJson } from '../../src/labels/geojson.js';
-import type { ClassResolver, LabelShape } from '../../src/labels/shapes.js';
+import type { ClassResolver } from '../../src/labels/shapes.js';
 import { camelyonJsonToGeoJson, loadCamelyonJson } from '../support/camelyon-json.js';
+import { plain, rejection } from '../support/readers.js';
 
 const CLASSES = new Map<string, number | null>([
   ['Tumor', 1],
@@ -29,20 +30,6 @@ function geom(geometry: Json, properties: Json = tumour): Json {
 
 function fc(...features: Json[]): string {
   return JSON.stringify({ type: 'FeatureCollection', features });
-}
-
-function plain(shapes: LabelShape[]): Array<{ name: string; value: number | null; rings: number[][] }> {
-  return shapes.map((s) => ({ name: s.name, value: s.value, rings: s.rings.map((r) => Array.from(r)) }));
-}
-
-function rejection(run: () => unknown): AppError {
-  try {
-    run();
-  } catch (e) {
-    expect(e).toBeInstanceOf(AppError);
-    return e as AppError;
-  }
-  throw new Error('expected the reader to reject the input');
 }
 
 const SQ = [0, 0, 10, 0, 10, 10, 0, 10];
