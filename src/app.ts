@@ -17,6 +17,7 @@ import { createLimiter, timeBudget, type Limiter } from './http/limits.js';
 import { notFound, problemHandler } from './http/problem.js';
 import type { Schemas } from './http/types.js';
 import type { IngestReport } from './indexer/ingest.js';
+import { nativeJpegStatus } from './imaging/jpeg-native.js';
 import { createMetrics, type Metrics } from './metrics/metrics.js';
 import { indexSummary, opsRoutes, type Lifecycle } from './ops/routes.js';
 import { patchRoutes } from './patches/routes.js';
@@ -28,7 +29,8 @@ export interface AppDeps {
   config: Config;
   index: IndexHandle<Generation>;
   log: Logger;
-  imaging: Schemas['Health']['imaging'];
+  /** What libvips can do; the native decoder's state is added here, from the config. */
+  imaging: Omit<Schemas['Health']['imaging'], 'nativeJpeg'>;
   lifecycle?: Lifecycle;
   ingest?: () => Promise<IngestReport>;
 }
@@ -49,7 +51,19 @@ export function createApp(deps: AppDeps): express.Express & { services: AppServi
   const lifecycle = deps.lifecycle ?? { draining: false };
   // Metrics first, so the tile service can count its cache lookups into them.
   let cacheLookup: ((cache: string, hit: boolean) => void) | undefined;
-  const tiles = createTileService({ slideHandles: config.slideHandles, tileCacheBytes: config.tileCacheBytes, onCacheLookup: (c, hit) => cacheLookup?.(c, hit) });
+  let nativeFallback: (() => void) | undefined;
+  const native = nativeJpegStatus();
+  const imaging = { ...deps.imaging, nativeJpeg: { ...native, enabled: config.nativeJpeg && native.available } };
+  const tiles = createTileService({
+    slideHandles: config.slideHandles,
+    tileCacheBytes: config.tileCacheBytes,
+    nativeJpeg: imaging.nativeJpeg.enabled,
+    onCacheLookup: (c, hit) => cacheLookup?.(c, hit),
+    onNativeFallback: (reason) => {
+      nativeFallback?.();
+      deps.log.warn({ reason }, 'native JPEG decoder could not read a region; libvips decoded it');
+    },
+  });
   const metrics = createMetrics({
     index: () => indexSummary(deps.index),
     caches: () => {
@@ -58,6 +72,7 @@ export function createApp(deps: AppDeps): express.Express & { services: AppServi
     },
   });
   cacheLookup = (cache, hit) => metrics.cache.inc({ cache, result: hit ? 'hit' : 'miss' });
+  nativeFallback = () => metrics.nativeFallbacks.inc();
   const limiter = createLimiter(config.maxConcurrentRenders, config.maxQueuedRenders, {
     onStart: () => metrics.rendersInFlight.inc(),
     onEnd: () => metrics.rendersInFlight.dec(),
@@ -72,7 +87,7 @@ export function createApp(deps: AppDeps): express.Express & { services: AppServi
   app.use(timeBudget(config.requestTimeoutMs));
   const current = () => deps.index.current();
 
-  app.use(opsRoutes({ index: deps.index, imaging: deps.imaging, metrics, lifecycle, ingest: deps.ingest }));
+  app.use(opsRoutes({ index: deps.index, imaging, metrics, lifecycle, ingest: deps.ingest }));
   app.use(docsRoutes());
   app.use(catalogueRoutes({ current, thumbnailMaxSize: config.thumbnailMaxSize, limiter }));
   app.use(tileRoutes({ current, tiles }));

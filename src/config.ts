@@ -23,6 +23,8 @@ export interface Config {
   labelCacheBytes: number;
   /** Open slide handles kept (each holds a file descriptor and its tile index). */
   slideHandles: number;
+  /** Decode JPEG regions with the native region decoder when it is built (libvips otherwise). */
+  nativeJpeg: boolean;
   corsOrigin: string;
   /** Largest width x height of one region request. */
   maxRegionPixels: number;
@@ -97,6 +99,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     tileCacheBytes: int(env, 'TILE_CACHE_BYTES', DEFAULT_TILE_CACHE_BYTES, 0, 2 ** 40),
     labelCacheBytes: int(env, 'LABEL_CACHE_BYTES', DEFAULT_LABEL_CACHE_BYTES, 0, 2 ** 40),
     slideHandles: int(env, 'SLIDE_HANDLES', DEFAULT_SLIDE_HANDLES, 1, 4096),
+    nativeJpeg: bool(env, 'NATIVE_JPEG', true),
     corsOrigin: env.CORS_ORIGIN ?? '*',
     maxRegionPixels: int(env, 'MAX_REGION_PIXELS', DEFAULT_MAX_REGION_PIXELS, 1, 2 ** 28),
     maxBodyBytes: int(env, 'MAX_BODY_BYTES', DEFAULT_MAX_BODY_BYTES, 1024, 64 * 1024 * 1024),

@@ -11,6 +11,7 @@ import { datasetDir, loadConfig } from './config.js';
 import { createIndexHandle } from './db/handle.js';
 import { MANIFEST_FILE } from './dataset/manifest.js';
 import { createGeneration } from './generation.js';
+import { nativeJpegStatus } from './imaging/jpeg-native.js';
 import { imagingCapabilities } from './imaging/sharp.js';
 
 async function main(): Promise<void> {
@@ -18,6 +19,9 @@ async function main(): Promise<void> {
   const log = pino({ level: config.logLevel });
   const imaging = await imagingCapabilities();
   log.info({ imaging }, `libvips ${imaging.libvips}; OpenSlide ${imaging.openslide ? 'available' : 'not available'}; optional TIFF codecs: ${imaging.codecs.join(', ') || 'none'} (no JPEG 2000 / ZSTD slides in this build)`);
+  const native = nativeJpegStatus();
+  if (!native.available) log.warn({ reason: native.reason }, 'native JPEG region decoder not available: libvips decodes regions (same pixels, about half the speed)');
+  else log.info(`native JPEG region decoder: libjpeg-turbo ${native.libjpegTurbo}, ${config.nativeJpeg ? 'enabled' : 'disabled by NATIVE_JPEG'}`);
   if (config.dataDir === null && !existsSync(join(config.demoDir, MANIFEST_FILE))) {
     log.info({ demoDir: config.demoDir }, 'no DATA_DIR: generating the demo dataset');
     await runDemo(config);

@@ -505,6 +505,16 @@ export interface components {
                 openslide: boolean;
                 /** @description Optional TIFF codecs this build decodes (ZSTD */
                 codecs: string[];
+                /** @description The native region decoder (libjpeg-turbo, decoding only the part of each stored JPEG tile a region covers). When it is not available or not enabled (NATIVE_JPEG=false), libvips decodes whole tiles: the same pixels, about half the speed. */
+                nativeJpeg?: {
+                    /** @description Whether the addon is built and loads. */
+                    available: boolean;
+                    /** @description Whether regions are decoded with it. */
+                    enabled: boolean;
+                    libjpegTurbo?: string;
+                    /** @description Why it is not available. */
+                    reason?: string;
+                };
             };
         };
         Level: {

@@ -3,7 +3,7 @@
  * bounded by the caller or here, and every libvips failure leaves as an AppError whose detail
  * carries no filesystem path.
  */
-import sharp from 'sharp';
+import sharp, { type Sharp } from 'sharp';
 import { AppError } from '../errors.js';
 import type { ProbedCodec } from '../slides/codecs.js';
 
@@ -100,12 +100,12 @@ export async function renderThumbnail(path: string, page: number, maxSize: numbe
   });
 }
 
-export async function encodeRaw(img: RawImage, format: ImageFormat, quality: number): Promise<Buffer> {
+/** RGB pixels (already decoded, e.g. by the native region decoder) resized to `size` and encoded. */
+export async function renderRaw(img: RawImage, size: { width: number; height: number }, out: RegionOutput): Promise<Buffer | RawImage> {
   return guard('ENCODE_FAILED', 'the image could not be encoded', () => {
-    const s = sharp(img.data, { raw: { width: img.width, height: img.height, channels: img.channels as 1 | 2 | 3 | 4 } });
-    if (format === 'jpeg') return s.jpeg({ quality, mozjpeg: false }).toBuffer();
-    if (format === 'webp') return s.webp({ quality }).toBuffer();
-    return s.png({ compressionLevel: 6 }).toBuffer();
+    let s = sharp(img.data, { raw: { width: img.width, height: img.height, channels: img.channels as 1 | 2 | 3 | 4 } });
+    if (img.width !== size.width || img.height !== size.height) s = s.resize({ width: size.width, height: size.height, fit: 'fill', kernel: 'lanczos3' });
+    return finish(s, out);
   });
 }
 
@@ -135,15 +135,19 @@ export async function renderRegion(src: RegionSource, crop: Crop, size: { width:
           : sharp(src.tiles, { join: { across: src.across }, failOn: 'error' });
     s = s.extract(crop);
     if (crop.width !== size.width || crop.height !== size.height) s = s.resize({ width: size.width, height: size.height, fit: 'fill', kernel: 'lanczos3' });
-    s = s.removeAlpha().toColourspace('srgb');
-    if (out.kind === 'raw') {
-      const { data, info } = await s.raw().toBuffer({ resolveWithObject: true });
-      return { data, width: info.width, height: info.height, channels: info.channels };
-    }
-    if (out.format === 'jpeg') return s.jpeg({ quality: out.quality }).toBuffer();
-    if (out.format === 'webp') return s.webp({ quality: out.quality }).toBuffer();
-    return s.png({ compressionLevel: 3 }).toBuffer();
+    return finish(s.removeAlpha().toColourspace('srgb'), out);
   });
+}
+
+/** The output stage every region shares, so both decoders' regions encode the same way. */
+async function finish(s: Sharp, out: RegionOutput): Promise<Buffer | RawImage> {
+  if (out.kind === 'raw') {
+    const { data, info } = await s.raw().toBuffer({ resolveWithObject: true });
+    return { data, width: info.width, height: info.height, channels: info.channels };
+  }
+  if (out.format === 'jpeg') return s.jpeg({ quality: out.quality }).toBuffer();
+  if (out.format === 'webp') return s.webp({ quality: out.quality }).toBuffer();
+  return s.png({ compressionLevel: 3 }).toBuffer();
 }
 
 /** A blank (white) JPEG tile: what a sparse tile (never written, offset 0) shows. */

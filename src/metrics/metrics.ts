@@ -12,6 +12,7 @@ export interface Metrics {
   rendersInFlight: Gauge;
   rejected: Counter;
   cache: Counter;
+  nativeFallbacks: Counter;
   ingestRunning: Gauge;
 }
 
@@ -37,6 +38,7 @@ export function createMetrics(sources: MetricsSources): Metrics {
   const rendersInFlight = new Gauge({ name: 'renders_in_flight', help: 'Pixel renders running now', registers: [registry] });
   const rejected = new Counter({ name: 'renders_rejected_total', help: 'Renders refused with 503 because too many were running or queued', registers: [registry] });
   const ingestRunning = new Gauge({ name: 'ingest_running', help: '1 while a re-ingest started through /admin/ingest runs', registers: [registry] });
+  const nativeFallbacks = new Counter({ name: 'native_decode_fallbacks_total', help: 'Regions the native JPEG decoder could not read, decoded by libvips instead', registers: [registry] });
   const cache = new Counter({ name: 'cache_lookups_total', help: 'Cache lookups by cache and result (hit, miss)', labelNames: ['cache', 'result'], registers: [registry] });
   new Gauge({
     name: 'index_slides',
@@ -79,5 +81,5 @@ export function createMetrics(sources: MetricsSources): Metrics {
     });
     next();
   };
-  return { registry, middleware, rendersInFlight, rejected, cache, ingestRunning };
+  return { registry, middleware, rendersInFlight, rejected, cache, nativeFallbacks, ingestRunning };
 }

@@ -67,7 +67,7 @@ export function patchRoutes(deps: PatchRouteDeps): Router {
     const layer = enumParam(req, 'layer', 'image', ['image', 'mask'] as const);
     const format = enumParam<RegionFormat>(req, 'format', layer === 'mask' ? 'png' : 'jpeg', ['jpeg', 'png', 'webp', 'raw', 'npy']);
     const quality = intParam(req, 'quality', 90, 30, 100);
-    const etag = `${s.etag}-r${region.x}.${region.y}.${region.width}.${region.height}.${region.level ?? ''}.${region.mpp ?? ''}.${layer}.${format}.${quality}`;
+    const etag = `${s.etag}-r${layer === 'image' ? deps.tiles.renderer : ''}${region.x}.${region.y}.${region.width}.${region.height}.${region.level ?? ''}.${region.mpp ?? ''}.${layer}.${format}.${quality}`;
     if (notModified(req, res, etag, IMMUTABLE_CACHE)) return;
     const body = layer === 'mask'
       ? encodeMaskRegion(maskRegion(g, s, region), region, format)

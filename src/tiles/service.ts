@@ -8,7 +8,7 @@ import { LRUCache } from 'lru-cache';
 import type { SlideRow } from '../catalogue/repo.js';
 import { AppError } from '../errors.js';
 import type { Generation } from '../generation.js';
-import { encodeRaw, type Crop, type ImageFormat, type RawImage, type RegionOutput } from '../imaging/sharp.js';
+import { renderRaw, type Crop, type ImageFormat, type RawImage, type RegionOutput } from '../imaging/sharp.js';
 import { LABEL_TILE_SIZE } from '../labels/raster.js';
 import type { LabelRaster } from '../labels/reader.js';
 import { encodeGreyPng, encodeIndexedPng } from '../masks/png.js';
@@ -20,6 +20,9 @@ import type { Limiter } from '../http/limits.js';
 export interface TileServiceOptions {
   slideHandles: number;
   tileCacheBytes: number;
+  /** Decode JPEG regions with the native region decoder (see imaging/jpeg-native.ts). */
+  nativeJpeg: boolean;
+  onNativeFallback?: (reason: string) => void;
   /** Told of every cache lookup (for the hit-ratio metrics). */
   onCacheLookup?: (cache: 'rendered_tiles' | 'open_slides', hit: boolean) => void;
 }
@@ -59,6 +62,11 @@ export interface TileService {
    */
   region(g: Generation, s: SlideRow, level: number, rect: Crop, size: { width: number; height: number }, out: RegionOutput): Promise<Buffer | RawImage>;
   stats(): { renderedBytes: number; openSlides: number };
+  /**
+   * Which decoder renders regions ('n' native, 'v' libvips). Part of the ETag of everything
+   * rendered: the two write different JPEG bytes for the same pixels, and a strong ETag names bytes.
+   */
+  readonly renderer: 'n' | 'v';
   /** Bounds the renders (decode, resample, encode) running at once; passthrough and cache hits are not counted. */
   setLimiter(l: Limiter): void;
 }
@@ -88,7 +96,7 @@ export function createTileService(opts: TileServiceOptions): TileService {
     let src = lookup('open_slides', sources.get(s.etag));
     if (!src) {
       const levels = g.catalogue.levels(s.id).map((l) => ({ ifd: l.ifd, width: l.width, height: l.height, tileWidth: l.tile_width, tileHeight: l.tile_height }));
-      src = openSlideSource(g.slidePath(s), levels);
+      src = openSlideSource(g.slidePath(s), levels, { native: opts.nativeJpeg, ...(opts.onNativeFallback ? { onNativeFallback: opts.onNativeFallback } : {}) });
       sources.set(s.etag, src);
     }
     return src;
@@ -170,13 +178,14 @@ export function createTileService(opts: TileServiceOptions): TileService {
             inner.data.copy(canvas.data, ((oy0 + row) * size.width + ox0) * 3, row * inner.width * 3, (row + 1) * inner.width * 3);
           }
         }
-        return out.kind === 'raw' ? canvas : encodeRaw(canvas, out.format, out.quality);
+        return out.kind === 'raw' ? canvas : renderRaw(canvas, size, out);
       }));
     },
     setLimiter(l) {
       limit = (fn) => l.run(fn);
     },
     stats: () => ({ renderedBytes: rendered.calculatedSize, openSlides: sources.size }),
+    renderer: opts.nativeJpeg ? 'n' : 'v',
   };
 }
 

@@ -1,11 +1,14 @@
 /**
  * An open slide: file descriptor plus the tile index of every level, parsed once, so a stored
  * tile costs one pread. JPEG tiles are returned as complete JPEG files (the TIFF's shared
- * JPEGTables spliced in) for passthrough, and joined in one libvips pipeline to render regions.
+ * JPEGTables spliced in) for passthrough. Regions of JPEG slides are decoded by the native region
+ * decoder (only the part of each tile they cover; JPEG output encoded in the same job), or, when
+ * it is off or cannot read a tile, by joining the tiles in one libvips pipeline.
  */
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { AppError } from '../errors.js';
-import { blankJpeg, renderRegion, type Crop, type RawImage, type RegionOutput } from '../imaging/sharp.js';
+import { decodeGrid } from '../imaging/jpeg-native.js';
+import { blankJpeg, renderRaw, renderRegion, type Crop, type RawImage, type RegionOutput } from '../imaging/sharp.js';
 import { TAG, parseTiff } from '../slides/tiff.js';
 
 export interface SourceLevel {
@@ -30,6 +33,13 @@ export interface SlideSource {
   close(): void;
 }
 
+export interface SourceOptions {
+  /** Decode JPEG regions with the native region decoder (when it is built). */
+  native: boolean;
+  /** Told when the native decoder could not read a region and libvips was used instead. */
+  onNativeFallback?: (reason: string) => void;
+}
+
 interface LevelIndex extends SourceLevel {
   across: number;
   offsets: Float64Array;
@@ -46,7 +56,7 @@ const blanks = new Map<string, Promise<Buffer>>();
 /** APP14 "Adobe" segment with transform 0: tells decoders the components are RGB, not YCbCr. */
 const ADOBE_RGB = Buffer.from([0xff, 0xee, 0x00, 0x0e, 0x41, 0x64, 0x6f, 0x62, 0x65, 0x00, 0x64, 0x00, 0x00, 0x00, 0x00, 0x00]);
 
-export function openSlideSource(path: string, levels: readonly SourceLevel[]): SlideSource {
+export function openSlideSource(path: string, levels: readonly SourceLevel[], opts: SourceOptions = { native: true }): SlideSource {
   const fd = openSync(path, 'r');
   let index: LevelIndex[];
   try {
@@ -91,6 +101,21 @@ export function openSlideSource(path: string, levels: readonly SourceLevel[]): S
     return b;
   };
 
+  /** The native decoder's answer, or null (with the reason told) when libvips must do it. */
+  const renderNative = async (tiles: Array<Buffer | null>, across: number, l: LevelIndex, local: Crop, size: { width: number; height: number }, out: RegionOutput) => {
+    const unscaled = local.width === size.width && local.height === size.height;
+    const quality = unscaled && out.kind === 'encoded' && out.format === 'jpeg' ? out.quality : undefined;
+    try {
+      const { raw, jpeg: encoded } = await decodeGrid({ tiles, across, tileWidth: l.tileWidth, tileHeight: l.tileHeight }, local, quality);
+      if (encoded) return encoded;
+      return unscaled && out.kind === 'raw' ? raw : await renderRaw(raw, size, out);
+    } catch (e) {
+      if (e instanceof AppError) throw e;
+      opts.onNativeFallback?.((e as Error).message);
+      return null;
+    }
+  };
+
   return {
     levels,
     jpeg,
@@ -102,10 +127,16 @@ export function openSlideSource(path: string, levels: readonly SourceLevel[]): S
       const ty0 = Math.floor(crop.top / l.tileHeight);
       const tx1 = Math.floor((crop.left + crop.width - 1) / l.tileWidth);
       const ty1 = Math.floor((crop.top + crop.height - 1) / l.tileHeight);
-      const tiles: Buffer[] = [];
-      for (let ty = ty0; ty <= ty1; ty++) for (let tx = tx0; tx <= tx1; tx++) tiles.push(jpegTile(level, tx, ty) ?? (await blank(l)));
+      const tiles: Array<Buffer | null> = [];
+      for (let ty = ty0; ty <= ty1; ty++) for (let tx = tx0; tx <= tx1; tx++) tiles.push(jpegTile(level, tx, ty));
+      const across = tx1 - tx0 + 1;
       const local = { left: crop.left - tx0 * l.tileWidth, top: crop.top - ty0 * l.tileHeight, width: crop.width, height: crop.height };
-      return renderRegion({ kind: 'tiles', tiles, across: tx1 - tx0 + 1 }, local, size, out);
+      if (opts.native) {
+        const done = await renderNative(tiles, across, l, local, size, out);
+        if (done) return done;
+      }
+      const joined = await Promise.all(tiles.map((t) => t ?? blank(l)));
+      return renderRegion({ kind: 'tiles', tiles: joined, across }, local, size, out);
     },
     close: () => closeSync(fd),
   };

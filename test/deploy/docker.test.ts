@@ -98,12 +98,18 @@ describe('docker/Dockerfile', () => {
     const copies = find(build, 'COPY');
     expect(copies[0]?.args).toBe('package.json package-lock.json ./');
     expect(copies[0]!.line).toBeLessThan(find(build, 'RUN').find((r) => /npm ci/.test(r.args))!.line);
-    expect(find(runtime, 'RUN').map((i) => i.args).join('\n')).not.toMatch(/npm (ci|install)|apt-get/);
+    // The runtime installs nothing from npm and no toolchain: only the JPEG library the addon links.
+    const runtimeRuns = find(runtime, 'RUN').map((i) => i.args).join('\n');
+    expect(runtimeRuns).not.toMatch(/npm (ci|install)|g\+\+|\bmake\b|-dev\b/);
+    expect(runtimeRuns).toMatch(/apt-get install -y --no-install-recommends libjpeg62-turbo\b/);
+    // The native decoder builds in npm ci (it needs its sources and libjpeg-turbo's headers there).
+    expect(runs.find((r) => /npm ci/.test(r))).toMatch(/test -f native\/jpeg-region\/build\/Release\/jpeg_region\.node/);
+    expect(runs.join('\n')).toMatch(/libjpeg62-turbo-dev/);
   });
 
-  it('copies dist, node_modules, package.json and openapi.yaml from the build stage', () => {
+  it('copies dist, node_modules, the native decoder, package.json and openapi.yaml from the build stage', () => {
     const copied = find(runtime, 'COPY').map((i) => /^--from=build \/app\/(\S+) \.\/(\S+)$/.exec(i.args)?.slice(1));
-    expect(copied.map((c) => c?.[0]).sort()).toEqual(['dist', 'node_modules', 'openapi.yaml', 'package.json']);
+    expect(copied.map((c) => c?.[0]).sort()).toEqual(['dist', 'native/jpeg-region/build/Release/jpeg_region.node', 'node_modules', 'openapi.yaml', 'package.json']);
     for (const c of copied) expect(c?.[1]).toBe(c?.[0]);
     // Everything the build stage copies from the context exists and is not .dockerignored.
     const ignored = read('.dockerignore').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));

@@ -1,0 +1,230 @@
+/**
+ * The native JPEG region decoder against libvips on real and generated tiles: the same pixels,
+ * bit for bit, for any crop (tile edges, iMCU edges, one pixel, whole tiles); white for sparse
+ * tiles; its JPEG output decodes to what libvips' encoder gives; and bad input is refused, never
+ * read past.
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decodeGrid, nativeJpegStatus, type TileGrid } from '../../src/imaging/jpeg-native.js';
+import { renderRegion, type Crop } from '../../src/imaging/sharp.js';
+import { parseTiff, TAG } from '../../src/slides/tiff.js';
+import { openSlideSource, type SlideSource } from '../../src/tiles/source.js';
+import { realPath, seededRandom } from '../support/core-fixtures.js';
+
+let dir: string;
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'jpeg-native-'));
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** Level 0 of a TIFF, opened as the service opens it. */
+function openLevel0(path: string, native = true, onNativeFallback?: (reason: string) => void): SlideSource {
+  const bytes = readFileSync(path);
+  const d = parseTiff((o, l) => bytes.subarray(o, o + l), bytes.length).ifds[0]!;
+  const level = { ifd: 0, width: d.num.get(TAG.ImageWidth)!, height: d.num.get(TAG.ImageLength)!, tileWidth: d.num.get(TAG.TileWidth)!, tileHeight: d.num.get(TAG.TileLength)! };
+  return openSlideSource(path, [level], { native, ...(onNativeFallback ? { onNativeFallback } : {}) });
+}
+
+/** The tiles under `crop` and the crop relative to the first of them, as SlideSource.render lays them out. */
+function gridOf(src: SlideSource, crop: Crop): { grid: TileGrid; local: Crop } {
+  const l = src.levels[0]!;
+  const tx0 = Math.floor(crop.left / l.tileWidth);
+  const ty0 = Math.floor(crop.top / l.tileHeight);
+  const tx1 = Math.floor((crop.left + crop.width - 1) / l.tileWidth);
+  const ty1 = Math.floor((crop.top + crop.height - 1) / l.tileHeight);
+  const tiles: Array<Buffer | null> = [];
+  for (let ty = ty0; ty <= ty1; ty++) for (let tx = tx0; tx <= tx1; tx++) tiles.push(src.jpegTile(0, tx, ty));
+  return {
+    grid: { tiles, across: tx1 - tx0 + 1, tileWidth: l.tileWidth, tileHeight: l.tileHeight },
+    local: { left: crop.left - tx0 * l.tileWidth, top: crop.top - ty0 * l.tileHeight, width: crop.width, height: crop.height },
+  };
+}
+
+/** libvips' answer: the whole tiles joined, decoded, cropped. */
+async function viaLibvips(grid: TileGrid, local: Crop): Promise<Buffer> {
+  const out = await renderRegion({ kind: 'tiles', tiles: grid.tiles as Buffer[], across: grid.across }, local, local, { kind: 'raw' });
+  return (out as { data: Buffer }).data;
+}
+
+/** Crops that probe every edge case: iMCU and tile boundaries each side, single pixels, whole tiles, random. */
+function crops(width: number, height: number, tile: number, n: number, seed: number): Crop[] {
+  const rnd = seededRandom(seed);
+  const out: Crop[] = [
+    { left: 0, top: 0, width: tile, height: tile },
+    { left: 0, top: 0, width: 1, height: 1 },
+    { left: tile - 1, top: tile - 1, width: 2, height: 2 },
+    { left: 16, top: 16, width: 16, height: 16 },
+    { left: 15, top: 17, width: 18, height: 14 },
+    { left: 8, top: 8, width: tile - 16, height: tile - 16 },
+    { left: 32, top: 0, width: 100, height: Math.min(height, tile + 7) },
+    { left: tile - 3, top: tile - 3, width: Math.min(width - tile + 3, tile + 6), height: Math.min(height - tile + 3, tile + 6) },
+  ];
+  for (let i = 0; i < n; i++) {
+    const w = 1 + Math.floor(rnd() * Math.min(width, 300));
+    const h = 1 + Math.floor(rnd() * Math.min(height, 300));
+    out.push({ left: Math.floor(rnd() * (width - w + 1)), top: Math.floor(rnd() * (height - h + 1)), width: w, height: h });
+  }
+  return out.filter((c) => c.left + c.width <= width && c.top + c.height <= height);
+}
+
+async function expectSamePixels(src: SlideSource, cs: Crop[]): Promise<void> {
+  for (const c of cs) {
+    const { grid, local } = gridOf(src, c);
+    const { raw } = await decodeGrid(grid, local);
+    expect(raw.data.equals(await viaLibvips(grid, local)), JSON.stringify(c)).toBe(true);
+  }
+}
+
+describe('native JPEG region decoder', () => {
+  it('is built and loads (npm ci builds it; .ci/run installs g++, make and libjpeg62-turbo-dev)', () => {
+    const st = nativeJpegStatus();
+    expect(st.reason).toBeUndefined();
+    expect(st.available).toBe(true);
+    expect(st.libjpegTurbo).toMatch(/^\d+\.\d+\.\d+$/);
+  });
+
+  it('decodes the same pixels as libvips: real Aperio tiles (RGB components, 240 px tiles)', async () => {
+    const src = openLevel0(realPath('CMU-1-Small-Region.svs'));
+    try {
+      const l = src.levels[0]!;
+      await expectSamePixels(src, crops(l.width, l.height, l.tileWidth, 120, 7));
+    } finally {
+      src.close();
+    }
+  });
+
+  it('decodes the same pixels as libvips: YCbCr 4:2:0 tiles of 512 px, as in Camelyon16', async () => {
+    const file = join(dir, 'ycbcr.tif');
+    // Texture down to single pixels, so chroma upsampling at a crop edge would show.
+    const w = 1300;
+    const h = 1100;
+    const px = Buffer.alloc(w * h * 3);
+    const rnd = seededRandom(3);
+    for (let i = 0; i < px.length; i++) px[i] = (i % 3 === 0 ? (i >> 5) & 255 : Math.floor(rnd() * 256));
+    await sharp(px, { raw: { width: w, height: h, channels: 3 } })
+      .tiff({ tile: true, tileWidth: 512, tileHeight: 512, compression: 'jpeg', quality: 85 })
+      .toFile(file);
+    const src = openLevel0(file);
+    try {
+      await expectSamePixels(src, crops(w, h, 512, 120, 11));
+    } finally {
+      src.close();
+    }
+  });
+
+  it('decodes grey (one-component) tiles to RGB like libvips', async () => {
+    const tile = await sharp({ create: { width: 64, height: 64, channels: 3, background: '#7a7a7a' } })
+      .composite([{ input: Buffer.from('<svg width="64" height="64"><circle cx="20" cy="30" r="17" fill="#202020"/></svg>') }])
+      .toColourspace('b-w')
+      .jpeg({ quality: 80 })
+      .toBuffer();
+    expect((await sharp(tile).metadata()).channels).toBe(1);
+    const grid = { tiles: [tile], across: 1, tileWidth: 64, tileHeight: 64 };
+    for (const c of [{ left: 0, top: 0, width: 64, height: 64 }, { left: 9, top: 13, width: 30, height: 41 }]) {
+      const { raw } = await decodeGrid(grid, c);
+      const ref = await sharp(tile).extract(c).toColourspace('srgb').raw().toBuffer();
+      expect(raw.data.equals(ref)).toBe(true);
+    }
+  });
+
+  it('fills sparse (null) tiles with white and decodes the others', async () => {
+    const tile = await sharp({ create: { width: 32, height: 32, channels: 3, background: '#204080' } }).jpeg({ quality: 90 }).toBuffer();
+    const { raw } = await decodeGrid({ tiles: [tile, null], across: 2, tileWidth: 32, tileHeight: 32 }, { left: 16, top: 0, width: 32, height: 32 });
+    const ref = await sharp(tile).raw().toBuffer();
+    for (let y = 0; y < 32; y++) {
+      expect(raw.data.subarray(y * 96, y * 96 + 48).equals(ref.subarray((y * 32 + 16) * 3, (y * 32 + 32) * 3))).toBe(true);
+      expect([...raw.data.subarray(y * 96 + 48, y * 96 + 96)].every((v) => v === 255)).toBe(true);
+    }
+  });
+
+  it('encodes JPEG in the same job: the pixels of libvips\' encoder at that quality, baseline JFIF', async () => {
+    const src = openLevel0(realPath('CMU-1-Small-Region.svs'));
+    try {
+      for (const quality of [40, 75, 95]) {
+        const { grid, local } = gridOf(src, { left: 300, top: 410, width: 256, height: 256 });
+        const { raw, jpeg } = await decodeGrid(grid, local, quality);
+        expect(jpeg?.subarray(0, 4)).toEqual(Buffer.from([0xff, 0xd8, 0xff, 0xe0]));
+        const ours = await sharp(jpeg!).raw().toBuffer();
+        const theirs = await sharp(await sharp(raw.data, { raw: { width: 256, height: 256, channels: 3 } }).jpeg({ quality }).toBuffer()).raw().toBuffer();
+        expect(ours.equals(theirs), `quality ${quality}`).toBe(true);
+      }
+    } finally {
+      src.close();
+    }
+  });
+
+  it('refuses corrupt and truncated tiles with the decoder\'s reason', async () => {
+    const good = await sharp({ create: { width: 64, height: 64, channels: 3, background: '#336699' } }).jpeg().toBuffer();
+    const grid = (tile: Buffer) => ({ tiles: [tile], across: 1, tileWidth: 64, tileHeight: 64 });
+    const whole = { left: 0, top: 0, width: 64, height: 64 };
+    await expect(decodeGrid(grid(good.subarray(0, good.length >> 1)), whole)).rejects.toThrow(/JPEG tile: Premature end/);
+    await expect(decodeGrid(grid(Buffer.from('not a jpeg at all')), whole)).rejects.toThrow(/JPEG tile: Not a JPEG file/);
+    await expect(decodeGrid(grid(Buffer.alloc(0)), whole)).rejects.toThrow(/JPEG tile/);
+    // A tile smaller than the TIFF says: refused, never read past.
+    await expect(decodeGrid({ tiles: [good], across: 1, tileWidth: 128, tileHeight: 128 }, { left: 0, top: 0, width: 100, height: 100 })).rejects.toThrow(/smaller than the TIFF tile size/);
+    const cmyk = await sharp({ create: { width: 64, height: 64, channels: 3, background: '#336699' } }).toColourspace('cmyk').jpeg().toBuffer();
+    await expect(decodeGrid(grid(cmyk), whole)).rejects.toThrow(/4 components/);
+  });
+
+  it('refuses a region the tiles do not cover (or an empty one, or a bad quality), without decoding', async () => {
+    const t = await sharp({ create: { width: 16, height: 16, channels: 3, background: '#000' } }).jpeg().toBuffer();
+    const g = { tiles: [t, t], across: 2, tileWidth: 16, tileHeight: 16 };
+    await expect(decodeGrid(g, { left: 20, top: 0, width: 13, height: 4 })).rejects.toThrow(RangeError);
+    await expect(decodeGrid(g, { left: -1, top: 0, width: 4, height: 4 })).rejects.toThrow(RangeError);
+    await expect(decodeGrid(g, { left: 0, top: 10, width: 4, height: 7 })).rejects.toThrow(RangeError);
+    await expect(decodeGrid({ ...g, across: 3 }, { left: 0, top: 0, width: 4, height: 4 })).rejects.toThrow(RangeError);
+    await expect(decodeGrid(g, { left: 0, top: 0, width: 4, height: 4 }, 101)).rejects.toThrow(RangeError);
+    await expect(decodeGrid(g, { left: 0, top: 0, width: 0, height: 4 })).rejects.toThrow(RangeError);
+  });
+
+  it('in a slide source: a tile it cannot read goes to libvips, which answers (or refuses) as before', async () => {
+    // A CMYK JPEG tile: libjpeg-turbo cannot give RGB; libvips converts it.
+    const file = join(dir, 'cmyk.tif');
+    await sharp({ create: { width: 300, height: 200, channels: 3, background: '#8040c0' } })
+      .tiff({ tile: true, tileWidth: 256, tileHeight: 256, compression: 'jpeg' })
+      .toFile(file);
+    // Swap the tile for a CMYK one of the same size, keeping the TIFF's structure.
+    const bytes = readFileSync(file);
+    const d = parseTiff((o, l) => bytes.subarray(o, o + l), bytes.length).ifds[0]!;
+    const offsets = d.arrays.get(TAG.TileOffsets)!;
+    const counts = d.arrays.get(TAG.TileByteCounts)!;
+    const cmyk = await sharp({ create: { width: 256, height: 256, channels: 3, background: '#8040c0' } }).toColourspace('cmyk').jpeg({ quality: 30 }).toBuffer();
+    expect(cmyk.length).toBeLessThan(counts[0]!);
+    const patched = Buffer.concat([bytes, cmyk]);
+    // Point tile 0 at the CMYK stream appended to the file (the tables, if any, are ignored by a full stream).
+    patched.writeUInt32LE(bytes.length, offsets.length === 1 ? tagValueOffset(bytes, TAG.TileOffsets) : readU32Array(bytes, TAG.TileOffsets));
+    patched.writeUInt32LE(cmyk.length, offsets.length === 1 ? tagValueOffset(bytes, TAG.TileByteCounts) : readU32Array(bytes, TAG.TileByteCounts));
+    writeFileSync(file, patched);
+    const reasons: string[] = [];
+    const src = openLevel0(file, true, (r) => reasons.push(r));
+    try {
+      const crop = { left: 10, top: 10, width: 100, height: 100 };
+      const out = (await src.render(0, crop, crop, { kind: 'raw' })) as { data: Buffer; channels: number };
+      expect(reasons).toEqual([expect.stringMatching(/4 components/)]);
+      expect(out.channels).toBe(3);
+      expect(out.data.length).toBe(100 * 100 * 3);
+    } finally {
+      src.close();
+    }
+  });
+});
+
+/** Where a single-valued LONG tag keeps its value: in the entry itself (classic TIFF, little-endian). */
+function tagValueOffset(b: Buffer, tag: number): number {
+  const ifd = b.readUInt32LE(4);
+  const n = b.readUInt16LE(ifd);
+  for (let e = 0; e < n; e++) {
+    const at = ifd + 2 + e * 12;
+    if (b.readUInt16LE(at) === tag) return at + 8;
+  }
+  throw new Error(`tag ${tag} not found`);
+}
+
+/** Where the first value of a multi-valued LONG tag lies (classic TIFF, little-endian). */
+function readU32Array(b: Buffer, tag: number): number {
+  return b.readUInt32LE(tagValueOffset(b, tag));
+}
