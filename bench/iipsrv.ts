@@ -14,6 +14,8 @@ export interface Iip {
   /** URL path of a DeepZoom tile of `file` (a name inside the served directory). */
   tilePath(file: string, level: number, col: number, row: number): string;
   dziPath(file: string): string;
+  /** URL path of a level-0 region of `file` through IIIF: what a 254/1 DeepZoom tile is, served by IIPImage. */
+  regionPath(file: string, x: number, y: number, width: number, height: number): string;
   pids: number[];
   stop(): Promise<void>;
 }
@@ -68,6 +70,7 @@ export async function startIip(o: IipOptions): Promise<Iip> {
     base: `http://127.0.0.1:${httpPort}`,
     tilePath: (file, level, col, row) => `/fcgi-bin/iipsrv.fcgi?DeepZoom=${file}_files/${level}/${col}_${row}.jpg`,
     dziPath: (file) => `/fcgi-bin/iipsrv.fcgi?DeepZoom=${file}.dzi`,
+    regionPath: (file, x, y, w, h) => `/fcgi-bin/iipsrv.fcgi?IIIF=${file}/${x},${y},${w},${h}/full/0/default.jpg`,
     pids: [lighttpd.pid, ...pids],
     async stop() {
       await stopPid(lighttpd.pid);

@@ -66,6 +66,15 @@ export async function patchesPart(report: Report, ctx: BenchCtx): Promise<void> 
     await svc.stop();
   }
 
+  process.stderr.write('patches: service, libvips decode ...\n');
+  const vipsSvc = await startService(data.serveDir, data.serveIndex, { name: 'service (libvips decode)', env: { NATIVE_JPEG: 'false' } });
+  try {
+    await check(vipsSvc);
+    await load(vipsSvc, 'realistic');
+  } finally {
+    await vipsSvc.stop();
+  }
+
   process.stderr.write('patches: baseline sharp per patch ...\n');
   const base = await startBaseline([ANNOTATED_ID, ...PATCH_SLIDES].map((id) => [id, join(data.serveDir, 'slides', `${id}.tif`)]));
   try {
@@ -95,6 +104,7 @@ export async function patchesPart(report: Report, ctx: BenchCtx): Promise<void> 
   report.ratio('patches', 'realistic c8 patches/s', 'patches/s', sR, 'sharp per patch', rps('sharp per request|realistic'), 2);
   report.ratio('patches', 'realistic c8 patches/s', 'patches/s', sR, 'OpenSlide in-proc x1', os[1]?.patchesPerSec ?? null, 1);
   report.ratio('patches', 'realistic c8 patches/s', 'patches/s', sR, 'OpenSlide in-proc x2', os[2]?.patchesPerSec ?? null, 1);
+  report.ratio('patches', 'realistic c8 patches/s', 'patches/s', sR, 'service decoding with libvips', rps('service (libvips decode)|realistic'), null);
   report.ratio('patches', 'uniform c8 patches/s', 'patches/s', rps('service|uniform'), 'sharp per patch', rps('sharp per request|uniform'), null);
   report.value('patches', 'realistic c8 p99', 'ms', rows['service|realistic']?.p99Ms ?? null, null);
   report.value('patches', 'POST /samples 10,000 (first)', 'ms', samplesMs[0] ?? null, null);

@@ -5,7 +5,7 @@
  * Cold = random distinct tiles, each run a disjoint chunk; warm = 32 tiles over and over.
  */
 import sharp from 'sharp';
-import { deepZoomGeometry } from '../src/tiles/deepzoom.js';
+import { deepZoomGeometry, tileRead } from '../src/tiles/deepzoom.js';
 import { CAMELYON_WIDTH, camelyonLevels } from './camelyon-tiff.js';
 import { ANNOTATED_ID, ensureCamelyonData } from './datasets.js';
 import { iipAvailable, startIip } from './iipsrv.js';
@@ -105,6 +105,16 @@ export async function tilesPart(report: Report, ctx: BenchCtx): Promise<void> {
     await svc.stop();
   }
 
+  // --- the same service decoding with libvips (NATIVE_JPEG=false): what the native decoder brings ---
+  process.stderr.write('tiles: service, libvips decode ...\n');
+  const vipsSvc = await startService(data.serveDir, data.serveIndex, { name: 'service (libvips decode)', env: { NATIVE_JPEG: 'false' } });
+  try {
+    await check(vipsSvc, vipsSvc.base + kinds.osd.path(kinds.osd.warm[0]!), kinds.osd.type, kinds.osd.size);
+    keep('service-vips', kinds.osd, 'cold', await run(vipsSvc, kinds.osd, 'cold', 8));
+  } finally {
+    await vipsSvc.stop();
+  }
+
   // --- baselines ---
   const slides: Array<[string, string]> = [[id, data.slidePath]];
   process.stderr.write('tiles: baseline sharp per request ...\n');
@@ -128,6 +138,14 @@ export async function tilesPart(report: Report, ctx: BenchCtx): Promise<void> {
       await check(iipSrv, iip.base + path(kinds.native.warm[0]!), 'image/jpeg', 512);
       part.iipsrv = { opened: true, dzi: dzi.replace(/\s+/g, ' ') };
       for (const [pattern, conns] of [['cold', 1], ['cold', 8], ['warm', 8]] as const) keep('iip', kinds.native, pattern, await run(iipSrv, kinds.native, pattern, conns, path));
+      // The same work as the 254/1 geometry: IIPImage has no such DeepZoom geometry, but serves
+      // the same level-0 rectangles through IIIF (decode the tiles under them, crop, encode).
+      const region = (t: TileAddr) => {
+        const r = tileRead(osd, levels, t.level, t.col, t.row)!;
+        return iip.regionPath(`${id}.tif`, r.l0X, r.l0Y, r.lWidth, r.lHeight);
+      };
+      await check(iipSrv, iip.base + region(kinds.osd.warm[0]!), 'image/jpeg', kinds.osd.size);
+      keep('iip-regions', kinds.osd, 'cold', await run(iipSrv, kinds.osd, 'cold', 8, region));
     } catch (e) {
       report.note(`IIPImage could not serve the Camelyon16-geometry BigTIFF: ${(e as Error).message}`);
     } finally {
@@ -159,6 +177,8 @@ export async function tilesPart(report: Report, ctx: BenchCtx): Promise<void> {
   const iN = get('iip', kinds.native, 'cold', 8);
   report.ratio('tiles', 'native 512 cold c8 pixels/s vs IIPImage 512', 'Mpx/s', px(sN), 'IIPImage 2 procs', px(iN), 2);
   report.ratio('tiles', 'OpenSlide-geometry cold c8 pixels/s vs IIPImage', 'Mpx/s', px(sO), 'IIPImage 2 procs', px(iN), 1);
+  report.ratio('tiles', 'OpenSlide-geometry cold c8 tiles/s', 'tiles/s', tps(sO), 'IIPImage, same rectangles (IIIF)', tps(get('iip-regions', kinds.osd, 'cold', 8)), null);
+  report.ratio('tiles', 'OpenSlide-geometry cold c8 tiles/s', 'tiles/s', tps(sO), 'service decoding with libvips', tps(get('service-vips', kinds.osd, 'cold', 8)), null);
   report.ratio('tiles', 'OpenSlide-geometry cold c8 tiles/s', 'tiles/s', tps(sO), 'OpenSlide+Flask', tps(get('openslide', kinds.osd, 'cold', 8)), null);
   report.ratio('tiles', 'native 512 cold c8 tiles/s', 'tiles/s', tps(sN), 'sharp per request', tps(get('sharp', kinds.native, 'cold', 8)), null);
   report.ratio('tiles', 'OpenSlide-geometry cold c8 tiles/s', 'tiles/s', tps(sO), 'sharp per request', tps(get('sharp', kinds.osd, 'cold', 8)), null);

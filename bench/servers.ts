@@ -46,13 +46,20 @@ export async function buildService(): Promise<void> {
   built = true;
 }
 
-export async function startService(dataDir: string, indexPath: string): Promise<Server> {
+/** The built service; `variant` names a run with other settings (e.g. NATIVE_JPEG=false). */
+export async function startService(dataDir: string, indexPath: string, variant?: { name: string; env: Record<string, string> }): Promise<Server> {
   const port = await freePort();
-  const env = { ...process.env, DATA_DIR: dataDir, INDEX_PATH: indexPath, PORT: String(port), HOST: '127.0.0.1', INGEST_ON_START: 'false', LOG_LEVEL: 'warn' };
-  const p = startProcess('service', process.execPath, [resolve('dist/server.js')], { env });
+  const env: NodeJS.ProcessEnv = { ...process.env, DATA_DIR: dataDir, INDEX_PATH: indexPath, PORT: String(port), HOST: '127.0.0.1', INGEST_ON_START: 'false', LOG_LEVEL: 'warn', ...variant?.env };
+  const name = variant?.name ?? 'service';
+  const p = startProcess(name, process.execPath, [resolve('dist/server.js')], { env });
   await waitForPort(port, 20_000, p);
-  const s = server('service', `http://127.0.0.1:${port}`, p);
-  await probe(`${s.base}/healthz`, 'application/json');
+  const s = server(name, `http://127.0.0.1:${port}`, p);
+  const health = JSON.parse((await probe(`${s.base}/healthz`, 'application/json')).bytes.toString()) as { imaging?: { nativeJpeg?: { enabled?: boolean } } };
+  const wanted = env.NATIVE_JPEG !== 'false';
+  if (health.imaging?.nativeJpeg?.enabled !== wanted) {
+    await s.stop();
+    throw new Error(`${name}: native JPEG decoder ${wanted ? 'wanted but not enabled (is native/jpeg-region built?)' : 'not disabled'}`);
+  }
   return s;
 }
 
