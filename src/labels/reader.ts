@@ -2,6 +2,10 @@
  * Reads label raster regions from the index: tiles are fetched by primary key, inflated once
  * and kept in a byte-bounded LRU keyed by the slide's ETag (so a re-ingest never serves stale
  * labels). Synchronous on purpose: a tile is a B-tree lookup and a ~50 us inflate.
+ *
+ * Most tiles of a real slide are uniform (82% over 73 Camelyon16-size slides): their values sit
+ * in a small grid per slide and level (2 bytes a tile, ~40 KB for a Camelyon16 slide), so a
+ * sampler's millions of lookups touch neither SQLite nor the LRU for them.
  */
 import { inflateRawSync } from 'node:zlib';
 import { LRUCache } from 'lru-cache';
@@ -21,7 +25,16 @@ export interface LabelReader {
    * 0 outside the raster.
    */
   region(r: LabelRaster, level: number, x: number, y: number, width: number, height: number): Uint8Array;
+  /**
+   * Pixel counts per value (256 entries) of the same rectangle, 0 outside the raster counted as
+   * value 0: uniform tiles add their clipped area at once, without copying a pixel.
+   */
+  histogram(r: LabelRaster, level: number, x: number, y: number, width: number, height: number): Float64Array;
 }
+
+/** Grid entries: a uniform value 0..255, or one of these. */
+const UNKNOWN = -2;
+const HAS_DATA = -1;
 
 type Tile = Uint8Array | number;
 
@@ -29,16 +42,40 @@ export function createLabelReader(db: Db, cacheBytes: number): LabelReader {
   const one = db.prepare<[string, number, number, number], { uniform: number | null; data: Buffer | null }>(
     'SELECT uniform, data FROM label_tiles WHERE slide_id = ? AND level = ? AND ty = ? AND tx = ?',
   );
-  const cache = new LRUCache<string, { tile: Tile }>({
+  const cache = new LRUCache<string, { tile: Uint8Array }>({
     maxSize: Math.max(1, cacheBytes),
-    sizeCalculation: (v) => (typeof v.tile === 'number' ? 64 : v.tile.length + 64),
+    sizeCalculation: (v) => v.tile.length + 64,
   });
+  /** Per slide (ETag) and level, what is known of each tile: uniform value, HAS_DATA or UNKNOWN. */
+  const grids = new LRUCache<string, Int16Array[]>({ max: 4096 });
+  const gridOf = (r: LabelRaster, level: number): { grid: Int16Array; across: number; down: number } => {
+    let levels = grids.get(r.etag);
+    if (!levels) grids.set(r.etag, (levels = []));
+    const size = levelSize(r, level);
+    const across = Math.ceil(size.width / r.tileSize);
+    const down = Math.ceil(size.height / r.tileSize);
+    let grid = levels[level];
+    if (!grid) levels[level] = grid = new Int16Array(across * down).fill(UNKNOWN);
+    return { grid, across, down };
+  };
   const tile = (r: LabelRaster, level: number, tx: number, ty: number): Tile => {
+    const { grid, across, down } = gridOf(r, level);
+    if (tx < 0 || ty < 0 || tx >= across || ty >= down) return 0;
+    const at = ty * across + tx;
+    const known = grid[at]!;
+    if (known >= 0) return known;
     const key = `${r.etag}:${level}:${tx}:${ty}`;
-    const hit = cache.get(key);
-    if (hit) return hit.tile;
+    if (known === HAS_DATA) {
+      const hit = cache.get(key);
+      if (hit) return hit.tile;
+    }
     const row = one.get(r.slideId, level, ty, tx);
-    const t: Tile = !row ? 0 : row.uniform !== null ? row.uniform : new Uint8Array(inflateRawSync(row.data!));
+    if (!row || row.uniform !== null) {
+      // A tile the ingest did not store holds no label: value 0.
+      return (grid[at] = row?.uniform ?? 0);
+    }
+    grid[at] = HAS_DATA;
+    const t = new Uint8Array(inflateRawSync(row.data!));
     cache.set(key, { tile: t });
     return t;
   };
@@ -67,6 +104,39 @@ export function createLabelReader(db: Db, cacheBytes: number): LabelReader {
         }
       }
       return out;
+    },
+    histogram(r, level, x, y, width, height) {
+      const h = new Float64Array(256);
+      const size = levelSize(r, level);
+      const ts = r.tileSize;
+      const x0 = Math.max(0, x);
+      const y0 = Math.max(0, y);
+      const x1 = Math.min(size.width, x + width);
+      const y1 = Math.min(size.height, y + height);
+      let inside = 0;
+      if (x1 > x0 && y1 > y0) {
+        for (let ty = Math.floor(y0 / ts); ty <= Math.floor((y1 - 1) / ts); ty++) {
+          for (let tx = Math.floor(x0 / ts); tx <= Math.floor((x1 - 1) / ts); tx++) {
+            const t = tile(r, level, tx, ty);
+            const cx0 = Math.max(x0, tx * ts) - tx * ts;
+            const cx1 = Math.min(x1, (tx + 1) * ts) - tx * ts;
+            const cy0 = Math.max(y0, ty * ts) - ty * ts;
+            const cy1 = Math.min(y1, (ty + 1) * ts) - ty * ts;
+            const area = (cx1 - cx0) * (cy1 - cy0);
+            inside += area;
+            if (typeof t === 'number') {
+              h[t]! += area;
+              continue;
+            }
+            for (let yy = cy0; yy < cy1; yy++) {
+              const row = yy * ts;
+              for (let xx = row + cx0; xx < row + cx1; xx++) h[t[xx]!]!++;
+            }
+          }
+        }
+      }
+      h[0]! += width * height - inside;
+      return h;
     },
   };
 }

@@ -107,13 +107,6 @@ export function searchCumulative(cum: Float64Array, mass: number): number {
   return lo;
 }
 
-/** Pixel counts per value of a label region. */
-export function histogram(values: Uint8Array): Float64Array {
-  const h = new Float64Array(256);
-  for (let i = 0; i < values.length; i++) h[values[i]!]!++;
-  return h;
-}
-
 /** Index of the k-th (0-based) pixel equal to `value`, or -1. */
 export function kthOfValue(values: Uint8Array, value: number, k: number): number {
   let seen = 0;
