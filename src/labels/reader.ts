@@ -30,6 +30,8 @@ export interface LabelReader {
    * value 0: uniform tiles add their clipped area at once, without copying a pixel.
    */
   histogram(r: LabelRaster, level: number, x: number, y: number, width: number, height: number): Float64Array;
+  /** Learns which tiles of a level are uniform (and their values) in one query instead of one per tile. */
+  preload(r: LabelRaster, level: number): void;
 }
 
 /** Grid entries: a uniform value 0..255, or one of these. */
@@ -39,6 +41,9 @@ const HAS_DATA = -1;
 type Tile = Uint8Array | number;
 
 export function createLabelReader(db: Db, cacheBytes: number): LabelReader {
+  const levelRows = db
+    .prepare<[string, number], [number, number, number | null]>('SELECT tx, ty, uniform FROM label_tiles WHERE slide_id = ? AND level = ?')
+    .raw(true);
   const one = db.prepare<[string, number, number, number], { uniform: number | null; data: Buffer | null }>(
     'SELECT uniform, data FROM label_tiles WHERE slide_id = ? AND level = ? AND ty = ? AND tx = ?',
   );
@@ -105,8 +110,17 @@ export function createLabelReader(db: Db, cacheBytes: number): LabelReader {
       }
       return out;
     },
+    preload(r, level) {
+      const { grid, across, down } = gridOf(r, level);
+      // Tiles without a row hold no label (0); the others are uniform or carry pixels.
+      grid.fill(0);
+      for (const [tx, ty, uniform] of levelRows.iterate(r.slideId, level)) {
+        if (tx < across && ty < down) grid[ty * across + tx] = uniform ?? HAS_DATA;
+      }
+    },
     histogram(r, level, x, y, width, height) {
-      const h = new Float64Array(256);
+      // Integer counters in the pixel loop (a third faster than incrementing doubles).
+      const h = new Uint32Array(256);
       const size = levelSize(r, level);
       const ts = r.tileSize;
       const x0 = Math.max(0, x);
@@ -135,8 +149,9 @@ export function createLabelReader(db: Db, cacheBytes: number): LabelReader {
           }
         }
       }
-      h[0]! += width * height - inside;
-      return h;
+      const out = Float64Array.from(h);
+      out[0]! += width * height - inside;
+      return out;
     },
   };
 }

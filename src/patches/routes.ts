@@ -46,9 +46,19 @@ export function patchRoutes(deps: PatchRouteDeps): Router {
   const json = express.json({ limit: deps.maxBodyBytes, strict: true });
   const sampler = (g: Generation) => {
     let s = samplers.get(g);
-    if (!s) samplers.set(g, (s = createSampler(g)));
+    if (!s) {
+      samplers.set(g, (s = createSampler(g)));
+      // A failed warm-up only means the first requests read more: they still answer.
+      s.warm().catch(() => undefined);
+    }
     return s;
   };
+  // Warm the index that is being served now (an index published later warms on first use).
+  try {
+    sampler(deps.current());
+  } catch {
+    // No index yet: nothing to warm.
+  }
   const sampleOf = async (req: Request, maxPerShard: number) => {
     const g = deps.current();
     if (!req.is('application/json')) throw new AppError(415, 'UNSUPPORTED_MEDIA_TYPE', 'send the request as application/json');
