@@ -4,12 +4,15 @@
  * - c16-one/: that slide alone, annotated with the real Tumor_039 polygons (ASAP XML): the ingest
  *   measurement;
  * - c16/: the same slide plus hard links named like the slides of the real patch list
- *   (tumor_101 ... tumor_110, unannotated): what the service serves in the tiles and patches parts.
+ *   (tumor_101 ... tumor_110, unannotated): what the service serves in the tiles and patches parts;
+ * - c73/: 73 such slides with full-tissue context masks and real tumour polygons: the sampling
+ *   measurement over a dataset the size of the real one.
  */
-import { existsSync, linkSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { camelyonJsonToAsapXml, loadCamelyonJson } from '../test/support/camelyon-json.js';
-import { CAMELYON_TIFF_VERSION, verifyCamelyonTiff, writeCamelyonTiff } from './camelyon-tiff.js';
+import sharp from 'sharp';
+import { CAMELYON_HEIGHT, CAMELYON_TIFF_VERSION, CAMELYON_WIDTH, verifyCamelyonTiff, writeCamelyonTiff } from './camelyon-tiff.js';
 
 export const BENCH_VAR = resolve('var/bench');
 export const ANNOTATED_ID = 'tumor_039';
@@ -104,4 +107,57 @@ export function readPatchCentres(path = PATCH_CENTRES): PatchCentre[] {
 export function mapCentre(c: PatchCentre, size: number, width: number, height: number): { id: string; x: number; y: number } {
   const clamp = (v: number, max: number) => Math.max(0, Math.min(max, Math.round(v)));
   return { id: c.slide.toLowerCase(), x: clamp(c.y - size / 2, width - size), y: clamp(c.x - size / 2, height - size) };
+}
+
+/** 73 slides, as many as the annotated context-region dataset: var/bench/c73. */
+export const DATASET73_SLIDES = 73;
+
+/**
+ * 73 Camelyon16-size slides for the sampling measurement: hard links to the Camelyon16-geometry
+ * BigTIFF, each with a full-tissue context mask (downsample 16: parenchyma, connective tissue at
+ * the rim, adipose between) and the real tumour polygons of one of the 9 annotated fixture slides
+ * that fit the slide (ASAP XML). Written once; the ingest keeps it up to date incrementally.
+ */
+export async function ensureDataset73(tmpDir: string): Promise<{ dir: string; index: string }> {
+  const { slidePath } = await ensureCamelyonData(tmpDir);
+  const dir = join(BENCH_VAR, 'c73');
+  for (const sub of ['slides', 'lesions', 'context']) mkdirSync(join(dir, sub), { recursive: true });
+  const [W, H, D] = [CAMELYON_WIDTH, CAMELYON_HEIGHT, 16];
+  const mask = join(dir, 'context', 'tissue.png');
+  if (!existsSync(mask)) {
+    const mw = Math.ceil(W / D);
+    const mh = Math.ceil(H / D);
+    const v = new Uint8Array(mw * mh);
+    for (let j = 0; j < mh; j++) {
+      for (let i = 0; i < mw; i++) {
+        const e = ((i - mw / 2) / (mw * 0.42)) ** 2 + ((j - mh / 2) / (mh * 0.45)) ** 2;
+        v[j * mw + i] = e < 0.7 ? 2 : e < 0.85 ? 4 : e < 1 ? 3 : 0;
+      }
+    }
+    await sharp(Buffer.from(v), { raw: { width: mw, height: mh, channels: 1 } }).toColourspace('b-w').png().toFile(mask + '.tmp.png');
+    renameSync(mask + '.tmp.png', mask);
+  }
+  const fits = (stem: string) => {
+    const j = loadCamelyonJson(stem);
+    return [...j.positive, ...j.negative].every((p) => p.vertices.every(([x, y]) => x! >= 0 && y! >= 0 && x! < W && y! < H));
+  };
+  const stems = ['Tumor_034', 'Tumor_039', 'Tumor_081', 'Tumor_083', 'Tumor_088', 'Tumor_091', 'Tumor_095', 'Tumor_105', 'Tumor_107'].filter(fits);
+  const xml = stems.map((s) => camelyonJsonToAsapXml(loadCamelyonJson(s)));
+  for (let k = 1; k <= DATASET73_SLIDES; k++) {
+    const id = `tumor_${String(k).padStart(3, '0')}`;
+    hardLink(slidePath, join(dir, 'slides', `${id}.tif`));
+    hardLink(mask, join(dir, 'context', `${id}_mask.png`));
+    writeIfChanged(join(dir, 'lesions', `${id}.xml`), xml[k % xml.length]!);
+  }
+  const manifest = {
+    name: 'bench-73-context-regions',
+    version: '1',
+    slides: { dir: 'slides' },
+    labelSources: [
+      { id: 'context', format: 'label-mask', dir: 'context', suffix: '_mask', downsample: D },
+      { id: 'lesions', format: 'asap-xml', dir: 'lesions', classMap: { _0: 'metastasis', _1: 'metastasis', _2: null } },
+    ],
+  };
+  writeIfChanged(join(dir, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
+  return { dir, index: join(BENCH_VAR, 'c73.sqlite') };
 }

@@ -91,17 +91,17 @@ export class Report {
 
   print(out: NodeJS.WritableStream): void {
     out.write('\n== load runs (wrk, 127.0.0.1) ==\n');
-    out.write(`${pad('part', 8)}${pad('server', 20)}${pad('kind', 22)}${pad('pattern', 10)}${pad('conn', 5, true)}${pad('req/s', 9, true)}${pad('p50 ms', 9, true)}${pad('p99 ms', 9, true)}${pad('Mpx/s', 9, true)}${pad('non2xx', 8, true)}${pad('load', 6, true)}  notes\n`);
+    out.write(`${pad('part', 10)}${pad('server', 20)}${pad('kind', 22)}${pad('pattern', 10)}${pad('conn', 5, true)}${pad('req/s', 9, true)}${pad('p50 ms', 9, true)}${pad('p99 ms', 9, true)}${pad('Mpx/s', 9, true)}${pad('non2xx', 8, true)}${pad('load', 6, true)}  notes\n`);
     for (const r of this.loads) {
       const flags = [r.wrapped && r.pattern !== 'warm' ? `list of ${r.listSize} wrapped` : '', r.socketErrors ? `${r.socketErrors} socket errors` : ''].filter(Boolean).join(', ');
-      out.write(`${pad(r.part, 8)}${pad(r.server, 20)}${pad(r.kind, 22)}${pad(r.pattern, 10)}${pad(String(r.connections), 5, true)}${pad(num(r.rps), 9, true)}${pad(num(r.p50Ms, 2), 9, true)}${pad(num(r.p99Ms, 2), 9, true)}${pad(num(r.pxPerSec / 1e6, 1), 9, true)}${pad(String(r.non2xx), 8, true)}${pad(r.load1.toFixed(1), 6, true)}  ${flags}\n`);
+      out.write(`${pad(r.part, 10)}${pad(r.server, 20)}${pad(r.kind, 22)}${pad(r.pattern, 10)}${pad(String(r.connections), 5, true)}${pad(num(r.rps), 9, true)}${pad(num(r.p50Ms, 2), 9, true)}${pad(num(r.p99Ms, 2), 9, true)}${pad(num(r.pxPerSec / 1e6, 1), 9, true)}${pad(String(r.non2xx), 8, true)}${pad(r.load1.toFixed(1), 6, true)}  ${flags}\n`);
     }
     out.write('\n== service vs baselines (same run) ==\n');
-    out.write(`${pad('part', 8)}${pad('measure', 58)}${pad('service', 14, true)}  ${pad('baseline', 26)}${pad('value', 12, true)}${pad('ratio', 9, true)}  ${pad('target', 16)}result\n`);
+    out.write(`${pad('part', 10)}${pad('measure', 58)}${pad('service', 14, true)}  ${pad('baseline', 26)}${pad('value', 12, true)}${pad('ratio', 9, true)}  ${pad('target', 16)}result\n`);
     for (const c of this.comparisons) {
       const v = (x: number | null) => (x === null ? 'n/a' : `${num(x, x < 100 ? 2 : 0)}`);
       const result = c.pass === null ? '' : c.pass ? 'PASS' : 'MISS';
-      out.write(`${pad(c.part, 8)}${pad(`${c.measure} (${c.unit})`, 58)}${pad(v(c.service), 14, true)}  ${pad(c.baselineName ?? '', 26)}${pad(c.baselineName ? v(c.baseline) : '', 12, true)}${pad(c.ratio === null ? '' : `${num(c.ratio, 2)}x`, 9, true)}  ${pad(c.target, 16)}${result}${c.note ? `  (${c.note})` : ''}\n`);
+      out.write(`${pad(c.part, 10)}${pad(`${c.measure} (${c.unit})`, 58)}${pad(v(c.service), 14, true)}  ${pad(c.baselineName ?? '', 26)}${pad(c.baselineName ? v(c.baseline) : '', 12, true)}${pad(c.ratio === null ? '' : `${num(c.ratio, 2)}x`, 9, true)}  ${pad(c.target, 16)}${result}${c.note ? `  (${c.note})` : ''}\n`);
     }
     if (this.notes.length) {
       out.write('\n== notes ==\n');

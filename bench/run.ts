@@ -13,12 +13,13 @@ import { join, resolve } from 'node:path';
 import sharp from 'sharp';
 import { ingestPart } from './part-ingest.js';
 import { patchesPart } from './part-patches.js';
+import { samples73Part } from './part-samples73.js';
 import { tilesPart, type BenchCtx } from './part-tiles.js';
 import { installExitHooks, recordedPids, stopAll } from './procs.js';
 import { Report } from './report.js';
 import { skipBuild } from './servers.js';
 
-const PARTS = ['ingest', 'tiles', 'patches'] as const;
+const PARTS = ['ingest', 'tiles', 'patches', 'samples73'] as const;
 type Part = (typeof PARTS)[number];
 
 function parseArgs(argv: string[]): { parts: Part[]; seconds: number; build: boolean } {
@@ -65,7 +66,8 @@ async function main(): Promise<number> {
       try {
         if (part === 'ingest') await ingestPart(report, tmpDir);
         else if (part === 'tiles') await tilesPart(report, ctx);
-        else await patchesPart(report, ctx);
+        else if (part === 'patches') await patchesPart(report, ctx);
+        else await samples73Part(report, ctx);
       } catch (e) {
         failed.push(part);
         report.note(`part ${part} FAILED: ${(e as Error).message}`);
