@@ -84,30 +84,47 @@ export function createLabelReader(db: Db, cacheBytes: number): LabelReader {
     cache.set(key, { tile: t });
     return t;
   };
+  /**
+   * Visits every tile under a rectangle of a level (clipped to the level) with the part of it
+   * inside, in the tile's own coordinates: columns [cx0, cx1), rows [cy0, cy1).
+   */
+  const forEachPart = (
+    r: LabelRaster,
+    level: number,
+    x: number,
+    y: number,
+    width: number,
+    height: number,
+    visit: (t: Tile, tx: number, ty: number, cx0: number, cx1: number, cy0: number, cy1: number) => void,
+  ): void => {
+    const size = levelSize(r, level);
+    const ts = r.tileSize;
+    const x0 = Math.max(0, x);
+    const y0 = Math.max(0, y);
+    const x1 = Math.min(size.width, x + width);
+    const y1 = Math.min(size.height, y + height);
+    if (x1 <= x0 || y1 <= y0) return;
+    for (let ty = Math.floor(y0 / ts); ty <= Math.floor((y1 - 1) / ts); ty++) {
+      for (let tx = Math.floor(x0 / ts); tx <= Math.floor((x1 - 1) / ts); tx++) {
+        const ox = tx * ts;
+        const oy = ty * ts;
+        visit(tile(r, level, tx, ty), tx, ty, Math.max(x0, ox) - ox, Math.min(x1, ox + ts) - ox, Math.max(y0, oy) - oy, Math.min(y1, oy + ts) - oy);
+      }
+    }
+  };
   return {
     tile,
     region(r, level, x, y, width, height) {
       const out = new Uint8Array(width * height);
-      const size = levelSize(r, level);
       const ts = r.tileSize;
-      const x0 = Math.max(0, x);
-      const y0 = Math.max(0, y);
-      const x1 = Math.min(size.width, x + width);
-      const y1 = Math.min(size.height, y + height);
-      if (x1 <= x0 || y1 <= y0) return out;
-      for (let ty = Math.floor(y0 / ts); ty <= Math.floor((y1 - 1) / ts); ty++) {
-        for (let tx = Math.floor(x0 / ts); tx <= Math.floor((x1 - 1) / ts); tx++) {
-          const t = tile(r, level, tx, ty);
-          if (t === 0) continue;
-          const cx0 = Math.max(x0, tx * ts);
-          const cx1 = Math.min(x1, (tx + 1) * ts);
-          for (let yy = Math.max(y0, ty * ts); yy < Math.min(y1, (ty + 1) * ts); yy++) {
-            const dst = (yy - y) * width + (cx0 - x);
-            if (typeof t === 'number') out.fill(t, dst, dst + (cx1 - cx0));
-            else out.set(t.subarray((yy - ty * ts) * ts + (cx0 - tx * ts), (yy - ty * ts) * ts + (cx1 - tx * ts)), dst);
-          }
+      forEachPart(r, level, x, y, width, height, (t, tx, ty, cx0, cx1, cy0, cy1) => {
+        if (t === 0) return;
+        for (let yy = cy0; yy < cy1; yy++) {
+          const dst = (ty * ts + yy - y) * width + (tx * ts + cx0 - x);
+          if (typeof t === 'number') out.fill(t, dst, dst + (cx1 - cx0));
+          else out.set(t.subarray(yy * ts + cx0, yy * ts + cx1), dst);
         }
-      }
+      });
       return out;
     },
     preload(r, level) {
@@ -121,34 +138,19 @@ export function createLabelReader(db: Db, cacheBytes: number): LabelReader {
     histogram(r, level, x, y, width, height) {
       // Integer counters in the pixel loop (a third faster than incrementing doubles).
       const h = new Uint32Array(256);
-      const size = levelSize(r, level);
       const ts = r.tileSize;
-      const x0 = Math.max(0, x);
-      const y0 = Math.max(0, y);
-      const x1 = Math.min(size.width, x + width);
-      const y1 = Math.min(size.height, y + height);
       let inside = 0;
-      if (x1 > x0 && y1 > y0) {
-        for (let ty = Math.floor(y0 / ts); ty <= Math.floor((y1 - 1) / ts); ty++) {
-          for (let tx = Math.floor(x0 / ts); tx <= Math.floor((x1 - 1) / ts); tx++) {
-            const t = tile(r, level, tx, ty);
-            const cx0 = Math.max(x0, tx * ts) - tx * ts;
-            const cx1 = Math.min(x1, (tx + 1) * ts) - tx * ts;
-            const cy0 = Math.max(y0, ty * ts) - ty * ts;
-            const cy1 = Math.min(y1, (ty + 1) * ts) - ty * ts;
-            const area = (cx1 - cx0) * (cy1 - cy0);
-            inside += area;
-            if (typeof t === 'number') {
-              h[t]! += area;
-              continue;
-            }
-            for (let yy = cy0; yy < cy1; yy++) {
-              const row = yy * ts;
-              for (let xx = row + cx0; xx < row + cx1; xx++) h[t[xx]!]!++;
-            }
-          }
+      forEachPart(r, level, x, y, width, height, (t, _tx, _ty, cx0, cx1, cy0, cy1) => {
+        const area = (cx1 - cx0) * (cy1 - cy0);
+        inside += area;
+        if (typeof t === 'number') {
+          h[t]! += area;
+          return;
         }
-      }
+        for (let yy = cy0; yy < cy1; yy++) {
+          for (let i = yy * ts + cx0; i < yy * ts + cx1; i++) h[t[i]!]!++;
+        }
+      });
       const out = Float64Array.from(h);
       out[0]! += width * height - inside;
       return out;
