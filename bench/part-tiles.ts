@@ -8,6 +8,7 @@ import sharp from 'sharp';
 import { deepZoomGeometry, tileRead } from '../src/tiles/deepzoom.js';
 import { CAMELYON_WIDTH, camelyonLevels } from './camelyon-tiff.js';
 import { ANNOTATED_ID, ensureCamelyonData } from './datasets.js';
+import { codecFloor } from './codec-floor.js';
 import { iipAvailable, startIip } from './iipsrv.js';
 import { levelTiles, maskTilePool, Pool, rng, shuffle, type TileAddr } from './lists.js';
 import { mb, type LoadRow, type Report } from './report.js';
@@ -105,6 +106,11 @@ export async function tilesPart(report: Report, ctx: BenchCtx): Promise<void> {
     await svc.stop();
   }
 
+  // --- the codec floor of the 254/1 geometry: decode alone, in-process, on the same cold list ---
+  process.stderr.write('tiles: codec floor (in-process decode of the 254/1 tiles) ...\n');
+  const floor = await codecFloor(data.slidePath, osd, kinds.osd.cold8, ctx.seconds, TILE_QUALITY);
+  part.codecFloor = floor;
+
   // --- the same service decoding with libvips (NATIVE_JPEG=false): what the native decoder brings ---
   process.stderr.write('tiles: service, libvips decode ...\n');
   const vipsSvc = await startService(data.serveDir, data.serveIndex, { name: 'service (libvips decode)', env: { NATIVE_JPEG: 'false' } });
@@ -177,6 +183,11 @@ export async function tilesPart(report: Report, ctx: BenchCtx): Promise<void> {
   const iN = get('iip', kinds.native, 'cold', 8);
   report.ratio('tiles', 'native 512 cold c8 pixels/s vs IIPImage 512', 'Mpx/s', px(sN), 'IIPImage 2 procs', px(iN), 2);
   report.ratio('tiles', 'OpenSlide-geometry cold c8 pixels/s vs IIPImage', 'Mpx/s', px(sO), 'IIPImage 2 procs', px(iN), 1);
+  // What no server can beat here: the 254/1 tiles' pixels decoded in-process, without HTTP or encode.
+  const floorPx = (perSec: number | undefined) => (perSec === undefined ? null : (perSec * kinds.osd.area) / 1e6);
+  report.ratio('tiles', 'codec floor 254/1: partial decode alone, in-process', 'Mpx/s', floorPx(floor?.decodeTilesPerSec), 'IIPImage 2 procs', px(iN), null);
+  report.ratio('tiles', 'codec floor 254/1: decode + encode, in-process', 'Mpx/s', floorPx(floor?.decodeAndEncodeTilesPerSec), 'IIPImage 2 procs', px(iN), null);
+  report.ratio('tiles', 'OpenSlide-geometry cold c8 tiles/s vs its codec floor', 'tiles/s', tps(sO), 'decode+encode in-process', floor?.decodeAndEncodeTilesPerSec ?? null, null);
   report.ratio('tiles', 'OpenSlide-geometry cold c8 tiles/s', 'tiles/s', tps(sO), 'IIPImage, same rectangles (IIIF)', tps(get('iip-regions', kinds.osd, 'cold', 8)), null);
   report.ratio('tiles', 'OpenSlide-geometry cold c8 tiles/s', 'tiles/s', tps(sO), 'service decoding with libvips', tps(get('service-vips', kinds.osd, 'cold', 8)), null);
   report.ratio('tiles', 'OpenSlide-geometry cold c8 tiles/s', 'tiles/s', tps(sO), 'OpenSlide+Flask', tps(get('openslide', kinds.osd, 'cold', 8)), null);

@@ -166,6 +166,9 @@ describe('native JPEG region decoder', () => {
     await expect(decodeGrid(grid(Buffer.alloc(0)), whole)).rejects.toThrow(/JPEG tile/);
     // A tile smaller than the TIFF says: refused, never read past.
     await expect(decodeGrid({ tiles: [good], across: 1, tileWidth: 128, tileHeight: 128 }, { left: 0, top: 0, width: 100, height: 100 })).rejects.toThrow(/smaller than the TIFF tile size/);
+    // One claiming far more than the tile size: refused before it allocates anything.
+    const huge = await sharp({ create: { width: 4000, height: 300, channels: 3, background: '#336699' } }).jpeg({ progressive: true }).toBuffer();
+    await expect(decodeGrid({ tiles: [huge], across: 1, tileWidth: 256, tileHeight: 256 }, { left: 0, top: 0, width: 64, height: 64 })).rejects.toThrow(/larger than the TIFF tile size/);
     const cmyk = await sharp({ create: { width: 64, height: 64, channels: 3, background: '#336699' } }).toColourspace('cmyk').jpeg().toBuffer();
     await expect(decodeGrid(grid(cmyk), whole)).rejects.toThrow(/4 components/);
   });

@@ -89,6 +89,13 @@ static int decode_part(job *j, const tile_ref *t, uint32_t sx, uint32_t sy, uint
     jpeg_destroy_decompress(&cinfo);
     return -1;
   }
+  /* A stored tile is the TIFF's tile size; a stream claiming far more (a progressive one would
+   * allocate all its coefficients up front) is refused before any allocation. */
+  if (cinfo.image_width > 2 * j->tile_width || cinfo.image_height > 2 * j->tile_height) {
+    snprintf(j->error, sizeof j->error, "JPEG tile: %ux%u, larger than the TIFF tile size", cinfo.image_width, cinfo.image_height);
+    jpeg_destroy_decompress(&cinfo);
+    return -1;
+  }
   cinfo.out_color_space = JCS_RGB;
   jpeg_start_decompress(&cinfo);
   if (cinfo.output_width < sx + sw || cinfo.output_height < sy + sh) {

@@ -1,0 +1,61 @@
+/**
+ * The codec floor of the 254/1 geometry: the same cold tile list decoded in-process by the
+ * service's native region decoder, with no HTTP, no cache and no encode, 4 jobs in flight on the
+ * thread pool (both cores busy). No server can serve these tiles faster than their pixels can be
+ * decoded: a 254/1 tile never coincides with a stored tile, so each one costs a (partial) decode
+ * of the ~2.25 stored tiles under it, and then an encode on top.
+ */
+import { readFileSync } from 'node:fs';
+import { decodeGrid, nativeJpegStatus } from '../src/imaging/jpeg-native.js';
+import { slideStructure } from '../src/slides/structure.js';
+import { parseTiff } from '../src/slides/tiff.js';
+import { tileRead, type DzGeometry, type SlideLevelGeometry } from '../src/tiles/deepzoom.js';
+import { openSlideSource } from '../src/tiles/source.js';
+import type { TileAddr } from './lists.js';
+
+export interface CodecFloor {
+  tiles: number;
+  seconds: number;
+  decodeTilesPerSec: number;
+  decodeAndEncodeTilesPerSec: number;
+}
+
+export async function codecFloor(slidePath: string, dz: DzGeometry, tiles: TileAddr[], seconds: number, quality: number): Promise<CodecFloor | null> {
+  if (!nativeJpegStatus().available) return null;
+  const bytes = readFileSync(slidePath);
+  const structure = slideStructure(parseTiff((o, l) => bytes.subarray(o, o + l), bytes.length));
+  const levels: SlideLevelGeometry[] = structure.levels.map((l) => ({ width: l.width, height: l.height, downsample: l.downsample }));
+  const src = openSlideSource(slidePath, structure.levels.map((l) => ({ ifd: l.ifd, width: l.width, height: l.height, tileWidth: l.tileWidth, tileHeight: l.tileHeight })));
+  try {
+    const run = async (encode: boolean) => {
+      let next = 0;
+      let done = 0;
+      const t0 = performance.now();
+      const until = t0 + seconds * 1000;
+      await Promise.all(
+        Array.from({ length: 4 }, async () => {
+          while (performance.now() < until && next < tiles.length) {
+            const t = tiles[next++]!;
+            const r = tileRead(dz, levels, t.level, t.col, t.row)!;
+            const l = src.levels[r.slideLevel]!;
+            const tx0 = Math.floor(r.lX / l.tileWidth);
+            const ty0 = Math.floor(r.lY / l.tileHeight);
+            const tx1 = Math.floor((r.lX + r.lWidth - 1) / l.tileWidth);
+            const ty1 = Math.floor((r.lY + r.lHeight - 1) / l.tileHeight);
+            const grid: Array<Buffer | null> = [];
+            for (let ty = ty0; ty <= ty1; ty++) for (let tx = tx0; tx <= tx1; tx++) grid.push(src.jpegTile(r.slideLevel, tx, ty));
+            const crop = { left: r.lX - tx0 * l.tileWidth, top: r.lY - ty0 * l.tileHeight, width: r.lWidth, height: r.lHeight };
+            await decodeGrid({ tiles: grid, across: tx1 - tx0 + 1, tileWidth: l.tileWidth, tileHeight: l.tileHeight }, crop, encode ? quality : undefined);
+            done++;
+          }
+        }),
+      );
+      return done / ((performance.now() - t0) / 1000);
+    };
+    const decodeTilesPerSec = await run(false);
+    const decodeAndEncodeTilesPerSec = await run(true);
+    return { tiles: tiles.length, seconds, decodeTilesPerSec, decodeAndEncodeTilesPerSec };
+  } finally {
+    src.close();
+  }
+}
