@@ -10,7 +10,7 @@
  * two cores would reach doing nothing else: 2 s of CPU per second / CPU per tile.
  */
 import { readFileSync } from 'node:fs';
-import { decodeGrid, nativeJpegStatus } from '../src/imaging/jpeg-native.js';
+import { decodeGrid, encodeGrid, nativeJpegStatus } from '../src/imaging/jpeg-native.js';
 import { slideStructure } from '../src/slides/structure.js';
 import { parseTiff } from '../src/slides/tiff.js';
 import { tileRead, type DzGeometry, type SlideLevelGeometry } from '../src/tiles/deepzoom.js';
@@ -58,7 +58,8 @@ export async function codecFloor(slidePath: string, dz: DzGeometry, tiles: TileA
             const grid: Array<Buffer | null> = [];
             for (let ty = ty0; ty <= ty1; ty++) for (let tx = tx0; tx <= tx1; tx++) grid.push(src.jpegTile(r.slideLevel, tx, ty));
             const crop = { left: r.lX - tx0 * l.tileWidth, top: r.lY - ty0 * l.tileHeight, width: r.lWidth, height: r.lHeight };
-            await decodeGrid({ tiles: grid, across: tx1 - tx0 + 1, tileWidth: l.tileWidth, tileHeight: l.tileHeight }, crop, encode ? quality : undefined);
+            const g = { tiles: grid, across: tx1 - tx0 + 1, tileWidth: l.tileWidth, tileHeight: l.tileHeight };
+            await (encode ? encodeGrid(g, crop, quality) : decodeGrid(g, crop));
             done++;
           }
         }),

@@ -7,7 +7,7 @@
  */
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { AppError } from '../errors.js';
-import { decodeGrid } from '../imaging/jpeg-native.js';
+import { decodeGrid, encodeGrid } from '../imaging/jpeg-native.js';
 import { blankJpeg, renderRaw, renderRegion, type Crop, type RawImage, type RegionOutput } from '../imaging/sharp.js';
 import { TAG, parseTiff } from '../slides/tiff.js';
 
@@ -104,10 +104,10 @@ export function openSlideSource(path: string, levels: readonly SourceLevel[], op
   /** The native decoder's answer, or null (with the reason told) when libvips must do it. */
   const renderNative = async (tiles: Array<Buffer | null>, across: number, l: LevelIndex, local: Crop, size: { width: number; height: number }, out: RegionOutput) => {
     const unscaled = local.width === size.width && local.height === size.height;
-    const quality = unscaled && out.kind === 'encoded' && out.format === 'jpeg' ? out.quality : undefined;
+    const grid = { tiles, across, tileWidth: l.tileWidth, tileHeight: l.tileHeight };
     try {
-      const { raw, jpeg: encoded } = await decodeGrid({ tiles, across, tileWidth: l.tileWidth, tileHeight: l.tileHeight }, local, quality);
-      if (encoded) return encoded;
+      if (unscaled && out.kind === 'encoded' && out.format === 'jpeg') return await encodeGrid(grid, local, out.quality);
+      const raw = await decodeGrid(grid, local);
       return unscaled && out.kind === 'raw' ? raw : await renderRaw(raw, size, out);
     } catch (e) {
       if (e instanceof AppError) throw e;

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodeGrid, nativeJpegStatus, type TileGrid } from '../../src/imaging/jpeg-native.js';
+import { decodeGrid, encodeGrid, nativeJpegStatus, type TileGrid } from '../../src/imaging/jpeg-native.js';
 import { renderRegion, type Crop } from '../../src/imaging/sharp.js';
 import { parseTiff, TAG } from '../../src/slides/tiff.js';
 import { openSlideSource, type SlideSource } from '../../src/tiles/source.js';
@@ -74,7 +74,7 @@ function crops(width: number, height: number, tile: number, n: number, seed: num
 async function expectSamePixels(src: SlideSource, cs: Crop[]): Promise<void> {
   for (const c of cs) {
     const { grid, local } = gridOf(src, c);
-    const { raw } = await decodeGrid(grid, local);
+    const raw = await decodeGrid(grid, local);
     expect(raw.data.equals(await viaLibvips(grid, local)), JSON.stringify(c)).toBe(true);
   }
 }
@@ -125,7 +125,7 @@ describe('native JPEG region decoder', () => {
     expect((await sharp(tile).metadata()).channels).toBe(1);
     const grid = { tiles: [tile], across: 1, tileWidth: 64, tileHeight: 64 };
     for (const c of [{ left: 0, top: 0, width: 64, height: 64 }, { left: 9, top: 13, width: 30, height: 41 }]) {
-      const { raw } = await decodeGrid(grid, c);
+      const raw = await decodeGrid(grid, c);
       const ref = await sharp(tile).extract(c).toColourspace('srgb').raw().toBuffer();
       expect(raw.data.equals(ref)).toBe(true);
     }
@@ -133,7 +133,7 @@ describe('native JPEG region decoder', () => {
 
   it('fills sparse (null) tiles with white and decodes the others', async () => {
     const tile = await sharp({ create: { width: 32, height: 32, channels: 3, background: '#204080' } }).jpeg({ quality: 90 }).toBuffer();
-    const { raw } = await decodeGrid({ tiles: [tile, null], across: 2, tileWidth: 32, tileHeight: 32 }, { left: 16, top: 0, width: 32, height: 32 });
+    const raw = await decodeGrid({ tiles: [tile, null], across: 2, tileWidth: 32, tileHeight: 32 }, { left: 16, top: 0, width: 32, height: 32 });
     const ref = await sharp(tile).raw().toBuffer();
     for (let y = 0; y < 32; y++) {
       expect(raw.data.subarray(y * 96, y * 96 + 48).equals(ref.subarray((y * 32 + 16) * 3, (y * 32 + 32) * 3))).toBe(true);
@@ -146,9 +146,10 @@ describe('native JPEG region decoder', () => {
     try {
       for (const quality of [40, 75, 95]) {
         const { grid, local } = gridOf(src, { left: 300, top: 410, width: 256, height: 256 });
-        const { raw, jpeg } = await decodeGrid(grid, local, quality);
-        expect(jpeg?.subarray(0, 4)).toEqual(Buffer.from([0xff, 0xd8, 0xff, 0xe0]));
-        const ours = await sharp(jpeg!).raw().toBuffer();
+        const raw = await decodeGrid(grid, local);
+        const jpeg = await encodeGrid(grid, local, quality);
+        expect(jpeg.subarray(0, 4)).toEqual(Buffer.from([0xff, 0xd8, 0xff, 0xe0]));
+        const ours = await sharp(jpeg).raw().toBuffer();
         const theirs = await sharp(await sharp(raw.data, { raw: { width: 256, height: 256, channels: 3 } }).jpeg({ quality }).toBuffer()).raw().toBuffer();
         expect(ours.equals(theirs), `quality ${quality}`).toBe(true);
       }
@@ -180,7 +181,8 @@ describe('native JPEG region decoder', () => {
     await expect(decodeGrid(g, { left: -1, top: 0, width: 4, height: 4 })).rejects.toThrow(RangeError);
     await expect(decodeGrid(g, { left: 0, top: 10, width: 4, height: 7 })).rejects.toThrow(RangeError);
     await expect(decodeGrid({ ...g, across: 3 }, { left: 0, top: 0, width: 4, height: 4 })).rejects.toThrow(RangeError);
-    await expect(decodeGrid(g, { left: 0, top: 0, width: 4, height: 4 }, 101)).rejects.toThrow(RangeError);
+    await expect(encodeGrid(g, { left: 0, top: 0, width: 4, height: 4 }, 101)).rejects.toThrow(RangeError);
+    await expect(encodeGrid(g, { left: 0, top: 0, width: 4, height: 4 }, 0)).rejects.toThrow(TypeError);
     await expect(decodeGrid(g, { left: 0, top: 0, width: 0, height: 4 })).rejects.toThrow(RangeError);
   });
 

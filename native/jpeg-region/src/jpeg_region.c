@@ -11,8 +11,9 @@
  * decodeRegion(holder, across, tileWidth, tileHeight, left, top, width, height, quality, optimize,
  *              callback)
  *   holder: [tile0, tile1, ..., out] where each tile is a complete JPEG (Buffer) or null (blank,
- *   white), laid out `across` per row; out is a Buffer of width*height*3 bytes. left/top: the
- *   region's origin relative to the first tile's. quality 0 leaves out raw; 1..100 encodes it
+ *   white), laid out `across` per row; out is a Buffer of width*height*3 bytes, or null with a
+ *   quality (the canvas is then the job's own, freed after the encode: no JS allocation). left/top:
+ *   the region's origin relative to the first tile's. quality 0 leaves out raw; 1..100 encodes it
  *   (optimize: two-pass Huffman tables). callback(error | null, jpeg | undefined).
  */
 #include <node_api.h>
@@ -56,6 +57,7 @@ typedef struct {
   int64_t left, top;
   uint32_t width, height;
   unsigned char *out;
+  bool own_out; /* out was allocated here (no JS buffer given) */
   /* 1..100: encode the canvas as JPEG at this quality (into jpeg/jpeg_size); 0: leave it raw. */
   uint32_t quality;
   bool optimize;
@@ -166,6 +168,10 @@ static int encode(job *j) {
 static void execute(napi_env env, void *data) {
   job *j = data;
   size_t stride = (size_t)j->width * 3;
+  if (j->own_out && !(j->out = malloc(stride * j->height))) {
+    snprintf(j->error, sizeof j->error, "out of memory");
+    return;
+  }
   for (uint32_t i = 0; i < j->count; i++) {
     int64_t tx = (int64_t)(i % j->across) * j->tile_width - j->left;
     int64_t ty = (int64_t)(i / j->across) * j->tile_height - j->top;
@@ -198,6 +204,7 @@ static void complete(napi_env env, napi_status status, void *data) {
     if (j->jpeg && napi_create_buffer_copy(env, j->jpeg_size, j->jpeg, NULL, &args[1]) != napi_ok) args[1] = undef;
   }
   free(j->jpeg);
+  if (j->own_out) free(j->out);
   napi_delete_reference(env, j->holder);
   napi_delete_reference(env, j->callback);
   napi_delete_async_work(env, j->work);
@@ -280,6 +287,14 @@ static napi_value decode_region(napi_env env, napi_callback_info info) {
     CHECK(napi_typeof(env, v, &type), "holder: element unreadable");
     if (i < j->count && type == napi_null) {
       j->tiles[i].sparse = true;
+      continue;
+    }
+    if (i == j->count && type == napi_null) {
+      if (j->quality == 0) {
+        napi_throw_type_error(env, NULL, "out: a Buffer is needed unless a quality is given");
+        goto fail;
+      }
+      j->own_out = true;
       continue;
     }
     CHECK(napi_is_buffer(env, v, &is_buffer), "holder: Buffer expected");
