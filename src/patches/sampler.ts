@@ -79,7 +79,7 @@ export function createSampler(g: Generation) {
    * Buckets cut to a region box, kept too: a training job sends the same request every epoch, and
    * cutting counts the class exactly in every tile the box's edges cross (a second, at 73 slides).
    */
-  /** Sampling requests running: the warm-up waits for them. */
+  /** Sampling requests running (or holding it back): the warm-up waits for them. */
   let sampling = 0;
   const inRegion = new LRUCache<string, { tiles: Int32Array; cum: Float64Array }>({ max: 4096 });
   const regionBucket = (slideId: string, value: number, box: NonNullable<SampleSpec['regionBox']>, cut: () => { tiles: Int32Array; cum: Float64Array }) => {
@@ -143,6 +143,15 @@ export function createSampler(g: Generation) {
         g.labels.preload(raster, 0);
         loadSlideBuckets(slide.id);
       }
+    },
+    /** Holds the warm-up back until the returned release is called (once; later calls do nothing). */
+    hold(): () => void {
+      sampling++;
+      let held = true;
+      return () => {
+        if (held) sampling--;
+        held = false;
+      };
     },
     /**
      * Draws the shard's patches. Async on purpose: it yields to the event loop every few

@@ -46,6 +46,26 @@ describe('sampler warm-up', () => {
     }
   });
 
+  it('gives way while a request holds it back, and goes on once released', async () => {
+    const g = freshGeneration();
+    try {
+      const s = createSampler(g);
+      const release = s.hold();
+      let finished = false;
+      const w = s.warm().then(() => {
+        finished = true;
+      });
+      await new Promise((r) => setTimeout(r, 150));
+      expect(finished).toBe(false);
+      release();
+      release(); // a second release (close after finish) changes nothing
+      await w;
+      expect(finished).toBe(true);
+    } finally {
+      g.db.close();
+    }
+  });
+
   it('stops quietly when its index is closed mid-way', async () => {
     const g = freshGeneration();
     const w = createSampler(g).warm();
