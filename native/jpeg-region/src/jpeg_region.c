@@ -70,7 +70,8 @@ typedef struct {
 static int decode_part(job *j, const tile_ref *t, uint32_t sx, uint32_t sy, uint32_t sw, uint32_t sh, uint32_t dx, uint32_t dy) {
   struct jpeg_decompress_struct cinfo;
   error_mgr err;
-  JSAMPROW row = NULL;
+  /* volatile: set after setjmp and freed after a longjmp back to it. */
+  JSAMPROW volatile row = NULL;
   size_t stride = (size_t)j->width * 3;
   cinfo.err = jpeg_std_error(&err.pub);
   err.pub.error_exit = on_error;
@@ -79,7 +80,7 @@ static int decode_part(job *j, const tile_ref *t, uint32_t sx, uint32_t sy, uint
   jpeg_create_decompress(&cinfo);
   if (setjmp(err.jump)) {
     snprintf(j->error, sizeof j->error, "JPEG tile: %s", err.message);
-    free(row);
+    free((void *)row);
     jpeg_destroy_decompress(&cinfo);
     return -1;
   }
@@ -120,11 +121,12 @@ static int decode_part(job *j, const tile_ref *t, uint32_t sx, uint32_t sy, uint
     return -1;
   }
   if (sy > 0 && jpeg_skip_scanlines(&cinfo, sy) != sy) ERREXIT(&cinfo, JERR_BAD_LENGTH);
+  JSAMPROW line = row;
   for (uint32_t y = 0; y < sh; y++) {
-    if (jpeg_read_scanlines(&cinfo, &row, 1) != 1) ERREXIT(&cinfo, JERR_BAD_LENGTH);
-    memcpy(j->out + (size_t)(dy + y) * stride + (size_t)dx * 3, row + (size_t)(sx - xoff) * 3, (size_t)sw * 3);
+    if (jpeg_read_scanlines(&cinfo, &line, 1) != 1) ERREXIT(&cinfo, JERR_BAD_LENGTH);
+    memcpy(j->out + (size_t)(dy + y) * stride + (size_t)dx * 3, line + (size_t)(sx - xoff) * 3, (size_t)sw * 3);
   }
-  free(row);
+  free((void *)row);
   /* The rows below the region are never decoded. */
   jpeg_abort_decompress(&cinfo);
   jpeg_destroy_decompress(&cinfo);
