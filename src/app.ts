@@ -57,6 +57,7 @@ export function createApp(deps: AppDeps): express.Express & { services: AppServi
   const tiles = createTileService({
     slideHandles: config.slideHandles,
     tileCacheBytes: config.tileCacheBytes,
+    decodedTileCacheBytes: config.decodedTileCacheBytes,
     nativeJpeg: imaging.nativeJpeg.enabled,
     onCacheLookup: (c, hit) => cacheLookup?.(c, hit),
     onNativeFallback: (reason) => {
@@ -68,7 +69,7 @@ export function createApp(deps: AppDeps): express.Express & { services: AppServi
     index: () => indexSummary(deps.index),
     caches: () => {
       const s = tiles.stats();
-      return { rendered_tiles: s.renderedBytes };
+      return { rendered_tiles: s.renderedBytes, decoded_tiles: s.decodedBytes };
     },
   });
   cacheLookup = (cache, hit) => metrics.cache.inc({ cache, result: hit ? 'hit' : 'miss' });

@@ -24,6 +24,7 @@ interface Addon {
     height: number,
     quality: number,
     optimize: boolean,
+    decoded: Uint8Array | null,
     done: (err: Error | null, jpeg?: Buffer) => void,
   ): void;
   libjpegTurboVersion: number;
@@ -68,9 +69,17 @@ export function nativeJpegStatus(): NativeJpegStatus {
   return status;
 }
 
-/** Stored JPEG tiles (complete streams; null = sparse, shown white) laid out `across` per row. */
+/** A whole stored tile already decoded: RGB, tileWidth x tileHeight (from a cache). */
+export interface DecodedTile {
+  rgb: Buffer;
+}
+
+/**
+ * Stored tiles laid out `across` per row: complete JPEG streams, decoded tiles (copied, not
+ * decoded again), or null (sparse, shown white).
+ */
 export interface TileGrid {
-  tiles: Array<Buffer | null>;
+  tiles: Array<Buffer | DecodedTile | null>;
   across: number;
   tileWidth: number;
   tileHeight: number;
@@ -101,8 +110,14 @@ export async function encodeGrid(grid: TileGrid, crop: Crop, quality: number): P
 function run(grid: TileGrid, crop: Crop, out: Buffer | null, quality: number): Promise<Buffer | undefined> {
   const a = addon;
   if (!a) return Promise.reject(new Error(status.reason ?? 'native JPEG decoder unavailable'));
+  let flags: Uint8Array | null = null;
+  const holder = grid.tiles.map((t, i) => {
+    if (t === null || Buffer.isBuffer(t)) return t;
+    (flags ??= new Uint8Array(grid.tiles.length))[i] = 1;
+    return t.rgb;
+  });
   return new Promise((resolve, reject) => {
-    a.decodeRegion([...grid.tiles, out], grid.across, grid.tileWidth, grid.tileHeight, crop.left, crop.top, crop.width, crop.height, quality, false, (err, jpeg) => {
+    a.decodeRegion([...holder, out], grid.across, grid.tileWidth, grid.tileHeight, crop.left, crop.top, crop.width, crop.height, quality, false, flags, (err, jpeg) => {
       if (err) reject(err);
       else resolve(jpeg);
     });

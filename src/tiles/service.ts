@@ -14,17 +14,22 @@ import type { LabelRaster } from '../labels/reader.js';
 import { encodeGreyPng, encodeIndexedPng } from '../masks/png.js';
 import { maskSampling, sampleRegion } from '../masks/sample.js';
 import { deepZoomGeometry, tileRead, type DzGeometry, type SlideLevelGeometry } from './deepzoom.js';
-import { openSlideSource, type SlideSource } from './source.js';
+import { openSlideSource, type DecodedTiles, type SlideSource } from './source.js';
+
+/** How many stored tiles are remembered as recently used (keys only: ~1 MB). */
+const DECODED_TILE_MEMORY = 2048;
 import type { Limiter } from '../http/limits.js';
 
 export interface TileServiceOptions {
   slideHandles: number;
   tileCacheBytes: number;
+  /** Whole decoded stored tiles (RGB) kept for overlapping reads; 0 turns the cache off. */
+  decodedTileCacheBytes: number;
   /** Decode JPEG regions with the native region decoder (see imaging/jpeg-native.ts). */
   nativeJpeg: boolean;
   onNativeFallback?: (reason: string) => void;
   /** Told of every cache lookup (for the hit-ratio metrics). */
-  onCacheLookup?: (cache: 'rendered_tiles' | 'open_slides', hit: boolean) => void;
+  onCacheLookup?: (cache: 'rendered_tiles' | 'open_slides' | 'decoded_tiles', hit: boolean) => void;
 }
 
 export interface Geometry {
@@ -61,7 +66,7 @@ export interface TileService {
    * parts of the rectangle outside the level are white.
    */
   region(g: Generation, s: SlideRow, level: number, rect: Crop, size: { width: number; height: number }, out: RegionOutput): Promise<Buffer | RawImage>;
-  stats(): { renderedBytes: number; openSlides: number };
+  stats(): { renderedBytes: number; decodedBytes: number; openSlides: number };
   /**
    * Which decoder renders regions ('n' native, 'v' libvips). Part of the ETag of everything
    * rendered: the two write different JPEG bytes for the same pixels, and a strong ETag names bytes.
@@ -75,8 +80,32 @@ export function createTileService(opts: TileServiceOptions): TileService {
   const sources = new LRUCache<string, SlideSource>({ max: opts.slideHandles, dispose: (s) => s.close() });
   const rendered = new LRUCache<string, Buffer>({ maxSize: Math.max(1, opts.tileCacheBytes), sizeCalculation: (v) => v.length + 64 });
   const geometries = new LRUCache<string, Geometry>({ max: 1024 });
+  const decodedTiles = new LRUCache<string, Buffer>({ maxSize: Math.max(1, opts.decodedTileCacheBytes), sizeCalculation: (v) => v.length + 64 });
+  /** Stored tiles used recently: a second use within this memory earns a whole decode (see DecodedTiles). */
+  const recentTiles = new LRUCache<string, true>({ max: DECODED_TILE_MEMORY });
+  const decoding = new Map<string, Promise<Buffer>>();
+  const decoded: DecodedTiles | undefined =
+    opts.decodedTileCacheBytes > 0
+      ? {
+          get: (key) => lookup('decoded_tiles', decodedTiles.get(key)),
+          fill: (key, decode) => {
+            let p = decoding.get(key);
+            if (!p) {
+              p = decode().then((rgb) => (decodedTiles.set(key, rgb), rgb));
+              decoding.set(key, p);
+              void p.finally(() => decoding.delete(key)).catch(() => undefined);
+            }
+            return p;
+          },
+          seen: (key) => {
+            if (recentTiles.has(key)) return true;
+            recentTiles.set(key, true);
+            return false;
+          },
+        }
+      : undefined;
   let limit: <T>(fn: () => Promise<T>) => Promise<T> = (fn) => fn();
-  const lookup = <T>(cache: 'rendered_tiles' | 'open_slides', value: T | undefined): T | undefined => {
+  const lookup = <T>(cache: 'rendered_tiles' | 'open_slides' | 'decoded_tiles', value: T | undefined): T | undefined => {
     opts.onCacheLookup?.(cache, value !== undefined);
     return value;
   };
@@ -96,7 +125,7 @@ export function createTileService(opts: TileServiceOptions): TileService {
     let src = lookup('open_slides', sources.get(s.etag));
     if (!src) {
       const levels = g.catalogue.levels(s.id).map((l) => ({ ifd: l.ifd, width: l.width, height: l.height, tileWidth: l.tile_width, tileHeight: l.tile_height }));
-      src = openSlideSource(g.slidePath(s), levels, { native: opts.nativeJpeg, ...(opts.onNativeFallback ? { onNativeFallback: opts.onNativeFallback } : {}) });
+      src = openSlideSource(g.slidePath(s), levels, { native: opts.nativeJpeg, ...(decoded ? { decoded } : {}), ...(opts.onNativeFallback ? { onNativeFallback: opts.onNativeFallback } : {}) });
       sources.set(s.etag, src);
     }
     return src;
@@ -184,7 +213,7 @@ export function createTileService(opts: TileServiceOptions): TileService {
     setLimiter(l) {
       limit = (fn) => l.run(fn);
     },
-    stats: () => ({ renderedBytes: rendered.calculatedSize, openSlides: sources.size }),
+    stats: () => ({ renderedBytes: rendered.calculatedSize, decodedBytes: decodedTiles.calculatedSize, openSlides: sources.size }),
     renderer: opts.nativeJpeg ? 'n' : 'v',
   };
 }

@@ -7,7 +7,7 @@
  */
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { AppError } from '../errors.js';
-import { decodeGrid, encodeGrid } from '../imaging/jpeg-native.js';
+import { decodeGrid, encodeGrid, type TileGrid } from '../imaging/jpeg-native.js';
 import { blankJpeg, renderRaw, renderRegion, type Crop, type RawImage, type RegionOutput } from '../imaging/sharp.js';
 import { TAG, parseTiff } from '../slides/tiff.js';
 
@@ -33,9 +33,25 @@ export interface SlideSource {
   close(): void;
 }
 
+/**
+ * Whole decoded stored tiles, for overlapping reads: neighbouring 254 px tiles, or patches of a
+ * sliding window, share the 512 px tiles under them. A stored tile's first use decodes only the
+ * part needed; a second use while it is still remembered decodes it whole and keeps it (bounded
+ * by bytes); later uses copy from it. Random reads rarely come back to a tile, and pay little.
+ */
+export interface DecodedTiles {
+  get(key: string): Buffer | undefined;
+  /** Whether `key` was used recently; remembers it. */
+  seen(key: string): boolean;
+  /** Decodes and keeps a tile; requests for the same tile while it decodes share the one decode. */
+  fill(key: string, decode: () => Promise<Buffer>): Promise<Buffer>;
+}
+
 export interface SourceOptions {
   /** Decode JPEG regions with the native region decoder (when it is built). */
   native: boolean;
+  /** Shared cache of decoded stored tiles (native decoder only). */
+  decoded?: DecodedTiles;
   /** Told when the native decoder could not read a region and libvips was used instead. */
   onNativeFallback?: (reason: string) => void;
 }
@@ -51,6 +67,9 @@ interface LevelIndex extends SourceLevel {
 
 const JPEG_COMPRESSION = 7;
 
+/** Distinguishes open sources in the shared decoded-tile cache (a re-opened slide is a new source). */
+let sourceCount = 0;
+
 /** Blank tiles by size, shared: a sparse (never written) tile shows white glass. */
 const blanks = new Map<string, Promise<Buffer>>();
 /** APP14 "Adobe" segment with transform 0: tells decoders the components are RGB, not YCbCr. */
@@ -58,6 +77,7 @@ const ADOBE_RGB = Buffer.from([0xff, 0xee, 0x00, 0x0e, 0x41, 0x64, 0x6f, 0x62, 0
 
 export function openSlideSource(path: string, levels: readonly SourceLevel[], opts: SourceOptions = { native: true }): SlideSource {
   const fd = openSync(path, 'r');
+  const sourceId = ++sourceCount;
   let index: LevelIndex[];
   try {
     const size = fstatSync(fd).size;
@@ -101,11 +121,26 @@ export function openSlideSource(path: string, levels: readonly SourceLevel[], op
     return b;
   };
 
+  /** A stored tile for the native decoder: decoded from the cache, or its JPEG (see DecodedTiles). */
+  const sourceTile = async (level: number, l: LevelIndex, tx: number, ty: number): Promise<TileGrid['tiles'][number]> => {
+    const cache = opts.decoded;
+    if (!cache) return jpegTile(level, tx, ty);
+    const key = `${sourceId}:${level}:${tx}:${ty}`;
+    const hit = cache.get(key);
+    if (hit) return { rgb: hit };
+    const bytes = jpegTile(level, tx, ty);
+    if (!bytes || !cache.seen(key)) return bytes;
+    const whole = { left: 0, top: 0, width: l.tileWidth, height: l.tileHeight };
+    return { rgb: await cache.fill(key, async () => (await decodeGrid({ tiles: [bytes], across: 1, tileWidth: l.tileWidth, tileHeight: l.tileHeight }, whole)).data) };
+  };
+
   /** The native decoder's answer, or null (with the reason told) when libvips must do it. */
-  const renderNative = async (tiles: Array<Buffer | null>, across: number, l: LevelIndex, local: Crop, size: { width: number; height: number }, out: RegionOutput) => {
+  const renderNative = async (level: number, l: LevelIndex, first: { tx: number; ty: number }, last: { tx: number; ty: number }, local: Crop, size: { width: number; height: number }, out: RegionOutput) => {
     const unscaled = local.width === size.width && local.height === size.height;
-    const grid = { tiles, across, tileWidth: l.tileWidth, tileHeight: l.tileHeight };
     try {
+      const tiles: TileGrid['tiles'] = [];
+      for (let ty = first.ty; ty <= last.ty; ty++) for (let tx = first.tx; tx <= last.tx; tx++) tiles.push(opts.decoded ? await sourceTile(level, l, tx, ty) : jpegTile(level, tx, ty));
+      const grid = { tiles, across: last.tx - first.tx + 1, tileWidth: l.tileWidth, tileHeight: l.tileHeight };
       if (unscaled && out.kind === 'encoded' && out.format === 'jpeg') return await encodeGrid(grid, local, out.quality);
       const raw = await decodeGrid(grid, local);
       return unscaled && out.kind === 'raw' ? raw : await renderRaw(raw, size, out);
@@ -127,16 +162,14 @@ export function openSlideSource(path: string, levels: readonly SourceLevel[], op
       const ty0 = Math.floor(crop.top / l.tileHeight);
       const tx1 = Math.floor((crop.left + crop.width - 1) / l.tileWidth);
       const ty1 = Math.floor((crop.top + crop.height - 1) / l.tileHeight);
-      const tiles: Array<Buffer | null> = [];
-      for (let ty = ty0; ty <= ty1; ty++) for (let tx = tx0; tx <= tx1; tx++) tiles.push(jpegTile(level, tx, ty));
-      const across = tx1 - tx0 + 1;
       const local = { left: crop.left - tx0 * l.tileWidth, top: crop.top - ty0 * l.tileHeight, width: crop.width, height: crop.height };
       if (opts.native) {
-        const done = await renderNative(tiles, across, l, local, size, out);
+        const done = await renderNative(level, l, { tx: tx0, ty: ty0 }, { tx: tx1, ty: ty1 }, local, size, out);
         if (done) return done;
       }
-      const joined = await Promise.all(tiles.map((t) => t ?? blank(l)));
-      return renderRegion({ kind: 'tiles', tiles: joined, across }, local, size, out);
+      const joined: Buffer[] = [];
+      for (let ty = ty0; ty <= ty1; ty++) for (let tx = tx0; tx <= tx1; tx++) joined.push(jpegTile(level, tx, ty) ?? (await blank(l)));
+      return renderRegion({ kind: 'tiles', tiles: joined, across: tx1 - tx0 + 1 }, local, size, out);
     },
     close: () => closeSync(fd),
   };

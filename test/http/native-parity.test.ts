@@ -11,9 +11,11 @@ import { binary, serveCore, serveIndex, type Served } from '../support/app-fixtu
 
 let s: Served;
 let vips: Awaited<ReturnType<typeof serveIndex>>;
+let cached: Awaited<ReturnType<typeof serveIndex>>;
 beforeAll(async () => {
   s = await serveCore();
   vips = await serveIndex(s.dataDir, s.indexPath, { nativeJpeg: false });
+  cached = await serveIndex(s.dataDir, s.indexPath, { decodedTileCacheBytes: 64 << 20 });
 });
 afterAll(() => s.cleanup());
 
@@ -48,6 +50,20 @@ describe('native decoder and libvips: the same pixels', () => {
     const [a, b] = await Promise.all([get(s.app, url), get(vips.app, url)]);
     expect(a.status).toBe(200);
     expect(a.body.equals(b.body)).toBe(true);
+  });
+
+  it('with the decoded-tile cache (DECODED_TILE_CACHE_BYTES): panning and overlapping patches, the same pixels', async () => {
+    const urls: string[] = [];
+    for (let row = 2; row < 5; row++) for (let col = 3; col < 6; col++) urls.push(`/slides/tumor_083/image_files/12/${col}_${row}.jpeg?tileSize=254&overlap=1`);
+    for (let y = 900; y < 1300; y += 128) for (let x = 700; x < 1200; x += 128) urls.push(`/slides/tumor_083/region?x=${x}&y=${y}&width=256&height=256&format=raw`);
+    for (const url of urls) {
+      const [a, b] = await Promise.all([get(cached.app, url), get(vips.app, url)]);
+      expect(a.status, url).toBe(200);
+      if (url.includes('format=raw')) expect(a.body.equals(b.body), url).toBe(true);
+      else expect((await pixels(a.body)).equals(await pixels(b.body)), url).toBe(true);
+    }
+    const m = (await request(cached.app).get('/metrics')).text;
+    expect(m).toMatch(/^cache_lookups_total\{cache="decoded_tiles",result="hit"\} [1-9]/m);
   });
 
   it('JPEG bytes differ between the encoders, and so do the strong ETags', async () => {

@@ -141,6 +141,63 @@ describe('native JPEG region decoder', () => {
     }
   });
 
+  it('copies tiles given already decoded (a cache) instead of decoding them: the same pixels', async () => {
+    const src = openLevel0(realPath('CMU-1-Small-Region.svs'));
+    try {
+      const { grid, local } = gridOf(src, { left: 200, top: 300, width: 300, height: 260 });
+      expect(grid.tiles.length).toBeGreaterThan(1);
+      const whole = { left: 0, top: 0, width: grid.tileWidth, height: grid.tileHeight };
+      const rgb = (await decodeGrid({ ...grid, tiles: [grid.tiles[1]!], across: 1 }, whole)).data;
+      const mixed = { ...grid, tiles: grid.tiles.map((t, i) => (i === 1 ? { rgb } : t)) };
+      expect((await decodeGrid(mixed, local)).data.equals((await decodeGrid(grid, local)).data)).toBe(true);
+      // And JPEG-encoded from a mixed grid, the same pixels as from JPEG tiles only.
+      const a = await sharp(await encodeGrid(mixed, local, 80)).raw().toBuffer();
+      const b = await sharp(await encodeGrid(grid, local, 80)).raw().toBuffer();
+      expect(a.equals(b)).toBe(true);
+      // A decoded tile must hold a whole tile.
+      await expect(decodeGrid({ ...grid, tiles: grid.tiles.map((t, i) => (i === 1 ? { rgb: rgb.subarray(0, 100) } : t)) }, local)).rejects.toThrow(RangeError);
+    } finally {
+      src.close();
+    }
+  });
+
+  it('in a slide source with a decoded-tile cache: first use partial, second use whole and kept, then copied', async () => {
+    const store = new Map<string, Buffer>();
+    const recent = new Set<string>();
+    const decoded = {
+      get: (k: string) => store.get(k),
+      fill: async (k: string, decode: () => Promise<Buffer>) => {
+        const v = await decode();
+        store.set(k, v);
+        return v;
+      },
+      seen: (k: string) => (recent.has(k) ? true : (recent.add(k), false)),
+    };
+    const path = realPath('CMU-1-Small-Region.svs');
+    const bytes = readFileSync(path);
+    const d = parseTiff((o, l) => bytes.subarray(o, o + l), bytes.length).ifds[0]!;
+    const level = { ifd: 0, width: d.num.get(TAG.ImageWidth)!, height: d.num.get(TAG.ImageLength)!, tileWidth: d.num.get(TAG.TileWidth)!, tileHeight: d.num.get(TAG.TileLength)! };
+    const cached = openSlideSource(path, [level], { native: true, decoded });
+    const plain = openLevel0(path, false);
+    try {
+      const crop = { left: 230, top: 470, width: 256, height: 256 };
+      const want = ((await plain.render(0, crop, crop, { kind: 'raw' })) as { data: Buffer }).data;
+      const under = (Math.floor((crop.left + crop.width - 1) / level.tileWidth) - Math.floor(crop.left / level.tileWidth) + 1) * (Math.floor((crop.top + crop.height - 1) / level.tileHeight) - Math.floor(crop.top / level.tileHeight) + 1);
+      expect(under).toBeGreaterThan(1);
+      for (const [round, kept] of [[1, 0], [2, under], [3, under]] as const) {
+        const got = ((await cached.render(0, crop, crop, { kind: 'raw' })) as { data: Buffer }).data;
+        expect(got.equals(want), `round ${round}`).toBe(true);
+        expect(store.size, `round ${round}`).toBe(kept);
+      }
+      const jpeg = (await cached.render(0, crop, crop, { kind: 'encoded', format: 'jpeg', quality: 80 })) as Buffer;
+      const ref = (await plain.render(0, crop, crop, { kind: 'encoded', format: 'jpeg', quality: 80 })) as Buffer;
+      expect((await sharp(jpeg).raw().toBuffer()).equals(await sharp(ref).raw().toBuffer())).toBe(true);
+    } finally {
+      cached.close();
+      plain.close();
+    }
+  });
+
   it('encodes JPEG in the same job: the pixels of libvips\' encoder at that quality, baseline JFIF', async () => {
     const src = openLevel0(realPath('CMU-1-Small-Region.svs'));
     try {

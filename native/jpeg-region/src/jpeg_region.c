@@ -9,12 +9,14 @@
  * whose per-call set-up costs more than the encode of a 256 px tile).
  *
  * decodeRegion(holder, across, tileWidth, tileHeight, left, top, width, height, quality, optimize,
- *              callback)
+ *              decoded, callback)
  *   holder: [tile0, tile1, ..., out] where each tile is a complete JPEG (Buffer) or null (blank,
  *   white), laid out `across` per row; out is a Buffer of width*height*3 bytes, or null with a
  *   quality (the canvas is then the job's own, freed after the encode: no JS allocation). left/top:
  *   the region's origin relative to the first tile's. quality 0 leaves out raw; 1..100 encodes it
- *   (optimize: two-pass Huffman tables). callback(error | null, jpeg | undefined).
+ *   (optimize: two-pass Huffman tables). decoded: null, or a Uint8Array with a flag per tile: 1
+ *   when that tile is given already decoded (RGB, tileWidth * tileHeight * 3 bytes: a cached
+ *   tile, copied rather than decoded). callback(error | null, jpeg | undefined).
  */
 #include <node_api.h>
 #include <setjmp.h>
@@ -46,6 +48,7 @@ typedef struct {
   const unsigned char *data;
   size_t length;
   bool sparse; /* null in the holder: never written, shown white */
+  bool decoded; /* RGB pixels of the whole tile, not JPEG */
 } tile_ref;
 
 typedef struct {
@@ -186,6 +189,11 @@ static void execute(napi_env env, void *data) {
       for (int64_t y = y0; y < y1; y++) memset(j->out + (size_t)y * stride + (size_t)x0 * 3, 255, (size_t)(x1 - x0) * 3);
       continue;
     }
+    if (t->decoded) {
+      size_t tstride = (size_t)j->tile_width * 3;
+      for (int64_t y = y0; y < y1; y++) memcpy(j->out + (size_t)y * stride + (size_t)x0 * 3, t->data + (size_t)(y - ty) * tstride + (size_t)(x0 - tx) * 3, (size_t)(x1 - x0) * 3);
+      continue;
+    }
     if (decode_part(j, t, (uint32_t)(x0 - tx), (uint32_t)(y0 - ty), (uint32_t)(x1 - x0), (uint32_t)(y1 - y0), (uint32_t)x0, (uint32_t)y0)) return;
   }
   if (j->quality > 0) encode(j);
@@ -222,16 +230,16 @@ static void complete(napi_env env, napi_status status, void *data) {
   }
 
 static napi_value decode_region(napi_env env, napi_callback_info info) {
-  size_t argc = 11;
-  napi_value argv[11], name;
+  size_t argc = 12;
+  napi_value argv[12], name;
   job *j = calloc(1, sizeof(job));
   if (!j) {
     napi_throw_error(env, NULL, "out of memory");
     return NULL;
   }
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL), "bad call");
-  if (argc < 11) {
-    napi_throw_type_error(env, NULL, "decodeRegion needs 11 arguments");
+  if (argc < 12) {
+    napi_throw_type_error(env, NULL, "decodeRegion needs 12 arguments");
     goto fail;
   }
   uint32_t length;
@@ -316,8 +324,34 @@ static napi_value decode_region(napi_env env, napi_callback_info info) {
       j->out = ptr;
     }
   }
+  napi_valuetype flags_type;
+  CHECK(napi_typeof(env, argv[10], &flags_type), "decoded: Uint8Array or null expected");
+  if (flags_type != napi_null && flags_type != napi_undefined) {
+    bool is_typed;
+    napi_typedarray_type ta_type;
+    size_t ta_length;
+    void *ta_data;
+    CHECK(napi_is_typedarray(env, argv[10], &is_typed), "decoded: Uint8Array expected");
+    if (!is_typed) {
+      napi_throw_type_error(env, NULL, "decoded: Uint8Array expected");
+      goto fail;
+    }
+    CHECK(napi_get_typedarray_info(env, argv[10], &ta_type, &ta_length, &ta_data, NULL, NULL), "decoded: Uint8Array expected");
+    if (ta_type != napi_uint8_array || ta_length != j->count) {
+      napi_throw_range_error(env, NULL, "decoded: one flag per tile");
+      goto fail;
+    }
+    for (uint32_t i = 0; i < j->count; i++) {
+      if (!((uint8_t *)ta_data)[i]) continue;
+      if (j->tiles[i].sparse || j->tiles[i].length < (size_t)j->tile_width * j->tile_height * 3) {
+        napi_throw_range_error(env, NULL, "decoded: a decoded tile must hold tileWidth * tileHeight * 3 bytes");
+        goto fail;
+      }
+      j->tiles[i].decoded = true;
+    }
+  }
   CHECK(napi_create_reference(env, argv[0], 1, &j->holder), "holder: cannot keep");
-  CHECK(napi_create_reference(env, argv[10], 1, &j->callback), "callback: function expected");
+  CHECK(napi_create_reference(env, argv[11], 1, &j->callback), "callback: function expected");
   napi_create_string_utf8(env, "jpeg_region", NAPI_AUTO_LENGTH, &name);
   CHECK(napi_create_async_work(env, NULL, name, execute, complete, j, &j->work), "cannot queue");
   CHECK(napi_queue_async_work(env, j->work), "cannot queue");
