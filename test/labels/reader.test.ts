@@ -94,7 +94,7 @@ describe('label reader', () => {
           expect(want.every((v) => v === t)).toBe(true);
           kinds.add(t === 0 ? 'zero' : 'uniform');
         } else {
-          expect(t).toEqual(want);
+          expect(new Uint8Array(t)).toEqual(want);
           kinds.add('mixed');
         }
         // Asked again (from the grid or the cache): the same answer.
