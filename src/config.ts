@@ -60,10 +60,10 @@ const DEFAULT_THUMBNAIL_MAX = 2048;
 /** Rendered-tile cache: ~4,000 JPEG tiles of 512 px. */
 const DEFAULT_TILE_CACHE_BYTES = 256 * 1024 * 1024;
 /**
- * Decoded slide tiles, off by default: measured on the Camelyon16-geometry slide (8 connections),
- * it doubles overlapping reads (sliding-window patches, stride half the size: 1,631 -> 3,305/s)
- * and helps a viewer panning over 254/1 tiles a little (+8%), but costs random reads 12%
- * (training patches, cold tiles: 2,164 -> 1,910/s), the service's main load. 128 MiB (~160 tiles
+ * Decoded slide tiles, off by default: measured on the Camelyon16-geometry slide (bench part
+ * `cache`, 8 connections), it doubles overlapping reads (sliding-window patches, stride half the
+ * size: 1,674 -> 3,449/s) and helps a viewer panning over 254/1 tiles a little (+6%), but costs
+ * random reads 11% (cold tiles: 2,163 -> 1,916/s), the service's main load. 128 MiB (~160 tiles
  * of 512 px) is a good size where it is turned on.
  */
 const DEFAULT_DECODED_TILE_CACHE_BYTES = 0;
