@@ -13,10 +13,10 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { freePort } from '../bench/procs.js';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const NGINX_TEMPLATE = join(ROOT, 'docker', 'nginx.conf');
@@ -76,15 +76,6 @@ export function loopbackNginxConf(template: string, o: { dir: string; listenPort
   swap(/(proxy_cache_path )\/\S+/, (m) => `${m[1]}${q('cache')}`);
   swap(/^([ \t]*)listen \d+;.*$/m, (m) => `${m[1]}listen 127.0.0.1:${o.listenPort};`);
   return conf;
-}
-
-export async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((res, rej) => srv.once('error', rej).listen(0, '127.0.0.1', res));
-  const addr = srv.address();
-  await new Promise<void>((res) => srv.close(() => res()));
-  if (addr === null || typeof addr === 'string') throw new Error('no port');
-  return addr.port;
 }
 
 function nodeArgs(entry: 'dist' | 'src', script: 'server' | 'cli'): string[] {

@@ -16,9 +16,9 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { freePort } from '../bench/procs.js';
 import { ingest } from '../src/indexer/ingest.js';
 import { buildDataset } from '../test/support/core-dataset.js';
 
@@ -112,18 +112,6 @@ function build(): void {
   if (r.status !== 0) throw new Error(`npm run build failed (${r.status ?? r.signal})`);
 }
 
-/** A free loopback port: bind port 0, read it, release it. */
-function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const addr = s.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      s.close(() => resolvePort(port));
-    });
-  });
-}
 
 function startServer(port: number, tsx: boolean): ChildProcess {
   const out = openSync(LOG_PATH, 'w');
