@@ -50,16 +50,8 @@ export async function codecFloor(slidePath: string, dz: DzGeometry, tiles: TileA
           while (performance.now() < until && next < tiles.length) {
             const t = tiles[next++]!;
             const r = tileRead(dz, levels, t.level, t.col, t.row)!;
-            const l = src.levels[r.slideLevel]!;
-            const tx0 = Math.floor(r.lX / l.tileWidth);
-            const ty0 = Math.floor(r.lY / l.tileHeight);
-            const tx1 = Math.floor((r.lX + r.lWidth - 1) / l.tileWidth);
-            const ty1 = Math.floor((r.lY + r.lHeight - 1) / l.tileHeight);
-            const grid: Array<Buffer | null> = [];
-            for (let ty = ty0; ty <= ty1; ty++) for (let tx = tx0; tx <= tx1; tx++) grid.push(src.jpegTile(r.slideLevel, tx, ty));
-            const crop = { left: r.lX - tx0 * l.tileWidth, top: r.lY - ty0 * l.tileHeight, width: r.lWidth, height: r.lHeight };
-            const g = { tiles: grid, across: tx1 - tx0 + 1, tileWidth: l.tileWidth, tileHeight: l.tileHeight };
-            await (encode ? encodeGrid(g, crop, quality) : decodeGrid(g, crop));
+            const { grid, local } = await src.jpegGrid(r.slideLevel, { left: r.lX, top: r.lY, width: r.lWidth, height: r.lHeight });
+            await (encode ? encodeGrid(grid, local, quality) : decodeGrid(grid, local));
             done++;
           }
         }),

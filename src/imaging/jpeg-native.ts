@@ -23,7 +23,6 @@ interface Addon {
     width: number,
     height: number,
     quality: number,
-    optimize: boolean,
     decoded: Uint8Array | null,
     done: (err: Error | null, jpeg?: Buffer) => void,
   ): void;
@@ -117,7 +116,7 @@ function run(grid: TileGrid, crop: Crop, out: Buffer | null, quality: number): P
     return t.rgb;
   });
   return new Promise((resolve, reject) => {
-    a.decodeRegion([...holder, out], grid.across, grid.tileWidth, grid.tileHeight, crop.left, crop.top, crop.width, crop.height, quality, false, flags, (err, jpeg) => {
+    a.decodeRegion([...holder, out], grid.across, grid.tileWidth, grid.tileHeight, crop.left, crop.top, crop.width, crop.height, quality, flags, (err, jpeg) => {
       if (err) reject(err);
       else resolve(jpeg);
     });

@@ -52,16 +52,18 @@ export function createLabelReader(db: Db, cacheBytes: number): LabelReader {
     sizeCalculation: (v) => v.tile.length + 64,
   });
   /** Per slide (ETag) and level, what is known of each tile: uniform value, HAS_DATA or UNKNOWN. */
-  const grids = new LRUCache<string, Int16Array[]>({ max: 4096 });
+  const grids = new LRUCache<string, Array<{ grid: Int16Array; across: number; down: number }>>({ max: 4096 });
   const gridOf = (r: LabelRaster, level: number): { grid: Int16Array; across: number; down: number } => {
     let levels = grids.get(r.etag);
     if (!levels) grids.set(r.etag, (levels = []));
-    const size = levelSize(r, level);
-    const across = Math.ceil(size.width / r.tileSize);
-    const down = Math.ceil(size.height / r.tileSize);
-    let grid = levels[level];
-    if (!grid) levels[level] = grid = new Int16Array(across * down).fill(UNKNOWN);
-    return { grid, across, down };
+    let g = levels[level];
+    if (!g) {
+      const size = levelSize(r, level);
+      const across = Math.ceil(size.width / r.tileSize);
+      const down = Math.ceil(size.height / r.tileSize);
+      levels[level] = g = { grid: new Int16Array(across * down).fill(UNKNOWN), across, down };
+    }
+    return g;
   };
   const tile = (r: LabelRaster, level: number, tx: number, ty: number): Tile => {
     const { grid, across, down } = gridOf(r, level);

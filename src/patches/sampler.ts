@@ -63,24 +63,17 @@ export function createSampler(g: Generation) {
     let b = wholeSlide.get(key);
     if (!b) {
       const rows = countsStmt.all(slideId, value);
-      b = { tiles: new Int32Array(rows.length * 2), cum: new Float64Array(rows.length) };
-      let total = 0;
-      rows.forEach(([tx, ty, count], i) => {
-        b!.tiles[2 * i] = tx;
-        b!.tiles[2 * i + 1] = ty;
-        b!.cum[i] = total += count;
-      });
-      wholeSlide.set(key, b);
+      wholeSlide.set(key, (b = bucketOfRows(rows, 0, rows.length)));
     }
     return b;
   };
 
+  /** Sampling requests running (or holding it back): the warm-up waits for them. */
+  let sampling = 0;
   /**
    * Buckets cut to a region box, kept too: a training job sends the same request every epoch, and
    * cutting counts the class exactly in every tile the box's edges cross (a second, at 73 slides).
    */
-  /** Sampling requests running (or holding it back): the warm-up waits for them. */
-  let sampling = 0;
   const inRegion = new LRUCache<string, { tiles: Int32Array; cum: Float64Array }>({ max: 4096 });
   const regionBucket = (slideId: string, value: number, box: NonNullable<SampleSpec['regionBox']>, cut: () => { tiles: Int32Array; cum: Float64Array }) => {
     const key = `${slideId}:${value}:${box.x},${box.y},${box.width},${box.height}`;
@@ -96,15 +89,7 @@ export function createSampler(g: Generation) {
       const value = rows[start]![0];
       let end = start;
       while (end < rows.length && rows[end]![0] === value) end++;
-      const b = { tiles: new Int32Array((end - start) * 2), cum: new Float64Array(end - start) };
-      let total = 0;
-      for (let i = start; i < end; i++) {
-        const [, tx, ty, count] = rows[i]!;
-        b.tiles[2 * (i - start)] = tx;
-        b.tiles[2 * (i - start) + 1] = ty;
-        b.cum[i - start] = total += count;
-      }
-      wholeSlide.set(`${slideId}:${value}`, b);
+      wholeSlide.set(`${slideId}:${value}`, bucketOfRows(rows, start, end));
       start = end;
     }
   };
@@ -188,6 +173,21 @@ export function createSampler(g: Generation) {
     }
     return out;
   }
+}
+
+/** The tiles and cumulative pixel counts of count rows [from, to), each ending in tx, ty, count. */
+function bucketOfRows(rows: ReadonlyArray<readonly number[]>, from: number, to: number): { tiles: Int32Array; cum: Float64Array } {
+  const tiles = new Int32Array((to - from) * 2);
+  const cum = new Float64Array(to - from);
+  let total = 0;
+  for (let i = from; i < to; i++) {
+    const r = rows[i]!;
+    const n = r.length;
+    tiles[2 * (i - from)] = r[n - 3]!;
+    tiles[2 * (i - from) + 1] = r[n - 2]!;
+    cum[i - from] = total += r[n - 1]!;
+  }
+  return { tiles, cum };
 }
 
 /** Class, slide and pair weights as the request's balance or weights say (see the README). */

@@ -15,10 +15,10 @@ import { encodeGreyPng, encodeIndexedPng } from '../masks/png.js';
 import { maskSampling, sampleRegion } from '../masks/sample.js';
 import { deepZoomGeometry, tileRead, type DzGeometry, type SlideLevelGeometry } from './deepzoom.js';
 import { openSlideSource, type DecodedTiles, type SlideSource } from './source.js';
+import type { Limiter } from '../http/limits.js';
 
 /** How many stored tiles are remembered as recently used (keys only: ~1 MB). */
 const DECODED_TILE_MEMORY = 2048;
-import type { Limiter } from '../http/limits.js';
 
 export interface TileServiceOptions {
   slideHandles: number;

@@ -25,6 +25,8 @@ export interface SlideSource {
   jpeg: boolean;
   /** A stored tile as a standalone JPEG file, or null when it is sparse (offset or size 0). */
   jpegTile(level: number, tx: number, ty: number): Buffer | null;
+  /** The stored JPEG tiles under a rectangle of a level (null: sparse), as the native decoder takes them, and the rectangle relative to them. */
+  jpegGrid(level: number, crop: Crop): Promise<{ grid: TileGrid & { tiles: Array<Buffer | null> }; local: Crop }>;
   /**
    * A rectangle of a slide level (inside the level: the caller clips), resized to `size` and
    * encoded (or raw RGB), in one pipeline.
@@ -121,10 +123,17 @@ export function openSlideSource(path: string, levels: readonly SourceLevel[], op
     return b;
   };
 
+  /** The stored tiles under a rectangle of a level, each as `tileOf` gives it, and the rectangle relative to them. */
+  const gridOf = async <T>(level: number, crop: Crop, tileOf: (l: LevelIndex, tx: number, ty: number) => T | Promise<T>) => {
+    const l = index[level]!;
+    const span = tileSpan(crop, l.tileWidth, l.tileHeight);
+    const tiles: T[] = [];
+    for (let ty = span.ty0; ty <= span.ty1; ty++) for (let tx = span.tx0; tx <= span.tx1; tx++) tiles.push(await tileOf(l, tx, ty));
+    return { grid: { tiles, across: span.tx1 - span.tx0 + 1, tileWidth: l.tileWidth, tileHeight: l.tileHeight }, local: span.local };
+  };
+
   /** A stored tile for the native decoder: decoded from the cache, or its JPEG (see DecodedTiles). */
-  const sourceTile = async (level: number, l: LevelIndex, tx: number, ty: number): Promise<TileGrid['tiles'][number]> => {
-    const cache = opts.decoded;
-    if (!cache) return jpegTile(level, tx, ty);
+  const cachedTile = async (cache: DecodedTiles, level: number, l: LevelIndex, tx: number, ty: number): Promise<TileGrid['tiles'][number]> => {
     const key = `${sourceId}:${level}:${tx}:${ty}`;
     const hit = cache.get(key);
     if (hit) return { rgb: hit };
@@ -135,12 +144,11 @@ export function openSlideSource(path: string, levels: readonly SourceLevel[], op
   };
 
   /** The native decoder's answer, or null (with the reason told) when libvips must do it. */
-  const renderNative = async (level: number, l: LevelIndex, first: { tx: number; ty: number }, last: { tx: number; ty: number }, local: Crop, size: { width: number; height: number }, out: RegionOutput) => {
-    const unscaled = local.width === size.width && local.height === size.height;
+  const renderNative = async (level: number, crop: Crop, size: { width: number; height: number }, out: RegionOutput) => {
+    const unscaled = crop.width === size.width && crop.height === size.height;
     try {
-      const tiles: TileGrid['tiles'] = [];
-      for (let ty = first.ty; ty <= last.ty; ty++) for (let tx = first.tx; tx <= last.tx; tx++) tiles.push(opts.decoded ? await sourceTile(level, l, tx, ty) : jpegTile(level, tx, ty));
-      const grid = { tiles, across: last.tx - first.tx + 1, tileWidth: l.tileWidth, tileHeight: l.tileHeight };
+      const cache = opts.decoded;
+      const { grid, local } = await gridOf<TileGrid['tiles'][number]>(level, crop, (l, tx, ty) => (cache ? cachedTile(cache, level, l, tx, ty) : jpegTile(level, tx, ty)));
       if (unscaled && out.kind === 'encoded' && out.format === 'jpeg') return await encodeGrid(grid, local, out.quality);
       const raw = await decodeGrid(grid, local);
       return unscaled && out.kind === 'raw' ? raw : await renderRaw(raw, size, out);
@@ -155,23 +163,39 @@ export function openSlideSource(path: string, levels: readonly SourceLevel[], op
     levels,
     jpeg,
     jpegTile,
+    jpegGrid: (level, crop) => gridOf(level, crop, (_l, tx, ty) => jpegTile(level, tx, ty)),
     async render(level, crop, size, out) {
       const l = index[level]!;
       if (!jpeg) return renderRegion({ kind: 'file', path, page: l.ifd }, crop, size, out);
-      const tx0 = Math.floor(crop.left / l.tileWidth);
-      const ty0 = Math.floor(crop.top / l.tileHeight);
-      const tx1 = Math.floor((crop.left + crop.width - 1) / l.tileWidth);
-      const ty1 = Math.floor((crop.top + crop.height - 1) / l.tileHeight);
-      const local = { left: crop.left - tx0 * l.tileWidth, top: crop.top - ty0 * l.tileHeight, width: crop.width, height: crop.height };
       if (opts.native) {
-        const done = await renderNative(level, l, { tx: tx0, ty: ty0 }, { tx: tx1, ty: ty1 }, local, size, out);
+        const done = await renderNative(level, crop, size, out);
         if (done) return done;
       }
-      const joined: Buffer[] = [];
-      for (let ty = ty0; ty <= ty1; ty++) for (let tx = tx0; tx <= tx1; tx++) joined.push(jpegTile(level, tx, ty) ?? (await blank(l)));
-      return renderRegion({ kind: 'tiles', tiles: joined, across: tx1 - tx0 + 1 }, local, size, out);
+      const { grid, local } = await gridOf(level, crop, (lv, tx, ty) => jpegTile(level, tx, ty) ?? blank(lv));
+      return renderRegion({ kind: 'tiles', tiles: grid.tiles, across: grid.across }, local, size, out);
     },
     close: () => closeSync(fd),
+  };
+}
+
+/** The stored tiles under a rectangle of a level (inclusive ranges), and the rectangle relative to the first. */
+export interface TileSpan {
+  tx0: number;
+  ty0: number;
+  tx1: number;
+  ty1: number;
+  local: Crop;
+}
+
+export function tileSpan(crop: Crop, tileWidth: number, tileHeight: number): TileSpan {
+  const tx0 = Math.floor(crop.left / tileWidth);
+  const ty0 = Math.floor(crop.top / tileHeight);
+  return {
+    tx0,
+    ty0,
+    tx1: Math.floor((crop.left + crop.width - 1) / tileWidth),
+    ty1: Math.floor((crop.top + crop.height - 1) / tileHeight),
+    local: { left: crop.left - tx0 * tileWidth, top: crop.top - ty0 * tileHeight, width: crop.width, height: crop.height },
   };
 }
 

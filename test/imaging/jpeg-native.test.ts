@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeGrid, encodeGrid, nativeJpegStatus, type TileGrid } from '../../src/imaging/jpeg-native.js';
 import { renderRegion, type Crop } from '../../src/imaging/sharp.js';
 import { parseTiff, TAG } from '../../src/slides/tiff.js';
-import { openSlideSource, type SlideSource } from '../../src/tiles/source.js';
+import { openSlideSource, type SlideSource, type SourceOptions } from '../../src/tiles/source.js';
 import { realPath, seededRandom } from '../support/core-fixtures.js';
 
 let dir: string;
@@ -22,27 +22,15 @@ beforeAll(() => {
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** Level 0 of a TIFF, opened as the service opens it. */
-function openLevel0(path: string, native = true, onNativeFallback?: (reason: string) => void): SlideSource {
+function openLevel0(path: string, opts: SourceOptions = { native: true }): SlideSource {
   const bytes = readFileSync(path);
   const d = parseTiff((o, l) => bytes.subarray(o, o + l), bytes.length).ifds[0]!;
   const level = { ifd: 0, width: d.num.get(TAG.ImageWidth)!, height: d.num.get(TAG.ImageLength)!, tileWidth: d.num.get(TAG.TileWidth)!, tileHeight: d.num.get(TAG.TileLength)! };
-  return openSlideSource(path, [level], { native, ...(onNativeFallback ? { onNativeFallback } : {}) });
+  return openSlideSource(path, [level], opts);
 }
 
-/** The tiles under `crop` and the crop relative to the first of them, as SlideSource.render lays them out. */
-function gridOf(src: SlideSource, crop: Crop): { grid: TileGrid; local: Crop } {
-  const l = src.levels[0]!;
-  const tx0 = Math.floor(crop.left / l.tileWidth);
-  const ty0 = Math.floor(crop.top / l.tileHeight);
-  const tx1 = Math.floor((crop.left + crop.width - 1) / l.tileWidth);
-  const ty1 = Math.floor((crop.top + crop.height - 1) / l.tileHeight);
-  const tiles: Array<Buffer | null> = [];
-  for (let ty = ty0; ty <= ty1; ty++) for (let tx = tx0; tx <= tx1; tx++) tiles.push(src.jpegTile(0, tx, ty));
-  return {
-    grid: { tiles, across: tx1 - tx0 + 1, tileWidth: l.tileWidth, tileHeight: l.tileHeight },
-    local: { left: crop.left - tx0 * l.tileWidth, top: crop.top - ty0 * l.tileHeight, width: crop.width, height: crop.height },
-  };
-}
+/** The tiles under `crop` (level 0) and the crop relative to the first of them, as SlideSource.render lays them out. */
+const gridOf = (src: SlideSource, crop: Crop) => src.jpegGrid(0, crop);
 
 /** libvips' answer: the whole tiles joined, decoded, cropped. */
 async function viaLibvips(grid: TileGrid, local: Crop): Promise<Buffer> {
@@ -73,7 +61,7 @@ function crops(width: number, height: number, tile: number, n: number, seed: num
 
 async function expectSamePixels(src: SlideSource, cs: Crop[]): Promise<void> {
   for (const c of cs) {
-    const { grid, local } = gridOf(src, c);
+    const { grid, local } = await gridOf(src, c);
     const raw = await decodeGrid(grid, local);
     expect(raw.data.equals(await viaLibvips(grid, local)), JSON.stringify(c)).toBe(true);
   }
@@ -144,7 +132,7 @@ describe('native JPEG region decoder', () => {
   it('copies tiles given already decoded (a cache) instead of decoding them: the same pixels', async () => {
     const src = openLevel0(realPath('CMU-1-Small-Region.svs'));
     try {
-      const { grid, local } = gridOf(src, { left: 200, top: 300, width: 300, height: 260 });
+      const { grid, local } = await gridOf(src, { left: 200, top: 300, width: 300, height: 260 });
       expect(grid.tiles.length).toBeGreaterThan(1);
       const whole = { left: 0, top: 0, width: grid.tileWidth, height: grid.tileHeight };
       const rgb = (await decodeGrid({ ...grid, tiles: [grid.tiles[1]!], across: 1 }, whole)).data;
@@ -174,11 +162,9 @@ describe('native JPEG region decoder', () => {
       seen: (k: string) => (recent.has(k) ? true : (recent.add(k), false)),
     };
     const path = realPath('CMU-1-Small-Region.svs');
-    const bytes = readFileSync(path);
-    const d = parseTiff((o, l) => bytes.subarray(o, o + l), bytes.length).ifds[0]!;
-    const level = { ifd: 0, width: d.num.get(TAG.ImageWidth)!, height: d.num.get(TAG.ImageLength)!, tileWidth: d.num.get(TAG.TileWidth)!, tileHeight: d.num.get(TAG.TileLength)! };
-    const cached = openSlideSource(path, [level], { native: true, decoded });
-    const plain = openLevel0(path, false);
+    const cached = openLevel0(path, { native: true, decoded });
+    const plain = openLevel0(path, { native: false });
+    const level = plain.levels[0]!;
     try {
       const crop = { left: 230, top: 470, width: 256, height: 256 };
       const want = ((await plain.render(0, crop, crop, { kind: 'raw' })) as { data: Buffer }).data;
@@ -202,7 +188,7 @@ describe('native JPEG region decoder', () => {
     const src = openLevel0(realPath('CMU-1-Small-Region.svs'));
     try {
       for (const quality of [40, 75, 95]) {
-        const { grid, local } = gridOf(src, { left: 300, top: 410, width: 256, height: 256 });
+        const { grid, local } = await gridOf(src, { left: 300, top: 410, width: 256, height: 256 });
         const raw = await decodeGrid(grid, local);
         const jpeg = await encodeGrid(grid, local, quality);
         expect(jpeg.subarray(0, 4)).toEqual(Buffer.from([0xff, 0xd8, 0xff, 0xe0]));
@@ -262,7 +248,7 @@ describe('native JPEG region decoder', () => {
     patched.writeUInt32LE(cmyk.length, offsets.length === 1 ? tagValueOffset(bytes, TAG.TileByteCounts) : readU32Array(bytes, TAG.TileByteCounts));
     writeFileSync(file, patched);
     const reasons: string[] = [];
-    const src = openLevel0(file, true, (r) => reasons.push(r));
+    const src = openLevel0(file, { native: true, onNativeFallback: (r) => reasons.push(r) });
     try {
       const crop = { left: 10, top: 10, width: 100, height: 100 };
       const out = (await src.render(0, crop, crop, { kind: 'raw' })) as { data: Buffer; channels: number };

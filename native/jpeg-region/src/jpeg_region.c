@@ -8,15 +8,16 @@
  * Optionally the canvas is then encoded as JPEG in the same job (no second hop through libvips,
  * whose per-call set-up costs more than the encode of a 256 px tile).
  *
- * decodeRegion(holder, across, tileWidth, tileHeight, left, top, width, height, quality, optimize,
- *              decoded, callback)
+ * decodeRegion(holder, across, tileWidth, tileHeight, left, top, width, height, quality, decoded,
+ *              callback)
  *   holder: [tile0, tile1, ..., out] where each tile is a complete JPEG (Buffer) or null (blank,
  *   white), laid out `across` per row; out is a Buffer of width*height*3 bytes, or null with a
  *   quality (the canvas is then the job's own, freed after the encode: no JS allocation). left/top:
  *   the region's origin relative to the first tile's. quality 0 leaves out raw; 1..100 encodes it
- *   (optimize: two-pass Huffman tables). decoded: null, or a Uint8Array with a flag per tile: 1
- *   when that tile is given already decoded (RGB, tileWidth * tileHeight * 3 bytes: a cached
- *   tile, copied rather than decoded). callback(error | null, jpeg | undefined).
+ *   (standard Huffman tables: ~5% larger than optimised ones, a third faster). decoded: null, or
+ *   a Uint8Array with a flag per tile: 1 when that tile is given already decoded (RGB,
+ *   tileWidth * tileHeight * 3 bytes: a cached tile, copied rather than decoded).
+ *   callback(error | null, jpeg | undefined).
  */
 #include <node_api.h>
 #include <setjmp.h>
@@ -63,7 +64,6 @@ typedef struct {
   bool own_out; /* out was allocated here (no JS buffer given) */
   /* 1..100: encode the canvas as JPEG at this quality (into jpeg/jpeg_size); 0: leave it raw. */
   uint32_t quality;
-  bool optimize;
   unsigned char *jpeg;
   unsigned long jpeg_size;
   char error[JMSG_LENGTH_MAX + 64];
@@ -158,7 +158,6 @@ static int encode(job *j) {
   cinfo.in_color_space = JCS_RGB;
   jpeg_set_defaults(&cinfo);
   jpeg_set_quality(&cinfo, (int)j->quality, TRUE);
-  cinfo.optimize_coding = j->optimize ? TRUE : FALSE;
   jpeg_start_compress(&cinfo, TRUE);
   size_t stride = (size_t)j->width * 3;
   while (cinfo.next_scanline < cinfo.image_height) {
@@ -230,16 +229,16 @@ static void complete(napi_env env, napi_status status, void *data) {
   }
 
 static napi_value decode_region(napi_env env, napi_callback_info info) {
-  size_t argc = 12;
-  napi_value argv[12], name;
+  size_t argc = 11;
+  napi_value argv[11], name;
   job *j = calloc(1, sizeof(job));
   if (!j) {
     napi_throw_error(env, NULL, "out of memory");
     return NULL;
   }
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL), "bad call");
-  if (argc < 12) {
-    napi_throw_type_error(env, NULL, "decodeRegion needs 12 arguments");
+  if (argc < 11) {
+    napi_throw_type_error(env, NULL, "decodeRegion needs 11 arguments");
     goto fail;
   }
   uint32_t length;
@@ -263,7 +262,6 @@ static napi_value decode_region(napi_env env, napi_callback_info info) {
   CHECK(napi_get_value_uint32(env, argv[6], &j->width), "width: integer expected");
   CHECK(napi_get_value_uint32(env, argv[7], &j->height), "height: integer expected");
   CHECK(napi_get_value_uint32(env, argv[8], &j->quality), "quality: integer expected");
-  CHECK(napi_get_value_bool(env, argv[9], &j->optimize), "optimize: boolean expected");
   if (j->quality > 100) {
     napi_throw_range_error(env, NULL, "quality: 0 (raw) or 1..100");
     goto fail;
@@ -325,18 +323,18 @@ static napi_value decode_region(napi_env env, napi_callback_info info) {
     }
   }
   napi_valuetype flags_type;
-  CHECK(napi_typeof(env, argv[10], &flags_type), "decoded: Uint8Array or null expected");
+  CHECK(napi_typeof(env, argv[9], &flags_type), "decoded: Uint8Array or null expected");
   if (flags_type != napi_null && flags_type != napi_undefined) {
     bool is_typed;
     napi_typedarray_type ta_type;
     size_t ta_length;
     void *ta_data;
-    CHECK(napi_is_typedarray(env, argv[10], &is_typed), "decoded: Uint8Array expected");
+    CHECK(napi_is_typedarray(env, argv[9], &is_typed), "decoded: Uint8Array expected");
     if (!is_typed) {
       napi_throw_type_error(env, NULL, "decoded: Uint8Array expected");
       goto fail;
     }
-    CHECK(napi_get_typedarray_info(env, argv[10], &ta_type, &ta_length, &ta_data, NULL, NULL), "decoded: Uint8Array expected");
+    CHECK(napi_get_typedarray_info(env, argv[9], &ta_type, &ta_length, &ta_data, NULL, NULL), "decoded: Uint8Array expected");
     if (ta_type != napi_uint8_array || ta_length != j->count) {
       napi_throw_range_error(env, NULL, "decoded: one flag per tile");
       goto fail;
@@ -351,7 +349,7 @@ static napi_value decode_region(napi_env env, napi_callback_info info) {
     }
   }
   CHECK(napi_create_reference(env, argv[0], 1, &j->holder), "holder: cannot keep");
-  CHECK(napi_create_reference(env, argv[11], 1, &j->callback), "callback: function expected");
+  CHECK(napi_create_reference(env, argv[10], 1, &j->callback), "callback: function expected");
   napi_create_string_utf8(env, "jpeg_region", NAPI_AUTO_LENGTH, &name);
   CHECK(napi_create_async_work(env, NULL, name, execute, complete, j, &j->work), "cannot queue");
   CHECK(napi_queue_async_work(env, j->work), "cannot queue");
