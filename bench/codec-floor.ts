@@ -14,7 +14,7 @@ import { decodeGrid, encodeGrid, nativeJpegStatus } from '../src/imaging/jpeg-na
 import { slideStructure } from '../src/slides/structure.js';
 import { parseTiff } from '../src/slides/tiff.js';
 import { tileRead, type DzGeometry, type SlideLevelGeometry } from '../src/tiles/deepzoom.js';
-import { openSlideSource } from '../src/tiles/source.js';
+import { openSlideFile } from '../src/slides/file.js';
 import type { TileAddr } from './lists.js';
 
 export interface CodecRun {
@@ -37,7 +37,7 @@ export async function codecFloor(slidePath: string, dz: DzGeometry, tiles: TileA
   const bytes = readFileSync(slidePath);
   const structure = slideStructure(parseTiff((o, l) => bytes.subarray(o, o + l), bytes.length));
   const levels: SlideLevelGeometry[] = structure.levels.map((l) => ({ width: l.width, height: l.height, downsample: l.downsample }));
-  const src = openSlideSource(slidePath, structure.levels.map((l) => ({ ifd: l.ifd, width: l.width, height: l.height, tileWidth: l.tileWidth, tileHeight: l.tileHeight })));
+  const src = openSlideFile(slidePath, structure.levels.map((l) => ({ ifd: l.ifd, width: l.width, height: l.height, tileWidth: l.tileWidth, tileHeight: l.tileHeight })));
   try {
     const run = async (encode: boolean) => {
       let next = 0;

@@ -23,6 +23,8 @@ import { indexSummary, opsRoutes, type Lifecycle } from './ops/routes.js';
 import { patchRoutes } from './patches/routes.js';
 import { tileRoutes } from './tiles/routes.js';
 import { createTileService, type TileService } from './tiles/service.js';
+import { createSlidePool, type CacheName, type SlidePool } from './slides/pool.js';
+import { createRegionRenderer } from './slides/region.js';
 import { viewerRoutes } from './viewer/routes.js';
 
 export interface AppDeps {
@@ -37,6 +39,7 @@ export interface AppDeps {
 
 export interface AppServices {
   tiles: TileService;
+  pool: SlidePool;
   limiter: Limiter;
   metrics: Metrics;
   lifecycle: Lifecycle;
@@ -49,37 +52,32 @@ export function createApp(deps: AppDeps): express.Express & { services: AppServi
   app.set('etag', false); // ETags are ours: derived from the index, checked before rendering
   app.set('query parser', 'simple');
   const lifecycle = deps.lifecycle ?? { draining: false };
-  // Metrics first, so the tile service can count its cache lookups into them.
-  let cacheLookup: ((cache: string, hit: boolean) => void) | undefined;
-  let nativeFallback: (() => void) | undefined;
   const native = nativeJpegStatus();
   const imaging = { ...deps.imaging, nativeJpeg: { ...native, enabled: config.nativeJpeg && native.available } };
-  const tiles = createTileService({
-    slideHandles: config.slideHandles,
-    tileCacheBytes: config.tileCacheBytes,
-    decodedTileCacheBytes: config.decodedTileCacheBytes,
-    nativeJpeg: imaging.nativeJpeg.enabled,
-    onCacheLookup: (c, hit) => cacheLookup?.(c, hit),
-    onNativeFallback: (reason) => {
-      nativeFallback?.();
-      deps.log.warn({ reason }, 'native JPEG decoder could not read a region; libvips decoded it');
-    },
-  });
-  const metrics = createMetrics({
-    index: () => indexSummary(deps.index),
-    caches: () => {
-      const s = tiles.stats();
-      return { rendered_tiles: s.renderedBytes, decoded_tiles: s.decodedBytes };
-    },
-  });
-  cacheLookup = (cache, hit) => metrics.cache.inc({ cache, result: hit ? 'hit' : 'miss' });
-  nativeFallback = () => metrics.nativeFallbacks.inc();
+  // Built in dependency order: metrics, the render limiter, open slides, regions, tiles.
+  const metrics = createMetrics({ index: () => indexSummary(deps.index), caches: () => cacheBytes() });
+  const countLookup = (cache: CacheName, hit: boolean) => metrics.cache.inc({ cache, result: hit ? 'hit' : 'miss' });
   const limiter = createLimiter(config.maxConcurrentRenders, config.maxQueuedRenders, {
     onStart: () => metrics.rendersInFlight.inc(),
     onEnd: () => metrics.rendersInFlight.dec(),
     onReject: () => metrics.rejected.inc(),
   });
-  tiles.setLimiter(limiter);
+  const pool = createSlidePool({
+    slideHandles: config.slideHandles,
+    decodedTileCacheBytes: config.decodedTileCacheBytes,
+    nativeJpeg: imaging.nativeJpeg.enabled,
+    onCacheLookup: countLookup,
+    onNativeFallback: (reason) => {
+      metrics.nativeFallbacks.inc();
+      deps.log.warn({ reason }, 'native JPEG decoder could not read a region; libvips decoded it');
+    },
+  });
+  const regions = createRegionRenderer(pool, limiter);
+  const tiles = createTileService({ pool, regions, tileCacheBytes: config.tileCacheBytes, onCacheLookup: countLookup });
+  /** Read at scrape time, once everything above exists. */
+  function cacheBytes() {
+    return { rendered_tiles: tiles.stats().renderedBytes, decoded_tiles: pool.stats().decodedBytes };
+  }
   app.use(requestLog(deps.log));
   app.use(metrics.middleware);
   app.use(commonHeaders(config.corsOrigin));
@@ -91,13 +89,13 @@ export function createApp(deps: AppDeps): express.Express & { services: AppServi
   app.use(opsRoutes({ index: deps.index, imaging, metrics, lifecycle, ingest: deps.ingest }));
   app.use(docsRoutes());
   app.use(catalogueRoutes({ current, thumbnailMaxSize: config.thumbnailMaxSize, limiter }));
-  app.use(tileRoutes({ current, tiles }));
-  app.use(patchRoutes({ current, tiles, limiter, maxRegionPixels: config.maxRegionPixels, maxBodyBytes: config.maxBodyBytes, maxBatchSamples: config.maxBatchSamples, maxSamples: config.maxSamples, maxRegionVertices: config.maxRegionVertices, requestTimeoutMs: config.requestTimeoutMs }));
+  app.use(tileRoutes({ current, tiles, renderer: pool.renderer }));
+  app.use(patchRoutes({ current, regions, renderer: pool.renderer, limiter, maxRegionPixels: config.maxRegionPixels, maxBodyBytes: config.maxBodyBytes, maxBatchSamples: config.maxBatchSamples, maxSamples: config.maxSamples, maxRegionVertices: config.maxRegionVertices, requestTimeoutMs: config.requestTimeoutMs }));
   app.use(viewerRoutes({ current }));
   app.use(loginRoutes(keys));
   app.use(notFound);
   app.use(problemHandler(deps.log));
-  return Object.assign(app, { services: { tiles, limiter, metrics, lifecycle } });
+  return Object.assign(app, { services: { tiles, pool, limiter, metrics, lifecycle } });
 }
 
 /** Structured request logs with request ids; keys and cookies never reach a log line. */

@@ -8,9 +8,10 @@ import { AppError } from '../errors.js';
 import type { Generation } from '../generation.js';
 import type { ImageFormat, RawImage } from '../imaging/sharp.js';
 import { encodeGreyPng } from '../masks/png.js';
-import { maskSampling, sampleRegion } from '../masks/sample.js';
+import { labelResampling, resampleLabels } from '../masks/resample.js';
 import { bestLevelForDownsample } from '../tiles/deepzoom.js';
-import { labelRaster, type TileService } from '../tiles/service.js';
+import { labelRaster } from '../labels/slide-raster.js';
+import type { RegionRenderer } from '../slides/region.js';
 
 export interface RegionRequest {
   x: number;
@@ -44,7 +45,7 @@ export function regionScale(g: Generation, s: SlideRow, r: RegionRequest): { l0P
  * best stored level. `maxSourcePixels` bounds what is read: coarser than the coarsest level, a
  * small output can cover a lot of the slide.
  */
-export async function imageRegion(g: Generation, tiles: TileService, s: SlideRow, r: RegionRequest, format: RegionFormat, quality: number, maxSourcePixels: number): Promise<Buffer> {
+export async function imageRegion(g: Generation, regions: RegionRenderer, s: SlideRow, r: RegionRequest, format: RegionFormat, quality: number, maxSourcePixels: number): Promise<Buffer> {
   const { l0PerPixel, level, downsample: ds } = regionScale(g, s, r);
   const scale = l0PerPixel / ds; // level pixels per output pixel (1 when reading a level as is)
   const rect = { left: Math.floor(r.x / ds), top: Math.floor(r.y / ds), width: Math.max(1, Math.round(r.width * scale)), height: Math.max(1, Math.round(r.height * scale)) };
@@ -53,18 +54,18 @@ export async function imageRegion(g: Generation, tiles: TileService, s: SlideRow
   }
   const size = { width: r.width, height: r.height };
   if (format === 'raw' || format === 'npy') {
-    const img = (await tiles.region(g, s, level, rect, size, { kind: 'raw' })) as RawImage;
+    const img = (await regions.render(g, s, level, rect, size, { kind: 'raw' })) as RawImage;
     return format === 'raw' ? img.data : npy(img.data, [r.height, r.width, 3]);
   }
-  return (await tiles.region(g, s, level, rect, size, { kind: 'encoded', format, quality })) as Buffer;
+  return (await regions.render(g, s, level, rect, size, { kind: 'encoded', format, quality })) as Buffer;
 }
 
 export function maskRegion(g: Generation, s: SlideRow, r: RegionRequest): Uint8Array {
   const { l0PerPixel } = regionScale(g, s, r);
   const raster = labelRaster(s);
   if (!raster) return new Uint8Array(r.width * r.height);
-  const sampling = maskSampling(raster, r.x, r.y, l0PerPixel, r.width, r.height);
-  return sampleRegion(g.labels.region(raster, sampling.level, sampling.x, sampling.y, sampling.width, sampling.height), sampling);
+  const sampling = labelResampling(raster, r.x, r.y, l0PerPixel, r.width, r.height);
+  return resampleLabels(g.labels.region(raster, sampling.level, sampling.x, sampling.y, sampling.width, sampling.height), sampling);
 }
 
 export const CONTENT_TYPES: Record<RegionFormat, string> = {

@@ -9,14 +9,16 @@ import { IMMUTABLE_CACHE, notModified, sendImage } from '../http/cache.js';
 import { enumParam, intParam, numberParam } from '../http/params.js';
 import type { Limiter } from '../http/limits.js';
 import type { Schemas } from '../http/types.js';
-import type { TileService } from '../tiles/service.js';
+import type { RegionRenderer } from '../slides/region.js';
 import { CONTENT_TYPES, encodeMaskRegion, imageRegion, maskRegion, type RegionFormat, type RegionRequest } from './region.js';
 import { createSampler, type Descriptor } from './sampler.js';
 import { parseSampleRequest, type SampleSpec } from './spec.js';
 
 export interface PatchRouteDeps {
   current(): Generation;
-  tiles: TileService;
+  regions: RegionRenderer;
+  /** Which decoder renders regions: part of every image ETag (see SlidePool.renderer). */
+  renderer: string;
   limiter: Limiter;
   /** Largest width x height a region request may ask for. */
   maxRegionPixels: number;
@@ -79,11 +81,11 @@ export function patchRoutes(deps: PatchRouteDeps): Router {
     const layer = enumParam(req, 'layer', 'image', ['image', 'mask'] as const);
     const format = enumParam<RegionFormat>(req, 'format', layer === 'mask' ? 'png' : 'jpeg', ['jpeg', 'png', 'webp', 'raw', 'npy']);
     const quality = intParam(req, 'quality', 90, 30, 100);
-    const etag = `${s.etag}-r${layer === 'image' ? deps.tiles.renderer : ''}${region.x}.${region.y}.${region.width}.${region.height}.${region.level ?? ''}.${region.mpp ?? ''}.${layer}.${format}.${quality}`;
+    const etag = `${s.etag}-r${layer === 'image' ? deps.renderer : ''}${region.x}.${region.y}.${region.width}.${region.height}.${region.level ?? ''}.${region.mpp ?? ''}.${layer}.${format}.${quality}`;
     if (notModified(req, res, etag, IMMUTABLE_CACHE)) return;
     const body = layer === 'mask'
       ? encodeMaskRegion(maskRegion(g, s, region), region, format)
-      : await imageRegion(g, deps.tiles, s, region, format, quality, deps.maxRegionPixels * SOURCE_FACTOR);
+      : await imageRegion(g, deps.regions, s, region, format, quality, deps.maxRegionPixels * SOURCE_FACTOR);
     if (format === 'raw' || format === 'npy') {
       res.setHeader('X-Array-Shape', layer === 'mask' ? `${region.height},${region.width}` : `${region.height},${region.width},3`);
       res.setHeader('X-Array-Dtype', 'uint8');
@@ -116,7 +118,7 @@ export function patchRoutes(deps: PatchRouteDeps): Router {
       throw e;
     }
     const { g, spec, items } = sampled;
-    await streamBatch(res, g, deps.tiles, spec, items);
+    await streamBatch(res, g, deps.regions, spec, items);
   });
 
   return r;
@@ -147,7 +149,7 @@ export function sampleItem(g: Generation, spec: SampleSpec, d: Descriptor): Sche
  * The batch as a WebDataset tar. Each entry waits for the socket to drain (backpressure), and a
  * client that goes away stops the rendering at the next sample.
  */
-async function streamBatch(res: Response, g: Generation, tiles: TileService, spec: SampleSpec, items: Descriptor[]): Promise<void> {
+async function streamBatch(res: Response, g: Generation, regions: RegionRenderer, spec: SampleSpec, items: Descriptor[]): Promise<void> {
   let gone = false;
   res.on('close', () => (gone = !res.writableFinished));
   const pack = tar.pack();
@@ -163,7 +165,7 @@ async function streamBatch(res: Response, g: Generation, tiles: TileService, spe
     const s = g.slide(d.slideId);
     const region: RegionRequest = { x: d.x, y: d.y, width: spec.size, height: spec.size, level: spec.level, mpp: spec.mpp };
     const key = String(d.index).padStart(6, '0');
-    const image = await renderWhenFree(() => imageRegion(g, tiles, s, region, spec.format, BATCH_QUALITY, Infinity));
+    const image = await renderWhenFree(() => imageRegion(g, regions, s, region, spec.format, BATCH_QUALITY, Infinity));
     await entry(`${key}.${EXT[spec.format]}`, image);
     await entry(`${key}.mask.png`, encodeMaskRegion(maskRegion(g, s, region), region, 'png'));
     await entry(`${key}.json`, Buffer.from(JSON.stringify(sampleItem(g, spec, d))));

@@ -1,6 +1,6 @@
 /**
  * Draws patch descriptors from the index: buckets (slide x class) weighted by the request, an
- * epoch plan (sample.ts), then per patch a position inside its stratum of labelled pixels,
+ * epoch plan (epoch.ts), then per patch a position inside its stratum of labelled pixels,
  * checked against the request's criteria on the label raster itself.
  */
 import { LRUCache } from 'lru-cache';
@@ -9,8 +9,8 @@ import { AppError } from '../errors.js';
 import type { Generation } from '../generation.js';
 import { LABEL_TILE_SIZE } from '../labels/raster.js';
 import type { LabelRaster } from '../labels/reader.js';
-import { labelRaster } from '../tiles/service.js';
-import { createRng, hash32, kthOfValue, planEpoch, searchCumulative, shardIndices } from './sample.js';
+import { labelRaster } from '../labels/slide-raster.js';
+import { createRng, hash32, kthOfValue, planEpoch, searchCumulative, shardIndices } from './epoch.js';
 import type { SampleSpec } from './spec.js';
 
 export interface Descriptor {

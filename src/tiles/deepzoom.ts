@@ -107,6 +107,28 @@ export function tileRead(g: DzGeometry, slideLevels: readonly SlideLevelGeometry
   };
 }
 
+/**
+ * Whether a DeepZoom tile is one stored tile, byte for byte: it reads a stored level at native
+ * resolution, with no overlap, exactly one stored tile's rectangle (at the right and bottom edges
+ * only when the stored tile is whole). Its stored tile is then (lX / tileSize, lY / tileSize).
+ */
+export function isStoredTile(g: DzGeometry, dz: number, read: TileRead, stored: { width: number; height: number }): boolean {
+  const size = g.tileSize;
+  return (
+    g.overlap === 0 && g.levels[dz]?.lPerZ === 1 && stored.width === size && stored.height === size &&
+    read.lWidth === size && read.lHeight === size && read.zWidth === size && read.zHeight === size &&
+    read.lX % size === 0 && read.lY % size === 0
+  );
+}
+
+/** A tile's first pixel in level-0 pixels (plane `l0`), and level-0 pixels per pixel of its DeepZoom level. */
+export function tileOrigin(g: DzGeometry, dz: number, col: number, row: number): { l0X: number; l0Y: number; l0PerZ: number } {
+  const l0PerZ = 2 ** (g.levels.length - 1 - dz);
+  const zX = col * g.tileSize - (col > 0 ? g.overlap : 0);
+  const zY = row * g.tileSize - (row > 0 ? g.overlap : 0);
+  return { l0X: zX * l0PerZ, l0Y: zY * l0PerZ, l0PerZ };
+}
+
 /** `"12_7.jpeg"` -> column 12, row 7, format jpeg; null for anything else. */
 export function parseTileName(name: string): { col: number; row: number; format: string } | null {
   const m = /^(\d{1,9})_(\d{1,9})\.([a-z]{3,4})$/.exec(name);

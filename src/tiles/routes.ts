@@ -18,6 +18,8 @@ import type { TileService } from './service.js';
 export interface TileRouteDeps {
   current(): Generation;
   tiles: TileService;
+  /** Which decoder renders regions: part of every image tile's ETag (see SlidePool.renderer). */
+  renderer: string;
 }
 
 /** Bounds of the geometry a client may ask for: allocation per tile grows with the square. */
@@ -48,7 +50,7 @@ export function tileRoutes(deps: TileRouteDeps): Router {
     const { tileSize, overlap } = geometryParams(req, s);
     const { level, col, row, format } = tileAddress(req, ['jpeg', 'png', 'webp']);
     const quality = intParam(req, 'quality', QUALITY_DEFAULT, 30, 95);
-    const etag = `${s.etag}-i${deps.tiles.renderer}${tileSize}.${overlap}.${level}.${col}.${row}.${quality}`;
+    const etag = `${s.etag}-i${deps.renderer}${tileSize}.${overlap}.${level}.${col}.${row}.${quality}`;
     if (notModified(req, res, etag, IMMUTABLE_CACHE)) return;
     const tile = await deps.tiles.imageTile(g, s, { tileSize, overlap, level, col, row, format: format as ImageFormat, quality });
     sendImage(res, tile.body, IMAGE_TYPES[format as ImageFormat]);

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeGrid, encodeGrid, nativeJpegStatus, type TileGrid } from '../../src/imaging/jpeg-native.js';
 import { renderRegion, type Crop } from '../../src/imaging/sharp.js';
 import { parseTiff, TAG } from '../../src/slides/tiff.js';
-import { openSlideSource, type SlideSource, type SourceOptions } from '../../src/tiles/source.js';
+import { openSlideFile, type SlideFile, type SourceOptions } from '../../src/slides/file.js';
 import { realPath, seededRandom } from '../support/core-fixtures.js';
 
 let dir: string;
@@ -22,15 +22,15 @@ beforeAll(() => {
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** Level 0 of a TIFF, opened as the service opens it. */
-function openLevel0(path: string, opts: SourceOptions = { native: true }): SlideSource {
+function openLevel0(path: string, opts: SourceOptions = { native: true }): SlideFile {
   const bytes = readFileSync(path);
   const d = parseTiff((o, l) => bytes.subarray(o, o + l), bytes.length).ifds[0]!;
   const level = { ifd: 0, width: d.num.get(TAG.ImageWidth)!, height: d.num.get(TAG.ImageLength)!, tileWidth: d.num.get(TAG.TileWidth)!, tileHeight: d.num.get(TAG.TileLength)! };
-  return openSlideSource(path, [level], opts);
+  return openSlideFile(path, [level], opts);
 }
 
-/** The tiles under `crop` (level 0) and the crop relative to the first of them, as SlideSource.render lays them out. */
-const gridOf = (src: SlideSource, crop: Crop) => src.jpegGrid(0, crop);
+/** The tiles under `crop` (level 0) and the crop relative to the first of them, as SlideFile.render lays them out. */
+const gridOf = (src: SlideFile, crop: Crop) => src.jpegGrid(0, crop);
 
 /** libvips' answer: the whole tiles joined, decoded, cropped. */
 async function viaLibvips(grid: TileGrid, local: Crop): Promise<Buffer> {
@@ -59,7 +59,7 @@ function crops(width: number, height: number, tile: number, n: number, seed: num
   return out.filter((c) => c.left + c.width <= width && c.top + c.height <= height);
 }
 
-async function expectSamePixels(src: SlideSource, cs: Crop[]): Promise<void> {
+async function expectSamePixels(src: SlideFile, cs: Crop[]): Promise<void> {
   for (const c of cs) {
     const { grid, local } = await gridOf(src, c);
     const raw = await decodeGrid(grid, local);

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { bestLevelForDownsample, deepZoomGeometry, dziXml, parseTileName, tileRead, type SlideLevelGeometry } from '../../src/tiles/deepzoom.js';
+import { bestLevelForDownsample, deepZoomGeometry, dziXml, isStoredTile, parseTileName, tileOrigin, tileRead, type SlideLevelGeometry } from '../../src/tiles/deepzoom.js';
 
 const REAL = resolve(process.cwd(), '../shared/fixtures/real');
 /** boxes.tiff as OpenSlide reports it (level downsamples average both axes). */
@@ -89,6 +89,74 @@ describe.skipIf(!hasOpenSlide)('against OpenSlide DeepZoomGenerator itself (pyth
     for (const [dz, col, row, l0x, l0y, sl, lw, lh, zw, zh] of ref.tiles) {
       const t = tileRead(g, levels, dz!, col!, row!)!;
       expect([t.l0X, t.l0Y, t.slideLevel, t.lWidth, t.lHeight, t.zWidth, t.zHeight], `level ${dz} tile ${col}_${row}`).toEqual([l0x, l0y, sl, lw, lh, zw, zh]);
+    }
+  });
+});
+
+describe('isStoredTile', () => {
+  // A 1000 x 700 level 0 with 512 px stored tiles, and a level 1 of 500 x 350.
+  const levels = [
+    { width: 1000, height: 700, downsample: 1 },
+    { width: 500, height: 350, downsample: 2 },
+  ];
+  const whole = { width: 512, height: 512 };
+  const cases: Array<[string, number, number, number, number, number, { width: number; height: number }, boolean]> = [
+    // name, tileSize, overlap, dz offset from the top, col, row, stored tile size, expected
+    ['first tile of level 0, native geometry', 512, 0, 0, 0, 0, whole, true],
+    ['right edge tile is partial (488 px wide)', 512, 0, 0, 1, 0, whole, false],
+    ['bottom edge tile is partial (188 px high)', 512, 0, 0, 0, 1, whole, false],
+    ['overlap 1: never the stored bytes', 512, 1, 0, 0, 0, whole, false],
+    ['254 px tiles over 512 px stored tiles', 254, 0, 0, 0, 0, whole, false],
+    ['stored tiles of another size', 512, 0, 0, 0, 0, { width: 256, height: 256 }, false],
+    ['non-square stored tiles', 512, 0, 0, 0, 0, { width: 512, height: 256 }, false],
+    ['one level down is read from level 1 at native resolution, but the tile is partial', 512, 0, 1, 0, 0, whole, false],
+  ];
+  for (const [name, tileSize, overlap, down, col, row, stored, expected] of cases) {
+    it(name, () => {
+      const g = deepZoomGeometry(levels, tileSize, overlap);
+      const dz = g.levels.length - 1 - down;
+      const read = tileRead(g, levels, dz, col, row)!;
+      expect(isStoredTile(g, dz, read, stored)).toBe(expected);
+    });
+  }
+
+  it('a DeepZoom level between stored levels (resampled) is never a stored tile', () => {
+    const three = [
+      { width: 4096, height: 4096, downsample: 1 },
+      { width: 1024, height: 1024, downsample: 4 },
+    ];
+    const g = deepZoomGeometry(three, 512, 0);
+    const dz = g.levels.length - 2; // downsample 2: read from level 0, 2 level pixels per tile pixel
+    const read = tileRead(g, three, dz, 0, 0)!;
+    expect(g.levels[dz]!.lPerZ).toBe(2);
+    expect(isStoredTile(g, dz, read, { width: 512, height: 512 })).toBe(false);
+    const top = g.levels.length - 1;
+    expect(isStoredTile(g, top, tileRead(g, three, top, 7, 7)!, { width: 512, height: 512 })).toBe(true);
+  });
+});
+
+describe('tileOrigin', () => {
+  const levels = [{ width: 1000, height: 700, downsample: 1 }];
+  const g = deepZoomGeometry(levels, 254, 1);
+  const top = g.levels.length - 1;
+  const cases: Array<[number, number, number, { l0X: number; l0Y: number; l0PerZ: number }]> = [
+    [top, 0, 0, { l0X: 0, l0Y: 0, l0PerZ: 1 }],
+    [top, 1, 0, { l0X: 253, l0Y: 0, l0PerZ: 1 }], // 254 - overlap
+    [top, 3, 2, { l0X: 761, l0Y: 507, l0PerZ: 1 }],
+    [top - 1, 1, 1, { l0X: 506, l0Y: 506, l0PerZ: 2 }],
+    [top - 3, 0, 0, { l0X: 0, l0Y: 0, l0PerZ: 8 }],
+  ];
+  for (const [dz, col, row, expected] of cases) {
+    it(`level ${dz} tile ${col}_${row}`, () => expect(tileOrigin(g, dz, col, row)).toEqual(expected));
+  }
+
+  it('agrees with tileRead wherever the tile reads level 0 at full resolution', () => {
+    for (let col = 0; col < g.levels[top]!.cols; col++) {
+      for (let row = 0; row < g.levels[top]!.rows; row++) {
+        const o = tileOrigin(g, top, col, row);
+        const r = tileRead(g, levels, top, col, row)!;
+        expect([o.l0X, o.l0Y]).toEqual([r.l0X, r.l0Y]);
+      }
     }
   });
 });

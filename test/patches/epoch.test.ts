@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { pointInRings } from '../../src/labels/shapes.js';
-import { createRng, hash32, kthOfValue, permutation, planEpoch, quotas, searchCumulative, shardIndices } from '../../src/patches/sample.js';
+import { createRng, hash32, kthOfValue, permutation, planEpoch, quotas, searchCumulative, shardIndices } from '../../src/patches/epoch.js';
 
 describe('quotas (largest remainder)', () => {
   it.each([

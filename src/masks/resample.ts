@@ -6,7 +6,7 @@
  */
 import type { RasterGeometry } from '../labels/raster.js';
 
-export interface MaskSampling {
+export interface LabelResampling {
   level: number;
   /** Raster-level rectangle to read. */
   x: number;
@@ -26,10 +26,10 @@ export function rasterLevelFor(g: RasterGeometry, l0PerPixel: number): number {
 }
 
 /**
- * Sampling for an output grid of `outW` x `outH` pixels whose top-left pixel starts at level-0
+ * Nearest-neighbour resampling for an output grid of `outW` x `outH` pixels whose top-left pixel starts at level-0
  * (l0X, l0Y) and whose pixels are `l0PerPixel` level-0 pixels wide.
  */
-export function maskSampling(g: RasterGeometry, l0X: number, l0Y: number, l0PerPixel: number, outW: number, outH: number): MaskSampling {
+export function labelResampling(g: RasterGeometry, l0X: number, l0Y: number, l0PerPixel: number, outW: number, outH: number): LabelResampling {
   const level = rasterLevelFor(g, l0PerPixel);
   const rPerL0 = 1 / (g.downsample * 2 ** level);
   const axis = (l0: number, n: number) => {
@@ -44,8 +44,8 @@ export function maskSampling(g: RasterGeometry, l0X: number, l0Y: number, l0PerP
   return { level, x: cx.start, y: cy.start, width: cx.span, height: cy.span, cols: cx.idx, rows: cy.idx };
 }
 
-/** Applies a sampling to the region it asked for. */
-export function sampleRegion(region: Uint8Array, s: MaskSampling): Uint8Array {
+/** Applies a resampling to the raster region it asked for. */
+export function resampleLabels(region: Uint8Array, s: LabelResampling): Uint8Array {
   const outW = s.cols.length;
   const out = new Uint8Array(outW * s.rows.length);
   for (let j = 0; j < s.rows.length; j++) {

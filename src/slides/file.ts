@@ -9,7 +9,7 @@ import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { AppError } from '../errors.js';
 import { decodeGrid, encodeGrid, type TileGrid } from '../imaging/jpeg-native.js';
 import { blankJpeg, renderRaw, renderRegion, type Crop, type RawImage, type RegionOutput } from '../imaging/sharp.js';
-import { TAG, parseTiff } from '../slides/tiff.js';
+import { TAG, parseTiff } from './tiff.js';
 
 export interface SourceLevel {
   ifd: number;
@@ -19,7 +19,7 @@ export interface SourceLevel {
   tileHeight: number;
 }
 
-export interface SlideSource {
+export interface SlideFile {
   levels: readonly SourceLevel[];
   /** Whether stored tiles are JPEG and can be passed through. */
   jpeg: boolean;
@@ -77,7 +77,7 @@ const blanks = new Map<string, Promise<Buffer>>();
 /** APP14 "Adobe" segment with transform 0: tells decoders the components are RGB, not YCbCr. */
 const ADOBE_RGB = Buffer.from([0xff, 0xee, 0x00, 0x0e, 0x41, 0x64, 0x6f, 0x62, 0x65, 0x00, 0x64, 0x00, 0x00, 0x00, 0x00, 0x00]);
 
-export function openSlideSource(path: string, levels: readonly SourceLevel[], opts: SourceOptions = { native: true }): SlideSource {
+export function openSlideFile(path: string, levels: readonly SourceLevel[], opts: SourceOptions = { native: true }): SlideFile {
   const fd = openSync(path, 'r');
   const sourceId = ++sourceCount;
   let index: LevelIndex[];

@@ -1,0 +1,101 @@
+/**
+ * The open slide files of a generation and the decoded-tile cache they share. Opening a slide
+ * parses its tile index once (one pread a stored tile after that), so open files are kept in an
+ * LRU bounded by count. Entries are keyed by the slide's ETag: a re-ingested slide is a new key,
+ * never served from a stale entry.
+ */
+import { LRUCache } from 'lru-cache';
+import type { SlideRow } from '../catalogue/repo.js';
+import type { Generation } from '../generation.js';
+import { openSlideFile, type DecodedTiles, type SlideFile } from './file.js';
+
+/** How many stored tiles are remembered as recently used (keys only: ~1 MB). */
+const DECODED_TILE_MEMORY = 2048;
+
+export type CacheName = 'rendered_tiles' | 'open_slides' | 'decoded_tiles';
+
+export interface SlidePoolOptions {
+  slideHandles: number;
+  /** Whole decoded stored tiles (RGB) kept for overlapping reads; 0 turns the cache off. */
+  decodedTileCacheBytes: number;
+  /** Decode JPEG regions with the native region decoder (see imaging/jpeg-native.ts). */
+  nativeJpeg: boolean;
+  onNativeFallback?: (reason: string) => void;
+  /** Told of every cache lookup (for the hit-ratio metrics). */
+  onCacheLookup?: (cache: CacheName, hit: boolean) => void;
+}
+
+export interface SlidePool {
+  /** The slide's open file (opened and kept on first use). */
+  open(g: Generation, s: SlideRow): SlideFile;
+  stats(): { decodedBytes: number; openSlides: number };
+  /**
+   * Which decoder renders regions ('n' native, 'v' libvips). Part of the ETag of everything
+   * rendered: the two write different JPEG bytes for the same pixels, and a strong ETag names bytes.
+   */
+  readonly renderer: 'n' | 'v';
+}
+
+export function createSlidePool(opts: SlidePoolOptions): SlidePool {
+  const files = new LRUCache<string, SlideFile>({ max: opts.slideHandles, dispose: (f) => f.close() });
+  const decodedTiles = new LRUCache<string, Buffer>({
+    maxSize: Math.max(1, opts.decodedTileCacheBytes),
+    sizeCalculation: (v) => v.length + 64,
+  });
+  const decoded = opts.decodedTileCacheBytes > 0 ? decodedTileCache(decodedTiles, opts.onCacheLookup) : undefined;
+  const fileOptions = {
+    native: opts.nativeJpeg,
+    ...(decoded ? { decoded } : {}),
+    ...(opts.onNativeFallback ? { onNativeFallback: opts.onNativeFallback } : {}),
+  };
+  return {
+    open(g, s) {
+      let file = files.get(s.etag);
+      opts.onCacheLookup?.('open_slides', file !== undefined);
+      if (!file) {
+        const levels = g.catalogue.levels(s.id).map((l) => ({
+          ifd: l.ifd,
+          width: l.width,
+          height: l.height,
+          tileWidth: l.tile_width,
+          tileHeight: l.tile_height,
+        }));
+        file = openSlideFile(g.slidePath(s), levels, fileOptions);
+        files.set(s.etag, file);
+      }
+      return file;
+    },
+    stats: () => ({ decodedBytes: decodedTiles.calculatedSize, openSlides: files.size }),
+    renderer: opts.nativeJpeg ? 'n' : 'v',
+  };
+}
+
+/**
+ * The decoded-tile policy (see DecodedTiles): a stored tile's second use within the recent
+ * memory earns a whole decode, kept by bytes; concurrent fills of one tile share the decode.
+ */
+function decodedTileCache(cache: LRUCache<string, Buffer>, onLookup: SlidePoolOptions['onCacheLookup']): DecodedTiles {
+  const recent = new LRUCache<string, true>({ max: DECODED_TILE_MEMORY });
+  const decoding = new Map<string, Promise<Buffer>>();
+  return {
+    get: (key) => {
+      const hit = cache.get(key);
+      onLookup?.('decoded_tiles', hit !== undefined);
+      return hit;
+    },
+    fill: (key, decode) => {
+      let p = decoding.get(key);
+      if (!p) {
+        p = decode().then((rgb) => (cache.set(key, rgb), rgb));
+        decoding.set(key, p);
+        void p.finally(() => decoding.delete(key)).catch(() => undefined);
+      }
+      return p;
+    },
+    seen: (key) => {
+      if (recent.has(key)) return true;
+      recent.set(key, true);
+      return false;
+    },
+  };
+}
