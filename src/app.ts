@@ -92,7 +92,8 @@ export function createApp(deps: AppDeps): express.Express & { services: AppServi
   const current = () => deps.index.current();
 
   // Open by where they are mounted: before the key check (the admin routes carry requireAdmin).
-  app.use(opsRoutes({ index: deps.index, imaging, metrics, lifecycle, ingest: deps.ingest, requireAdmin: access.requireAdmin }));
+  const { requireAdmin } = access;
+  app.use(opsRoutes({ index: deps.index, imaging, metrics, lifecycle, ingest: deps.ingest, requireAdmin }));
   app.use(docsRoutes());
   app.use(loginRoutes(keys));
   app.use(access.requireKey);
@@ -116,7 +117,10 @@ function requestLog(log: Logger): RequestHandler {
       return id;
     },
     redact: ['req.headers.authorization', 'req.headers.cookie', 'req.headers["x-api-key"]'],
-    customLogLevel: (req, res, err) => requestLogLevel(req.method ?? '', (req as { originalUrl?: string }).originalUrl ?? req.url ?? '', res.statusCode, err),
+    customLogLevel: (req, res, err) => {
+      const url = (req as { originalUrl?: string }).originalUrl ?? req.url ?? '';
+      return requestLogLevel(req.method ?? '', url, res.statusCode, err);
+    },
   });
 }
 

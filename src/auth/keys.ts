@@ -67,12 +67,18 @@ export function createAccess(cfg: KeyConfig): Access {
 function refusal(role: Role, needAdmin: boolean): AppError | null {
   // One message for missing and wrong keys: a client learns nothing about which keys exist.
   const challenge = { 'WWW-Authenticate': 'Bearer realm="slides"' };
+  const missing = 'this endpoint needs an API key: Authorization: Bearer <key>';
   switch (role) {
-    case 'none': return new AppError(401, 'UNAUTHORIZED', 'this endpoint needs an API key: Authorization: Bearer <key>', challenge);
-    case 'invalid': return new AppError(401, 'UNAUTHORIZED', 'the API key is not valid', challenge);
-    case 'revoked': return new AppError(403, 'KEY_REVOKED', 'this API key has been revoked');
-    case 'data': return needAdmin ? new AppError(403, 'FORBIDDEN', 'this action needs an admin key') : null;
-    case 'admin': return null;
+    case 'none':
+      return new AppError(401, 'UNAUTHORIZED', missing, challenge);
+    case 'invalid':
+      return new AppError(401, 'UNAUTHORIZED', 'the API key is not valid', challenge);
+    case 'revoked':
+      return new AppError(403, 'KEY_REVOKED', 'this API key has been revoked');
+    case 'data':
+      return needAdmin ? new AppError(403, 'FORBIDDEN', 'this action needs an admin key') : null;
+    case 'admin':
+      return null;
   }
 }
 

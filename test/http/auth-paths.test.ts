@@ -45,18 +45,33 @@ const ROUTES: Route[] = [
   { method: 'GET', path: '/admin/ingest', ok: 200, access: 'admin', cased: ['/admin/Ingest', '/admin/INGEST'] },
   { method: 'GET', path: '/slides', ok: 200, access: 'data' },
   { method: 'GET', path: '/slides/tumor_083', ok: 200, access: 'data' },
-  { method: 'GET', path: '/slides/tumor_083/thumbnail.png', query: 'maxSize=16', ok: 200, access: 'data', cased: ['/slides/tumor_083/thumbnail.PNG'] },
+  {
+    method: 'GET', path: '/slides/tumor_083/thumbnail.png', query: 'maxSize=16', ok: 200, access: 'data',
+    cased: ['/slides/tumor_083/thumbnail.PNG'],
+  },
   { method: 'GET', path: '/classes', ok: 200, access: 'data' },
   { method: 'GET', path: '/dataset', ok: 200, access: 'data' },
-  { method: 'GET', path: '/slides/tumor_083/image.dzi', ok: 200, access: 'data', cased: ['/slides/tumor_083/Image.dzi'] },
+  {
+    method: 'GET', path: '/slides/tumor_083/image.dzi', ok: 200, access: 'data',
+    cased: ['/slides/tumor_083/IMAGE.dzi'],
+  },
   { method: 'GET', path: '/slides/tumor_083/image_files/11/0_0.jpeg', ok: 200, access: 'data' },
-  { method: 'GET', path: '/slides/tumor_083/mask_files/11/0_0.png', ok: 200, access: 'data', cased: ['/slides/tumor_083/MASK_FILES/11/0_0.png'] },
-  { method: 'GET', path: '/slides/tumor_083/region', query: 'x=0&y=0&width=16&height=16', ok: 200, access: 'data', cased: ['/slides/tumor_083/Region'] },
+  {
+    method: 'GET', path: '/slides/tumor_083/mask_files/11/0_0.png', ok: 200, access: 'data',
+    cased: ['/slides/tumor_083/MASK_FILES/11/0_0.png'],
+  },
+  {
+    method: 'GET', path: '/slides/tumor_083/region', query: 'x=0&y=0&width=16&height=16', ok: 200, access: 'data',
+    cased: ['/slides/tumor_083/Region'],
+  },
   { method: 'POST', path: '/samples', body: SAMPLE, ok: 200, access: 'data' },
   { method: 'POST', path: '/batches', body: SAMPLE, ok: 200, access: 'data' },
   { method: 'GET', path: '/', ok: 200, access: 'data' },
   { method: 'GET', path: '/view/tumor_083', ok: 200, access: 'data' },
-  { method: 'GET', path: '/viewer/assets/viewer.css', ok: 200, access: 'data', cased: ['/viewer/Assets/viewer.css', '/viewer/assets/VIEWER.CSS'] },
+  {
+    method: 'GET', path: '/viewer/assets/viewer.css', ok: 200, access: 'data',
+    cased: ['/viewer/Assets/viewer.css', '/viewer/assets/VIEWER.CSS'],
+  },
   // Open routes: their canonical spelling needs no key, and no other spelling is open.
   { method: 'GET', path: '/healthz', ok: 200, access: 'open' },
   { method: 'GET', path: '/readyz', ok: 200, access: 'open' },
@@ -119,7 +134,8 @@ beforeAll(async () => {
     ingests++;
     return { published: false, datasetVersion: 'v', indexed: [], unchanged: [], removed: [], problems: [], ms: 1 };
   };
-  const app = createApp({ config, index, log: pino({ level: 'silent' }), imaging: await imagingCapabilities(), ingest: fakeIngest });
+  const imaging = await imagingCapabilities();
+  const app = createApp({ config, index, log: pino({ level: 'silent' }), imaging, ingest: fakeIngest });
   // Records the request line as the server received it: the spelling under test, not a normalised one.
   server = createServer((req: IncomingMessage, res: ServerResponse) => {
     seen.push(`${req.method} ${req.url}`);
@@ -158,7 +174,9 @@ function expectedElsewhere(who: Who): { status: number; code: string } {
   return { status: 404, code: 'ROUTE_NOT_FOUND' };
 }
 
-function checkAnswer(res: request.Response, want: { status: number; code?: string }, cell: string, head: boolean): void {
+type Want = { status: number; code?: string };
+
+function checkAnswer(res: request.Response, want: Want, cell: string, head: boolean): void {
   expect([cell, res.status]).toEqual([cell, want.status]);
   if (res.status < 400) return;
   expect([cell, res.headers['content-type']]).toEqual([cell, expect.stringMatching(/^application\/problem\+json/)]);
@@ -204,8 +222,9 @@ describe('every protected route, in every spelling, with every key', () => {
         const url = route.query ? `${spelt}?${route.query}` : spelt;
         for (const who of WHO4) {
           const cell = `${who} ${route.method} ${url}`;
-          checkAnswer(await send(route.method, url, who, route.body), expectedElsewhere(who), cell, false);
-          if (route.method === 'GET') checkAnswer(await send('HEAD', url, who), expectedElsewhere(who), `HEAD ${cell}`, true);
+          const want = expectedElsewhere(who);
+          checkAnswer(await send(route.method, url, who, route.body), want, cell, false);
+          if (route.method === 'GET') checkAnswer(await send('HEAD', url, who), want, `HEAD ${cell}`, true);
           cells++;
         }
       }
@@ -238,7 +257,9 @@ describe('the routers themselves', () => {
     type RouterLike = { caseSensitive?: boolean; strict?: boolean; stack: Array<{ handle: unknown }> };
     const root = (built as unknown as { router: RouterLike }).router;
     expect([root.caseSensitive, root.strict]).toEqual([true, true]);
-    const routers = root.stack.map((l) => l.handle).filter((h): h is RouterLike => typeof h === 'function' && Array.isArray((h as Partial<RouterLike>).stack));
+    const isRouter = (h: unknown): h is RouterLike =>
+      typeof h === 'function' && Array.isArray((h as Partial<RouterLike>).stack);
+    const routers = root.stack.map((l) => l.handle).filter(isRouter);
     expect(routers.length).toBeGreaterThanOrEqual(7);
     for (const r of routers) expect([r.caseSensitive, r.strict]).toEqual([true, true]);
   });
