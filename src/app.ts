@@ -6,7 +6,7 @@ import express, { type RequestHandler } from 'express';
 import type { Logger } from 'pino';
 import { pinoHttp } from 'pino-http';
 import { randomUUID } from 'node:crypto';
-import { authMiddleware } from './auth/keys.js';
+import { createAccess } from './auth/keys.js';
 import { loginRoutes } from './auth/routes.js';
 import { catalogueRoutes } from './catalogue/routes.js';
 import type { Config } from './config.js';
@@ -15,6 +15,8 @@ import { docsRoutes } from './docs/routes.js';
 import type { Generation } from './generation.js';
 import { createLimiter, timeBudget, type Limiter } from './http/limits.js';
 import { notFound, problemHandler } from './http/problem.js';
+import { requestLogLevel } from './http/request-log.js';
+import { exactRouting } from './http/router.js';
 import type { Schemas } from './http/types.js';
 import type { IngestReport } from './indexer/ingest.js';
 import { nativeJpegStatus } from './imaging/jpeg-native.js';
@@ -48,6 +50,7 @@ export interface AppServices {
 export function createApp(deps: AppDeps): express.Express & { services: AppServices } {
   const { config } = deps;
   const app = express();
+  exactRouting(app);
   app.disable('x-powered-by');
   app.set('etag', false); // ETags are ours: derived from the index, checked before rendering
   app.set('query parser', 'simple');
@@ -82,17 +85,20 @@ export function createApp(deps: AppDeps): express.Express & { services: AppServi
   app.use(metrics.middleware);
   app.use(commonHeaders(config.corsOrigin));
   const keys = { keys: config.apiKeys, adminKeys: config.adminApiKeys, revokedKeys: config.revokedApiKeys };
-  app.use(authMiddleware(keys));
+  const access = createAccess(keys);
   app.use(timeBudget(config.requestTimeoutMs));
   const current = () => deps.index.current();
 
-  app.use(opsRoutes({ index: deps.index, imaging, metrics, lifecycle, ingest: deps.ingest }));
+  // Open by where they are mounted: before the key check (the admin routes carry requireAdmin).
+  const { requireAdmin } = access;
+  app.use(opsRoutes({ index: deps.index, imaging, metrics, lifecycle, ingest: deps.ingest, requireAdmin }));
   app.use(docsRoutes());
+  app.use(loginRoutes(keys));
+  app.use(access.requireKey);
   app.use(catalogueRoutes({ current, thumbnailMaxSize: config.thumbnailMaxSize, limiter }));
   app.use(tileRoutes({ current, tiles, renderer: pool.renderer }));
   app.use(patchRoutes({ current, regions, renderer: pool.renderer, limiter, maxRegionPixels: config.maxRegionPixels, maxBodyBytes: config.maxBodyBytes, maxBatchSamples: config.maxBatchSamples, maxSamples: config.maxSamples, maxRegionVertices: config.maxRegionVertices, requestTimeoutMs: config.requestTimeoutMs }));
   app.use(viewerRoutes({ current }));
-  app.use(loginRoutes(keys));
   app.use(notFound);
   app.use(problemHandler(deps.log));
   return Object.assign(app, { services: { tiles, pool, limiter, metrics, lifecycle } });
@@ -109,8 +115,10 @@ function requestLog(log: Logger): RequestHandler {
       return id;
     },
     redact: ['req.headers.authorization', 'req.headers.cookie', 'req.headers["x-api-key"]'],
-    // Tiles are many and fast: log them at debug, everything else at info.
-    customLogLevel: (req, res, err) => (err || res.statusCode >= 500 ? 'error' : /_files\//.test(req.url ?? '') ? 'debug' : 'info'),
+    customLogLevel: (req, res, err) => {
+      const url = (req as { originalUrl?: string }).originalUrl ?? req.url ?? '';
+      return requestLogLevel(req.method ?? '', url, res.statusCode, err);
+    },
   });
 }
 

@@ -3,7 +3,8 @@
  * HttpOnly, SameSite=Strict cookie that same-origin tile requests carry (a browser cannot add a
  * Bearer header to the images OpenSeadragon loads).
  */
-import express, { Router } from 'express';
+import express, { type Router } from 'express';
+import { createRouter } from '../http/router.js';
 import { AppError } from '../errors.js';
 import { KEY_COOKIE, keyAccepted, type KeyConfig } from './keys.js';
 
@@ -15,7 +16,7 @@ const PAGE = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>
 const COOKIE_MAX_AGE_S = 12 * 3600;
 
 export function loginRoutes(cfg: KeyConfig): Router {
-  const r = Router();
+  const r = createRouter();
   r.get('/login', (_req, res) => {
     res.setHeader('Cache-Control', 'no-store');
     res.type('html').send(PAGE);

@@ -2,7 +2,8 @@
  * Catalogue endpoints: slides, one slide, thumbnails, classes, dataset (HTTP only: parsing,
  * caching headers, and calls into the repo and renderer).
  */
-import { Router, type Request } from 'express';
+import { type Router, type Request } from 'express';
+import { createRouter } from '../http/router.js';
 import { LRUCache } from 'lru-cache';
 import { selectClasses } from '../dataset/taxonomy.js';
 import { AppError } from '../errors.js';
@@ -26,7 +27,7 @@ const THUMB_CACHE_BYTES = 16 * 1024 * 1024;
 const THUMB_QUALITY = 85;
 
 export function catalogueRoutes(deps: CatalogueDeps): Router {
-  const r = Router();
+  const r = createRouter();
   const thumbs = new LRUCache<string, Buffer>({ maxSize: THUMB_CACHE_BYTES, sizeCalculation: (b) => b.length });
 
   r.get('/slides', (req, res) => {

@@ -2,7 +2,8 @@
  * The contract and its browsable documentation, both served locally (no CDN): `/openapi.yaml`
  * and `/docs` (Swagger UI from the swagger-ui-dist package).
  */
-import express, { Router } from 'express';
+import express, { type Router } from 'express';
+import { createRouter } from '../http/router.js';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -20,7 +21,7 @@ const DOCS_PAGE = `<!doctype html>
 const DOCS_INIT = "window.ui = SwaggerUIBundle({ url: '/openapi.yaml', dom_id: '#ui', deepLinking: true });\n";
 
 export function docsRoutes(): Router {
-  const r = Router();
+  const r = createRouter();
   const spec = readFileSync(OPENAPI_PATH);
   const uiDir = dirname(createRequire(import.meta.url).resolve('swagger-ui-dist/package.json'));
   r.get('/openapi.yaml', (_req, res) => {

@@ -1,8 +1,10 @@
 /**
  * Operations endpoints: liveness (/healthz), readiness (/readyz: false while there is no index
- * or while the process drains), Prometheus metrics, and the admin re-ingest.
+ * or while the process drains), Prometheus metrics, and the admin re-ingest. Mounted before the
+ * key check: the first three are open, the admin routes carry their own check.
  */
-import { Router } from 'express';
+import type { RequestHandler, Router } from 'express';
+import { createRouter } from '../http/router.js';
 import type { IndexHandle } from '../db/handle.js';
 import { AppError } from '../errors.js';
 import type { Generation } from '../generation.js';
@@ -21,6 +23,8 @@ export interface OpsDeps {
   lifecycle: Lifecycle;
   /** Runs an incremental ingest of the configured data directory; absent = no admin ingest. */
   ingest?: () => Promise<IngestReport>;
+  /** The admin check, a handler of each admin route (this router is mounted before the key check). */
+  requireAdmin: RequestHandler;
 }
 
 /** Whether an index serves, how many slides it has and its version: for health and for metrics. */
@@ -33,7 +37,7 @@ export function indexSummary(index: IndexHandle<Generation>): { ready: boolean; 
 type IngestState = { state: 'idle' | 'running' | 'done' | 'failed'; startedAt?: string; report?: IngestReport; error?: string };
 
 export function opsRoutes(deps: OpsDeps): Router {
-  const r = Router();
+  const r = createRouter();
   const indexState = () => indexSummary(deps.index);
   r.get('/healthz', (_req, res) => {
     const { reason, ...index } = indexState();
@@ -53,7 +57,7 @@ export function opsRoutes(deps: OpsDeps): Router {
   });
 
   let ingest: IngestState = { state: 'idle' };
-  r.post('/admin/ingest', (_req, res) => {
+  r.post('/admin/ingest', deps.requireAdmin, (_req, res) => {
     if (!deps.ingest) throw new AppError(404, 'ROUTE_NOT_FOUND', 'this service was started without an ingest');
     if (ingest.state === 'running') throw new AppError(409, 'INGEST_RUNNING', 'an ingest is already running');
     ingest = { state: 'running', startedAt: new Date().toISOString() };
@@ -64,7 +68,7 @@ export function opsRoutes(deps: OpsDeps): Router {
     ).finally(() => deps.metrics.ingestRunning.set(0));
     res.status(202).json(ingestBody(ingest));
   });
-  r.get('/admin/ingest', (_req, res) => {
+  r.get('/admin/ingest', deps.requireAdmin, (_req, res) => {
     res.setHeader('Cache-Control', 'no-store');
     res.json(ingestBody(ingest));
   });

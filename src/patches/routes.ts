@@ -1,7 +1,8 @@
 /**
  * Training-patch endpoints (HTTP only): GET /slides/{id}/region, POST /samples, POST /batches.
  */
-import express, { Router, type Request, type Response } from 'express';
+import express, { type Router, type Request, type Response } from 'express';
+import { createRouter } from '../http/router.js';
 import tar from 'tar-stream';
 import { AppError } from '../errors.js';
 import type { Generation } from '../generation.js';
@@ -44,7 +45,7 @@ const EXT: Record<SampleSpec['format'], string> = { jpeg: 'jpg', png: 'png', web
 const BATCH_QUALITY = 90;
 
 export function patchRoutes(deps: PatchRouteDeps): Router {
-  const r = Router();
+  const r = createRouter();
   const json = express.json({ limit: deps.maxBodyBytes, strict: true });
   const sampler = (g: Generation) => {
     let s = samplers.get(g);

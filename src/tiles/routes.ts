@@ -3,7 +3,8 @@
  * parameters on the DZI and its tiles (OpenSeadragon forwards a DZI URL's query string to every
  * tile URL): none = the slide's native tiles, `tileSize=254&overlap=1` = OpenSlide's defaults.
  */
-import { Router, type Request } from 'express';
+import { type Router, type Request } from 'express';
+import { createRouter } from '../http/router.js';
 import type { SlideRow } from '../catalogue/repo.js';
 import { selectClasses } from '../dataset/taxonomy.js';
 import { AppError } from '../errors.js';
@@ -33,7 +34,7 @@ const IMAGE_TYPES: Record<ImageFormat, string> = { jpeg: 'image/jpeg', png: 'ima
 const DZI_CACHE = IMMUTABLE_CACHE;
 
 export function tileRoutes(deps: TileRouteDeps): Router {
-  const r = Router();
+  const r = createRouter();
 
   r.get('/slides/:slideId/image.dzi', (req, res) => {
     const g = deps.current();

@@ -3,7 +3,8 @@
  * with its mask overlay. Pages are rendered by pages.ts; the client code (public/) and
  * OpenSeadragon's build (from its npm package) are served from here, so nothing comes from a CDN.
  */
-import express, { Router, type Response } from 'express';
+import express, { type Router, type Response } from 'express';
+import { createRouter } from '../http/router.js';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -35,7 +36,7 @@ const CSP = [
 ].join('; ');
 
 export function viewerRoutes(deps: ViewerDeps): Router {
-  const r = Router();
+  const r = createRouter();
   // The package's main file is build/openseadragon/openseadragon.js: its folder is the whole build.
   const osdDir = dirname(createRequire(import.meta.url).resolve('openseadragon'));
   r.use(ASSETS_PATH, express.static(PUBLIC_DIR, { index: false, fallthrough: true }));
