@@ -25,8 +25,6 @@ export interface SlideSource {
   jpeg: boolean;
   /** A stored tile as a standalone JPEG file, or null when it is sparse (offset or size 0). */
   jpegTile(level: number, tx: number, ty: number): Buffer | null;
-  /** The stored JPEG tiles under a rectangle of a level (null: sparse), as the native decoder takes them, and the rectangle relative to them. */
-  jpegGrid(level: number, crop: Crop): Promise<{ grid: TileGrid & { tiles: Array<Buffer | null> }; local: Crop }>;
   /**
    * A rectangle of a slide level (inside the level: the caller clips), resized to `size` and
    * encoded (or raw RGB), in one pipeline.
@@ -81,8 +79,9 @@ export function openSlideSource(path: string, levels: readonly SourceLevel[], op
   const fd = openSync(path, 'r');
   const sourceId = ++sourceCount;
   let index: LevelIndex[];
+  let fileSize: number;
   try {
-    const size = fstatSync(fd).size;
+    const size = (fileSize = fstatSync(fd).size);
     const tiff = parseTiff((offset, length) => pread(fd, offset, length), size);
     index = levels.map((l) => {
       const d = tiff.ifds[l.ifd];
@@ -112,6 +111,10 @@ export function openSlideSource(path: string, levels: readonly SourceLevel[], op
     const offset = l.offsets[i] ?? 0;
     const count = l.counts[i] ?? 0;
     if (offset === 0 || count === 0) return null;
+    // Checked before allocating: a hostile count (0xFFFFFFFF, 2^50) must not reach Buffer.allocUnsafe.
+    if (count > maxTileBytes(l) || offset + count > fileSize) {
+      throw new AppError(503, 'SLIDE_DAMAGED', `stored tile ${tx},${ty} of level ${level} declares ${count} bytes at ${offset}: beyond the tile size or the file`);
+    }
     const raw = pread(fd, offset, count);
     return spliceJpeg(raw, l.tables, l.rgb);
   };
@@ -163,7 +166,6 @@ export function openSlideSource(path: string, levels: readonly SourceLevel[], op
     levels,
     jpeg,
     jpegTile,
-    jpegGrid: (level, crop) => gridOf(level, crop, (_l, tx, ty) => jpegTile(level, tx, ty)),
     async render(level, crop, size, out) {
       const l = index[level]!;
       if (!jpeg) return renderRegion({ kind: 'file', path, page: l.ifd }, crop, size, out);
@@ -197,6 +199,14 @@ export function tileSpan(crop: Crop, tileWidth: number, tileHeight: number): Til
     ty1: Math.floor((crop.top + crop.height - 1) / tileHeight),
     local: { left: crop.left - tx0 * tileWidth, top: crop.top - ty0 * tileHeight, width: crop.width, height: crop.height },
   };
+}
+
+/**
+ * The most bytes a stored JPEG tile may take: four times its raw RGB (no JPEG comes near: even
+ * noise at quality 100 stays under twice) plus room for tables and metadata segments.
+ */
+export function maxTileBytes(l: { tileWidth: number; tileHeight: number }): number {
+  return l.tileWidth * l.tileHeight * 3 * 4 + 65_536;
 }
 
 /** Joins abbreviated tile data with the shared tables: SOI, [Adobe], tables, rest of the tile. */
