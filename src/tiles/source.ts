@@ -9,7 +9,7 @@ import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { AppError } from '../errors.js';
 import { decodeGrid, encodeGrid, type TileGrid } from '../imaging/jpeg-native.js';
 import { blankJpeg, renderRaw, renderRegion, type Crop, type RawImage, type RegionOutput } from '../imaging/sharp.js';
-import { TAG, parseTiff } from '../slides/tiff.js';
+import { TAG, parseTiff, type TiffFile } from '../slides/tiff.js';
 
 export interface SourceLevel {
   ifd: number;
@@ -82,7 +82,7 @@ export function openSlideSource(path: string, levels: readonly SourceLevel[], op
   let fileSize: number;
   try {
     const size = (fileSize = fstatSync(fd).size);
-    const tiff = parseTiff((offset, length) => pread(fd, offset, length), size);
+    const tiff = parseSlide(fd, size);
     index = levels.map((l) => {
       const d = tiff.ifds[l.ifd];
       const offsets = d?.arrays.get(TAG.TileOffsets);
@@ -218,6 +218,16 @@ export function spliceJpeg(tile: Buffer, tables: Buffer | null, rgb: boolean): B
   if (tables && tables.length > 4) parts.push(tables.subarray(2, tables.length - 2));
   parts.push(tile.subarray(2));
   return Buffer.concat(parts);
+}
+
+/** The slide's directories; a file that no longer parses is a damaged slide (503), not bad input. */
+function parseSlide(fd: number, size: number): TiffFile {
+  try {
+    return parseTiff((offset, length) => pread(fd, offset, Math.max(0, Math.min(length, size - offset))), size);
+  } catch (e) {
+    if (e instanceof AppError && e.status === 422) throw new AppError(503, 'SLIDE_DAMAGED', `the slide file no longer parses (${e.code}: ${e.detail})`);
+    throw e;
+  }
 }
 
 function pread(fd: number, offset: number, length: number): Buffer {
