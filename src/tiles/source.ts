@@ -9,6 +9,7 @@ import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { AppError } from '../errors.js';
 import { decodeGrid, encodeGrid, type TileGrid } from '../imaging/jpeg-native.js';
 import { blankJpeg, renderRaw, renderRegion, type Crop, type RawImage, type RegionOutput } from '../imaging/sharp.js';
+import { frameFits, jpegFrame } from '../slides/jpeg-frame.js';
 import { TAG, parseTiff, type TiffFile } from '../slides/tiff.js';
 
 export interface SourceLevel {
@@ -173,11 +174,24 @@ export function openSlideSource(path: string, levels: readonly SourceLevel[], op
         const done = await renderNative(level, crop, size, out);
         if (done) return done;
       }
-      const { grid, local } = await gridOf(level, crop, (lv, tx, ty) => jpegTile(level, tx, ty) ?? blank(lv));
+      const { grid, local } = await gridOf(level, crop, (lv, tx, ty) => framed(lv, jpegTile(level, tx, ty)) ?? blank(lv));
       return renderRegion({ kind: 'tiles', tiles: grid.tiles, across: grid.across }, local, size, out);
     },
     close: () => closeSync(fd),
   };
+}
+
+/**
+ * A stored tile for libvips, refused like the native decoder refuses it when its frame claims more
+ * than a tile of the grid: libvips would allocate all of it (a progressive frame, all its coefficients).
+ */
+function framed(l: SourceLevel, tile: Buffer | null): Buffer | null {
+  const f = tile && jpegFrame(tile);
+  if (f && !frameFits(f, l.tileWidth, l.tileHeight)) {
+    const size = `${f.width}x${f.height}, larger than the TIFF tile size (${l.tileWidth}x${l.tileHeight}) allows`;
+    throw new AppError(503, 'TILE_TOO_LARGE', `a stored tile of this slide cannot be served: JPEG tile: ${size}`);
+  }
+  return tile;
 }
 
 /** The stored tiles under a rectangle of a level (inclusive ranges), and the rectangle relative to the first. */

@@ -310,6 +310,12 @@ describe('native JPEG region decoder: hostile tiles and arguments', () => {
     expect([err.status, err.code]).toEqual([503, 'TILE_TOO_LARGE']);
     expect(err.detail).toMatch(/4100x4100, larger than the TIFF tile size/);
     // And the same in the JPEG-encoding job.
+    // A CMYK tile (which would go on to libvips) is refused for its size first.
+    const cmyk = await sharp({ create: { width: 16, height: 16, channels: 3, background: '#336699' } }).toColourspace('cmyk').jpeg().toBuffer();
+    const cmykSof = markerAt(cmyk, 0xc0);
+    cmyk.writeUInt16BE(4100, cmykSof + 5);
+    cmyk.writeUInt16BE(4100, cmykSof + 7);
+    expect((await appErrorOf(() => decodeGrid({ tiles: [cmyk], across: 1, tileWidth: 4096, tileHeight: 4096 }, corner))).code).toBe('TILE_TOO_LARGE');
     const long = await claiming(8200, 100);
     const enc = await appErrorOf(() => encodeGrid({ tiles: [long], across: 1, tileWidth: 4096, tileHeight: 4096 }, corner, 80));
     expect(enc.code).toBe('TILE_TOO_LARGE');

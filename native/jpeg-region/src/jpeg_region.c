@@ -128,12 +128,13 @@ static void on_progress(j_common_ptr c) {
 
 /* Refuses, from the header alone, a frame that is not a tile of this grid or would cost too much. */
 static void check_frame(const job *j, j_decompress_ptr c) {
-  if (c->num_components != 3 && c->num_components != 1) {
-    refuse((j_common_ptr)c, "TILE_UNREADABLE", "%d components (only grey and three-component tiles are read here)", c->num_components);
-  }
+  /* Size first: a tile refused as unreadable goes to libvips, which must not get an oversized one. */
   uint64_t w = c->image_width, h = c->image_height;
   if (w > 2 * (uint64_t)j->tile_width || h > 2 * (uint64_t)j->tile_height || w * h > MAX_TILE_PIXELS) {
     refuse((j_common_ptr)c, "TILE_TOO_LARGE", "%ux%u, larger than the TIFF tile size (%ux%u) allows", c->image_width, c->image_height, j->tile_width, j->tile_height);
+  }
+  if (c->num_components != 3 && c->num_components != 1) {
+    refuse((j_common_ptr)c, "TILE_UNREADABLE", "%d components (only grey and three-component tiles are read here)", c->num_components);
   }
 }
 
