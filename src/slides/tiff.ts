@@ -68,7 +68,13 @@ const MAX_ARRAY_VALUES = 50_000_000;
  * only stops files whose entries point again and again at the same bytes (a 1 MB file with 4,000
  * entries each pointing at one 1 MB array cost 4 GB of reads and a minute of conversion).
  */
-const readBudget = (fileSize: number) => 2 * fileSize + 65_536;
+const readBudget = (fileSize: number) => Math.min(2 * fileSize + 65_536, MAX_READ_BYTES);
+/**
+ * Absolute caps per file, whatever its size, so opening a slide (synchronous, on the event loop)
+ * stays bounded: a 200k x 200k slide of 240 px tiles has ~1.9 M offsets and counts in all, ~15 MB.
+ */
+const MAX_READ_BYTES = 128 * 1024 * 1024;
+const MAX_FILE_ARRAY_VALUES = 16_000_000;
 const ARRAY_TAGS = new Set<number>([TAG.TileOffsets, TAG.TileByteCounts, TAG.StripOffsets, TAG.StripByteCounts, TAG.SubIFDs, TAG.BitsPerSample, TAG.YCbCrSubsampling]);
 const TYPE_SIZE: Record<number, number> = { 1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4, 12: 8, 13: 4, 16: 8, 17: 8, 18: 8 };
 
@@ -122,6 +128,8 @@ interface BudgetedFile {
   read: ReadAt;
   /** Decoded arrays by type, count and offset: directories that share an array share its decoding. */
   arrays: Map<string, Float64Array>;
+  /** Counts the values of an array about to be decoded against MAX_FILE_ARRAY_VALUES. */
+  decoding(count: number): void;
 }
 
 function budgeted(readAt: ReadAt, fileSize: number): BudgetedFile {
@@ -133,7 +141,12 @@ function budgeted(readAt: ReadAt, fileSize: number): BudgetedFile {
     left -= b.length;
     return b;
   };
-  return { fileSize, read, arrays: new Map() };
+  let values = 0;
+  const decoding = (count: number) => {
+    values += count;
+    if (values > MAX_FILE_ARRAY_VALUES) throw invalidInput('TIFF_TOO_COMPLEX', `the directories hold more than ${MAX_FILE_ARRAY_VALUES} offsets and counts`);
+  };
+  return { fileSize, read, arrays: new Map(), decoding };
 }
 
 function readIfd(file: BudgetedFile, r: Reader, big: boolean, at: number, index: number): { ifd: Ifd; next: number } {
@@ -178,6 +191,7 @@ function readEntry(file: BudgetedFile, r: Reader, big: boolean, ifd: Ifd, body: 
   const key = `${type}:${count}:${offset}`;
   const known = kind === 'array' ? file.arrays.get(key) : undefined;
   if (known) return void ifd.arrays.set(tag, known);
+  if (kind === 'array') file.decoding(count);
   // Of other numeric tags only the first value is kept: only it is read.
   const want = kind === 'scalar' ? size : total;
   const data = file.read(offset, want);

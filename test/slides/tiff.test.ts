@@ -172,10 +172,10 @@ function bigCount(): Buffer {
  * `tagOf`) that all point at one array of `count` values placed after them, shifted by
  * `shift(dir)` bytes: hostile files whose small size hides how often they make a reader read.
  */
-function pointingAgain(dirs: number, entries: number, count: number, tagOf: (e: number) => number, shift: (d: number) => number = () => 0): Buffer {
+function pointingAgain(dirs: number, entries: number, count: number, tagOf: (e: number) => number, shift: (d: number) => number = () => 0, type = 4): Buffer {
   const tableSize = 2 + entries * 12 + 4;
   const arrayAt = 8 + dirs * tableSize;
-  const b = Buffer.alloc(arrayAt + count * 4 + 4 * dirs);
+  const b = Buffer.alloc(arrayAt + shift(dirs) + count * (type === 4 ? 4 : 2));
   b.write('II', 0, 'latin1');
   b.writeUInt16LE(42, 2);
   b.writeUInt32LE(8, 4);
@@ -185,13 +185,13 @@ function pointingAgain(dirs: number, entries: number, count: number, tagOf: (e: 
     for (let e = 0; e < entries; e++) {
       const o = at + 2 + e * 12;
       b.writeUInt16LE(tagOf(e), o);
-      b.writeUInt16LE(4, o + 2);
+      b.writeUInt16LE(type, o + 2);
       b.writeUInt32LE(count, o + 4);
       b.writeUInt32LE(arrayAt + shift(d), o + 8);
     }
     b.writeUInt32LE(d + 1 < dirs ? at + tableSize : 0, at + tableSize - 4);
   }
-  for (let i = 0; i < count; i++) b.writeUInt32LE(1000 + i, arrayAt + 4 * i);
+  if (type === 4) for (let i = 0; i < count; i++) b.writeUInt32LE(1000 + i, arrayAt + 4 * i);
   return b;
 }
 
@@ -255,5 +255,16 @@ describe('parseTiff: the work of a file is bounded by its size, not by what its 
     // That LONG8 value made 2^60: beyond any file.
     huge.writeBigUInt64LE(1n << 60n, huge.indexOf(marker));
     expect(outcome(huge)).toBe('TIFF_BAD_IFD');
+  });
+});
+
+describe('parseTiff: absolute caps per file', () => {
+  it('more than 16 M offsets and counts in all is TIFF_TOO_COMPLEX, even within the byte budget', () => {
+    // 9 directories of 2 M SHORT values, each array overlapping the previous one by half: 36 MB
+    // read of a 20 MB file (within twice its size), 18 M values.
+    const b = pointingAgain(9, 1, 2_000_000, () => TAG.TileOffsets, (d) => 2_000_000 * d, 3);
+    const { read, code } = parseCounting(b);
+    expect(code).toBe('TIFF_TOO_COMPLEX');
+    expect(read).toBeLessThan(2 * b.length);
   });
 });
