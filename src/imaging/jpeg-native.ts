@@ -128,13 +128,14 @@ function run(grid: TileGrid, crop: Crop, out: Buffer | null, quality: number): P
     (flags ??= new Uint8Array(grid.tiles.length))[i] = 1;
     return t.rgb;
   });
-  const job: RegionJob = { tiles: holder, across: grid.across, tileWidth: grid.tileWidth, tileHeight: grid.tileHeight, ...crop, quality, out, decoded: flags };
+  const { across, tileWidth, tileHeight } = grid;
+  const job: RegionJob = { tiles: holder, across, tileWidth, tileHeight, ...crop, quality, out, decoded: flags };
   // A synchronous throw (bad options) rejects the promise too.
   return new Promise((resolve, reject) => {
     a.renderRegion(job, (err, jpeg) => {
       if (!err) resolve(jpeg);
-      else if (err.code && REFUSALS.has(err.code)) reject(new AppError(503, err.code, `a stored tile of this slide cannot be served: ${err.message}`));
-      else reject(err);
+      else if (!err.code || !REFUSALS.has(err.code)) reject(err);
+      else reject(new AppError(503, err.code, `a stored tile of this slide cannot be served: ${err.message}`));
     });
   });
 }

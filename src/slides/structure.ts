@@ -71,7 +71,8 @@ export function slideStructure(tiff: TiffFile): SlideStructure {
     // Tile sizes divide every tile address computation downstream: 0 cannot be served.
     if (tileWidth < 1 || tileHeight < 1) throw invalidInput('TIFF_BAD_IFD', `image directory ${d.index} declares ${tileWidth} x ${tileHeight} pixel tiles`);
     if (tileWidth > MAX_TILE_SIDE || tileHeight > MAX_TILE_SIDE) {
-      throw invalidInput('TIFF_TILE_TOO_LARGE', `image directory ${d.index} declares ${tileWidth} x ${tileHeight} pixel tiles: at most ${MAX_TILE_SIDE} a side are served`);
+      const what = `image directory ${d.index} declares ${tileWidth} x ${tileHeight} pixel tiles`;
+      throw invalidInput('TIFF_TILE_TOO_LARGE', `${what}: at most ${MAX_TILE_SIDE} a side are served`);
     }
     // Every tile of the grid needs an offset and a byte count, or tile addresses run off the index.
     const grid = Math.ceil(w / tileWidth) * Math.ceil(h / tileHeight);
@@ -105,12 +106,15 @@ export function slideStructure(tiff: TiffFile): SlideStructure {
 export function checkPixelBudget(s: SlideStructure, maxSlidePixels: number): void {
   const pixels = s.width * s.height;
   if (pixels > maxSlidePixels) {
-    throw invalidInput('SLIDE_TOO_LARGE', `level 0 is ${s.width} x ${s.height} = ${pixels} pixels, more than MAX_SLIDE_PIXELS (${maxSlidePixels})`);
+    const what = `level 0 is ${s.width} x ${s.height} = ${pixels} pixels`;
+    throw invalidInput('SLIDE_TOO_LARGE', `${what}, more than MAX_SLIDE_PIXELS (${maxSlidePixels})`);
   }
   const smallest = s.levels[s.levels.length - 1]!;
   const smallestPixels = smallest.width * smallest.height;
   if (smallestPixels > MAX_SMALLEST_LEVEL_PIXELS) {
-    throw invalidInput('SLIDE_NO_PYRAMID', `the smallest level is ${smallest.width} x ${smallest.height} = ${smallestPixels} pixels: thumbnails and the tissue estimate decode it whole, so a pyramid level of at most ${MAX_SMALLEST_LEVEL_PIXELS} pixels is needed`);
+    const what = `the smallest level is ${smallest.width} x ${smallest.height} = ${smallestPixels} pixels`;
+    const why = 'thumbnails and the tissue estimate decode it whole';
+    throw invalidInput('SLIDE_NO_PYRAMID', `${what}: ${why}, so a level of at most ${MAX_SMALLEST_LEVEL_PIXELS} pixels is needed`);
   }
 }
 

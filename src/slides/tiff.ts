@@ -136,7 +136,10 @@ function budgeted(readAt: ReadAt, fileSize: number): BudgetedFile {
   let left = readBudget(fileSize);
   const read: ReadAt = (offset, length) => {
     // What can be read at all: a request past the end is a truncation, answered by the caller.
-    if (Math.min(length, fileSize - offset) > left) throw invalidInput('TIFF_TOO_COMPLEX', `the directories point at more than ${readBudget(fileSize)} bytes of a ${fileSize}-byte file (the same bytes again and again)`);
+    if (Math.min(length, fileSize - offset) > left) {
+      const what = `the directories point at more than ${readBudget(fileSize)} bytes of a ${fileSize}-byte file`;
+      throw invalidInput('TIFF_TOO_COMPLEX', `${what} (the same bytes again and again)`);
+    }
     const b = readAt(offset, length);
     left -= b.length;
     return b;
@@ -144,7 +147,9 @@ function budgeted(readAt: ReadAt, fileSize: number): BudgetedFile {
   let values = 0;
   const decoding = (count: number) => {
     values += count;
-    if (values > MAX_FILE_ARRAY_VALUES) throw invalidInput('TIFF_TOO_COMPLEX', `the directories hold more than ${MAX_FILE_ARRAY_VALUES} offsets and counts`);
+    if (values > MAX_FILE_ARRAY_VALUES) {
+      throw invalidInput('TIFF_TOO_COMPLEX', `the directories hold more than ${MAX_FILE_ARRAY_VALUES} offsets and counts`);
+    }
   };
   return { fileSize, read, arrays: new Map(), decoding };
 }
@@ -187,7 +192,8 @@ function readEntry(file: BudgetedFile, r: Reader, big: boolean, ifd: Ifd, body: 
   const valueAt = o + (big ? 12 : 8);
   if (inline) return storeValue(ifd, tag, type, count, body.subarray(valueAt, valueAt + total), r);
   const offset = big ? r.u64(body, valueAt) : r.u32(body, valueAt);
-  const kind = type === 2 || type === 7 || (type === 1 && tag === TAG.JPEGTables) ? 'blob' : ARRAY_TAGS.has(tag) ? 'array' : 'scalar';
+  const blob = type === 2 || type === 7 || (type === 1 && tag === TAG.JPEGTables);
+  const kind = blob ? 'blob' : ARRAY_TAGS.has(tag) ? 'array' : 'scalar';
   const key = `${type}:${count}:${offset}`;
   const known = kind === 'array' ? file.arrays.get(key) : undefined;
   if (known) return void ifd.arrays.set(tag, known);
@@ -195,7 +201,9 @@ function readEntry(file: BudgetedFile, r: Reader, big: boolean, ifd: Ifd, body: 
   // Of other numeric tags only the first value is kept: only it is read.
   const want = kind === 'scalar' ? size : total;
   const data = file.read(offset, want);
-  if (data.length < want) throw invalidInput('TIFF_TRUNCATED', `tag ${tag} of image directory ${ifd.index} points past the end of the file`);
+  if (data.length < want) {
+    throw invalidInput('TIFF_TRUNCATED', `tag ${tag} of image directory ${ifd.index} points past the end of the file`);
+  }
   storeValue(ifd, tag, type, kind === 'scalar' ? 1 : count, data, r);
   if (kind === 'array') file.arrays.set(key, ifd.arrays.get(tag)!);
 }
@@ -246,7 +254,9 @@ function reader(le: boolean): Reader {
   };
   /** Arrays of offsets and counts (SHORT, LONG, LONG8: nearly all of a slide's values) in bulk. */
   const array = (b: Buffer, type: number, count: number): Float64Array => {
-    if (type !== 3 && type !== 4 && type !== 16) return Float64Array.from({ length: count }, (_, i) => scalar(b, type, i));
+    if (type !== 3 && type !== 4 && type !== 16) {
+      return Float64Array.from({ length: count }, (_, i) => scalar(b, type, i));
+    }
     // An aligned copy in this machine's byte order (little-endian, as every Node platform).
     const bytes = Buffer.from(new Uint8Array(b.subarray(0, count * (type === 3 ? 2 : type === 4 ? 4 : 8))).buffer);
     if (!le) type === 3 ? bytes.swap16() : type === 4 ? bytes.swap32() : bytes.swap64();

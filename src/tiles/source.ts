@@ -114,7 +114,8 @@ export function openSlideSource(path: string, levels: readonly SourceLevel[], op
     if (offset === 0 || count === 0) return null;
     // Checked before allocating: a hostile count (0xFFFFFFFF, 2^50) must not reach Buffer.allocUnsafe.
     if (count > maxTileBytes(l) || offset + count > fileSize) {
-      throw new AppError(503, 'SLIDE_DAMAGED', `stored tile ${tx},${ty} of level ${level} declares ${count} bytes at ${offset}: beyond the tile size or the file`);
+      const what = `stored tile ${tx},${ty} of level ${level} declares ${count} bytes at ${offset}`;
+      throw new AppError(503, 'SLIDE_DAMAGED', `${what}: beyond the tile size or the file`);
     }
     const raw = pread(fd, offset, count);
     return spliceJpeg(raw, l.tables, l.rgb);

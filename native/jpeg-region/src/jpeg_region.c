@@ -121,7 +121,9 @@ static struct jpeg_error_mgr *error_manager(error_mgr *e) {
 }
 
 static void on_progress(j_common_ptr c) {
-  if (((j_decompress_ptr)c)->input_scan_number > MAX_SCANS) refuse(c, "TILE_TOO_MANY_SCANS", "more than %d scans", MAX_SCANS);
+  if (((j_decompress_ptr)c)->input_scan_number > MAX_SCANS) {
+    refuse(c, "TILE_TOO_MANY_SCANS", "more than %d scans", MAX_SCANS);
+  }
 }
 
 /* ---- decoding ---- */
@@ -131,10 +133,12 @@ static void check_frame(const job *j, j_decompress_ptr c) {
   /* Size first: a tile refused as unreadable goes to libvips, which must not get an oversized one. */
   uint64_t w = c->image_width, h = c->image_height;
   if (w > 2 * (uint64_t)j->tile_width || h > 2 * (uint64_t)j->tile_height || w * h > MAX_TILE_PIXELS) {
-    refuse((j_common_ptr)c, "TILE_TOO_LARGE", "%ux%u, larger than the TIFF tile size (%ux%u) allows", c->image_width, c->image_height, j->tile_width, j->tile_height);
+    refuse((j_common_ptr)c, "TILE_TOO_LARGE", "%ux%u, larger than the TIFF tile size (%ux%u) allows", c->image_width,
+           c->image_height, j->tile_width, j->tile_height);
   }
   if (c->num_components != 3 && c->num_components != 1) {
-    refuse((j_common_ptr)c, "TILE_UNREADABLE", "%d components (only grey and three-component tiles are read here)", c->num_components);
+    refuse((j_common_ptr)c, "TILE_UNREADABLE", "%d components (only grey and three-component tiles are read here)",
+           c->num_components);
   }
 }
 
@@ -147,7 +151,8 @@ static void read_part(job *j, j_decompress_ptr c, const tile_ref *t, rect s, uin
   c->out_color_space = JCS_RGB;
   jpeg_start_decompress(c);
   if (c->output_width < s.x + s.w || c->output_height < s.y + s.h) {
-    refuse((j_common_ptr)c, "TILE_UNREADABLE", "%ux%u, smaller than the TIFF tile size", c->output_width, c->output_height);
+    refuse((j_common_ptr)c, "TILE_UNREADABLE", "%ux%u, smaller than the TIFF tile size", c->output_width,
+           c->output_height);
   }
   /* Context each side: fancy (smooth) chroma upsampling replicates the edge of a crop, so a crop
    * edge next to a wanted column would differ from a whole-tile decode. The crop starts on an iMCU
@@ -207,7 +212,8 @@ static int compose_tile(job *j, uint32_t i) {
   if (t->decoded) {
     size_t tstride = (size_t)j->tile_width * 3;
     for (int64_t y = y0; y < y1; y++) {
-      memcpy(j->out + (size_t)y * stride + (size_t)x0 * 3, t->data + (size_t)(y - ty) * tstride + (size_t)(x0 - tx) * 3, span);
+      const unsigned char *from = t->data + (size_t)(y - ty) * tstride + (size_t)(x0 - tx) * 3;
+      memcpy(j->out + (size_t)y * stride + (size_t)x0 * 3, from, span);
     }
     return 0;
   }
@@ -375,13 +381,20 @@ static bool read_geometry(napi_env env, napi_value o, job *j, uint32_t count) {
       !get_int(env, o, "height", 1, MAX_REGION_PIXELS, &height) || !get_int(env, o, "quality", 0, 100, &quality)) {
     return false;
   }
-  if (tw * th > (int64_t)MAX_TILE_PIXELS) return throw_range(env, "tileWidth * tileHeight: at most %lld", (long long)MAX_TILE_PIXELS);
-  if (width * height > MAX_REGION_PIXELS) return throw_range(env, "width * height: at most %lld", (long long)MAX_REGION_PIXELS);
+  if (tw * th > (int64_t)MAX_TILE_PIXELS) {
+    return throw_range(env, "tileWidth * tileHeight: at most %lld", (long long)MAX_TILE_PIXELS);
+  }
+  if (width * height > MAX_REGION_PIXELS) {
+    return throw_range(env, "width * height: at most %lld", (long long)MAX_REGION_PIXELS);
+  }
   if (count % across != 0) return throw_range(env, "tiles: whole rows of `across` tiles expected");
   /* Both products stay below 2^45: no overflow, and left/top are compared without adding to them. */
   int64_t grid_width = across * tw, grid_height = (count / across) * th;
-  if (width > grid_width || height > grid_height) return throw_range(env, "the region must lie inside a full grid of tiles");
-  if (!get_int(env, o, "left", 0, grid_width - width, &j->left) || !get_int(env, o, "top", 0, grid_height - height, &j->top)) {
+  if (width > grid_width || height > grid_height) {
+    return throw_range(env, "the region must lie inside a full grid of tiles");
+  }
+  if (!get_int(env, o, "left", 0, grid_width - width, &j->left) ||
+      !get_int(env, o, "top", 0, grid_height - height, &j->top)) {
     return false;
   }
   j->count = count;
