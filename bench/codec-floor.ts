@@ -15,6 +15,7 @@ import { slideStructure } from '../src/slides/structure.js';
 import { parseTiff } from '../src/slides/tiff.js';
 import { tileRead, type DzGeometry, type SlideLevelGeometry } from '../src/tiles/deepzoom.js';
 import { openSlideFile } from '../src/slides/file.js';
+import { jpegGrid } from '../test/support/tile-grid.js';
 import type { TileAddr } from './lists.js';
 
 export interface CodecRun {
@@ -50,7 +51,7 @@ export async function codecFloor(slidePath: string, dz: DzGeometry, tiles: TileA
           while (performance.now() < until && next < tiles.length) {
             const t = tiles[next++]!;
             const r = tileRead(dz, levels, t.level, t.col, t.row)!;
-            const { grid, local } = await src.jpegGrid(r.slideLevel, { left: r.lX, top: r.lY, width: r.lWidth, height: r.lHeight });
+            const { grid, local } = jpegGrid(src, r.slideLevel, { left: r.lX, top: r.lY, width: r.lWidth, height: r.lHeight });
             await (encode ? encodeGrid(grid, local, quality) : decodeGrid(grid, local));
             done++;
           }

@@ -30,6 +30,8 @@ export interface Config {
   corsOrigin: string;
   /** Largest width x height of one region request. */
   maxRegionPixels: number;
+  /** Largest level 0 (width x height) a slide may have to be indexed. */
+  maxSlidePixels: number;
   /** Largest JSON request body. */
   maxBodyBytes: number;
   /** Pixel renders running at once, and waiting; beyond both, 503 with Retry-After. */
@@ -71,6 +73,11 @@ const DEFAULT_DECODED_TILE_CACHE_BYTES = 0;
 const DEFAULT_LABEL_CACHE_BYTES = 128 * 1024 * 1024;
 /** 4096 x 4096: a large training patch, 48 MB of RGB at most per request. */
 const DEFAULT_MAX_REGION_PIXELS = 4096 * 4096;
+/**
+ * ~3x the largest Camelyon16 level 0 (97,792 x 221,184 = 21.6 Gpx): real slides pass with room to
+ * spare, while the label raster and statistics a slide costs at ingest, which grow with it, stay bounded.
+ */
+export const DEFAULT_MAX_SLIDE_PIXELS = 2 ** 36;
 /** Sample requests are small; a region polygon of 100k vertices fits in ~2 MB of JSON. */
 const DEFAULT_MAX_BODY_BYTES = 2 * 1024 * 1024;
 /** Two renders per core keep both cores busy while one waits on I/O; more only adds latency. */
@@ -113,6 +120,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     nativeJpeg: bool(env, 'NATIVE_JPEG', true),
     corsOrigin: env.CORS_ORIGIN ?? '*',
     maxRegionPixels: int(env, 'MAX_REGION_PIXELS', DEFAULT_MAX_REGION_PIXELS, 1, 2 ** 28),
+    maxSlidePixels: int(env, 'MAX_SLIDE_PIXELS', DEFAULT_MAX_SLIDE_PIXELS, 1, 2 ** 50),
     maxBodyBytes: int(env, 'MAX_BODY_BYTES', DEFAULT_MAX_BODY_BYTES, 1024, 64 * 1024 * 1024),
     maxConcurrentRenders: int(env, 'MAX_CONCURRENT_RENDERS', DEFAULT_MAX_RENDERS, 1, 1024),
     maxQueuedRenders: int(env, 'MAX_QUEUED_RENDERS', DEFAULT_MAX_QUEUED, 0, 100_000),

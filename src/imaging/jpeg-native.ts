@@ -10,24 +10,36 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { AppError } from '../errors.js';
 import type { Crop, RawImage } from './sharp.js';
 
+/** One job of the addon (see native/jpeg-region/src/jpeg_region.c for the rules it checks). */
+interface RegionJob {
+  tiles: Array<Buffer | null>;
+  across: number;
+  tileWidth: number;
+  tileHeight: number;
+  left: number;
+  top: number;
+  width: number;
+  height: number;
+  /** 0: raw RGB into `out`; 1..100: JPEG at that quality. */
+  quality: number;
+  out: Buffer | null;
+  decoded: Uint8Array | null;
+}
+
 interface Addon {
-  decodeRegion(
-    holder: Array<Buffer | null>,
-    across: number,
-    tileWidth: number,
-    tileHeight: number,
-    left: number,
-    top: number,
-    width: number,
-    height: number,
-    quality: number,
-    decoded: Uint8Array | null,
-    done: (err: Error | null, jpeg?: Buffer) => void,
-  ): void;
+  renderRegion(job: RegionJob, done: (err: (Error & { code?: string }) | null, jpeg?: Buffer) => void): void;
   libjpegTurboVersion: number;
 }
+
+/**
+ * Tiles the addon refuses because of what they claim (a frame beyond the TIFF tile size or the
+ * absolute cap, too many progressive scans): libvips would allocate just as much, so these are
+ * answered, not handed to it.
+ */
+const REFUSALS = new Set(['TILE_TOO_LARGE', 'TILE_TOO_MANY_SCANS']);
 
 export interface NativeJpegStatus {
   available: boolean;
@@ -102,9 +114,10 @@ export async function encodeGrid(grid: TileGrid, crop: Crop, quality: number): P
 }
 
 /**
- * Rejects with the decoder's reason when a tile is not decodable here (corrupt, truncated,
- * CMYK, larger than the tile size): callers fall back to libvips, which decides whether it is an
- * error. Arguments it refuses (a crop outside the tiles, a bad quality) reject with a RangeError.
+ * Rejects with the decoder's reason when a tile is not decodable here (corrupt, truncated, CMYK):
+ * callers fall back to libvips, which decides whether it is an error. A tile whose header claims
+ * more than a tile of the grid may hold rejects with AppError 503 (REFUSALS) instead. Arguments it
+ * refuses (a crop outside the tiles, a bad quality) reject with a RangeError or TypeError.
  */
 function run(grid: TileGrid, crop: Crop, out: Buffer | null, quality: number): Promise<Buffer | undefined> {
   const a = addon;
@@ -115,10 +128,14 @@ function run(grid: TileGrid, crop: Crop, out: Buffer | null, quality: number): P
     (flags ??= new Uint8Array(grid.tiles.length))[i] = 1;
     return t.rgb;
   });
+  const { across, tileWidth, tileHeight } = grid;
+  const job: RegionJob = { tiles: holder, across, tileWidth, tileHeight, ...crop, quality, out, decoded: flags };
+  // A synchronous throw (bad options) rejects the promise too.
   return new Promise((resolve, reject) => {
-    a.decodeRegion([...holder, out], grid.across, grid.tileWidth, grid.tileHeight, crop.left, crop.top, crop.width, crop.height, quality, flags, (err, jpeg) => {
-      if (err) reject(err);
-      else resolve(jpeg);
+    a.renderRegion(job, (err, jpeg) => {
+      if (!err) resolve(jpeg);
+      else if (!err.code || !REFUSALS.has(err.code)) reject(err);
+      else reject(new AppError(503, err.code, `a stored tile of this slide cannot be served: ${err.message}`));
     });
   });
 }

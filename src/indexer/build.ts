@@ -4,6 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { deflateRawSync } from 'node:zlib';
+import { DEFAULT_MAX_SLIDE_PIXELS } from '../config.js';
 import type { Manifest } from '../dataset/manifest.js';
 import { AppError } from '../errors.js';
 import { readLevelRaw } from '../imaging/sharp.js';
@@ -11,7 +12,7 @@ import { createBandComposer, type LoadedSource } from '../labels/compose.js';
 import { loadLabelFile } from '../labels/load.js';
 import { createPyramidBuilder, rasterGeometry, type LabelTile, type RasterGeometry } from '../labels/raster.js';
 import { unsupportedReason, type ProbedCodec } from '../slides/codecs.js';
-import { slideStructure, type SlideStructure } from '../slides/structure.js';
+import { checkPixelBudget, slideStructure, type SlideStructure } from '../slides/structure.js';
 import { readTiffFile } from '../slides/tiff.js';
 import type { SlideCandidate } from './scan.js';
 
@@ -49,8 +50,9 @@ const TISSUE_PROBE_SIZE = 1024;
 const TISSUE_MIN_CHROMA = 20;
 const TISSUE_MAX_BRIGHTNESS = 235;
 
-export async function buildSlide(c: SlideCandidate, manifest: Manifest, codecs: ReadonlySet<ProbedCodec>): Promise<SlideBuild> {
+export async function buildSlide(c: SlideCandidate, manifest: Manifest, codecs: ReadonlySet<ProbedCodec>, maxSlidePixels = DEFAULT_MAX_SLIDE_PIXELS): Promise<SlideBuild> {
   const structure = slideStructure(readTiffFile(c.file.absPath));
+  checkPixelBudget(structure, maxSlidePixels);
   // A code no TIFF writer uses means a broken file, not a codec this build lacks: refuse it.
   if (structure.compression.name.startsWith('unknown')) throw new AppError(422, 'TIFF_UNKNOWN_COMPRESSION', `the file declares compression ${structure.compression.code}, which is no TIFF codec`);
   const unsupported = unsupportedReason(structure.compression, codecs);

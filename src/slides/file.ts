@@ -9,7 +9,8 @@ import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { AppError } from '../errors.js';
 import { decodeGrid, encodeGrid, type TileGrid } from '../imaging/jpeg-native.js';
 import { blankJpeg, renderRaw, renderRegion, type Crop, type RawImage, type RegionOutput } from '../imaging/sharp.js';
-import { TAG, parseTiff } from './tiff.js';
+import { frameFits, jpegFrame } from './jpeg-frame.js';
+import { TAG, parseTiff, type TiffFile } from './tiff.js';
 
 export interface SourceLevel {
   ifd: number;
@@ -25,8 +26,6 @@ export interface SlideFile {
   jpeg: boolean;
   /** A stored tile as a standalone JPEG file, or null when it is sparse (offset or size 0). */
   jpegTile(level: number, tx: number, ty: number): Buffer | null;
-  /** The stored JPEG tiles under a rectangle of a level (null: sparse), as the native decoder takes them, and the rectangle relative to them. */
-  jpegGrid(level: number, crop: Crop): Promise<{ grid: TileGrid & { tiles: Array<Buffer | null> }; local: Crop }>;
   /**
    * A rectangle of a slide level (inside the level: the caller clips), resized to `size` and
    * encoded (or raw RGB), in one pipeline.
@@ -81,9 +80,10 @@ export function openSlideFile(path: string, levels: readonly SourceLevel[], opts
   const fd = openSync(path, 'r');
   const sourceId = ++sourceCount;
   let index: LevelIndex[];
+  let fileSize: number;
   try {
-    const size = fstatSync(fd).size;
-    const tiff = parseTiff((offset, length) => pread(fd, offset, length), size);
+    const size = (fileSize = fstatSync(fd).size);
+    const tiff = parseSlide(fd, size);
     index = levels.map((l) => {
       const d = tiff.ifds[l.ifd];
       const offsets = d?.arrays.get(TAG.TileOffsets);
@@ -112,6 +112,11 @@ export function openSlideFile(path: string, levels: readonly SourceLevel[], opts
     const offset = l.offsets[i] ?? 0;
     const count = l.counts[i] ?? 0;
     if (offset === 0 || count === 0) return null;
+    // Checked before allocating: a hostile count (0xFFFFFFFF, 2^50) must not reach Buffer.allocUnsafe.
+    if (count > maxTileBytes(l) || offset + count > fileSize) {
+      const what = `stored tile ${tx},${ty} of level ${level} declares ${count} bytes at ${offset}`;
+      throw new AppError(503, 'SLIDE_DAMAGED', `${what}: beyond the tile size or the file`);
+    }
     const raw = pread(fd, offset, count);
     return spliceJpeg(raw, l.tables, l.rgb);
   };
@@ -163,7 +168,6 @@ export function openSlideFile(path: string, levels: readonly SourceLevel[], opts
     levels,
     jpeg,
     jpegTile,
-    jpegGrid: (level, crop) => gridOf(level, crop, (_l, tx, ty) => jpegTile(level, tx, ty)),
     async render(level, crop, size, out) {
       const l = index[level]!;
       if (!jpeg) return renderRegion({ kind: 'file', path, page: l.ifd }, crop, size, out);
@@ -171,11 +175,24 @@ export function openSlideFile(path: string, levels: readonly SourceLevel[], opts
         const done = await renderNative(level, crop, size, out);
         if (done) return done;
       }
-      const { grid, local } = await gridOf(level, crop, (lv, tx, ty) => jpegTile(level, tx, ty) ?? blank(lv));
+      const { grid, local } = await gridOf(level, crop, (lv, tx, ty) => framed(lv, jpegTile(level, tx, ty)) ?? blank(lv));
       return renderRegion({ kind: 'tiles', tiles: grid.tiles, across: grid.across }, local, size, out);
     },
     close: () => closeSync(fd),
   };
+}
+
+/**
+ * A stored tile for libvips, refused like the native decoder refuses it when its frame claims more
+ * than a tile of the grid: libvips would allocate all of it (a progressive frame, all its coefficients).
+ */
+function framed(l: SourceLevel, tile: Buffer | null): Buffer | null {
+  const f = tile && jpegFrame(tile);
+  if (f && !frameFits(f, l.tileWidth, l.tileHeight)) {
+    const size = `${f.width}x${f.height}, larger than the TIFF tile size (${l.tileWidth}x${l.tileHeight}) allows`;
+    throw new AppError(503, 'TILE_TOO_LARGE', `a stored tile of this slide cannot be served: JPEG tile: ${size}`);
+  }
+  return tile;
 }
 
 /** The stored tiles under a rectangle of a level (inclusive ranges), and the rectangle relative to the first. */
@@ -199,6 +216,14 @@ export function tileSpan(crop: Crop, tileWidth: number, tileHeight: number): Til
   };
 }
 
+/**
+ * The most bytes a stored JPEG tile may take: four times its raw RGB (no JPEG comes near: even
+ * noise at quality 100 stays under twice) plus room for tables and metadata segments.
+ */
+export function maxTileBytes(l: { tileWidth: number; tileHeight: number }): number {
+  return l.tileWidth * l.tileHeight * 3 * 4 + 65_536;
+}
+
 /** Joins abbreviated tile data with the shared tables: SOI, [Adobe], tables, rest of the tile. */
 export function spliceJpeg(tile: Buffer, tables: Buffer | null, rgb: boolean): Buffer {
   if (tile.length < 4 || tile[0] !== 0xff || tile[1] !== 0xd8) throw new AppError(503, 'SLIDE_DAMAGED', 'a stored tile is not JPEG data');
@@ -208,6 +233,16 @@ export function spliceJpeg(tile: Buffer, tables: Buffer | null, rgb: boolean): B
   if (tables && tables.length > 4) parts.push(tables.subarray(2, tables.length - 2));
   parts.push(tile.subarray(2));
   return Buffer.concat(parts);
+}
+
+/** The slide's directories; a file that no longer parses is a damaged slide (503), not bad input. */
+function parseSlide(fd: number, size: number): TiffFile {
+  try {
+    return parseTiff((offset, length) => pread(fd, offset, Math.max(0, Math.min(length, size - offset))), size);
+  } catch (e) {
+    if (e instanceof AppError && e.status === 422) throw new AppError(503, 'SLIDE_DAMAGED', `the slide file no longer parses (${e.code}: ${e.detail})`);
+    throw e;
+  }
 }
 
 function pread(fd: number, offset: number, length: number): Buffer {

@@ -36,6 +36,18 @@ export interface SlideStructure {
 }
 
 const PHOTOMETRIC: Record<number, string> = { 0: 'min-is-white', 1: 'min-is-black', 2: 'rgb', 3: 'palette', 6: 'ycbcr' };
+/**
+ * The largest tile side indexed: Camelyon16 tiles are 512 px, Aperio's 240. The native decoder
+ * refuses frames beyond 4096 x 4096 (native/jpeg-region), so larger tiles could not be served.
+ */
+export const MAX_TILE_SIDE = 4096;
+/**
+ * The smallest level is decoded whole (the tissue estimate at ingest, thumbnails): a slide
+ * without a pyramid down to this size makes every one of them decode the whole slide (a
+ * single-level 200k x 200k slide took 160 s and 1.5 GB at ingest). An Aperio scan with only 1x
+ * and 4x levels has ~0.5 Gpx at 4x.
+ */
+export const MAX_SMALLEST_LEVEL_PIXELS = 2 ** 30;
 /** Associated images can be tiled in some files; a level must keep level 0's aspect ratio. */
 const ASPECT_TOLERANCE = 0.02;
 
@@ -58,6 +70,10 @@ export function slideStructure(tiff: TiffFile): SlideStructure {
     const tileHeight = dim(d, TAG.TileLength);
     // Tile sizes divide every tile address computation downstream: 0 cannot be served.
     if (tileWidth < 1 || tileHeight < 1) throw invalidInput('TIFF_BAD_IFD', `image directory ${d.index} declares ${tileWidth} x ${tileHeight} pixel tiles`);
+    if (tileWidth > MAX_TILE_SIDE || tileHeight > MAX_TILE_SIDE) {
+      const what = `image directory ${d.index} declares ${tileWidth} x ${tileHeight} pixel tiles`;
+      throw invalidInput('TIFF_TILE_TOO_LARGE', `${what}: at most ${MAX_TILE_SIDE} a side are served`);
+    }
     // Every tile of the grid needs an offset and a byte count, or tile addresses run off the index.
     const grid = Math.ceil(w / tileWidth) * Math.ceil(h / tileHeight);
     const offsets = d.arrays.get(TAG.TileOffsets)?.length ?? 0;
@@ -80,6 +96,26 @@ export function slideStructure(tiff: TiffFile): SlideStructure {
     photometric: PHOTOMETRIC[first.num.get(TAG.Photometric) ?? -1] ?? `code ${first.num.get(TAG.Photometric)}`,
     description,
   };
+}
+
+/**
+ * Refuses, from its structure alone, a slide whose ingest and serving would cost out of
+ * proportion: level 0 beyond `maxSlidePixels` (MAX_SLIDE_PIXELS), or no pyramid level small enough
+ * to decode whole.
+ */
+export function checkPixelBudget(s: SlideStructure, maxSlidePixels: number): void {
+  const pixels = s.width * s.height;
+  if (pixels > maxSlidePixels) {
+    const what = `level 0 is ${s.width} x ${s.height} = ${pixels} pixels`;
+    throw invalidInput('SLIDE_TOO_LARGE', `${what}, more than MAX_SLIDE_PIXELS (${maxSlidePixels})`);
+  }
+  const smallest = s.levels[s.levels.length - 1]!;
+  const smallestPixels = smallest.width * smallest.height;
+  if (smallestPixels > MAX_SMALLEST_LEVEL_PIXELS) {
+    const what = `the smallest level is ${smallest.width} x ${smallest.height} = ${smallestPixels} pixels`;
+    const why = 'thumbnails and the tissue estimate decode it whole';
+    throw invalidInput('SLIDE_NO_PYRAMID', `${what}: ${why}, so a level of at most ${MAX_SMALLEST_LEVEL_PIXELS} pixels is needed`);
+  }
 }
 
 function dim(d: Ifd, tag: number): number {

@@ -13,7 +13,8 @@ import { decodeGrid, encodeGrid, nativeJpegStatus, type TileGrid } from '../../s
 import { renderRegion, type Crop } from '../../src/imaging/sharp.js';
 import { parseTiff, TAG } from '../../src/slides/tiff.js';
 import { openSlideFile, type SlideFile, type SourceOptions } from '../../src/slides/file.js';
-import { realPath, seededRandom } from '../support/core-fixtures.js';
+import { appErrorOf, realPath, seededRandom } from '../support/core-fixtures.js';
+import { jpegGrid } from '../support/tile-grid.js';
 
 let dir: string;
 beforeAll(() => {
@@ -30,7 +31,7 @@ function openLevel0(path: string, opts: SourceOptions = { native: true }): Slide
 }
 
 /** The tiles under `crop` (level 0) and the crop relative to the first of them, as SlideFile.render lays them out. */
-const gridOf = (src: SlideFile, crop: Crop) => src.jpegGrid(0, crop);
+const gridOf = async (src: SlideFile, crop: Crop) => jpegGrid(src, 0, crop);
 
 /** libvips' answer: the whole tiles joined, decoded, cropped. */
 async function viaLibvips(grid: TileGrid, local: Crop): Promise<Buffer> {
@@ -276,3 +277,84 @@ function tagValueOffset(b: Buffer, tag: number): number {
 function readU32Array(b: Buffer, tag: number): number {
   return b.readUInt32LE(tagValueOffset(b, tag));
 }
+
+/** Offset of the first marker `code` (e.g. 0xc2 = SOF2) in a JPEG stream, walking the segments. */
+function markerAt(jpeg: Buffer, code: number): number {
+  for (let o = 2; o + 4 <= jpeg.length; o += 2 + jpeg.readUInt16BE(o + 2)) {
+    if (jpeg[o] !== 0xff) break;
+    if (jpeg[o + 1] === code) return o;
+  }
+  throw new Error(`marker ${code.toString(16)} not found`);
+}
+
+/** A small progressive JPEG whose frame header claims `width` x `height`. */
+async function claiming(width: number, height: number): Promise<Buffer> {
+  const jpeg = await sharp({ create: { width: 16, height: 16, channels: 3, background: '#336699' } }).jpeg({ progressive: true }).toBuffer();
+  const sof = markerAt(jpeg, 0xc2);
+  jpeg.writeUInt16BE(height, sof + 5);
+  jpeg.writeUInt16BE(width, sof + 7);
+  return jpeg;
+}
+
+describe('native JPEG region decoder: hostile tiles and arguments', () => {
+  const corner = { left: 0, top: 0, width: 16, height: 16 };
+
+  it('refuses a tile whose frame claims 32,767 x 32,767 in a grid of 16,384 px tiles (was 6.4 GB), with TILE_TOO_LARGE', async () => {
+    const tile = await claiming(32767, 32767);
+    expect(tile.length).toBeLessThan(1024);
+    // The grid itself is beyond the absolute cap: refused as an argument.
+    await expect(decodeGrid({ tiles: [tile], across: 1, tileWidth: 16384, tileHeight: 16384 }, corner)).rejects.toThrow(/tileWidth \* tileHeight/);
+    // Within twice a 4096 px tile, above the absolute frame cap: refused from the header, as an AppError.
+    const wide = await claiming(4100, 4100);
+    const err = await appErrorOf(() => decodeGrid({ tiles: [wide], across: 1, tileWidth: 4096, tileHeight: 4096 }, corner));
+    expect([err.status, err.code]).toEqual([503, 'TILE_TOO_LARGE']);
+    expect(err.detail).toMatch(/4100x4100, larger than the TIFF tile size/);
+    // And the same in the JPEG-encoding job.
+    // A CMYK tile (which would go on to libvips) is refused for its size first.
+    const cmyk = await sharp({ create: { width: 16, height: 16, channels: 3, background: '#336699' } }).toColourspace('cmyk').jpeg().toBuffer();
+    const cmykSof = markerAt(cmyk, 0xc0);
+    cmyk.writeUInt16BE(4100, cmykSof + 5);
+    cmyk.writeUInt16BE(4100, cmykSof + 7);
+    expect((await appErrorOf(() => decodeGrid({ tiles: [cmyk], across: 1, tileWidth: 4096, tileHeight: 4096 }, corner))).code).toBe('TILE_TOO_LARGE');
+    const long = await claiming(8200, 100);
+    const enc = await appErrorOf(() => encodeGrid({ tiles: [long], across: 1, tileWidth: 4096, tileHeight: 4096 }, corner, 80));
+    expect(enc.code).toBe('TILE_TOO_LARGE');
+  });
+
+  it('refuses a progressive tile of more than 100 scans with TILE_TOO_MANY_SCANS', async () => {
+    const jpeg = await sharp({ create: { width: 16, height: 16, channels: 3, background: '#336699' } }).jpeg({ progressive: true }).toBuffer();
+    // The last scan (SOS to EOI) repeated: libjpeg warns of a bogus progression and goes on reading.
+    let sos = -1;
+    for (let o = jpeg.length - 3; o > 0; o--) if (jpeg[o] === 0xff && jpeg[o + 1] === 0xda) { sos = o; break; }
+    const scan = jpeg.subarray(sos, jpeg.length - 2);
+    const ok = Buffer.concat([jpeg.subarray(0, jpeg.length - 2), ...Array<Buffer>(20).fill(scan), Buffer.from([0xff, 0xd9])]);
+    const grid = (t: Buffer) => ({ tiles: [t], across: 1, tileWidth: 16, tileHeight: 16 });
+    expect((await decodeGrid(grid(ok), corner)).data.length).toBe(16 * 16 * 3);
+    const many = Buffer.concat([jpeg.subarray(0, jpeg.length - 2), ...Array<Buffer>(120).fill(scan), Buffer.from([0xff, 0xd9])]);
+    expect((await appErrorOf(() => decodeGrid(grid(many), corner))).code).toBe('TILE_TOO_MANY_SCANS');
+  });
+
+  it('refuses left/top beyond 2^63, NaN, fractions and sizes beyond the caps; never hands back an unwritten buffer', async () => {
+    const t = await sharp({ create: { width: 16, height: 16, channels: 3, background: '#000' } }).jpeg().toBuffer();
+    const g = { tiles: [t, t], across: 2, tileWidth: 16, tileHeight: 16 };
+    for (const bad of [
+      { left: 2 ** 63, top: 0, width: 4, height: 4 },
+      { left: 0, top: 2 ** 64, width: 4, height: 4 },
+      { left: -(2 ** 63), top: 0, width: 4, height: 4 },
+      { left: Number.NaN, top: 0, width: 4, height: 4 },
+      { left: 1.5, top: 0, width: 4, height: 4 },
+    ]) {
+      await expect(decodeGrid(g, bad), JSON.stringify(bad)).rejects.toThrow(RangeError);
+    }
+    // Sizes the JS side would not even allocate: checked in C (the JPEG job has no JS canvas).
+    for (const width of [2 ** 32 + 4, Number.POSITIVE_INFINITY, 2 ** 28 + 1]) {
+      await expect(encodeGrid(g, { left: 0, top: 0, width, height: 4 }, 80), String(width)).rejects.toThrow(RangeError);
+    }
+    await expect(decodeGrid({ ...g, tileWidth: 2 ** 32 + 16 }, corner)).rejects.toThrow(RangeError);
+    await expect(decodeGrid({ ...g, across: 0 }, corner)).rejects.toThrow(RangeError);
+    await expect(decodeGrid({ ...g, tiles: [] }, corner)).rejects.toThrow(RangeError);
+    // The largest left that fits decodes, and every byte is the tile's (black), none left over.
+    const raw = await decodeGrid(g, { left: 28, top: 12, width: 4, height: 4 });
+    expect(raw.data.every((v) => v < 8)).toBe(true);
+  });
+});

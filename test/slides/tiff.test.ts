@@ -166,3 +166,105 @@ function bigCount(): Buffer {
   b.writeBigUInt64LE(1n << 60n, 16 + 8 + 4);
   return b;
 }
+
+/**
+ * A classic little-endian TIFF of `dirs` directories, each of `entries` LONG entries (tags from
+ * `tagOf`) that all point at one array of `count` values placed after them, shifted by
+ * `shift(dir)` bytes: hostile files whose small size hides how often they make a reader read.
+ */
+function pointingAgain(dirs: number, entries: number, count: number, tagOf: (e: number) => number, shift: (d: number) => number = () => 0, type = 4): Buffer {
+  const tableSize = 2 + entries * 12 + 4;
+  const arrayAt = 8 + dirs * tableSize;
+  const b = Buffer.alloc(arrayAt + shift(dirs) + count * (type === 4 ? 4 : 2));
+  b.write('II', 0, 'latin1');
+  b.writeUInt16LE(42, 2);
+  b.writeUInt32LE(8, 4);
+  for (let d = 0; d < dirs; d++) {
+    const at = 8 + d * tableSize;
+    b.writeUInt16LE(entries, at);
+    for (let e = 0; e < entries; e++) {
+      const o = at + 2 + e * 12;
+      b.writeUInt16LE(tagOf(e), o);
+      b.writeUInt16LE(type, o + 2);
+      b.writeUInt32LE(count, o + 4);
+      b.writeUInt32LE(arrayAt + shift(d), o + 8);
+    }
+    b.writeUInt32LE(d + 1 < dirs ? at + tableSize : 0, at + tableSize - 4);
+  }
+  if (type === 4) for (let i = 0; i < count; i++) b.writeUInt32LE(1000 + i, arrayAt + 4 * i);
+  return b;
+}
+
+/** Parses `b`, counting the bytes the reader asks for. */
+function parseCounting(b: Buffer): { read: number; tiff: TiffFile | null; code: string | null } {
+  let read = 0;
+  try {
+    const tiff = parseTiff((offset, length) => {
+      const chunk = b.subarray(offset, offset + length);
+      read += chunk.length;
+      return chunk;
+    }, b.length);
+    return { read, tiff, code: null };
+  } catch (e) {
+    if (e instanceof AppError) return { read, tiff: null, code: e.code };
+    throw e;
+  }
+}
+
+describe('parseTiff: the work of a file is bounded by its size, not by what its entries claim', () => {
+  it('4,000 TileOffsets entries each pointing at one 1 MB array (was 31-52 s of blocked event loop): read once', () => {
+    const b = pointingAgain(1, 4000, 250_000, () => TAG.TileOffsets);
+    expect(b.length).toBeLessThan(1.1e6);
+    const { read, tiff } = parseCounting(b);
+    expect(read).toBeLessThan(b.length + 64);
+    expect(tiff!.ifds[0]!.arrays.get(TAG.TileOffsets)!.subarray(0, 3)).toEqual(new Float64Array([1000, 1001, 1002]));
+  });
+
+  it('the same, scaled down (400 entries, a 100 KB array), and with 400 different tags: each read once, scalars by their first value', () => {
+    for (const tagOf of [() => TAG.TileByteCounts, (e: number) => 40000 + e]) {
+      const b = pointingAgain(1, 400, 25_000, tagOf);
+      const { read, tiff } = parseCounting(b);
+      expect(read).toBeLessThan(b.length + 64);
+      expect(tiff!.ifds).toHaveLength(1);
+    }
+  });
+
+  it('directories sharing one array share its decoding; arrays shifted by a few bytes each run out of the budget: TIFF_TOO_COMPLEX', () => {
+    const shared = parseCounting(pointingAgain(200, 1, 25_000, () => TAG.TileOffsets));
+    expect(shared.code).toBeNull();
+    expect(shared.read).toBeLessThan(110_000);
+    expect(shared.tiff!.ifds[199]!.arrays.get(TAG.TileOffsets)).toBe(shared.tiff!.ifds[0]!.arrays.get(TAG.TileOffsets));
+    const shifted = pointingAgain(200, 1, 25_000, () => TAG.TileOffsets, (d) => 4 * d);
+    const { read, code } = parseCounting(shifted);
+    expect(code).toBe('TIFF_TOO_COMPLEX');
+    expect(read).toBeLessThanOrEqual(2 * shifted.length + 65_536);
+  });
+
+  it('reads LONG8 and big-endian SHORT/LONG arrays in bulk exactly as value by value', () => {
+    const values = [0, 1, 255, 65535, 2 ** 31, 2 ** 32 - 1];
+    for (const layout of [{ bigTiff: true }, { littleEndian: false }, { littleEndian: false, bigTiff: true }]) {
+      const entries: Entry[] = [...tiledLevel(512, 512), { tag: TAG.StripOffsets, type: layout.bigTiff ? 16 : 4, values: [...values, 2 ** 40 + 7] }, { tag: TAG.BitsPerSample, type: 3, values: [8, 8, 8, 65535] }];
+      if (!layout.bigTiff) entries[entries.length - 2]!.values = values;
+      const d = parseBytes(buildTiff([entries], layout)).ifds[0]!;
+      expect(Array.from(d.arrays.get(TAG.StripOffsets)!)).toEqual(layout.bigTiff ? [...values, 2 ** 40 + 7] : values);
+      expect(Array.from(d.arrays.get(TAG.BitsPerSample)!)).toEqual([8, 8, 8, 65535]);
+    }
+    const marker = Buffer.alloc(8);
+    marker.writeBigUInt64LE(12_345_678_901n);
+    const huge = buildTiff([[...tiledLevel(512, 512), { tag: TAG.StripOffsets, type: 16, values: [1, 12_345_678_901] }]], { bigTiff: true });
+    // That LONG8 value made 2^60: beyond any file.
+    huge.writeBigUInt64LE(1n << 60n, huge.indexOf(marker));
+    expect(outcome(huge)).toBe('TIFF_BAD_IFD');
+  });
+});
+
+describe('parseTiff: absolute caps per file', () => {
+  it('more than 16 M offsets and counts in all is TIFF_TOO_COMPLEX, even within the byte budget', () => {
+    // 9 directories of 2 M SHORT values, each array overlapping the previous one by half: 36 MB
+    // read of a 20 MB file (within twice its size), 18 M values.
+    const b = pointingAgain(9, 1, 2_000_000, () => TAG.TileOffsets, (d) => 2_000_000 * d, 3);
+    const { read, code } = parseCounting(b);
+    expect(code).toBe('TIFF_TOO_COMPLEX');
+    expect(read).toBeLessThan(2 * b.length);
+  });
+});

@@ -1,0 +1,20 @@
+/**
+ * The stored JPEG tiles under a rectangle of a slide level, as the native decoder takes them
+ * (null: sparse), and the rectangle relative to the first of them: what SlideFile.render hands
+ * the decoder, for tests and the bench's codec floor to call the decoder directly.
+ */
+import type { Crop } from '../../src/imaging/sharp.js';
+import { tileSpan, type SlideFile } from '../../src/slides/file.js';
+
+export interface JpegGrid {
+  grid: { tiles: Array<Buffer | null>; across: number; tileWidth: number; tileHeight: number };
+  local: Crop;
+}
+
+export function jpegGrid(src: SlideFile, level: number, crop: Crop): JpegGrid {
+  const l = src.levels[level]!;
+  const span = tileSpan(crop, l.tileWidth, l.tileHeight);
+  const tiles: Array<Buffer | null> = [];
+  for (let ty = span.ty0; ty <= span.ty1; ty++) for (let tx = span.tx0; tx <= span.tx1; tx++) tiles.push(src.jpegTile(level, tx, ty));
+  return { grid: { tiles, across: span.tx1 - span.tx0 + 1, tileWidth: l.tileWidth, tileHeight: l.tileHeight }, local: span.local };
+}
