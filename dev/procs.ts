@@ -146,7 +146,7 @@ export function runProcess(
     s.child.stderr?.on('data', (t: string) => ((r.stderr += t), (r.output += t)));
     const timer = timeoutMs === undefined ? null : setTimeout(() => {
       r.timedOut = true;
-      signal(s.pid, s.group, 'SIGKILL');
+      signalProcess(s, 'SIGKILL');
     }, timeoutMs);
     s.child.once('error', (e) => {
       if (timer) clearTimeout(timer);
@@ -201,6 +201,11 @@ export function groupMembers(pgid: number): number[] {
   return out;
 }
 
+/** Sends `sig` to a started process (to its whole group with `group`), unless it has already exited. */
+export function signalProcess(s: Started, sig: NodeJS.Signals): void {
+  if (!s.exited() || s.group) signal(s.pid, s.group, sig);
+}
+
 function signal(pid: number, group: boolean, sig: NodeJS.Signals): void {
   try {
     process.kill(group ? -pid : pid, sig);
@@ -250,7 +255,7 @@ export async function stopAll(graceMs = 3000): Promise<void> {
 
 /** Synchronous last resort (process 'exit' handlers cannot await). */
 export function killAllNow(): void {
-  for (const s of started) if (!s.exited() || s.group) signal(s.pid, s.group, 'SIGKILL');
+  for (const s of started) signalProcess(s, 'SIGKILL');
   for (const { pid } of adopted) signal(pid, false, 'SIGKILL');
 }
 
