@@ -190,7 +190,7 @@ export function isRunning(pid: number): boolean {
 }
 
 /** The running (not zombie) members of process group `pgid`. */
-export function groupMembers(pgid: number): number[] {
+function groupMembers(pgid: number): number[] {
   const out: number[] = [];
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
@@ -242,7 +242,8 @@ async function waitGone(gone: () => boolean, ms: number, s?: Started): Promise<b
   const until = Date.now() + ms;
   while (!gone()) {
     if (Date.now() >= until) return false;
-    await (s ? Promise.race([sleep(50), s.done]) : sleep(50));
+    // Wake on the child's exit, but a group outliving its leader is polled, not spun on.
+    await (s && !s.exited() ? Promise.race([sleep(50), s.done]) : sleep(50));
   }
   return true;
 }
