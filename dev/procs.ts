@@ -92,18 +92,17 @@ export function startProcess(name: string, cmd: string, args: string[], opts: St
     });
   });
   let status: string | null = null;
+  const closed = new Promise<void>((resolve) => child.once('close', () => (log ? log.end(resolve) : resolve())));
   const done = new Promise<Exit>((resolve) => {
     child.once('exit', (code, signal) => {
       status = signal ? `signal ${signal}` : `code ${code}`;
-      // Its last words matter most in an error: wait for the pipes to drain, but not for a
-      // grandchild that keeps them open.
+      // Its last words matter most in an error: wait for the pipes to drain (and the log file to
+      // be written), but not for a grandchild that keeps them open.
       const settle = () => resolve({ code, signal });
-      if (child.stdout === null && child.stderr === null) settle();
-      else setTimeout(settle, DRAIN_MS).unref();
-      child.once('close', settle);
+      void closed.then(settle);
+      setTimeout(settle, DRAIN_MS).unref();
     });
   });
-  child.once('close', () => log?.end());
   const s: Started = {
     name, pid: child.pid, child, group, done,
     tail: (lines = 40) => [...recent, ...partial.filter(Boolean)].slice(-lines).join('\n'),

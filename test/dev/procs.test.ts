@@ -3,7 +3,10 @@
  * stopped; children that die before listening (a clear error at once, not at the deadline); a
  * child that ignores SIGTERM; a shell whose own child must go with it (process group).
  */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   freePort, isRunning, recordedPids, rssOf, runProcess, startProcess, stopAll, stopProcess, waitForHttp, waitForLine,
@@ -153,6 +156,23 @@ describe('running to the end, ports, RSS', () => {
     const slow = await runProcess('slow', process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { timeoutMs: 300 });
     expect(slow).toMatchObject({ code: null, signal: 'SIGKILL', timedOut: true });
     await expect(runProcess('missing', '/nonexistent/program', [])).rejects.toThrow('missing: could not start');
+  });
+
+  it('writes the whole output to a log file as well, and keeps the last lines', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'procs-'));
+    try {
+      const script = "for (let i = 0; i < 500; i++) console.log('line ' + i); console.error('last')";
+      const s = startProcess('logger', process.execPath, ['-e', script], { logFile: join(dir, 'out.log') });
+      expect(await s.done).toEqual({ code: 0, signal: null });
+      const logged = readFileSync(join(dir, 'out.log'), 'utf8').split('\n');
+      expect(logged).toHaveLength(502);
+      expect(logged.filter((l) => l.startsWith('line '))).toHaveLength(500);
+      expect(logged).toContain('last');
+      expect(s.tail(3).split('\n')).toHaveLength(3);
+      expect(s.tail(1000).split('\n')).toHaveLength(200);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('gives a port nothing listens on, that can be bound', async () => {
