@@ -5,7 +5,7 @@
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { adoptPid, freePort, runToEnd, startProcess, stopPid, waitForPort } from './procs.js';
+import { adoptPid, freePort, runToEnd, startProcess, stopProcess, waitForPort } from '../dev/procs.js';
 
 export const IIPSRV_FCGI = '/usr/lib/iipimage-server/iipsrv.fcgi';
 
@@ -65,7 +65,7 @@ export async function startIip(o: IipOptions): Promise<Iip> {
     ].join('\n'),
   );
   const lighttpd = startProcess('lighttpd', 'lighttpd', ['-D', '-f', conf]);
-  await waitForPort(httpPort, 10_000, lighttpd);
+  await waitForPort(httpPort, 10_000, { proc: lighttpd });
   return {
     base: `http://127.0.0.1:${httpPort}`,
     tilePath: (file, level, col, row) => `/fcgi-bin/iipsrv.fcgi?DeepZoom=${file}_files/${level}/${col}_${row}.jpg`,
@@ -73,8 +73,8 @@ export async function startIip(o: IipOptions): Promise<Iip> {
     regionPath: (file, x, y, w, h) => `/fcgi-bin/iipsrv.fcgi?IIIF=${file}/${x},${y},${w},${h}/full/0/default.jpg`,
     pids: [lighttpd.pid, ...pids],
     async stop() {
-      await stopPid(lighttpd.pid);
-      for (const pid of pids) await stopPid(pid);
+      await stopProcess(lighttpd);
+      for (const pid of pids) await stopProcess(pid);
     },
   };
 }

@@ -10,7 +10,7 @@ import sharp from 'sharp';
 import { CAMELYON_HEIGHT, CAMELYON_WIDTH } from './camelyon-tiff.js';
 import { ANNOTATED_ID, ensureCamelyonData, PATCH_SLIDES, readPatchCentres } from './datasets.js';
 import { PATCH, realisticPatches, regionPath, rng, uniformPatches } from './lists.js';
-import { runToEnd } from './procs.js';
+import { runToEnd } from '../dev/procs.js';
 import type { LoadRow, Report } from './report.js';
 import type { BenchCtx } from './part-tiles.js';
 import { buildService, ingestJob, openslideAvailable, probe, PY, startBaseline, startService, type Server } from './servers.js';

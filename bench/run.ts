@@ -16,7 +16,7 @@ import { patchesPart } from './part-patches.js';
 import { samples73Part } from './part-samples73.js';
 import { cachePart } from './part-cache.js';
 import { tilesPart, type BenchCtx } from './part-tiles.js';
-import { installExitHooks, recordedPids, stopAll } from './procs.js';
+import { installExitHooks, recordedPids, stopAll } from '../dev/procs.js';
 import { Report } from './report.js';
 import { skipBuild } from './servers.js';
 
@@ -51,7 +51,7 @@ async function main(): Promise<number> {
     cleaned = true;
     rmSync(tmpDir, { recursive: true, force: true });
   };
-  installExitHooks(cleanup);
+  installExitHooks('bench', cleanup);
   const report = new Report();
   const ctx: BenchCtx = { tmpDir, seconds };
   const started = new Date();

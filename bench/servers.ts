@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { IngestJobResult } from './ingest-job.js';
-import { freePort, rssOf, runToEnd, startProcess, stopPid, waitForPort, type Started } from './procs.js';
+import { freePort, rssOf, runToEnd, startProcess, stopProcess, waitForPort, type Started } from '../dev/procs.js';
 
 export const PY = '/usr/bin/python3';
 
@@ -25,7 +25,9 @@ function server(name: string, base: string, p: Started): Server {
     name,
     base,
     pid: p.pid,
-    stop: () => stopPid(p.pid),
+    stop: async () => {
+      await stopProcess(p);
+    },
     rss: () => rssOf(p.pid),
     assertAlive: () => {
       if (p.exited()) throw new Error(`${name} (pid ${p.pid}) died (${p.exitStatus()}); its last output:\n${p.tail().slice(-3000)}`);
@@ -52,7 +54,7 @@ export async function startService(dataDir: string, indexPath: string, variant?:
   const env: NodeJS.ProcessEnv = { ...process.env, DATA_DIR: dataDir, INDEX_PATH: indexPath, PORT: String(port), HOST: '127.0.0.1', INGEST_ON_START: 'false', LOG_LEVEL: 'warn', ...variant?.env };
   const name = variant?.name ?? 'service';
   const p = startProcess(name, process.execPath, [resolve('dist/server.js')], { env });
-  await waitForPort(port, 20_000, p);
+  await waitForPort(port, 20_000, { proc: p });
   const s = server(name, `http://127.0.0.1:${port}`, p);
   const health = JSON.parse((await probe(`${s.base}/healthz`, 'application/json')).bytes.toString()) as { imaging?: { nativeJpeg?: { enabled?: boolean } } };
   const wanted = env.NATIVE_JPEG !== 'false';
@@ -67,7 +69,7 @@ export async function startBaseline(slides: Array<[string, string]>): Promise<Se
   const port = await freePort();
   const args = ['--import', 'tsx', resolve('bench/baseline-server.ts'), '--port', String(port), ...slides.flatMap(([id, path]) => ['--slide', `${id}=${path}`])];
   const p = startProcess('baseline-sharp', process.execPath, args);
-  await waitForPort(port, 20_000, p);
+  await waitForPort(port, 20_000, { proc: p });
   return server('sharp per request', `http://127.0.0.1:${port}`, p);
 }
 
@@ -85,7 +87,7 @@ export async function startOpenSlide(slides: Array<[string, string]>, quality: n
   const port = await freePort();
   const args = [resolve('bench/openslide_server.py'), '--port', String(port), '--quality', String(quality), ...slides.flatMap(([id, path]) => ['--slide', `${id}=${path}`])];
   const p = startProcess('openslide-flask', PY, args);
-  await waitForPort(port, 20_000, p);
+  await waitForPort(port, 20_000, { proc: p });
   return server('OpenSlide+Flask', `http://127.0.0.1:${port}`, p);
 }
 

@@ -5,7 +5,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { runToEnd } from './procs.js';
+import { runToEnd } from '../dev/procs.js';
 
 export interface WrkOptions {
   /** Base URL, e.g. http://127.0.0.1:8080 */

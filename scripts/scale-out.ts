@@ -11,16 +11,19 @@
  *
  * Needs nginx (Debian: apt-get install -y --no-install-recommends nginx).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { freePort } from '../bench/procs.js';
+import {
+  freePort, runProcess, startProcess, stopProcess, waitForHttp, waitForLine, type Started,
+} from '../dev/procs.js';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const NGINX_TEMPLATE = join(ROOT, 'docker', 'nginx.conf');
 export const NGINX_BIN = '/usr/sbin/nginx';
+/** SIGTERM first, SIGKILL after this: nginx and a replica with nothing in flight stop well within it. */
+const STOP_GRACE_MS = 5000;
 
 export interface ScaleOutOptions {
   dataDir: string;
@@ -39,14 +42,14 @@ export interface Replica {
   pid: number;
   port: number;
   url: string;
-  child: ChildProcess;
+  proc: Started;
 }
 
 export interface ScaleOut {
   /** The proxy. */
   url: string;
   replicas: Replica[];
-  nginx: { pid: number; port: number; child: ChildProcess };
+  nginx: { pid: number; port: number; proc: Started };
   /** Config, pid file, access log, temp paths and cache. */
   dir: string;
   accessLog: string;
@@ -82,83 +85,46 @@ function nodeArgs(entry: 'dist' | 'src', script: 'server' | 'cli'): string[] {
   return entry === 'dist' ? [join(ROOT, 'dist', `${script}.js`)] : ['--import', 'tsx', join(ROOT, 'src', `${script}.ts`)];
 }
 
-function lines(child: ChildProcess, source: string, sink: (source: string, line: string) => void, onLine?: (line: string) => void): void {
-  for (const stream of [child.stdout, child.stderr]) {
-    let rest = '';
-    // Always drained: a replica blocked on a full pipe would look like a hung server.
-    stream?.setEncoding('utf8').on('data', (chunk: string) => {
-      const parts = (rest + chunk).split('\n');
-      rest = parts.pop() ?? '';
-      for (const l of parts) {
-        sink(source, l);
-        onLine?.(l);
-      }
-    });
+/** The port in the service's JSON "listening on" log line, or undefined for any other line. */
+function listeningPort(line: string): number | undefined {
+  if (!line.includes('listening on')) return undefined;
+  try {
+    const p = (JSON.parse(line) as { port?: unknown }).port;
+    return typeof p === 'number' ? p : undefined;
+  } catch {
+    return undefined; // not a JSON log line
   }
 }
 
 /** Starts one replica on an ephemeral port of 127.0.0.1 and waits for its "listening" line. */
 async function startReplica(n: number, o: Required<Pick<ScaleOutOptions, 'dataDir' | 'indexPath' | 'entry'>>, sink: (s: string, l: string) => void): Promise<Replica> {
   const env = { ...process.env, PORT: '0', HOST: '127.0.0.1', DATA_DIR: o.dataDir, INDEX_PATH: o.indexPath, INGEST_ON_START: 'false', LOG_LEVEL: 'info' };
-  const child = spawn(process.execPath, nodeArgs(o.entry, 'server'), { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  const tail: string[] = [];
-  const port = await new Promise<number>((res, rej) => {
-    const timer = setTimeout(() => rej(new Error(`replica ${n} did not listen within 30 s:\n${tail.join('\n')}`)), 30_000);
-    child.once('exit', (code, sig) => rej(new Error(`replica ${n} exited (${code ?? sig}) before listening:\n${tail.join('\n')}`)));
-    lines(child, `replica${n}`, sink, (l) => {
-      tail.push(l);
-      if (tail.length > 20) tail.shift();
-      if (!l.includes('listening on')) return;
-      try {
-        const p = (JSON.parse(l) as { port?: unknown }).port;
-        if (typeof p === 'number') {
-          clearTimeout(timer);
-          res(p);
-        }
-      } catch { /* not a JSON log line */ }
-    });
-  }).catch((e: unknown) => {
-    child.kill('SIGKILL');
+  const proc = startProcess(`replica ${n}`, process.execPath, nodeArgs(o.entry, 'server'), { cwd: ROOT, env });
+  proc.onLine((l) => sink(`replica${n}`, l));
+  try {
+    const port = await waitForLine(proc, '"listening on" line', listeningPort, 30_000);
+    return { pid: proc.pid, port, url: `http://127.0.0.1:${port}`, proc };
+  } catch (e) {
+    await stopProcess(proc, STOP_GRACE_MS);
     throw e;
-  });
-  return { pid: child.pid!, port, url: `http://127.0.0.1:${port}`, child };
-}
-
-async function waitHttp(url: string, ms: number, alive: () => boolean): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (Date.now() < end && alive()) {
-    try {
-      if ((await fetch(url, { signal: AbortSignal.timeout(2000) })).ok) return true;
-    } catch { /* not up yet */ }
-    await new Promise((r) => setTimeout(r, 100));
   }
-  return false;
 }
 
-/** Stops a process by its PID: SIGTERM, then SIGKILL after `ms`. */
-export async function stopPid(pid: number, ms = 5000): Promise<void> {
-  const alive = () => {
-    try {
-      process.kill(pid, 0);
-      return true;
-    } catch {
-      return false;
-    }
-  };
-  if (!alive()) return;
-  process.kill(pid, 'SIGTERM');
-  const end = Date.now() + ms;
-  while (alive() && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
-  if (alive()) process.kill(pid, 'SIGKILL');
-}
-
-async function stopChild(child: ChildProcess, ms = 5000): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), ms);
-  await exited;
-  clearTimeout(timer);
+/** Starts nginx on `port` and waits for its /healthz; null when the port was taken meanwhile. */
+async function startNginx(
+  nginx: string, dir: string, port: number, sink: (s: string, l: string) => void, fixedPort: boolean,
+): Promise<ScaleOut['nginx'] | null> {
+  const proc = startProcess('nginx', nginx, ['-p', dir, '-c', join(dir, 'nginx.conf'), '-e', 'stderr']);
+  proc.onLine((l) => sink('nginx', l));
+  try {
+    await waitForHttp(`http://127.0.0.1:${port}/healthz`, 10_000, { proc });
+    return { pid: proc.pid, port, proc };
+  } catch (e) {
+    await stopProcess(proc, STOP_GRACE_MS);
+    const err = existsSync(join(dir, 'error.log')) ? readFileSync(join(dir, 'error.log'), 'utf8') : '';
+    if (!fixedPort && /in use/.test(err + proc.tail())) return null;
+    throw new Error(`nginx did not start: ${(e as Error).message}\n${err}`);
+  }
 }
 
 export async function startScaleOut(opts: ScaleOutOptions): Promise<ScaleOut> {
@@ -172,27 +138,19 @@ export async function startScaleOut(opts: ScaleOutOptions): Promise<ScaleOut> {
   const replicas: Replica[] = [];
   let proxy: ScaleOut['nginx'] | undefined;
   const stop = async () => {
-    await Promise.all([...(proxy ? [stopChild(proxy.child)] : []), ...replicas.map((r) => stopChild(r.child))]);
+    const procs = [...(proxy ? [proxy.proc] : []), ...replicas.map((r) => r.proc)];
+    await Promise.all(procs.map((p) => stopProcess(p, STOP_GRACE_MS)));
     rmSync(dir, { recursive: true, force: true });
   };
   try {
     for (let i = 1; i <= (opts.replicas ?? 2); i++) replicas.push(await startReplica(i, o, sink));
-    await Promise.all(replicas.map(async (r) => {
-      if (!(await waitHttp(`${r.url}/readyz`, 30_000, () => r.child.exitCode === null))) throw new Error(`replica on ${r.port} never became ready`);
-    }));
+    await Promise.all(replicas.map((r) => waitForHttp(`${r.url}/readyz`, 30_000, { proc: r.proc })));
     const template = readFileSync(NGINX_TEMPLATE, 'utf8');
     // A port picked free may be taken before nginx binds it: try a few.
     for (let attempt = 0; attempt < 3 && !proxy; attempt++) {
       const port = opts.port || (await freePort());
       writeFileSync(join(dir, 'nginx.conf'), loopbackNginxConf(template, { dir, listenPort: port, upstreams: replicas.map((r) => r.port) }));
-      const child = spawn(nginx, ['-p', dir, '-c', join(dir, 'nginx.conf'), '-e', 'stderr'], { stdio: ['ignore', 'pipe', 'pipe'] });
-      lines(child, 'nginx', sink);
-      if (await waitHttp(`http://127.0.0.1:${port}/healthz`, 10_000, () => child.exitCode === null)) proxy = { pid: child.pid!, port, child };
-      else {
-        await stopChild(child);
-        const err = existsSync(join(dir, 'error.log')) ? readFileSync(join(dir, 'error.log'), 'utf8') : '';
-        if (opts.port || !/in use/.test(err)) throw new Error(`nginx did not start:\n${err}`);
-      }
+      proxy = (await startNginx(nginx, dir, port, sink, Boolean(opts.port))) ?? undefined;
     }
     if (!proxy) throw new Error('nginx found no free port in 3 tries');
     writeFileSync(join(dir, 'pids.json'), JSON.stringify({ nginx: proxy.pid, replicas: replicas.map((r) => r.pid) }));
@@ -206,7 +164,7 @@ export async function startScaleOut(opts: ScaleOutOptions): Promise<ScaleOut> {
 async function main(argv: string[]): Promise<void> {
   if (argv[0] === 'stop') {
     const pids = JSON.parse(readFileSync(join(argv[1] ?? '.', 'pids.json'), 'utf8')) as { nginx: number; replicas: number[] };
-    await Promise.all([pids.nginx, ...pids.replicas].map((pid) => stopPid(pid)));
+    await Promise.all([pids.nginx, ...pids.replicas].map((pid) => stopProcess(pid, STOP_GRACE_MS)));
     return;
   }
   const flag = (name: string) => {
@@ -220,9 +178,10 @@ async function main(argv: string[]): Promise<void> {
   if (!existsSync(indexPath)) {
     // The one-shot ingest of the compose profile: the replicas themselves never write the index.
     process.stderr.write(`no index at ${indexPath}: ingesting ${dataDir}\n`);
-    const ingest = spawn(process.execPath, [...nodeArgs(entry, 'cli'), 'ingest'], { cwd: ROOT, env: { ...process.env, DATA_DIR: dataDir, INDEX_PATH: indexPath }, stdio: 'inherit' });
-    const code = await new Promise<number | null>((r) => ingest.once('exit', r));
-    if (code !== 0) throw new Error(`ingest failed (exit ${code})`);
+    const env = { ...process.env, DATA_DIR: dataDir, INDEX_PATH: indexPath };
+    const args = [...nodeArgs(entry, 'cli'), 'ingest'];
+    const ingest = await runProcess('ingest', process.execPath, args, { cwd: ROOT, env, stdio: 'inherit' });
+    if (ingest.code !== 0) throw new Error(`ingest failed (exit ${ingest.code ?? ingest.signal})`);
   }
   const run = await startScaleOut({
     dataDir, indexPath, entry,
@@ -239,7 +198,7 @@ async function main(argv: string[]): Promise<void> {
   await new Promise<void>((r) => {
     process.once('SIGINT', r);
     process.once('SIGTERM', r);
-    run.nginx.child.once('exit', r);
+    void run.nginx.proc.done.then(() => r());
   });
   await run.stop();
 }

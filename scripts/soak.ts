@@ -14,11 +14,11 @@
  * unexpected 4xx, a connection error, or the server exiting early. Loopback only; the server is
  * stopped by its PID.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { freePort } from '../bench/procs.js';
+import { freePort, rssOf, startProcess, stopProcess, waitForHttp, type Started } from '../dev/procs.js';
 import { ingest } from '../src/indexer/ingest.js';
 import { buildDataset } from '../test/support/core-dataset.js';
 
@@ -91,7 +91,6 @@ function parseArgs(argv: string[]): Options {
 }
 
 const log = (line: string) => process.stdout.write(`${line}\n`);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function prepareDataset(): Promise<void> {
   if (!existsSync(join(DATA_DIR, 'manifest.json'))) {
@@ -113,58 +112,29 @@ function build(): void {
 }
 
 
-function startServer(port: number, tsx: boolean): ChildProcess {
-  const out = openSync(LOG_PATH, 'w');
+function startServer(port: number, tsx: boolean): Started {
   // One process (no npm/npx wrapper), so its PID is the server and its RSS is the service's.
   const args = tsx ? ['--import', 'tsx', 'src/server.ts'] : ['dist/server.js'];
-  const child = spawn(process.execPath, args, {
-    cwd: ROOT,
-    env: { ...process.env, HOST: '127.0.0.1', PORT: String(port), DATA_DIR, INDEX_PATH, INGEST_ON_START: 'false', LOG_LEVEL: 'warn' },
-    stdio: ['ignore', out, out],
-  });
-  closeSync(out);
-  if (child.pid === undefined) throw new Error('the server did not start');
-  writeFileSync(PID_PATH, `${child.pid}\n`);
-  return child;
-}
-
-async function waitReady(base: string, child: ChildProcess): Promise<void> {
-  const until = Date.now() + 60_000;
-  while (Date.now() < until) {
-    if (child.exitCode !== null) throw new Error(`the server exited with ${child.exitCode} before it was ready; see ${LOG_PATH}`);
-    try {
-      const r = await fetch(`${base}/readyz`);
-      await r.arrayBuffer();
-      if (r.status === 200) return;
-    } catch {
-      // not listening yet
-    }
-    await sleep(200);
-  }
-  throw new Error(`the server was not ready within 60 s; see ${LOG_PATH}`);
+  const env = {
+    ...process.env, HOST: '127.0.0.1', PORT: String(port), DATA_DIR, INDEX_PATH,
+    INGEST_ON_START: 'false', LOG_LEVEL: 'warn',
+  };
+  const server = startProcess('the server', process.execPath, args, { cwd: ROOT, env, logFile: LOG_PATH });
+  writeFileSync(PID_PATH, `${server.pid}\n`);
+  return server;
 }
 
 /** VmRSS of a process in MB, or null once it is gone. */
 function rssMb(pid: number): number | null {
-  try {
-    const m = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) / 1024 : null;
-  } catch {
-    return null;
-  }
+  const r = rssOf(pid);
+  return r ? r.rss / 1048576 : null;
 }
 
-async function stopServer(child: ChildProcess): Promise<string> {
-  if (child.exitCode !== null || child.signalCode !== null) return `had already exited (${child.exitCode ?? child.signalCode})`;
-  const exited = new Promise<string>((r) => child.once('exit', (code, signal) => r(`exited ${code ?? signal}`)));
-  process.kill(child.pid!, 'SIGTERM');
-  const timer = setTimeout(() => {
-    if (child.exitCode === null) process.kill(child.pid!, 'SIGKILL');
-  }, 15_000);
-  const how = await exited;
-  clearTimeout(timer);
+async function stopServer(server: Started): Promise<string> {
+  // The service drains for READINESS_GRACE_MS + DRAIN_MS after SIGTERM: give it that and more.
+  const how = await stopProcess(server, 15_000);
   rmSync(PID_PATH, { force: true });
-  return `stopped by SIGTERM, ${how}`;
+  return how;
 }
 
 async function slides(base: string): Promise<SlideInfo[]> {
@@ -298,20 +268,20 @@ async function main(): Promise<number> {
   if (!o.tsx) build();
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
-  const child = startServer(port, o.tsx);
-  const pid = child.pid!;
+  const server = startServer(port, o.tsx);
+  const pid = server.pid;
   let exitedEarly: string | null = null;
   let stopping = false;
-  child.once('exit', (code, signal) => {
-    if (!stopping) exitedEarly = `the server exited during the soak (${code ?? signal}); see ${LOG_PATH}`;
+  void server.done.then(() => {
+    if (!stopping) exitedEarly = `the server exited during the soak (${server.exitStatus()}); see ${LOG_PATH}`;
   });
   const stop = async () => {
     stopping = true;
-    log(`soak: server pid ${pid} ${await stopServer(child)}`);
+    log(`soak: server pid ${pid} ${await stopServer(server)}`);
   };
   process.once('SIGINT', () => void stop().then(() => process.exit(130)));
   try {
-    await waitReady(base, child);
+    await waitForHttp(`${base}/readyz`, 60_000, { proc: server, intervalMs: 200 });
     const all = await slides(base);
     log(`soak: server pid ${pid} on ${base} (${o.tsx ? 'tsx src/server.ts' : 'node dist/server.js'}), ${all.length} readable slides (${all.filter((s) => s.labelled).length} labelled); ${o.clients} clients for ${o.seconds} s; RSS every ${o.every} s`);
 

@@ -3,7 +3,6 @@
  * catalogue calls, sampling, a typed problem document, and example.ts run as a program.
  * Type-level checks (what must and must not compile) run under `npx tsc -p tsconfig.test.json`.
  */
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -12,6 +11,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from 'vitest';
 import { parse } from 'yaml';
+import { runProcess } from '../../dev/procs.js';
 import {
   createSlidesClient, type SampleRequest, ok, ProblemError, type Problem, type SlidesClient,
 } from '../../clients/typescript/client.js';
@@ -109,13 +109,8 @@ describe('example.ts', () => {
   it('lists slides, samples 8 metastasis patches and saves a batch tar, exit code 0', async () => {
     const out = join(tmp, 'batch.tar');
     // Asynchronous on purpose: the service answering the example runs in this very process.
-    const child = spawn(process.execPath, ['--import', 'tsx', EXAMPLE, url, out], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (c: Buffer) => (output += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (output += c.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 50_000);
-    const code = await new Promise<number | null>((res) => child.once('exit', res));
-    clearTimeout(timer);
+    const args = ['--import', 'tsx', EXAMPLE, url, out];
+    const { code, output } = await runProcess('example.ts', process.execPath, args, { cwd: ROOT, timeoutMs: 50_000 });
     expect(code, output).toBe(0);
     expect(output).toMatch(/^slides: \d+ of \d+$/m);
     expect(output).toContain('tumor_083');

@@ -4,7 +4,6 @@
  * compose file parsed, and docker/nginx.conf against what the compose file and the service
  * expect of it.
  */
-import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -13,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { run as dockerfilelint } from 'dockerfilelint';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { runProcess } from '../../dev/procs.js';
 import { loopbackNginxConf } from '../../scripts/scale-out.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -50,8 +50,8 @@ function stages(text: string): Instruction[][] {
 /** Runs a Docker-style exec-form command (`node -e ...`) with this Node, returning its exit code. */
 async function runExec(argv: string[], env: Record<string, string>): Promise<number | null> {
   expect(argv[0]).toBe('node');
-  const child = spawn(process.execPath, argv.slice(1), { env: { ...process.env, ...env }, stdio: 'ignore' });
-  return new Promise((res) => child.once('exit', res));
+  const childEnv = { ...process.env, ...env };
+  return (await runProcess('HEALTHCHECK', process.execPath, argv.slice(1), { env: childEnv, stdio: 'ignore' })).code;
 }
 
 async function withServer(status: number, fn: (port: number) => Promise<void>): Promise<string[]> {

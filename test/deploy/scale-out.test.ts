@@ -11,6 +11,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { signalProcess } from '../../dev/procs.js';
 import { NGINX_BIN, startScaleOut, type ScaleOut } from '../../scripts/scale-out.js';
 import { ingest } from '../../src/indexer/ingest.js';
 import { buildDataset } from '../support/core-dataset.js';
@@ -115,7 +116,7 @@ describe.skipIf(!HAS_NGINX)(TITLE, () => {
       return `${SLIDE}/region?x=${x}&y=${y}&width=64&height=64&level=0&format=png${layer}`;
     });
     const [victim, survivor] = run.replicas as [ScaleOut['replicas'][0], ScaleOut['replicas'][0]];
-    const exited = new Promise<NodeJS.Signals | null>((r) => victim.child.once('exit', (_c, sig) => r(sig)));
+    const exited = victim.proc.done.then((e) => e.signal);
     const statuses: number[] = new Array(paths.length).fill(0);
     const cache: string[] = new Array(paths.length).fill('');
     let next = 0;
@@ -135,7 +136,7 @@ describe.skipIf(!HAS_NGINX)(TITLE, () => {
         }
         if (++done === 100) {
           killedAt = done;
-          process.kill(victim.pid, 'SIGKILL');
+          signalProcess(victim.proc, 'SIGKILL');
         }
       }
     }));

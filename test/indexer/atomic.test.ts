@@ -1,8 +1,10 @@
 import Database from 'better-sqlite3';
-import { spawn } from 'node:child_process';
 import { copyFileSync, existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  isRunning, runProcess, signalProcess, startProcess, stopProcess, waitForLine, type StartOptions,
+} from '../../dev/procs.js';
 import { openIndexReadOnly } from '../../src/db/open.js';
 import { SCHEMA_VERSION } from '../../src/db/migrate.js';
 import { ingest } from '../../src/indexer/ingest.js';
@@ -32,37 +34,11 @@ beforeAll(async () => {
 });
 afterAll(() => removeTempDir(root));
 
-/** Runs the CLI in its own process group; `onLine` may kill it. Resolves with its exit and stderr. */
-function runCli(env: Record<string, string>, onLine?: (line: string, kill: () => void) => void): Promise<{ code: number | null; signal: string | null; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('npx', ['tsx', 'src/cli.ts', 'ingest'], { cwd: process.cwd(), env: { ...process.env, ...env }, detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
-    // npx and tsx each start a child: signal the whole group, or the ingest itself survives.
-    const kill = () => process.kill(-child.pid!, 'SIGKILL');
-    const guard = setTimeout(kill, 60_000);
-    let stderr = '';
-    let partial = '';
-    child.stderr!.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-      const lines = (partial + chunk.toString()).split('\n');
-      partial = lines.pop()!;
-      for (const line of lines) onLine?.(line, kill);
-    });
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      clearTimeout(guard);
-      resolve({ code, signal, stderr });
-    });
-  });
-}
-
-/** Running, not dead and not a zombie (Linux: the state field of /proc/<pid>/stat). */
-function running(pid: number): boolean {
-  try {
-    return !/^\d+ \(.*\) Z/s.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return false;
-  }
-}
+const CLI = ['tsx', 'src/cli.ts', 'ingest'];
+// npx and tsx each start a child: the CLI runs as a process group, signalled as a whole, or the
+// ingest itself would survive.
+const cliOptions = (env: Record<string, string>): StartOptions =>
+  ({ env: { ...process.env, ...env }, group: true, stdio: ['ignore', 'ignore', 'pipe'] });
 
 async function until(ok: () => boolean, ms: number): Promise<void> {
   const end = Date.now() + ms;
@@ -78,15 +54,17 @@ describe('ingest: atomic publish', () => {
     const slidesBefore = slideRows(index).size;
     // A new raster resolution: every slide must be rebuilt, at 4x the pixels.
     writeFileSync(join(data, 'manifest.json'), JSON.stringify(manifestJson(1)));
+    const cli = startProcess('ingest CLI', 'npx', CLI, cliOptions({ DATA_DIR: data, INDEX_PATH: index }));
     let killedAt = '';
-    const r = await runCli({ DATA_DIR: data, INDEX_PATH: index }, (line, kill) => {
-      if (!killedAt && /^ingest: slide [a-z0-9]/.test(line)) {
-        killedAt = line;
-        kill();
-      }
-    });
+    try {
+      const slideLine = (l: string) => (/^ingest: slide [a-z0-9]/.test(l) ? l : undefined);
+      killedAt = await waitForLine(cli, 'first slide line', slideLine, 60_000);
+      signalProcess(cli, 'SIGKILL');
+    } finally {
+      await stopProcess(cli);
+    }
     expect(killedAt).toMatch(/^ingest: slide \w+ \(0\/19\)$/);
-    expect(r.signal).toBe('SIGKILL');
+    expect((await cli.done).signal).toBe('SIGKILL');
     expect(readFileSync(index).equals(before)).toBe(true);
     const db = openIndexReadOnly(index);
     try {
@@ -102,7 +80,7 @@ describe('ingest: atomic publish', () => {
     // up to ~2 s later): its lock must not block the next ingest.
     const pid = Number(readFileSync(`${index}.lock`, 'utf8'));
     expect(pid).toBeGreaterThan(0);
-    await until(() => !running(pid), 10_000);
+    await until(() => !isRunning(pid), 10_000);
 
     const next = await ingest({ dataDir: data, indexPath: index }); // ~1.2 s of work: 19 slides at downsample 1
     expect(next.published).toBe(true);
@@ -165,7 +143,8 @@ describe('ingest: a file at INDEX_PATH that is not this service\'s index', () =>
     try {
       const path = join(dir, 'index.sqlite');
       writeFileSync(path, 'not a database');
-      const r = await runCli({ DATA_DIR: data, INDEX_PATH: path });
+      const options = { ...cliOptions({ DATA_DIR: data, INDEX_PATH: path }), timeoutMs: 60_000 };
+      const r = await runProcess('ingest CLI', 'npx', CLI, options);
       expect(r.code).toBe(1);
       expect(r.stderr).toMatch(/error: INDEX_UNREADABLE: the index file cannot be opened/);
       expect(readFileSync(path, 'utf8')).toBe('not a database');

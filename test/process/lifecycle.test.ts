@@ -2,7 +2,6 @@
  * The real process: started as `npm start` starts it (src/server.ts), stopped with SIGTERM while a
  * batch streams. Readiness turns false first, the batch finishes whole, the process exits 0.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -10,38 +9,26 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import tar from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { signalProcess, startProcess, stopProcess, waitForLine, type Started } from '../../dev/procs.js';
 import { ingest } from '../../src/indexer/ingest.js';
 import { buildDataset } from '../support/core-dataset.js';
 
 let dir: string;
-let child: ChildProcess | null = null;
+let child: Started | null = null;
 let port = 0;
-const logs: string[] = [];
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'lifecycle-'));
   await buildDataset(join(dir, 'data'), { real: false });
   await ingest({ dataDir: join(dir, 'data'), indexPath: join(dir, 'index.sqlite') });
-  child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+  child = startProcess('service', process.execPath, ['--import', 'tsx', 'src/server.ts'], {
     env: { ...process.env, PORT: '0', HOST: '127.0.0.1', DATA_DIR: join(dir, 'data'), INDEX_PATH: join(dir, 'index.sqlite'), INGEST_ON_START: 'false', LOG_LEVEL: 'info', READINESS_GRACE_MS: '1500', DRAIN_MS: '20000' },
-    stdio: ['ignore', 'pipe', 'pipe'],
   });
-  child.stderr!.on('data', (b: Buffer) => logs.push(b.toString()));
-  port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no listening line: ${logs.join('')}`)), 30_000);
-    child!.stdout!.on('data', (b: Buffer) => {
-      logs.push(b.toString());
-      const m = /"port":(\d+)/.exec(b.toString());
-      if (m) {
-        clearTimeout(timer);
-        resolve(Number(m[1]));
-      }
-    });
-  });
+  port = Number(await waitForLine(child, 'listening line', (l) => /"port":(\d+)/.exec(l)?.[1], 30_000));
 }, 60_000);
 
-afterAll(() => {
-  if (child && child.exitCode === null) child.kill('SIGKILL');
+afterAll(async () => {
+  if (child) await stopProcess(child);
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -69,8 +56,8 @@ describe('SIGTERM', () => {
       req.end(body);
     });
     await started;
-    const exited = new Promise<number | null>((resolve) => child!.once('exit', (code) => resolve(code)));
-    child!.kill('SIGTERM');
+    const exited = child!.done.then((e) => e.code);
+    signalProcess(child!, 'SIGTERM');
     await new Promise((r) => setTimeout(r, 200));
     expect(await get('/readyz')).toBe(503); // still listening during the grace period, but not ready
     expect(await get('/healthz')).toBe(200);

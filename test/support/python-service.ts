@@ -4,12 +4,13 @@
  * ephemeral port. `demo`: the demo generator at the tests' scale (what `npm start` serves);
  * `core`: the core test dataset without the real fixture slides.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { runProcess, type RunResult } from '../../dev/procs.js';
 import type { Config } from '../../src/config.js';
 import { ingest } from '../../src/indexer/ingest.js';
 import { serveIndex, TEST_SCALE } from './app-fixture.js';
@@ -60,12 +61,7 @@ export function pythonMissing(modules: string[] = ['numpy', 'PIL', 'requests']):
   return null;
 }
 
-export interface PythonRun {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  output: string;
-  timedOut: boolean;
-}
+export type PythonRun = RunResult;
 
 /**
  * Runs python asynchronously (the service answering it lives in this same process, so the
@@ -74,23 +70,5 @@ export interface PythonRun {
 export function runPython(args: string[], opts: { cwd: string; env: Record<string, string>; timeoutMs: number }): Promise<PythonRun> {
   // No .pyc files in the source tree; a proxy from the environment must not catch 127.0.0.1.
   const env = { ...process.env, PYTHONDONTWRITEBYTECODE: '1', PYTHONUNBUFFERED: '1', NO_PROXY: '127.0.0.1,localhost', no_proxy: '127.0.0.1,localhost', ...opts.env };
-  return new Promise((resolve, reject) => {
-    const child = spawn(PYTHON, args, { cwd: opts.cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    let timedOut = false;
-    child.stdout.setEncoding('utf8').on('data', (s: string) => (output += s));
-    child.stderr.setEncoding('utf8').on('data', (s: string) => (output += s));
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill('SIGKILL');
-    }, opts.timeoutMs);
-    child.once('error', (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
-    child.once('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, output, timedOut });
-    });
-  });
+  return runProcess('python3', PYTHON, args, { cwd: opts.cwd, env, timeoutMs: opts.timeoutMs });
 }
