@@ -15,6 +15,7 @@ export async function runIngest(config: Config, quiet = false): Promise<IngestRe
     return await ingest({
       dataDir: datasetDir(config),
       indexPath: config.indexPath,
+      maxRasterWork: config.maxRasterWork,
       onEvent: (e) => bar.update(e.phase === 'slide' ? `slide ${e.slideId ?? 'done'}` : e.phase, e.done, e.total),
     });
   } finally {

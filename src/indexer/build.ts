@@ -4,11 +4,13 @@
  */
 import { createHash } from 'node:crypto';
 import { deflateRawSync } from 'node:zlib';
+import { DEFAULT_MAX_RASTER_WORK } from '../config.js';
 import type { Manifest } from '../dataset/manifest.js';
 import { AppError } from '../errors.js';
 import { readLevelRaw } from '../imaging/sharp.js';
 import { createBandComposer, type LoadedSource } from '../labels/compose.js';
 import { loadLabelFile } from '../labels/load.js';
+import { rasterWork } from '../labels/rasterize.js';
 import { createPyramidBuilder, rasterGeometry, type LabelTile, type RasterGeometry } from '../labels/raster.js';
 import { unsupportedReason, type ProbedCodec } from '../slides/codecs.js';
 import { slideStructure, type SlideStructure } from '../slides/structure.js';
@@ -49,7 +51,8 @@ const TISSUE_PROBE_SIZE = 1024;
 const TISSUE_MIN_CHROMA = 20;
 const TISSUE_MAX_BRIGHTNESS = 235;
 
-export async function buildSlide(c: SlideCandidate, manifest: Manifest, codecs: ReadonlySet<ProbedCodec>): Promise<SlideBuild> {
+/** `maxRasterWork` bounds each vector label file's rasterising (config MAX_RASTER_WORK). */
+export async function buildSlide(c: SlideCandidate, manifest: Manifest, codecs: ReadonlySet<ProbedCodec>, maxRasterWork = DEFAULT_MAX_RASTER_WORK): Promise<SlideBuild> {
   const structure = slideStructure(readTiffFile(c.file.absPath));
   // A code no TIFF writer uses means a broken file, not a codec this build lacks: refuse it.
   if (structure.compression.name.startsWith('unknown')) throw new AppError(422, 'TIFF_UNKNOWN_COMPRESSION', `the file declares compression ${structure.compression.code}, which is no TIFF codec`);
@@ -77,6 +80,7 @@ export async function buildSlide(c: SlideCandidate, manifest: Manifest, codecs: 
   // The raster is as fine as the finest source: exact for every mask, `labelDownsample` for vectors.
   const downsample = Math.min(...base.sources.map((s) => s.downsample));
   const raster = rasterGeometry(structure.width, structure.height, downsample);
+  loaded.forEach((src, k) => checkRasterWork(src, raster, c.labels[k]!.relPath, maxRasterWork));
   return { ...base, raster, ...rasterize(loaded, raster) };
 }
 
@@ -87,6 +91,15 @@ async function withContext<T>(relPath: string, fn: () => Promise<T>): Promise<T>
   } catch (e) {
     if (e instanceof AppError) throw new AppError(e.status, e.code, `label file ${relPath}: ${e.detail}`);
     throw e;
+  }
+}
+
+/** Refuses a vector file whose rasterising would cost more than the budget, before any of it runs. */
+function checkRasterWork(src: LoadedSource, g: RasterGeometry, relPath: string, maxWork: number): void {
+  if (src.kind !== 'vector') return;
+  const work = rasterWork(src.shapes, g.downsample, g.width, g.height, g.tileSize);
+  if (work > maxWork) {
+    throw new AppError(422, 'LABEL_TOO_COMPLEX', `label file ${relPath}: rasterising its shapes takes ${work} units of work (edges, edge-row toggles, bounding-box pixels), more than MAX_RASTER_WORK (${maxWork}); simplify the shapes`);
   }
 }
 

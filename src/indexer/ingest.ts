@@ -40,6 +40,8 @@ export interface IngestOptions {
   onEvent?: (e: IngestEvent) => void;
   /** Accept a scan that finds no slide at all and empty the index. */
   allowEmpty?: boolean;
+  /** Rasterising budget of one vector label file (config MAX_RASTER_WORK; its default when absent). */
+  maxRasterWork?: number;
 }
 
 interface Previous {
@@ -86,7 +88,7 @@ export async function ingest(opts: IngestOptions): Promise<IngestReport> {
       for (const [i, c] of toBuild.entries()) {
         emit({ phase: 'slide', done: i, total: toBuild.length, slideId: c.id });
         try {
-          writer.replaceSlide(await buildSlide(c, manifest, codecs));
+          writer.replaceSlide(await buildSlide(c, manifest, codecs, opts.maxRasterWork));
           indexed.push(c.id);
         } catch (e) {
           problems.push(problemOf(c, e));
