@@ -91,8 +91,11 @@ export function* polygonTesterSteps(rings: readonly ArrayLike<number>[]): Genera
     if (due(meter, 40)) yield;
   }
   const index: Index = { ex, ys, size, start, ids, tol: new Float64Array(2 * size) };
+  let largest = 0;
+  for (let v = 1; v < 2 * size; v++) largest = Math.max(largest, start[v + 1]! - start[v]!);
+  const sortScratch = { keys: new Float64Array(largest), keys2: new Float64Array(largest), ids2: new Int32Array(largest) };
   for (let v = 1; v < 2 * size; v++) {
-    if (start[v + 1]! > start[v]!) yield* orderNode(index, v, meter);
+    if (start[v + 1]! > start[v]!) yield* orderNode(index, v, meter, sortScratch);
     if (due(meter, 1)) yield;
   }
   return (x, y) => query(index, x, y);
@@ -180,7 +183,7 @@ function slabOf(index: Index, v: number): [number, number] {
  * when it holds, within the error bound E, at the slab's top and bottom too (edges that do not
  * cross stay in order over the whole slab, as x is linear in y). Else the node is scanned.
  */
-function* orderNode(index: Index, v: number, meter: { work: number }): Generator<void, void> {
+function* orderNode(index: Index, v: number, meter: { work: number }, scratch: SortScratch): Generator<void, void> {
   const { ex, ids, start } = index;
   const from = start[v]!;
   const to = start[v + 1]!;
@@ -193,11 +196,10 @@ function* orderNode(index: Index, v: number, meter: { work: number }): Generator
     sane &&= Math.abs(ex[4 * e + 3]! - ex[4 * e + 1]!) >= MIN_DY && Math.abs(ex[4 * e + 1]!) <= MAX_COORD && Math.abs(ex[4 * e + 3]!) <= MAX_COORD;
   }
   if (!sane || maxAbs > MAX_COORD) return;
-  const keys = new Float64Array(to - from);
   const mid = top + (bottom - top) / 2;
-  for (let k = from; k < to; k++) keys[k - from] = xAt(ex, ids[k]!, mid);
+  for (let k = from; k < to; k++) scratch.keys[k - from] = xAt(ex, ids[k]!, mid);
   if (due(meter, 4 * (to - from))) yield;
-  yield* mergeSort(keys, ids.subarray(from, to), meter);
+  yield* mergeSort(scratch, ids.subarray(from, to), meter);
   if (due(meter, 4 * (to - from))) yield;
   const err = 32 * U * maxAbs + ABS_SLACK;
   if (inOrder(ex, ids, from, to, top, err) && inOrder(ex, ids, from, to, bottom, err)) index.tol[v] = 6 * err;
@@ -214,13 +216,20 @@ function inOrder(ex: Float64Array, ids: Int32Array, from: number, to: number, y:
   return true;
 }
 
-/** Bottom-up merge sort of ids by keys (stable), yielding between slices of work. */
-function* mergeSort(keys: Float64Array, ids: Int32Array, meter: { work: number }): Generator<void, void> {
-  const n = keys.length;
-  let k1: Float64Array = keys;
-  let i1: Int32Array = ids.slice();
-  let k2: Float64Array = new Float64Array(n);
-  let i2: Int32Array = new Int32Array(n);
+/** Buffers of the node sorts, sized for the largest node and shared by all (no garbage per node). */
+interface SortScratch {
+  keys: Float64Array;
+  keys2: Float64Array;
+  ids2: Int32Array;
+}
+
+/** Bottom-up merge sort of ids by scratch.keys (their first ids.length), yielding between slices of work. */
+function* mergeSort(scratch: SortScratch, ids: Int32Array, meter: { work: number }): Generator<void, void> {
+  const n = ids.length;
+  let k1 = scratch.keys;
+  let i1 = ids;
+  let k2 = scratch.keys2;
+  let i2 = scratch.ids2;
   for (let width = 1; width < n; width *= 2) {
     for (let lo = 0; lo < n; lo += 2 * width) {
       const mid = Math.min(n, lo + width);
@@ -238,7 +247,7 @@ function* mergeSort(keys: Float64Array, ids: Int32Array, meter: { work: number }
     [k1, k2] = [k2, k1];
     [i1, i2] = [i2, i1];
   }
-  ids.set(i1);
+  if (i1 !== ids) ids.set(i1.subarray(0, n));
 }
 
 function query(index: Index, x: number, y: number): boolean {
