@@ -57,7 +57,10 @@ export function createPolygonTester(rings: readonly ArrayLike<number>[]): Polygo
  * The build spread over the event loop: `pause` runs between slices of work (it may wait for the
  * next turn of the loop, or throw to give up).
  */
-export async function buildPolygonTester(rings: readonly ArrayLike<number>[], pause: () => Promise<void>): Promise<PolygonTester> {
+export async function buildPolygonTester(
+  rings: readonly ArrayLike<number>[],
+  pause: () => Promise<void>,
+): Promise<PolygonTester> {
   const steps = polygonTesterSteps(rings);
   for (;;) {
     const r = steps.next();
@@ -93,7 +96,11 @@ export function* polygonTesterSteps(rings: readonly ArrayLike<number>[]): Genera
   const index: Index = { ex, ys, size, start, ids, tol: new Float64Array(2 * size) };
   let largest = 0;
   for (let v = 1; v < 2 * size; v++) largest = Math.max(largest, start[v + 1]! - start[v]!);
-  const sortScratch = { keys: new Float64Array(largest), keys2: new Float64Array(largest), ids2: new Int32Array(largest) };
+  const sortScratch: SortScratch = {
+    keys: new Float64Array(largest),
+    keys2: new Float64Array(largest),
+    ids2: new Int32Array(largest),
+  };
   for (let v = 1; v < 2 * size; v++) {
     if (start[v + 1]! > start[v]!) yield* orderNode(index, v, meter, sortScratch);
     if (due(meter, 1)) yield;
@@ -193,7 +200,8 @@ function* orderNode(index: Index, v: number, meter: { work: number }, scratch: S
   for (let k = from; k < to; k++) {
     const e = ids[k]!;
     maxAbs = Math.max(maxAbs, Math.abs(ex[4 * e]!), Math.abs(ex[4 * e + 2]!));
-    sane &&= Math.abs(ex[4 * e + 3]! - ex[4 * e + 1]!) >= MIN_DY && Math.abs(ex[4 * e + 1]!) <= MAX_COORD && Math.abs(ex[4 * e + 3]!) <= MAX_COORD;
+    const [yi, yj] = [ex[4 * e + 1]!, ex[4 * e + 3]!];
+    sane &&= Math.abs(yj - yi) >= MIN_DY && Math.abs(yi) <= MAX_COORD && Math.abs(yj) <= MAX_COORD;
   }
   if (!sane || maxAbs > MAX_COORD) return;
   const mid = top + (bottom - top) / 2;

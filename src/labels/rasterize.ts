@@ -39,7 +39,13 @@ export function prepareShapes(shapes: readonly LabelShape[], downsample: number)
  * than its rows); per shape, its rows times its clipped bounding-box width (what a row scans).
  * Pure and O(edges): the indexer refuses a file above its budget before painting any of it.
  */
-export function rasterWork(shapes: readonly LabelShape[], downsample: number, width: number, height: number, bandRows: number): number {
+export function rasterWork(
+  shapes: readonly LabelShape[],
+  downsample: number,
+  width: number,
+  height: number,
+  bandRows: number,
+): number {
   const perChange = 2 * Math.ceil(Math.log2(Math.max(2, bandRows))) + SHORT_STRETCH;
   let work = 0;
   for (const shape of shapes) {
@@ -53,7 +59,8 @@ export function rasterWork(shapes: readonly LabelShape[], downsample: number, wi
       if (to < from) continue;
       const dx = edges[e + 2]! - edges[e]!;
       const dy = edges[e + 3]! - edges[e + 1]!;
-      const changes = Math.abs(colAt(edges[e]!, edges[e + 1]!, dx, dy, width, to) - colAt(edges[e]!, edges[e + 1]!, dx, dy, width, from));
+      const [ex, ey] = [edges[e]!, edges[e + 1]!];
+      const changes = Math.abs(colAt(ex, ey, dx, dy, width, to) - colAt(ex, ey, dx, dy, width, from));
       work += Math.ceil((to - from + 1) / bandRows) + 1 + Math.min(to - from + 1, changes * perChange);
       x0 = Math.min(x0, edges[e]!, edges[e + 2]!);
       x1 = Math.max(x1, edges[e]!, edges[e + 2]!);
@@ -137,7 +144,15 @@ export function rasterizeRows(
 }
 
 /** Paints row r's spans: a pixel is inside when the XOR of its row's flags up to it is 1. */
-function scanRow(sc: Scratch, r: number, layer: Uint8Array, width: number, v: number, dirty: Uint8Array, tileSize: number): void {
+function scanRow(
+  sc: Scratch,
+  r: number,
+  layer: Uint8Array,
+  width: number,
+  v: number,
+  dirty: Uint8Array,
+  tileSize: number,
+): void {
   const { stride, flags, colState, vdiff, vLo, vHi } = sc;
   const base = r * stride;
   if (vHi >= vLo) {
@@ -163,7 +178,15 @@ function scanRow(sc: Scratch, r: number, layer: Uint8Array, width: number, v: nu
   sc.hi[r] = -1;
 }
 
-function paintSpan(layer: Uint8Array, rowOff: number, i0: number, i1: number, v: number, dirty: Uint8Array, tileSize: number): void {
+function paintSpan(
+  layer: Uint8Array,
+  rowOff: number,
+  i0: number,
+  i1: number,
+  v: number,
+  dirty: Uint8Array,
+  tileSize: number,
+): void {
   if (i1 <= i0) return;
   layer.fill(v, rowOff + i0, rowOff + i1);
   if (v !== 0) markDirty(dirty, i0, i1, tileSize);
@@ -251,7 +274,18 @@ const SHORT_STRETCH = 8;
  * along: a vertical run, O(1). Otherwise the stretch is halved: an edge costs O(its column
  * changes x log rows), at most its rows.
  */
-function toggleRows(sc: Scratch, from: number, x0: number, y0: number, dx: number, dy: number, j0: number, j1: number, c0: number, c1: number): void {
+function toggleRows(
+  sc: Scratch,
+  from: number,
+  x0: number,
+  y0: number,
+  dx: number,
+  dy: number,
+  j0: number,
+  j1: number,
+  c0: number,
+  c1: number,
+): void {
   const width = sc.stride - 1;
   if (c0 === c1 && j1 > j0) {
     sc.vdiff[(j0 - from) * sc.stride + c0]! ^= 1;
@@ -261,7 +295,9 @@ function toggleRows(sc: Scratch, from: number, x0: number, y0: number, dx: numbe
     return;
   }
   if (j1 - j0 < SHORT_STRETCH) {
-    for (let j = j0; j <= j1; j++) toggleOne(sc, j - from, j === j0 ? c0 : j === j1 ? c1 : colAt(x0, y0, dx, dy, width, j));
+    for (let j = j0; j <= j1; j++) {
+      toggleOne(sc, j - from, j === j0 ? c0 : j === j1 ? c1 : colAt(x0, y0, dx, dy, width, j));
+    }
     return;
   }
   const mid = (j0 + j1) >> 1;
