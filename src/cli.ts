@@ -16,6 +16,7 @@ export async function runIngest(config: Config, quiet = false): Promise<IngestRe
       dataDir: datasetDir(config),
       indexPath: config.indexPath,
       maxSlidePixels: config.maxSlidePixels,
+      maxRasterWork: config.maxRasterWork,
       onEvent: (e) => bar.update(e.phase === 'slide' ? `slide ${e.slideId ?? 'done'}` : e.phase, e.done, e.total),
     });
   } finally {

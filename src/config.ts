@@ -45,6 +45,8 @@ export interface Config {
   maxSamples: number;
   /** Most vertices of a region polygon in /samples and /batches (tested for every candidate patch). */
   maxRegionVertices: number;
+  /** Most rasterising work (rasterWork units) one vector label file may take at ingest; refused above. */
+  maxRasterWork: number;
   /** SHA-256 digests of API keys; none = open service. */
   apiKeys: string[];
   adminApiKeys: string[];
@@ -90,6 +92,12 @@ const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 const DEFAULT_MAX_BATCH_SAMPLES = 10_000;
 /** A detailed hand-drawn region has thousands of vertices; each candidate patch is tested against it. */
 const DEFAULT_MAX_REGION_VERTICES = 100_000;
+/**
+ * Rasterising work one vector label file may take (edges, edge-row toggles, bounding-box pixels):
+ * ten full Camelyon16 label rasters (97,792 x 221,184 at downsample 4 is 1.35e9 pixels) leaves
+ * room for several slide-sized tissue shapes, while a hostile file is refused, not run for hours.
+ */
+export const DEFAULT_MAX_RASTER_WORK = 13_500_000_000;
 /** 20,000 descriptors draw in about a second; larger epochs are asked for shard by shard. */
 const DEFAULT_MAX_SAMPLES = 20_000;
 /** Kubernetes waits 30 s by default before SIGKILL; finish well within it. */
@@ -128,6 +136,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     maxBatchSamples: int(env, 'MAX_BATCH_SAMPLES', DEFAULT_MAX_BATCH_SAMPLES, 1, 100_000),
     maxSamples: int(env, 'MAX_SAMPLES', DEFAULT_MAX_SAMPLES, 1, 100_000),
     maxRegionVertices: int(env, 'MAX_REGION_VERTICES', DEFAULT_MAX_REGION_VERTICES, 3, 10_000_000),
+    maxRasterWork: int(env, 'MAX_RASTER_WORK', DEFAULT_MAX_RASTER_WORK, 1, Number.MAX_SAFE_INTEGER),
     apiKeys: parseKeyList('API_KEYS', env.API_KEYS),
     adminApiKeys: parseKeyList('ADMIN_API_KEYS', env.ADMIN_API_KEYS),
     revokedApiKeys: parseKeyList('REVOKED_API_KEYS', env.REVOKED_API_KEYS),

@@ -4,12 +4,13 @@
  */
 import { createHash } from 'node:crypto';
 import { deflateRawSync } from 'node:zlib';
-import { DEFAULT_MAX_SLIDE_PIXELS } from '../config.js';
+import { DEFAULT_MAX_RASTER_WORK, DEFAULT_MAX_SLIDE_PIXELS } from '../config.js';
 import type { Manifest } from '../dataset/manifest.js';
 import { AppError } from '../errors.js';
 import { readLevelRaw } from '../imaging/sharp.js';
 import { createBandComposer, type LoadedSource } from '../labels/compose.js';
 import { loadLabelFile } from '../labels/load.js';
+import { rasterWork } from '../labels/rasterize.js';
 import { createPyramidBuilder, rasterGeometry, type LabelTile, type RasterGeometry } from '../labels/raster.js';
 import { unsupportedReason, type ProbedCodec } from '../slides/codecs.js';
 import { checkPixelBudget, slideStructure, type SlideStructure } from '../slides/structure.js';
@@ -50,7 +51,15 @@ const TISSUE_PROBE_SIZE = 1024;
 const TISSUE_MIN_CHROMA = 20;
 const TISSUE_MAX_BRIGHTNESS = 235;
 
-export async function buildSlide(c: SlideCandidate, manifest: Manifest, codecs: ReadonlySet<ProbedCodec>, maxSlidePixels = DEFAULT_MAX_SLIDE_PIXELS): Promise<SlideBuild> {
+/** Work bounds of one slide: its level-0 pixels (MAX_SLIDE_PIXELS), each vector label file's rasterising (MAX_RASTER_WORK). */
+export interface BuildLimits {
+  maxSlidePixels?: number;
+  maxRasterWork?: number;
+}
+
+export async function buildSlide(c: SlideCandidate, manifest: Manifest, codecs: ReadonlySet<ProbedCodec>, limits: BuildLimits = {}): Promise<SlideBuild> {
+  const maxSlidePixels = limits.maxSlidePixels ?? DEFAULT_MAX_SLIDE_PIXELS;
+  const maxRasterWork = limits.maxRasterWork ?? DEFAULT_MAX_RASTER_WORK;
   const structure = slideStructure(readTiffFile(c.file.absPath));
   checkPixelBudget(structure, maxSlidePixels);
   // A code no TIFF writer uses means a broken file, not a codec this build lacks: refuse it.
@@ -79,6 +88,7 @@ export async function buildSlide(c: SlideCandidate, manifest: Manifest, codecs: 
   // The raster is as fine as the finest source: exact for every mask, `labelDownsample` for vectors.
   const downsample = Math.min(...base.sources.map((s) => s.downsample));
   const raster = rasterGeometry(structure.width, structure.height, downsample);
+  loaded.forEach((src, k) => checkRasterWork(src, raster, c.labels[k]!.relPath, maxRasterWork));
   return { ...base, raster, ...rasterize(loaded, raster) };
 }
 
@@ -89,6 +99,15 @@ async function withContext<T>(relPath: string, fn: () => Promise<T>): Promise<T>
   } catch (e) {
     if (e instanceof AppError) throw new AppError(e.status, e.code, `label file ${relPath}: ${e.detail}`);
     throw e;
+  }
+}
+
+/** Refuses a vector file whose rasterising would cost more than the budget, before any of it runs. */
+function checkRasterWork(src: LoadedSource, g: RasterGeometry, relPath: string, maxWork: number): void {
+  if (src.kind !== 'vector') return;
+  const work = rasterWork(src.shapes, g.downsample, g.width, g.height, g.tileSize);
+  if (work > maxWork) {
+    throw new AppError(422, 'LABEL_TOO_COMPLEX', `label file ${relPath}: rasterising its shapes takes ${work} units of work (edges, edge-row toggles, bounding-box pixels), more than MAX_RASTER_WORK (${maxWork}); simplify the shapes`);
   }
 }
 

@@ -42,6 +42,8 @@ export interface IngestOptions {
   allowEmpty?: boolean;
   /** MAX_SLIDE_PIXELS (config.ts): larger slides are refused. */
   maxSlidePixels?: number;
+  /** Rasterising budget of one vector label file (config MAX_RASTER_WORK; its default when absent). */
+  maxRasterWork?: number;
 }
 
 interface Previous {
@@ -88,7 +90,7 @@ export async function ingest(opts: IngestOptions): Promise<IngestReport> {
       for (const [i, c] of toBuild.entries()) {
         emit({ phase: 'slide', done: i, total: toBuild.length, slideId: c.id });
         try {
-          writer.replaceSlide(await buildSlide(c, manifest, codecs, opts.maxSlidePixels));
+          writer.replaceSlide(await buildSlide(c, manifest, codecs, { maxSlidePixels: opts.maxSlidePixels, maxRasterWork: opts.maxRasterWork }));
           indexed.push(c.id);
         } catch (e) {
           problems.push(problemOf(c, e));

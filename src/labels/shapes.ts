@@ -62,54 +62,6 @@ export function ringCrossings(ring: ArrayLike<number>, px: number, py: number): 
   return count;
 }
 
-/** Even-odd point-in-polygon over all rings of a shape. */
-export function pointInRings(x: number, y: number, rings: readonly ArrayLike<number>[]): boolean {
-  return rings.reduce((n, ring) => n + ringCrossings(ring, x, y), 0) % 2 === 1;
-}
-
-/**
- * Even-odd point-in-polygon for many queries against one polygon: edges are bucketed into
- * horizontal bands once, so a query walks only the edges of its band, not all of them (a region
- * polygon may have 100,000 vertices and be tested for every candidate patch).
- */
-export function createPolygonTester(rings: readonly ArrayLike<number>[]): (x: number, y: number) => boolean {
-  const edges: number[] = [];
-  for (const ring of rings) {
-    const n = ring.length >> 1;
-    for (let i = 0, j = n - 1; i < n; j = i++) edges.push(ring[2 * i]!, ring[2 * i + 1]!, ring[2 * j]!, ring[2 * j + 1]!);
-  }
-  const count = edges.length / 4;
-  let y0 = Infinity;
-  let y1 = -Infinity;
-  for (let e = 0; e < count; e++) {
-    y0 = Math.min(y0, edges[4 * e + 1]!, edges[4 * e + 3]!);
-    y1 = Math.max(y1, edges[4 * e + 1]!, edges[4 * e + 3]!);
-  }
-  const bands = Math.max(1, Math.min(4096, Math.ceil(count / 4)));
-  const height = (y1 - y0) / bands || 1;
-  const byBand: number[][] = Array.from({ length: bands }, () => []);
-  for (let e = 0; e < count; e++) {
-    const lo = Math.min(edges[4 * e + 1]!, edges[4 * e + 3]!);
-    const hi = Math.max(edges[4 * e + 1]!, edges[4 * e + 3]!);
-    const b0 = Math.max(0, Math.floor((lo - y0) / height));
-    const b1 = Math.min(bands - 1, Math.floor((hi - y0) / height));
-    for (let b = b0; b <= b1; b++) byBand[b]!.push(e);
-  }
-  return (x, y) => {
-    if (y < y0 || y > y1) return false;
-    const band = byBand[Math.min(bands - 1, Math.floor((y - y0) / height))]!;
-    let inside = false;
-    for (const e of band) {
-      const xi = edges[4 * e]!;
-      const yi = edges[4 * e + 1]!;
-      const xj = edges[4 * e + 2]!;
-      const yj = edges[4 * e + 3]!;
-      if (yi > y !== yj > y && x < ((xj - xi) * (y - yi)) / (yj - yi) + xi) inside = !inside;
-    }
-    return inside;
-  };
-}
-
 /** True when the ring holds at least 3 different points; stops scanning once it knows. */
 export function hasThreeDistinctPoints(ring: Float64Array): boolean {
   const n = ring.length / 2;

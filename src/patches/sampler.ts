@@ -7,6 +7,7 @@ import { LRUCache } from 'lru-cache';
 import type { SlideRow } from '../catalogue/repo.js';
 import { AppError } from '../errors.js';
 import type { Generation } from '../generation.js';
+import { buildPolygonTester, type PolygonTester } from '../labels/polygon-index.js';
 import { LABEL_TILE_SIZE } from '../labels/raster.js';
 import type { LabelRaster } from '../labels/reader.js';
 import { labelRaster } from '../labels/slide-raster.js';
@@ -160,16 +161,19 @@ export function createSampler(g: Generation) {
       const names = missing.map((v) => g.taxonomy.find((c) => c.value === v)?.name ?? String(v));
       throw new AppError(422, 'CLASS_NOT_PRESENT', `no labelled pixels of ${names.join(', ')} in the chosen slides and region: nothing to sample`);
     }
-    const plan = planEpoch(spec.count, all.map((b) => b.weight), spec.seed, spec.epoch);
     const out: Descriptor[] = [];
     let slice = Date.now();
+    const pause = async () => {
+      await new Promise((resolve) => setImmediate(resolve));
+      if (Date.now() > deadline) throw new AppError(503, 'TIMEOUT', `sampling took too long (${out.length} of the shard's patches drawn): ask for fewer patches per shard`, { 'Retry-After': '5' });
+      slice = Date.now();
+    };
+    // Indexing a 100,000-vertex region takes a while: in slices, between other requests.
+    const inRegion = spec.regionRings ? await buildPolygonTester(spec.regionRings, pause) : null;
+    const plan = planEpoch(spec.count, all.map((b) => b.weight), spec.seed, spec.epoch);
     for (const i of shardIndices(spec.count, spec.shard, spec.shards)) {
-      out.push(drawPatch(g, spec, all, plan.bucketOf[i]!, plan.stratumOf[i]!, plan.perBucket[plan.bucketOf[i]!]!, i));
-      if (Date.now() - slice >= YIELD_EVERY_MS) {
-        await new Promise((resolve) => setImmediate(resolve));
-        if (Date.now() > deadline) throw new AppError(503, 'TIMEOUT', `sampling took too long (${out.length} of the shard's patches drawn): ask for fewer patches per shard`, { 'Retry-After': '5' });
-        slice = Date.now();
-      }
+      out.push(drawPatch(g, spec, inRegion, all, plan.bucketOf[i]!, plan.stratumOf[i]!, plan.perBucket[plan.bucketOf[i]!]!, i));
+      if (Date.now() - slice >= YIELD_EVERY_MS) await pause();
     }
     return out;
   }
@@ -249,7 +253,7 @@ function clipToRegion(spec: SampleSpec, r: LabelRaster, tx: number, ty: number):
   return { x: x0, y: y0, width: x1 - x0, height: y1 - y0 };
 }
 
-function drawPatch(g: Generation, spec: SampleSpec, all: Bucket[], bucketIndex: number, stratum: number, strata: number, i: number): Descriptor {
+function drawPatch(g: Generation, spec: SampleSpec, inRegion: PolygonTester | null, all: Bucket[], bucketIndex: number, stratum: number, strata: number, i: number): Descriptor {
   const own = all[bucketIndex]!;
   const sameClass = all.filter((b) => b.value === own.value);
   const classCum = new Float64Array(sameClass.length);
@@ -265,7 +269,7 @@ function drawPatch(g: Generation, spec: SampleSpec, all: Bucket[], bucketIndex: 
       bucket = sameClass[searchCumulative(classCum, rnd() * classCum[classCum.length - 1]!)]!;
       u = rnd();
     }
-    const d = tryPosition(g, spec, bucket, u, rnd, i);
+    const d = tryPosition(g, spec, inRegion, bucket, u, rnd, i);
     if (d) return d;
   }
   const name = g.taxonomy.find((c) => c.value === own.value)?.name ?? String(own.value);
@@ -276,7 +280,7 @@ function drawPatch(g: Generation, spec: SampleSpec, all: Bucket[], bucketIndex: 
   );
 }
 
-function tryPosition(g: Generation, spec: SampleSpec, b: Bucket, u: number, rnd: () => number, i: number): Descriptor | null {
+function tryPosition(g: Generation, spec: SampleSpec, inRegion: PolygonTester | null, b: Bucket, u: number, rnd: () => number, i: number): Descriptor | null {
   const total = b.cum[b.cum.length - 1]!;
   const mass = Math.min(total - 1e-9, u * total);
   const k = searchCumulative(b.cum, mass);
@@ -302,7 +306,7 @@ function tryPosition(g: Generation, spec: SampleSpec, b: Bucket, u: number, rnd:
   const centreY = y + sizeL0 / 2;
   const box = spec.regionBox;
   if (box && (centreX < box.x || centreY < box.y || centreX >= box.x + box.width || centreY >= box.y + box.height)) return null;
-  if (spec.regionContains && !spec.regionContains(centreX, centreY)) return null;
+  if (inRegion && !inRegion(centreX, centreY)) return null;
   const fractions = patchFractions(g, b.raster, x, y, sizeL0);
   const f = (vs: readonly number[]) => vs.reduce((a, v) => a + (fractions.get(v) ?? 0), 0);
   if (spec.criterion === 'fraction' && (fractions.get(b.value) ?? 0) < spec.minFraction) return null;

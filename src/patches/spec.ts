@@ -12,7 +12,6 @@ import { OPENAPI_PATH } from '../docs/routes.js';
 import { AppError } from '../errors.js';
 import type { Generation } from '../generation.js';
 import type { Schemas } from '../http/types.js';
-import { createPolygonTester } from '../labels/shapes.js';
 
 export type SampleRequest = Schemas['SampleRequest'];
 
@@ -23,8 +22,8 @@ export interface SampleSpec {
   criterion: 'fraction' | 'center';
   minFraction: number;
   regionBox: { x: number; y: number; width: number; height: number } | null;
-  /** Point-in-region test of the request's polygon (level-0 pixels), or null. */
-  regionContains: ((x: number, y: number) => boolean) | null;
+  /** Rings of the request's polygon (level-0 pixels), or null; the sampler indexes them (it yields while it does). */
+  regionRings: Float64Array[] | null;
   within: { values: number[]; minFraction: number } | null;
   exclude: { values: number[]; maxFraction: number } | null;
   size: number;
@@ -69,7 +68,7 @@ export function parseSampleRequest(body: unknown, g: Generation, maxRegionVertic
     criterion: req.criterion!,
     minFraction: req.minFraction!,
     regionBox: null,
-    regionContains: null,
+    regionRings: null,
     within: null,
     exclude: excludeOf(g.taxonomy, req.exclude),
     size,
@@ -153,7 +152,7 @@ function applyRegion(spec: SampleSpec, taxonomy: readonly TaxonomyClass[], regio
   if (region.rect) spec.regionBox = { ...region.rect };
   if (region.polygon) {
     const rings = polygonRings(region.polygon, maxVertices);
-    spec.regionContains = createPolygonTester(rings);
+    spec.regionRings = rings;
     const b = bounds(rings);
     spec.regionBox = spec.regionBox ? intersect(spec.regionBox, b) : b;
   }

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { prepareShapes, rasterizeRows } from '../../src/labels/rasterize.js';
+import { prepareShapes, rasterizeRows, rasterWork } from '../../src/labels/rasterize.js';
 import type { LabelShape } from '../../src/labels/shapes.js';
 import { bruteCompose, rows } from '../support/core-raster.js';
 import { randomInt, seededRandom } from '../support/core-fixtures.js';
+import { combRing } from '../support/fuzz-arbitraries.js';
 
 /** A shape from [x, y] points (level-0 pixels); several point lists = several rings (even-odd). */
 function shape(value: number | null, ...rings: Array<Array<[number, number]>>): LabelShape {
@@ -117,7 +118,7 @@ describe('rasterizeRows: dirty tile columns', () => {
   });
 });
 
-describe('prepareShapes / crossings', () => {
+describe('prepareShapes / row order', () => {
   it('gives the first and last rows a shape can cover (rows clipped at 0)', () => {
     const table: Array<[LabelShape, number, [number, number]]> = [
       [shape(1, rect(0, 1, 4, 3)), 1, [1, 2]],
@@ -137,9 +138,6 @@ describe('prepareShapes / crossings', () => {
   });
 
   it('refuses rows that go backwards', () => {
-    const [s] = prepareShapes([shape(1, rect(0, 0, 9, 9))], 1);
-    expect(Array.from(s!.crossings(4))).toEqual([0, 9]);
-    expect(() => s!.crossings(3)).toThrow(/increasing/);
     const scanners = prepareShapes([shape(1, rect(0, 0, 9, 9))], 1);
     rasterizeRows(new Uint8Array(9 * 4), 9, 4, 4, scanners, new Uint8Array(3), 4);
     expect(() => rasterizeRows(new Uint8Array(9 * 4), 9, 0, 4, scanners, new Uint8Array(3), 4)).toThrow(/increasing/);
@@ -177,5 +175,84 @@ describe('rasterizeRows against a brute-force point-in-polygon reference', () =>
     }
     // The layouts are not trivially empty.
     expect(labelled).toBeGreaterThan(20_000);
+  });
+});
+
+describe('rasterizeRows on combs (every edge spans every row: vertical runs and split edges)', () => {
+  const comb = (value: number | null, n: number, x0: number, y0: number, w: number, h: number) => shape(value, combRing(n, x0, y0, w, h) as Array<[number, number]>);
+
+  /**
+   * The reference of the rule: per row, every edge's crossing (the same expression), sorted, and
+   * spans [ceil(xa - 0.5), ceil(xb - 0.5)) between pairs. (pnpoly's own expression rounds
+   * differently where a comb's irrational-step edges pass exactly through pixel centres.)
+   */
+  function sortedCrossings(shapes: LabelShape[], w: number, h: number, d: number): Uint8Array {
+    const out = new Uint8Array(w * h);
+    for (const s of [...shapes.filter((x) => x.value !== null), ...shapes.filter((x) => x.value === null)]) {
+      for (let j = 0; j < h; j++) {
+        const yc = j + 0.5;
+        const xs: number[] = [];
+        for (const ring of s.rings) {
+          const n = ring.length / 2;
+          for (let p = 0; p < n; p++) {
+            const q = (p + 1) % n;
+            let [ax, ay, bx, by] = [ring[2 * p]! / d, ring[2 * p + 1]! / d, ring[2 * q]! / d, ring[2 * q + 1]! / d];
+            if (ay > by) [ax, ay, bx, by] = [bx, by, ax, ay];
+            if (ay <= yc && yc < by) xs.push(ax + ((yc - ay) * (bx - ax)) / (by - ay));
+          }
+        }
+        xs.sort((a, b) => a - b);
+        for (let k = 0; k + 1 < xs.length; k += 2) {
+          const i0 = Math.max(0, Math.ceil(xs[k]! - 0.5));
+          const i1 = Math.min(w, Math.ceil(xs[k + 1]! - 0.5));
+          if (i1 > i0) out.fill(s.value ?? 0, j * w + i0, j * w + i1);
+        }
+      }
+    }
+    return out;
+  }
+
+  it('agrees pixel for pixel with sorted crossings, teeth finer and coarser than a pixel, d = 1, 2, 4, any bands', () => {
+    const rnd = seededRandom(77);
+    const layouts: Array<{ shapes: LabelShape[]; w: number; h: number; d: number }> = [
+      { shapes: [comb(1, 2_003, 1, 3, 60, 50)], w: 64, h: 60, d: 1 },
+      { shapes: [comb(2, 41, 0.5, 0.25, 61, 58)], w: 64, h: 60, d: 1 },
+      { shapes: [comb(3, 303, 2, 12, 240, 220), comb(null, 55, 40, 40, 100, 100)], w: 64, h: 64, d: 4 },
+      { shapes: [comb(4, 5_000, -10, -20, 300, 260)], w: 70, h: 70, d: 2 },
+      // Nearly vertical long edges (one column change each) next to 45-degree ones.
+      { shapes: [shape(5, [[3.3, 0], [4.6, 63], [40, 63], [10, 0]])], w: 48, h: 64, d: 1 },
+    ];
+    for (const [k, l] of layouts.entries()) {
+      const want = sortedCrossings(l.shapes, l.w, l.h, l.d);
+      expect(want.some((v) => v !== 0)).toBe(true);
+      for (const band of [l.h, 1, randomInt(rnd, 2, 40)]) {
+        const got = raster(l.shapes, l.w, l.h, l.d, band).data;
+        if (!Buffer.from(got).equals(Buffer.from(want))) expect({ k, band, rows: rows(got, l.w) }).toEqual({ k, band, rows: rows(want, l.w) });
+      }
+    }
+  });
+});
+
+describe('rasterWork: the budget the indexer checks before painting', () => {
+  it('counts edges, bands, row-by-row toggles and bounding-box pixels', () => {
+    // A 4 x 2 rectangle on a 10 x 10 raster in bands of 4: 2 vertical edges (2 rows, 1 band, no
+    // column change: 1 + 1 + 1 each) and a box of 2 rows x 5 columns (x 1 .. 5 inclusive).
+    expect(rasterWork([shape(1, rect(1, 1, 5, 3))], 1, 10, 10, 4)).toBe(2 * 3 + 2 * 5);
+    // Off the raster: only the edges themselves.
+    expect(rasterWork([shape(1, rect(20, 20, 25, 25))], 1, 10, 10, 4)).toBe(2);
+    // A diagonal changes column every row: it costs its rows, not more.
+    const diag = rasterWork([shape(1, [[0, 0], [100, 100], [0, 100]])], 1, 100, 100, 256);
+    expect(diag).toBeGreaterThan(100 + 100 * 101);
+    expect(diag).toBeLessThan(3 * 100 + 100 * 101 + 10);
+  });
+
+  it('a 100,000-vertex comb on a 2,048 px slide (512 px raster) is cheap: vertical runs, not edges x rows', () => {
+    const comb = [shape(1, combRing(100_000, 10, 20, 2028, 2008) as Array<[number, number]>)];
+    const work = rasterWork(comb, 4, 512, 512, 256);
+    // ~100,000 edges x (1 + 2 bands) plus the 512 x 512 box; a scan per row would be 512 x 100,000.
+    expect(work).toBeGreaterThan(512 * 500);
+    expect(work).toBeLessThan(2_000_000);
+    // Refined 4x: every edge changes column now and then, still far below edges x rows.
+    expect(rasterWork(comb, 1, 2048, 2048, 256)).toBeLessThan(20_000_000);
   });
 });

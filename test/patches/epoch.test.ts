@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { pointInRings } from '../../src/labels/shapes.js';
 import { createRng, hash32, kthOfValue, permutation, planEpoch, quotas, searchCumulative, shardIndices } from '../../src/patches/epoch.js';
 
 describe('quotas (largest remainder)', () => {
@@ -78,35 +77,8 @@ describe('small helpers', () => {
     const cum = Float64Array.from([2, 2, 5, 9]);
     expect([0, 1.99, 2, 4.5, 5, 8.99].map((m) => searchCumulative(cum, m))).toEqual([0, 0, 2, 2, 3, 3]);
   });
-  it('pointInRings uses even-odd over all rings', () => {
-    const outer = Float64Array.from([0, 0, 10, 0, 10, 10, 0, 10]);
-    const hole = Float64Array.from([3, 3, 7, 3, 7, 7, 3, 7]);
-    expect(pointInRings(1, 1, [outer])).toBe(true);
-    expect(pointInRings(5, 5, [outer, hole])).toBe(false);
-    expect(pointInRings(11, 5, [outer])).toBe(false);
-  });
   it('kthOfValue counts only the value', () => {
     const v = Uint8Array.from([0, 3, 1, 3, 3, 0]);
     expect([0, 1, 2, 3].map((k) => kthOfValue(v, 3, k))).toEqual([1, 3, 4, -1]);
-  });
-});
-
-describe('createPolygonTester', () => {
-  it('agrees with the plain even-odd test on random points, holes included', async () => {
-    const { createPolygonTester } = await import('../../src/labels/shapes.js');
-    const rnd = createRng(5);
-    const star: number[] = [];
-    for (let k = 0; k < 400; k++) {
-      const a = (k / 400) * 2 * Math.PI;
-      const r = 500 + 300 * Math.sin(7 * a) + 50 * rnd();
-      star.push(1000 + r * Math.cos(a), 1000 + r * Math.sin(a));
-    }
-    const rings = [Float64Array.from(star), Float64Array.from([900, 900, 1100, 900, 1100, 1100, 900, 1100])];
-    const inside = createPolygonTester(rings);
-    for (let q = 0; q < 5000; q++) {
-      const x = rnd() * 2200 - 100;
-      const y = rnd() * 2200 - 100;
-      expect(inside(x, y)).toBe(pointInRings(x, y, rings));
-    }
   });
 });

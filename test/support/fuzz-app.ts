@@ -266,3 +266,40 @@ export function memoryNow(gc: () => void): { rss: number; heapUsed: number; exte
   const m = process.memoryUsage();
   return { rss: m.rss, heapUsed: m.heapUsed, external: m.external };
 }
+
+export interface LoopWatch {
+  /** Stops watching; the worst gap seen: its wall time, the process's CPU time in it, and the stall (the smaller). */
+  stop(): { stallMs: number; wallMs: number; cpuMs: number; ticks: number };
+}
+
+/**
+ * Watches the event loop with a timer every `periodMs`: a gap beyond the period is a stall. A gap
+ * counts by the smaller of its wall time and the CPU time the process spent in it, so a process
+ * the OS left waiting on a busy machine is not taken for a blocked loop, nor GC threads running
+ * beside a live loop for a blocked one; a loop blocked by work shows in both.
+ */
+export function watchEventLoop(periodMs = 10): LoopWatch {
+  let last = performance.now();
+  let cpu = process.cpuUsage();
+  let worst = { stallMs: 0, wallMs: 0, cpuMs: 0 };
+  let ticks = 0;
+  const note = () => {
+    const now = performance.now();
+    const used = process.cpuUsage(cpu);
+    const wallMs = now - last - periodMs;
+    const cpuMs = (used.user + used.system) / 1000 - periodMs;
+    const stallMs = Math.max(0, Math.min(wallMs, cpuMs));
+    if (stallMs > worst.stallMs) worst = { stallMs, wallMs, cpuMs };
+    last = now;
+    cpu = process.cpuUsage();
+    ticks++;
+  };
+  const timer = setInterval(note, periodMs);
+  return {
+    stop() {
+      note();
+      clearInterval(timer);
+      return { ...worst, ticks };
+    },
+  };
+}

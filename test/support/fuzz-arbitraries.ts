@@ -174,6 +174,18 @@ export const ringOf = (n: number, cx = 1500, cy = 1200, r = 1000): number[][] =>
   out.push(out[0] ?? [0, 0]);
   return out;
 };
+/**
+ * A closed "comb" ring of n positions (closing one included): a zigzag whose every edge spans the
+ * full height h, between x0 and x0 + w, closed back along a strip above y0. Each edge crosses
+ * every horizontal line of the comb: the worst case for structures that bucket edges by y.
+ */
+export const combRing = (n: number, x0 = 500, y0 = 200, w = 2000, h = 2000): number[][] => {
+  const teeth = Math.max(2, n - 3);
+  const out: number[][] = [];
+  for (let i = 0; i < teeth; i++) out.push([x0 + (w * i) / (teeth - 1), i % 2 === 0 ? y0 : y0 + h]);
+  out.push([x0 + w, y0 - 10], [x0, y0 - 10], out[0]!);
+  return out;
+};
 const polygon: fc.Arbitrary<unknown> = fc.oneof(
   { weight: 3, arbitrary: fc.tuple(fc.integer({ min: 4, max: 200 }), fc.integer({ min: 0, max: 3000 }), fc.integer({ min: 0, max: 2500 }), fc.integer({ min: 1, max: 2000 })).map(([n, x, y, r]) => ({ type: 'Polygon', coordinates: [ringOf(n, x, y, r)] })) },
   { weight: 1, arbitrary: fc.array(fc.array(fc.array(v(fc.integer({ min: -10, max: 4000 })), { maxLength: 3 }), { maxLength: 8 }), { maxLength: 3 }).map((c) => ({ type: 'Polygon', coordinates: c })) },
