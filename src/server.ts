@@ -20,7 +20,7 @@ async function main(): Promise<void> {
   const imaging = await imagingCapabilities();
   log.info({ imaging }, `libvips ${imaging.libvips}; OpenSlide ${imaging.openslide ? 'available' : 'not available'}; optional TIFF codecs: ${imaging.codecs.join(', ') || 'none'} (no JPEG 2000 / ZSTD slides in this build)`);
   const native = nativeJpegStatus();
-  if (!native.available) log.warn({ reason: native.reason }, 'native JPEG region decoder not available: libvips decodes regions (same pixels, about half the speed)');
+  if (!native.available) log.warn({ reason: native.reason }, "native JPEG region decoder not available: libvips decodes whole tiles for regions (same pixels, slower: see the README's benchmarks)");
   else log.info(`native JPEG region decoder: libjpeg-turbo ${native.libjpegTurbo}, ${config.nativeJpeg ? 'enabled' : 'disabled by NATIVE_JPEG'}`);
   if (config.dataDir === null && !existsSync(join(config.demoDir, MANIFEST_FILE))) {
     log.info({ demoDir: config.demoDir }, 'no DATA_DIR: generating the demo dataset');

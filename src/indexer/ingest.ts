@@ -117,12 +117,10 @@ function readPrevious(indexPath: string): Previous {
   // A foreign or corrupt file is refused here rather than silently replaced.
   const db = openIndexReadOnly(indexPath);
   try {
-    const hasKey = db.prepare("SELECT 1 FROM pragma_table_info('ingest_problems') WHERE name = 'input_key'").get();
     const keys = new Map(db.prepare<[], { id: string; input_key: string }>('SELECT id, input_key FROM slides').all().map((r) => [r.id, r.input_key]));
-    const problems = hasKey
-      ? db.prepare<[], { rel_path: string; slide_id: string | null; code: string; detail: string; input_key: string | null }>('SELECT * FROM ingest_problems').all()
-          .map((r) => ({ relPath: r.rel_path, slideId: r.slide_id, code: r.code, detail: r.detail, inputKey: r.input_key }))
-      : [];
+    // input_key is in the first schema: every index this service opens has it.
+    const problems = db.prepare<[], { rel_path: string; slide_id: string | null; code: string; detail: string; input_key: string | null }>('SELECT * FROM ingest_problems').all()
+      .map((r) => ({ relPath: r.rel_path, slideId: r.slide_id, code: r.code, detail: r.detail, inputKey: r.input_key }));
     const get = (k: string) => db.prepare<[string], { value: string }>('SELECT value FROM dataset WHERE key = ?').get(k)?.value ?? null;
     return { keys, problems, manifestHash: get('manifest_hash'), datasetVersion: get('dataset_version') };
   } finally {
