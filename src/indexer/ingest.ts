@@ -15,6 +15,7 @@ import { probeCodecs } from '../imaging/sharp.js';
 import { buildSlide } from './build.js';
 import { acquireIngestLock, discardStaged, publishIndex, stageIndex } from './publish.js';
 import { scanDataset, type SlideCandidate } from './scan.js';
+import { storageErrorCode, storageFailure } from './storage.js';
 import { createIndexWriter, type ProblemRow } from './writer.js';
 
 export interface IngestEvent {
@@ -89,6 +90,8 @@ export async function ingest(opts: IngestOptions): Promise<IngestReport> {
           writer.replaceSlide(await buildSlide(c, manifest, codecs));
           indexed.push(c.id);
         } catch (e) {
+          // A full disk is no fault of this slide: stop, and publish nothing.
+          if (storageErrorCode(e)) throw storageFailure(e, c.id);
           problems.push(problemOf(c, e));
         }
       }
@@ -104,6 +107,8 @@ export async function ingest(opts: IngestOptions): Promise<IngestReport> {
       publishIndex(temp, opts.indexPath);
       emit({ phase: 'publish', done: 1, total: 1 });
       return { published: true, datasetVersion, indexed, unchanged, removed, problems, ms: performance.now() - t0 };
+    } catch (e) {
+      throw storageErrorCode(e) ? storageFailure(e, null) : e;
     } finally {
       discardStaged(temp);
     }
