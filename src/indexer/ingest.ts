@@ -87,8 +87,11 @@ export async function ingest(opts: IngestOptions): Promise<IngestReport> {
       for (const [i, c] of toBuild.entries()) {
         emit({ phase: 'slide', done: i, total: toBuild.length, slideId: c.id });
         try {
-          writer.replaceSlide(await buildSlide(c, manifest, codecs));
+          const build = await buildSlide(c, manifest, codecs);
+          writer.replaceSlide(build);
           indexed.push(c.id);
+          // Kept while the slide's inputs are unchanged, like a failure's problem.
+          for (const w of build.warnings) problems.push({ ...w, slideId: c.id, inputKey: c.inputKey });
         } catch (e) {
           // A full disk is no fault of this slide: stop, and publish nothing.
           if (storageErrorCode(e)) throw storageFailure(e, c.id);

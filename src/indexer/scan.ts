@@ -47,7 +47,7 @@ const LABEL_EXTENSIONS: Record<LabelSourceSpec['format'], string[]> = {
   'asap-xml': ['.xml'],
   geojson: ['.geojson', '.json'],
   'label-mask': ['.png', '.tif', '.tiff'],
-  'color-mask': ['.png', '.tif', '.tiff'],
+  'color-mask': ['.png', '.tif', '.tiff', '.jpg', '.jpeg'],
 };
 /** Bump when the derivation of index rows from the same inputs changes: forces a rebuild. */
 export const ALGORITHM_VERSION = 2;
