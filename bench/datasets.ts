@@ -10,6 +10,7 @@
  */
 import { existsSync, linkSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { camelyonJsonToAsapXml, loadCamelyonJson } from '../test/support/camelyon-json.js';
 import sharp from 'sharp';
 import { CAMELYON_HEIGHT, CAMELYON_TIFF_VERSION, CAMELYON_WIDTH, verifyCamelyonTiff, writeCamelyonTiff } from './camelyon-tiff.js';
@@ -87,7 +88,8 @@ export interface PatchCentre {
   y: number;
 }
 
-export const PATCH_CENTRES = '/work/shared/fixtures/real/camelyon16/ncrf_tumor_valid_patch_centres.txt';
+/** The shared fixtures next to the repository (bench/ is one level below its root). */
+export const PATCH_CENTRES = fileURLToPath(new URL('../../shared/fixtures/real/camelyon16/ncrf_tumor_valid_patch_centres.txt', import.meta.url));
 
 export function readPatchCentres(path = PATCH_CENTRES): PatchCentre[] {
   return readFileSync(path, 'utf8')

@@ -1,7 +1,7 @@
 // Builds the native JPEG region decoder (native/jpeg-region) with node-gyp, against Node's headers
 // and the system's libjpeg-turbo. Run by `npm install` / `npm ci`. A machine without a compiler
 // or libjpeg62-turbo-dev still installs: the service then decodes with libvips (same pixels,
-// about half the speed) and says so at start and in /healthz.
+// slower: the README's benchmark section measures by how much) and says so at start and in /healthz.
 import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';

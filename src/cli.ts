@@ -48,7 +48,7 @@ interface Progress {
 }
 
 /** A bar on a terminal; elsewhere (CI, logs) one line per step change. */
-function progress(name: string, quiet: boolean): Progress {
+export function progress(name: string, quiet: boolean): Progress {
   if (quiet) return { update: () => {}, stop: () => {} };
   if (!process.stderr.isTTY) {
     let last = '';

@@ -59,16 +59,14 @@ export interface Config {
 
 /** 8080: the port the README and the Dockerfile document. */
 const DEFAULT_PORT = 8080;
-/** Largest thumbnail edge: enough for a slide list, small enough to render in ~50 ms. */
+/** Largest thumbnail edge: enough for a slide list, small enough to render in well under a request's time budget. */
 const DEFAULT_THUMBNAIL_MAX = 2048;
 /** Rendered-tile cache: ~4,000 JPEG tiles of 512 px. */
 const DEFAULT_TILE_CACHE_BYTES = 256 * 1024 * 1024;
 /**
- * Decoded slide tiles, off by default: measured on the Camelyon16-geometry slide (bench part
- * `cache`, 8 connections), it doubles overlapping reads (sliding-window patches, stride half the
- * size: 1,674 -> 3,449/s) and helps a viewer panning over 254/1 tiles a little (+6%), but costs
- * random reads 11% (cold tiles: 2,163 -> 1,916/s), the service's main load. 128 MiB (~160 tiles
- * of 512 px) is a good size where it is turned on.
+ * Decoded slide tiles, off by default: it pays where reads overlap (sliding-window patches, a
+ * viewer panning over 254/1 tiles) but costs random reads, the service's main load. The README's
+ * benchmark section and `npm run bench -- cache` give the measured trade-off.
  */
 const DEFAULT_DECODED_TILE_CACHE_BYTES = 0;
 /** Decoded label tiles: 256x256 bytes each, so ~2,000 tiles. */
@@ -98,7 +96,7 @@ const DEFAULT_MAX_REGION_VERTICES = 100_000;
  * room for several slide-sized tissue shapes, while a hostile file is refused, not run for hours.
  */
 export const DEFAULT_MAX_RASTER_WORK = 13_500_000_000;
-/** 20,000 descriptors draw in about a second; larger epochs are asked for shard by shard. */
+/** A few epochs' worth of descriptors per request keeps it short; larger epochs are asked for shard by shard. */
 const DEFAULT_MAX_SAMPLES = 20_000;
 /** Kubernetes waits 30 s by default before SIGKILL; finish well within it. */
 const DEFAULT_DRAIN_MS = 10_000;

@@ -27,6 +27,11 @@ export interface LabelSourceSpec {
   classMap: Record<string, string | null>;
   /** Colour mask palette: #rrggbb -> class name (defaults to the taxonomy colours). */
   palette: Record<string, string> | null;
+  /**
+   * Colour masks only: how far (largest per-channel difference, 0-255) a pixel's colour may be
+   * from a palette colour and still take its class, for masks saved lossily (JPEG). 0 = exact.
+   */
+  tolerance: number;
 }
 
 export interface Manifest {
@@ -94,6 +99,7 @@ const schema = {
           downsample: { type: 'number', minimum: 1, maximum: 4096 },
           classMap: { type: 'object', additionalProperties: { type: ['string', 'null'] } },
           palette: { type: 'object', additionalProperties: { type: 'string' } },
+          tolerance: { type: 'integer', minimum: 0, maximum: 127 },
         },
       },
     },
@@ -130,6 +136,7 @@ export function parseManifest(raw: unknown): Manifest {
     downsample: s.downsample ?? null,
     classMap: s.classMap ?? {},
     palette: s.palette ?? null,
+    tolerance: s.tolerance ?? 0,
   }));
   checkSources(sources, taxonomy);
   const base = {
@@ -152,7 +159,7 @@ type ManifestJson = {
   slides?: { dir?: string; extensions?: string[] };
   taxonomy?: TaxonomyClass[];
   labelDownsample?: number;
-  labelSources?: Array<Omit<LabelSourceSpec, 'suffix' | 'downsample' | 'classMap' | 'palette'> & Partial<LabelSourceSpec>>;
+  labelSources?: Array<Omit<LabelSourceSpec, 'suffix' | 'downsample' | 'classMap' | 'palette' | 'tolerance'> & Partial<LabelSourceSpec>>;
 };
 
 function defaultManifest(dataDir: string): Manifest {
@@ -192,6 +199,27 @@ function checkSources(sources: LabelSourceSpec[], taxonomy: TaxonomyClass[]): vo
       if (!/^#[0-9A-Fa-f]{6}$/.test(colour)) throw invalidInput('MANIFEST_INVALID', `label source "${s.id}": palette key "${colour}" is not #rrggbb`);
       if (!names.has(to.toLowerCase())) throw invalidInput('MANIFEST_INVALID', `label source "${s.id}": palette colour ${colour} names class "${to}", which the taxonomy does not declare`);
     }
+    checkTolerance(s, taxonomy);
   }
   taxonomy.forEach((c) => parseHexColor(c.color));
+}
+
+/** Largest per-channel difference of two packed 0xrrggbb colours: the distance `tolerance` bounds. */
+export function colorDistance(a: number, b: number): number {
+  return Math.max(Math.abs((a >> 16) - (b >> 16)), Math.abs(((a >> 8) & 255) - ((b >> 8) & 255)), Math.abs((a & 255) - (b & 255)));
+}
+
+/** A tolerance must leave every colour within reach of at most one palette colour (black included). */
+function checkTolerance(s: LabelSourceSpec, taxonomy: TaxonomyClass[]): void {
+  if (s.tolerance === 0) return;
+  if (s.format !== 'color-mask') throw invalidInput('MANIFEST_INVALID', `label source "${s.id}": "tolerance" applies to colour masks only`);
+  const packed = (hex: string) => parseHexColor(hex).reduce((k, c) => (k << 8) | c, 0);
+  const colours = [0, ...(s.palette ? Object.keys(s.palette) : taxonomy.map((c) => c.color)).map(packed)];
+  let closest = Infinity;
+  for (let i = 0; i < colours.length; i++) {
+    for (let j = i + 1; j < colours.length; j++) if (colours[i] !== colours[j]) closest = Math.min(closest, colorDistance(colours[i]!, colours[j]!));
+  }
+  if (2 * s.tolerance >= closest) {
+    throw invalidInput('MANIFEST_INVALID', `label source "${s.id}": tolerance ${s.tolerance} is too large: two palette colours are only ${closest} apart, so it must be below ${Math.ceil(closest / 2)}`);
+  }
 }

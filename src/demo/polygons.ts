@@ -4,7 +4,8 @@
  * else, so "outer ring + holes, even-odd" means the same as ASAP's "paint tumour, erase holes".
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { blobRing, ringInside, ringsOverlap, transformRing, type Ring } from './geometry.js';
 import type { Rng } from './random.js';
 
@@ -32,9 +33,13 @@ interface RawFile {
   negative: RawPolygon[];
 }
 
-/** Default place of the real outlines: the shared fixtures next to the repository. */
+/**
+ * Default place of the real outlines: the shared fixtures next to the repository. Resolved from
+ * this module's own file (src/demo/ or dist/demo/, both two levels below the repository root), not
+ * the working directory, so the service finds them wherever it is started from.
+ */
 export function defaultPolygonsDir(): string {
-  return resolve(process.cwd(), '../shared/fixtures/real/camelyon16/tumor-polygons');
+  return fileURLToPath(new URL('../../../shared/fixtures/real/camelyon16/tumor-polygons', import.meta.url));
 }
 
 function toRing(vertices: Array<[number, number]>): Ring {

@@ -505,7 +505,7 @@ export interface components {
                 openslide: boolean;
                 /** @description Optional TIFF codecs this build decodes (ZSTD */
                 codecs: string[];
-                /** @description The native region decoder (libjpeg-turbo, decoding only the part of each stored JPEG tile a region covers). When it is not available or not enabled (NATIVE_JPEG=false), libvips decodes whole tiles: the same pixels, about half the speed. */
+                /** @description The native region decoder (libjpeg-turbo, decoding only the part of each stored JPEG tile a region covers). When it is not available or not enabled (NATIVE_JPEG=false), libvips decodes whole tiles: the same pixels, slower (the README's benchmark section says by how much). */
                 nativeJpeg?: {
                     /** @description Whether the addon is built and loads. */
                     available: boolean;

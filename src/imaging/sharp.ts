@@ -68,7 +68,18 @@ export async function readLevelRaw(path: string, page: number, maxSize: number):
 }
 
 /** A label or colour mask image, decoded whole (first page of a TIFF = its largest level). */
-export async function readMaskRaw(path: string, kind: 'label' | 'color'): Promise<RawImage> {
+/** What a mask's header says, before any pixel is decoded. */
+export interface MaskHeader {
+  width: number;
+  height: number;
+  format: string;
+}
+
+/**
+ * A whole mask, decoded. `check` sees the header first and may refuse the file (a wrong size, a
+ * lossy format) before its pixels cost memory; the decode is then limited to the header's size.
+ */
+export async function readMaskRaw(path: string, kind: 'label' | 'color', check?: (h: MaskHeader) => void): Promise<RawImage> {
   const meta = await guard('MASK_UNREADABLE', 'the mask image cannot be read', () => sharp(path, { limitInputPixels: false }).metadata());
   // A palette PNG's pixels are indices; libvips expands them to colours, which are not labels.
   if (kind === 'label' && meta.isPalette) throw new AppError(422, 'MASK_PALETTE', 'the label mask is a palette image: save it as 8-bit greyscale whose values are the class values');
@@ -78,8 +89,9 @@ export async function readMaskRaw(path: string, kind: 'label' | 'color'): Promis
   if (kind === 'label' && meta.depth !== undefined && meta.depth !== 'uchar') {
     throw new AppError(422, 'MASK_NOT_8BIT', `the mask has ${meta.depth} samples: a label mask holds one byte per pixel (8-bit grey)`);
   }
+  check?.({ width: meta.width ?? 0, height: meta.height ?? 0, format: meta.format ?? 'unknown' });
   return guard('MASK_UNREADABLE', 'the mask image cannot be decoded', async () => {
-    let img = sharp(path, { limitInputPixels: false, failOn: 'error' });
+    let img = sharp(path, { limitInputPixels: Math.max(1, pixels), failOn: 'error' });
     // Labels are values, not colours: no colour management, no alpha premultiplication.
     img = kind === 'label' ? img.extractChannel(0) : img.removeAlpha();
     const { data, info } = await img.raw().toBuffer({ resolveWithObject: true });

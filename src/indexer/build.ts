@@ -43,6 +43,8 @@ export interface SlideBuild {
   tiles: StoredTile[];
   counts: Array<{ value: number; tx: number; ty: number; count: number }>;
   classes: ClassStats[];
+  /** What was indexed with a caveat (colour-mask pixels that matched no colour): reported, not fatal. */
+  warnings: Array<{ relPath: string; code: string; detail: string }>;
 }
 
 /** Longest side of the image decoded to estimate tissue: ample for a percentage. */
@@ -66,7 +68,7 @@ export async function buildSlide(c: SlideCandidate, manifest: Manifest, codecs: 
   if (structure.compression.name.startsWith('unknown')) throw new AppError(422, 'TIFF_UNKNOWN_COMPRESSION', `the file declares compression ${structure.compression.code}, which is no TIFF codec`);
   const unsupported = unsupportedReason(structure.compression, codecs);
   const etag = createHash('sha256').update(c.inputKey).digest('base64url').slice(0, 22);
-  const base: SlideBuild = { candidate: c, etag, structure, unsupported, tissuePx: null, raster: null, sources: [], tiles: [], counts: [], classes: [] };
+  const base: SlideBuild = { candidate: c, etag, structure, unsupported, tissuePx: null, raster: null, sources: [], tiles: [], counts: [], classes: [], warnings: [] };
   if (unsupported) return base;
   const smallest = structure.levels[structure.levels.length - 1]!;
   base.tissuePx = tissuePixels(await readLevelRaw(c.file.absPath, smallest.ifd, TISSUE_PROBE_SIZE), structure);
@@ -75,6 +77,7 @@ export async function buildSlide(c: SlideCandidate, manifest: Manifest, codecs: 
   for (const l of c.labels) {
     const src = await withContext(l.relPath, () => loadLabelFile(l.absPath, l.size, l.source, manifest.taxonomy, structure));
     loaded.push(src);
+    if (src.unmatchedPx) base.warnings.push(unmatchedWarning(l.relPath, src.unmatchedPx, l.source.tolerance));
     base.sources.push({
       position: l.position,
       sourceId: l.source.id,
@@ -90,6 +93,10 @@ export async function buildSlide(c: SlideCandidate, manifest: Manifest, codecs: 
   const raster = rasterGeometry(structure.width, structure.height, downsample);
   loaded.forEach((src, k) => checkRasterWork(src, raster, c.labels[k]!.relPath, maxRasterWork));
   return { ...base, raster, ...rasterize(loaded, raster) };
+}
+
+function unmatchedWarning(relPath: string, px: number, tolerance: number): SlideBuild['warnings'][number] {
+  return { relPath, code: 'MASK_COLORS_UNMATCHED', detail: `label file ${relPath}: ${px} pixel(s) matched no palette colour within tolerance ${tolerance}: indexed as unlabelled (0)` };
 }
 
 /** Names the label file in a failure, since the slide file is what the report lists. */

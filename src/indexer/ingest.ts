@@ -15,6 +15,7 @@ import { probeCodecs } from '../imaging/sharp.js';
 import { buildSlide } from './build.js';
 import { acquireIngestLock, discardStaged, publishIndex, stageIndex } from './publish.js';
 import { scanDataset, type SlideCandidate } from './scan.js';
+import { storageErrorCode, storageFailure } from './storage.js';
 import { createIndexWriter, type ProblemRow } from './writer.js';
 
 export interface IngestEvent {
@@ -90,9 +91,14 @@ export async function ingest(opts: IngestOptions): Promise<IngestReport> {
       for (const [i, c] of toBuild.entries()) {
         emit({ phase: 'slide', done: i, total: toBuild.length, slideId: c.id });
         try {
-          writer.replaceSlide(await buildSlide(c, manifest, codecs, { maxSlidePixels: opts.maxSlidePixels, maxRasterWork: opts.maxRasterWork }));
+          const build = await buildSlide(c, manifest, codecs, { maxSlidePixels: opts.maxSlidePixels, maxRasterWork: opts.maxRasterWork });
+          writer.replaceSlide(build);
           indexed.push(c.id);
+          // Kept while the slide's inputs are unchanged, like a failure's problem.
+          for (const w of build.warnings) problems.push({ ...w, slideId: c.id, inputKey: c.inputKey });
         } catch (e) {
+          // A full disk is no fault of this slide: stop, and publish nothing.
+          if (storageErrorCode(e)) throw storageFailure(e, c.id);
           problems.push(problemOf(c, e));
         }
       }
@@ -108,6 +114,8 @@ export async function ingest(opts: IngestOptions): Promise<IngestReport> {
       publishIndex(temp, opts.indexPath);
       emit({ phase: 'publish', done: 1, total: 1 });
       return { published: true, datasetVersion, indexed, unchanged, removed, problems, ms: performance.now() - t0 };
+    } catch (e) {
+      throw storageErrorCode(e) ? storageFailure(e, null) : e;
     } finally {
       discardStaged(temp);
     }
@@ -121,12 +129,10 @@ function readPrevious(indexPath: string): Previous {
   // A foreign or corrupt file is refused here rather than silently replaced.
   const db = openIndexReadOnly(indexPath);
   try {
-    const hasKey = db.prepare("SELECT 1 FROM pragma_table_info('ingest_problems') WHERE name = 'input_key'").get();
     const keys = new Map(db.prepare<[], { id: string; input_key: string }>('SELECT id, input_key FROM slides').all().map((r) => [r.id, r.input_key]));
-    const problems = hasKey
-      ? db.prepare<[], { rel_path: string; slide_id: string | null; code: string; detail: string; input_key: string | null }>('SELECT * FROM ingest_problems').all()
-          .map((r) => ({ relPath: r.rel_path, slideId: r.slide_id, code: r.code, detail: r.detail, inputKey: r.input_key }))
-      : [];
+    // input_key is in the first schema: every index this service opens has it.
+    const problems = db.prepare<[], { rel_path: string; slide_id: string | null; code: string; detail: string; input_key: string | null }>('SELECT * FROM ingest_problems').all()
+      .map((r) => ({ relPath: r.rel_path, slideId: r.slide_id, code: r.code, detail: r.detail, inputKey: r.input_key }));
     const get = (k: string) => db.prepare<[string], { value: string }>('SELECT value FROM dataset WHERE key = ?').get(k)?.value ?? null;
     return { keys, problems, manifestHash: get('manifest_hash'), datasetVersion: get('dataset_version') };
   } finally {

@@ -5,7 +5,7 @@
  * from a request.
  */
 import { createHash } from 'node:crypto';
-import { readdirSync, statSync } from 'node:fs';
+import { readdirSync, statSync, type Stats } from 'node:fs';
 import { extname, join, relative, resolve, sep } from 'node:path';
 import type { LabelSourceSpec, Manifest } from '../dataset/manifest.js';
 
@@ -47,7 +47,7 @@ const LABEL_EXTENSIONS: Record<LabelSourceSpec['format'], string[]> = {
   'asap-xml': ['.xml'],
   geojson: ['.geojson', '.json'],
   'label-mask': ['.png', '.tif', '.tiff'],
-  'color-mask': ['.png', '.tif', '.tiff'],
+  'color-mask': ['.png', '.tif', '.tiff', '.jpg', '.jpeg'],
 };
 /** Bump when the derivation of index rows from the same inputs changes: forces a rebuild. */
 export const ALGORITHM_VERSION = 2;
@@ -58,7 +58,7 @@ export function scanDataset(dataDir: string, manifest: Manifest): ScanResult {
   const slides = new Map<string, SlideCandidate>();
   // Label directories can hold TIFF masks: never take those for slides.
   const labelDirs = manifest.labelSources.map((l) => resolve(root, l.dir));
-  for (const file of listFiles(root, manifest.slidesDir, manifest.extensions, labelDirs)) {
+  for (const file of listFiles(root, manifest.slidesDir, manifest.extensions, labelDirs, problems)) {
     const id = stemOf(file.relPath).toLowerCase();
     if (!SLIDE_ID_PATTERN.test(id)) {
       problems.push({ relPath: file.relPath, slideId: null, code: 'BAD_SLIDE_NAME', detail: `slide file names must be letters, digits, ".", "_" or "-" (at most 128): "${stemOf(file.relPath)}" is not` });
@@ -69,7 +69,7 @@ export function scanDataset(dataDir: string, manifest: Manifest): ScanResult {
     }
   }
   manifest.labelSources.forEach((source, position) => {
-    for (const file of listFiles(root, source.dir, LABEL_EXTENSIONS[source.format], [])) {
+    for (const file of listFiles(root, source.dir, LABEL_EXTENSIONS[source.format], [], problems)) {
       const stem = stemOf(file.relPath).toLowerCase();
       const suffix = source.suffix.toLowerCase();
       const id = suffix && stem.endsWith(suffix) ? stem.slice(0, -suffix.length) : stem;
@@ -102,8 +102,14 @@ function stemOf(relPath: string): string {
   return base.slice(0, base.length - extname(base).length);
 }
 
-/** Regular files with one of `extensions` under root/dir, recursively; links are not followed. */
-function listFiles(root: string, dir: string, extensions: string[], exclude: string[]): FileRef[] {
+/**
+ * Regular files with one of `extensions` under root/dir, recursively. A symbolic link to a regular
+ * file is taken as that file under the link's own name (datasets are often assembled from links
+ * into shared storage); only the file the link names is read. A dangling link or a link loop is a
+ * problem with its own code; a link to a directory is not followed (and said so), so a walk never
+ * leaves the directories the manifest names.
+ */
+function listFiles(root: string, dir: string, extensions: string[], exclude: string[], problems: ScanProblem[]): FileRef[] {
   const start = resolve(root, dir);
   // A manifest must not point outside the data directory.
   if (start !== root && !start.startsWith(root + sep)) return [];
@@ -118,13 +124,39 @@ function listFiles(root: string, dir: string, extensions: string[], exclude: str
     for (const e of entries) {
       if (e.name.startsWith('.')) continue;
       const p = join(abs, e.name);
+      const relPath = relative(root, p).split(sep).join('/');
       if (e.isDirectory() && depth < 8 && !exclude.includes(p)) walk(p, depth + 1);
-      else if (e.isFile() && extensions.includes(extname(e.name).toLowerCase())) {
-        const st = statSync(p);
-        out.push({ relPath: relative(root, p).split(sep).join('/'), absPath: p, size: st.size, mtimeMs: st.mtimeMs });
+      else if (e.isFile() && extensions.includes(extname(e.name).toLowerCase())) out.push(fileRef(p, relPath, statSync(p)));
+      else if (e.isSymbolicLink()) {
+        const target = followLink(p, relPath, extensions, problems);
+        if (target) out.push(fileRef(p, relPath, target));
       }
     }
   };
   walk(start, 0);
   return out.sort((a, b) => a.relPath.localeCompare(b.relPath));
+}
+
+function fileRef(absPath: string, relPath: string, st: Stats): FileRef {
+  return { relPath, absPath, size: st.size, mtimeMs: st.mtimeMs };
+}
+
+/** The stat of the regular file a link names, or null (with a problem when it matters). */
+function followLink(p: string, relPath: string, extensions: string[], problems: ScanProblem[]): Stats | null {
+  let st: Stats;
+  try {
+    st = statSync(p);
+  } catch (e) {
+    // Only a link named like a file of this directory's kind is worth a problem.
+    if (!extensions.includes(extname(p).toLowerCase())) return null;
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ELOOP') problems.push({ relPath, slideId: null, code: 'LINK_LOOP', detail: 'the symbolic link leads back to itself (a link loop): refused' });
+    else problems.push({ relPath, slideId: null, code: 'LINK_DANGLING', detail: `the symbolic link names a file that cannot be reached (${code ?? 'unknown error'}): is the storage it points to mounted?` });
+    return null;
+  }
+  if (st.isDirectory()) {
+    problems.push({ relPath, slideId: null, code: 'LINK_TO_DIRECTORY', detail: 'a symbolic link to a directory is not followed: link the files, or name the directory in the manifest' });
+    return null;
+  }
+  return st.isFile() && extensions.includes(extname(p).toLowerCase()) ? st : null;
 }

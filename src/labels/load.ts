@@ -3,7 +3,7 @@
  * classes known, masks of the right size, shapes that touch the slide.
  */
 import { readFileSync } from 'node:fs';
-import type { LabelSourceSpec } from '../dataset/manifest.js';
+import { colorDistance, type LabelSourceSpec } from '../dataset/manifest.js';
 import { createClassResolver, parseHexColor, type TaxonomyClass } from '../dataset/taxonomy.js';
 import { invalidInput } from '../errors.js';
 import { readMaskRaw } from '../imaging/sharp.js';
@@ -20,7 +20,13 @@ export interface SlideSize {
 /** Vector files larger than this are refused before parsing (a real lesion XML is < 10 MB). */
 export const MAX_VECTOR_FILE_BYTES = 512 * 1024 * 1024;
 
-export async function loadLabelFile(path: string, size: number, spec: LabelSourceSpec, taxonomy: readonly TaxonomyClass[], slide: SlideSize): Promise<LoadedSource> {
+/** Formats whose compression changes colours: a colour mask in one needs a `tolerance`. */
+const LOSSY_FORMATS = new Set(['jpeg', 'webp', 'heif', 'jp2']);
+
+/** A loaded source; a colour mask read with a tolerance says how many pixels matched no colour (painted 0). */
+export type LoadedLabel = LoadedSource & { unmatchedPx?: number };
+
+export async function loadLabelFile(path: string, size: number, spec: LabelSourceSpec, taxonomy: readonly TaxonomyClass[], slide: SlideSize): Promise<LoadedLabel> {
   if (spec.format === 'asap-xml' || spec.format === 'geojson') {
     if (size > MAX_VECTOR_FILE_BYTES) throw invalidInput('LABEL_FILE_TOO_LARGE', `the file has ${size} bytes, more than ${MAX_VECTOR_FILE_BYTES}`);
     const text = readFileSync(path, 'utf8');
@@ -30,10 +36,16 @@ export async function loadLabelFile(path: string, size: number, spec: LabelSourc
     return { kind: 'vector', shapes };
   }
   const downsample = spec.downsample ?? 1;
-  const img = await readMaskRaw(path, spec.format === 'label-mask' ? 'label' : 'color');
-  checkMaskSize(img.width, img.height, downsample, slide);
-  const values = spec.format === 'label-mask' ? checkLabelValues(img.data, taxonomy) : colorsToValues(img.data, img.channels, spec, taxonomy);
-  return { kind: 'mask', values, width: img.width, height: img.height, downsample };
+  // The size is checked from the header: a wrong mask is refused before its pixels are decoded.
+  const img = await readMaskRaw(path, spec.format === 'label-mask' ? 'label' : 'color', (h) => {
+    checkMaskSize(h.width, h.height, downsample, slide);
+    if (spec.format === 'color-mask' && spec.tolerance === 0 && LOSSY_FORMATS.has(h.format)) {
+      throw invalidInput('MASK_LOSSY', `the colour mask is ${h.format.toUpperCase()}, whose compression changes colours: save it losslessly (PNG), or give the label source a "tolerance"`);
+    }
+  });
+  if (spec.format === 'label-mask') return { kind: 'mask', values: checkLabelValues(img.data, taxonomy), width: img.width, height: img.height, downsample };
+  const { values, unmatchedPx } = colorsToValues(img.data, img.channels, spec, taxonomy);
+  return { kind: 'mask', values, width: img.width, height: img.height, downsample, ...(spec.tolerance > 0 ? { unmatchedPx } : {}) };
 }
 
 /** A shape wholly outside the slide means the file uses another coordinate plane. */
@@ -72,10 +84,9 @@ function checkLabelValues(values: Buffer, taxonomy: readonly TaxonomyClass[]): U
   return new Uint8Array(values.buffer, values.byteOffset, values.length);
 }
 
-/** Exact palette lookup: a lossy (JPEG) colour mask has colours no palette names, and is refused. */
-function colorsToValues(rgb: Buffer, channels: number, spec: LabelSourceSpec, taxonomy: readonly TaxonomyClass[]): Uint8Array {
-  if (channels < 3) throw invalidInput('MASK_NOT_RGB', `a colour mask needs 3 channels, this one has ${channels}`);
-  const palette = new Map<number, number>([[0, 0]]); // black = unlabelled
+/** The source's palette: packed 0xrrggbb -> class value, black = unlabelled first. */
+export function paletteOf(spec: LabelSourceSpec, taxonomy: readonly TaxonomyClass[]): Map<number, number> {
+  const palette = new Map<number, number>([[0, 0]]);
   const byName = new Map(taxonomy.map((c) => [c.name.toLowerCase(), c.value]));
   const entries: Array<[string, number]> = spec.palette
     ? Object.entries(spec.palette).map(([hex, name]) => [hex, byName.get(name.toLowerCase())!])
@@ -84,18 +95,46 @@ function colorsToValues(rgb: Buffer, channels: number, spec: LabelSourceSpec, ta
     const [r, g, b] = parseHexColor(hex);
     palette.set((r << 16) | (g << 8) | b, value);
   }
+  return palette;
+}
+
+/**
+ * Colour -> class value. With tolerance 0 the lookup is exact and any other colour refuses the
+ * mask. With a tolerance t, a colour within t of a palette colour on every channel takes its value
+ * (the manifest keeps palette colours more than 2t apart, so at most one is that close); colours
+ * farther from all are unlabelled (0) and counted.
+ */
+function colorsToValues(rgb: Buffer, channels: number, spec: LabelSourceSpec, taxonomy: readonly TaxonomyClass[]): { values: Uint8Array; unmatchedPx: number } {
+  if (channels < 3) throw invalidInput('MASK_NOT_RGB', `a colour mask needs 3 channels, this one has ${channels}`);
+  const palette = paletteOf(spec, taxonomy);
   const n = rgb.length / channels;
   const out = new Uint8Array(n);
+  // Every colour seen, once: its value, or -1 when it matches none.
+  const seen = new Map<number, number>(palette);
   const unknown = new Map<number, number>();
+  let unmatchedPx = 0;
   for (let p = 0, o = 0; p < n; p++, o += channels) {
     const key = (rgb[o]! << 16) | (rgb[o + 1]! << 8) | rgb[o + 2]!;
-    const v = palette.get(key);
-    if (v === undefined) unknown.set(key, (unknown.get(key) ?? 0) + 1);
-    else out[p] = v;
+    let v = seen.get(key);
+    if (v === undefined) {
+      v = nearest(key, palette, spec.tolerance);
+      seen.set(key, v);
+    }
+    if (v >= 0) out[p] = v;
+    else {
+      unmatchedPx++;
+      if (spec.tolerance === 0) unknown.set(key, (unknown.get(key) ?? 0) + 1);
+    }
   }
   if (unknown.size > 0) {
     const list = [...unknown.entries()].sort((a, b) => b[1] - a[1]).slice(0, 3).map(([k, c]) => `#${k.toString(16).padStart(6, '0')} (${c} px)`).join(', ');
-    throw invalidInput('COLOR_NOT_IN_PALETTE', `${unknown.size} colour(s) of the mask are not in the palette, e.g. ${list}; colour masks must be lossless (PNG)`);
+    throw invalidInput('COLOR_NOT_IN_PALETTE', `${unknown.size} colour(s) of the mask are not in the palette, e.g. ${list}; colour masks must be lossless (PNG), or the label source needs a "tolerance"`);
   }
-  return out;
+  return { values: out, unmatchedPx };
+}
+
+function nearest(key: number, palette: Map<number, number>, tolerance: number): number {
+  if (tolerance === 0) return -1;
+  for (const [colour, value] of palette) if (colorDistance(key, colour) <= tolerance) return value;
+  return -1;
 }

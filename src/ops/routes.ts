@@ -60,9 +60,11 @@ export function opsRoutes(deps: OpsDeps): Router {
   r.post('/admin/ingest', deps.requireAdmin, (_req, res) => {
     if (!deps.ingest) throw new AppError(404, 'ROUTE_NOT_FOUND', 'this service was started without an ingest');
     if (ingest.state === 'running') throw new AppError(409, 'INGEST_RUNNING', 'an ingest is already running');
+    // Called first: it refuses at once (409) while another ingest of this process runs, e.g. the start-up one.
+    const job = deps.ingest();
     ingest = { state: 'running', startedAt: new Date().toISOString() };
     deps.metrics.ingestRunning.set(1);
-    deps.ingest().then(
+    job.then(
       (report) => (ingest = { ...ingest, state: 'done', report }),
       (e: unknown) => (ingest = { ...ingest, state: 'failed', error: e instanceof AppError ? `${e.code}: ${e.detail}` : 'the ingest failed; see the service log' }),
     ).finally(() => deps.metrics.ingestRunning.set(0));

@@ -32,8 +32,8 @@ describe('parseManifest', () => {
     expect(m).toMatchObject({ name: 'camelyon16-context', version: '2025.1', slidesDir: 'images', extensions: ['.tif', '.svs'], labelDownsample: 8 });
     expect(m.taxonomy.map((c) => [c.value, c.name, c.category])).toEqual([[0, 'unlabelled', null], [1, 'Metastasis', 'diagnostic'], [3, 'adipose', 'background']]);
     expect(m.labelSources).toEqual([
-      { id: 'context', format: 'label-mask', dir: 'masks', suffix: '_mask', downsample: 32, classMap: {}, palette: null },
-      { id: 'lesions', format: 'asap-xml', dir: 'lesions', suffix: '', downsample: null, classMap: { _0: 'metastasis', _2: null }, palette: null },
+      { id: 'context', format: 'label-mask', dir: 'masks', suffix: '_mask', downsample: 32, classMap: {}, palette: null, tolerance: 0 },
+      { id: 'lesions', format: 'asap-xml', dir: 'lesions', suffix: '', downsample: null, classMap: { _0: 'metastasis', _2: null }, palette: null, tolerance: 0 },
     ]);
   });
 
@@ -67,7 +67,19 @@ describe('parseManifest', () => {
     ['an extension without its dot', { slides: { extensions: ['tif'] } }, /pattern/],
     ['a label downsample below 1', { labelDownsample: 0.5 }, /labelDownsample must be >= 1/],
     ['not an object', [1, 2], /must be object/],
+    ['a tolerance on a label mask', { labelSources: [{ id: 'a', format: 'label-mask', dir: 'x', downsample: 4, tolerance: 8 }] }, /"tolerance" applies to colour masks only/],
+    ['a tolerance that is not a whole number', { labelSources: [{ id: 'a', format: 'color-mask', dir: 'x', downsample: 4, tolerance: 2.5 }] }, /tolerance must be integer/],
+    ['a tolerance above 127', { labelSources: [{ id: 'a', format: 'color-mask', dir: 'x', downsample: 4, tolerance: 128 }] }, /tolerance must be <= 127/],
+    // The default taxonomy's closest colours, #f2c12e and #ff7f0e, are 66 apart on green.
+    ['a tolerance reaching two taxonomy colours', { labelSources: [{ id: 'a', format: 'color-mask', dir: 'x', downsample: 4, tolerance: 33 }] }, /only 66 apart, so it must be below 33/],
+    ['a tolerance reaching black from a palette colour', { labelSources: [{ id: 'a', format: 'color-mask', dir: 'x', downsample: 4, palette: { '#100000': 'fold' }, tolerance: 8 }] }, /only 16 apart, so it must be below 8/],
   ];
+  it('accepts the largest tolerance that keeps palette colours apart, and hashes it', () => {
+    const src = (tolerance?: number) => ({ labelSources: [{ id: 'a', format: 'color-mask', dir: 'x', downsample: 4, ...(tolerance === undefined ? {} : { tolerance }) }] });
+    expect(parseManifest(src(32)).labelSources[0]!.tolerance).toBe(32);
+    expect(parseManifest(src()).labelSources[0]!.tolerance).toBe(0);
+    expect(parseManifest(src(32)).hash).not.toBe(parseManifest(src()).hash);
+  });
   for (const [what, raw, why] of invalid) {
     it(`refuses ${what}`, async () => {
       const e = await appErrorOf(() => parseManifest(raw));

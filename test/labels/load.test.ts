@@ -15,6 +15,8 @@ const manifest: Manifest = parseManifest({
     { id: 'labels', format: 'label-mask', dir: 'm', downsample: 4 },
     { id: 'colours', format: 'color-mask', dir: 'c', downsample: 4 },
     { id: 'painted', format: 'color-mask', dir: 'p', downsample: 4, palette: { '#102030': 'fold', '#FFFFFF': 'adipose' } },
+    { id: 'lossy', format: 'color-mask', dir: 'j', downsample: 4, tolerance: 24 },
+    { id: 'near', format: 'color-mask', dir: 'n', downsample: 4, palette: { '#102030': 'fold' }, tolerance: 2 },
     { id: 'asap', format: 'asap-xml', dir: 'a', classMap: { _0: 'metastasis', _2: null } },
     { id: 'qupath', format: 'geojson', dir: 'g' },
   ],
@@ -107,6 +109,20 @@ describe('loadLabelFile: label masks', () => {
     expect([e.code, e.detail]).toEqual(['MASK_NOT_8BIT', 'the mask has ushort samples: a label mask holds one byte per pixel (8-bit grey)']);
   });
 
+  it('checks the size from the header, before decoding: a wrong-size mask with broken pixel data is MASK_WRONG_SIZE', async () => {
+    // A header for 4000 x 3000 and then too few pixel bytes: decoding it would fail (and cost 12 MB).
+    const path = join(dir, 'huge-header.png');
+    writeFileSync(path, truncatedPng(4000, 3000));
+    const e = await appErrorOf(() => load(path, 'labels'));
+    expect([e.code, e.detail]).toEqual(['MASK_WRONG_SIZE', 'the mask is 4000 x 3000, but a mask at downsample 4 of this 100 x 60 slide is 25 x 15']);
+  });
+
+  it('a mask of the right size whose pixel data is broken is still refused when decoded', async () => {
+    const path = join(dir, 'right-header.png');
+    writeFileSync(path, truncatedPng(25, 15));
+    expect((await appErrorOf(() => load(path, 'labels'))).code).toBe('MASK_UNREADABLE');
+  });
+
   it('refuses a file that is not an image', async () => {
     const path = join(dir, 'text.png');
     writeFileSync(path, 'not a PNG at all');
@@ -139,11 +155,45 @@ describe('loadLabelFile: colour masks', () => {
     expect(e.detail).toContain('#d62728 (375 px)');
   });
 
-  it('refuses a JPEG colour mask: compression invents colours no palette names', async () => {
+  it('refuses a JPEG colour mask without a tolerance, from its header (exactness asked)', async () => {
     const path = await writeMask('lossy.jpeg', 25, 15, (i, j) => ((i >> 2) + (j >> 2)) % 2 ? metastasis : adipose, 'jpeg');
     const e = await appErrorOf(() => load(path, 'colours'));
-    expect(e.code).toBe('COLOR_NOT_IN_PALETTE');
-    expect(e.detail).toMatch(/lossless/);
+    expect(e.code).toBe('MASK_LOSSY');
+    expect(e.detail).toMatch(/JPEG.*losslessly \(PNG\), or give the label source a "tolerance"/);
+  });
+
+  it('reads a real JPEG colour mask with a tolerance: each pixel its class or 0, the 0s counted', async () => {
+    const truth = (i: number, j: number) => (((i >> 3) + (j >> 3)) % 2 ? 1 : 3);
+    const path = await writeMask('lossy-ok.jpeg', 100, 60, (i, j) => (truth(i, j) === 1 ? metastasis : adipose), 'jpeg');
+    const src = await load(path, 'lossy', { width: 400, height: 240 });
+    if (src.kind !== 'mask') throw new Error('not a mask');
+    let right = 0;
+    let zeros = 0;
+    src.values.forEach((v, p) => {
+      if (v === 0) zeros++;
+      else {
+        expect(v).toBe(truth(p % 100, Math.floor(p / 100)));
+        right++;
+      }
+    });
+    // JPEG rings at the squares' edges: most pixels stay within 24 of their colour, some do not.
+    expect(right).toBeGreaterThan(0.8 * 6000);
+    expect(src.unmatchedPx).toBe(zeros);
+    expect(zeros).toBeGreaterThan(0);
+  });
+
+  it('a tolerance maps colours within it on every channel, and counts the rest as unlabelled', async () => {
+    // #102030 is fold (5); 2 off on one channel matches, 3 off does not; black stays unlabelled.
+    const colour = (i: number) => (i < 5 ? [0x12, 0x20, 0x30] : i < 10 ? [0x10, 0x1e, 0x32] : i < 12 ? [0x13, 0x20, 0x30] : [0, 0, 1]);
+    const src = await load(await writeMask('near.png', 25, 15, colour), 'near');
+    if (src.kind !== 'mask') throw new Error('not a mask');
+    expect(Array.from(src.values.subarray(0, 25))).toEqual([...Array(10).fill(5), 0, 0, ...Array(13).fill(0)]);
+    expect(src.unmatchedPx).toBe(2 * 15);
+  });
+
+  it('without a tolerance a lossless mask reports no count (nothing is dropped silently)', async () => {
+    const src = await load(await writeMask('exact.png', 25, 15, () => metastasis), 'colours');
+    expect(src).not.toHaveProperty('unmatchedPx');
   });
 
   it('reads a grey image as colours #vvvvvv: a label mask given as a colour mask is refused by colour', async () => {
@@ -208,4 +258,24 @@ function png16(width: number, height: number, value: (i: number, j: number) => n
   const raw = Buffer.alloc(height * (1 + width * 2));
   for (let j = 0; j < height; j++) for (let i = 0; i < width; i++) raw.writeUInt16BE(value(i, j), j * (1 + width * 2) + 1 + i * 2);
   return Buffer.concat([Buffer.from('89504e470d0a1a0a', 'hex'), chunk('IHDR', header), chunk('IDAT', deflateSync(raw)), chunk('IEND', Buffer.alloc(0))]);
+}
+
+/** An 8-bit grey PNG whose header says width x height but whose pixel data stops after 2 rows. */
+function truncatedPng(width: number, height: number): Buffer {
+  const full = png16(1, 1, () => 0);
+  const sig = full.subarray(0, 8);
+  const chunk = (type: string, data: Buffer) => {
+    const body = Buffer.concat([Buffer.from(type, 'latin1'), data]);
+    const out = Buffer.alloc(body.length + 8);
+    out.writeUInt32BE(data.length, 0);
+    body.copy(out, 4);
+    out.writeUInt32BE(crc32(body), body.length + 4);
+    return out;
+  };
+  const header = Buffer.alloc(13);
+  header.writeUInt32BE(width, 0);
+  header.writeUInt32BE(height, 4);
+  header.set([8, 0, 0, 0, 0], 8); // 8 bits, grey
+  const rows = deflateSync(Buffer.alloc(2 * (1 + width)));
+  return Buffer.concat([sig, chunk('IHDR', header), chunk('IDAT', rows), chunk('IEND', Buffer.alloc(0))]);
 }

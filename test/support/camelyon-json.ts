@@ -5,8 +5,10 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
-export const CAMELYON_POLYGONS_DIR = '/work/shared/fixtures/real/camelyon16/tumor-polygons';
+/** The shared fixtures next to the repository (test/support/ is two levels below its root). */
+export const CAMELYON_POLYGONS_DIR = fileURLToPath(new URL('../../../shared/fixtures/real/camelyon16/tumor-polygons', import.meta.url));
 
 export interface CamelyonPolygon {
   name: string;
