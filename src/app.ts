@@ -4,7 +4,7 @@
  */
 import express, { type RequestHandler } from 'express';
 import type { Logger } from 'pino';
-import { pinoHttp } from 'pino-http';
+import { pinoHttp, startTime } from 'pino-http';
 import { randomUUID } from 'node:crypto';
 import { authMiddleware } from './auth/keys.js';
 import { loginRoutes } from './auth/routes.js';
@@ -14,6 +14,7 @@ import type { IndexHandle } from './db/handle.js';
 import { docsRoutes } from './docs/routes.js';
 import type { Generation } from './generation.js';
 import { createLimiter, timeBudget, type Limiter } from './http/limits.js';
+import { requestLogLevel } from './http/log-level.js';
 import { notFound, problemHandler } from './http/problem.js';
 import type { Schemas } from './http/types.js';
 import type { IngestReport } from './indexer/ingest.js';
@@ -100,7 +101,10 @@ export function createApp(deps: AppDeps): express.Express & { services: AppServi
   return Object.assign(app, { services: { tiles, limiter, metrics, lifecycle } });
 }
 
-/** Structured request logs with request ids; keys and cookies never reach a log line. */
+/**
+ * Structured request logs with request ids; keys and cookies never reach a log line. Successful
+ * requests are logged at debug, errors and slow requests at info or above (src/http/log-level.ts).
+ */
 function requestLog(log: Logger): RequestHandler {
   return pinoHttp({
     logger: log,
@@ -111,8 +115,7 @@ function requestLog(log: Logger): RequestHandler {
       return id;
     },
     redact: ['req.headers.authorization', 'req.headers.cookie', 'req.headers["x-api-key"]'],
-    // Tiles are many and fast: log them at debug, everything else at info.
-    customLogLevel: (req, res, err) => (err || res.statusCode >= 500 ? 'error' : /_files\//.test(req.url ?? '') ? 'debug' : 'info'),
+    customLogLevel: (_req, res, err) => requestLogLevel(res.statusCode, Boolean(err), Date.now() - (res[startTime] ?? Date.now())),
   });
 }
 
