@@ -13,6 +13,7 @@ import { AppError } from '../errors.js';
 import type { Generation } from '../generation.js';
 import type { Schemas } from '../http/types.js';
 import { createPolygonTester } from '../labels/shapes.js';
+import { bodyErrorMessages } from './body-errors.js';
 
 export type SampleRequest = Schemas['SampleRequest'];
 
@@ -41,19 +42,15 @@ export interface SampleSpec {
   format: 'jpeg' | 'png' | 'webp';
 }
 
-const ajv = new Ajv({ allErrors: true, strict: false, useDefaults: true });
+// verbose: errors carry their schema, so a message can name the fields a misspelt one may have meant.
+const ajv = new Ajv({ allErrors: true, strict: false, useDefaults: true, verbose: true });
 const openapi = parseYaml(readFileSync(OPENAPI_PATH, 'utf8')) as { components: unknown };
 ajv.addSchema({ $id: 'openapi', components: openapi.components });
 const validateBody = ajv.compile<SampleRequest>({ $ref: 'openapi#/components/schemas/SampleRequest' });
 
 /** `maxRegionVertices` bounds the region polygon (config MAX_REGION_VERTICES). */
 export function parseSampleRequest(body: unknown, g: Generation, maxRegionVertices: number): { spec: SampleSpec; slides: SlideRow[] } {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new AppError(400, 'VALIDATION_FAILED', 'the body must be a JSON object');
-  const req = { ...body } as SampleRequest; // shallow: structuredClone recursed on 5,000-deep bodies (RangeError, a 500)
-  if (!validateBody(req)) {
-    const errors = (validateBody.errors ?? []).slice(0, 10).map((e) => `${e.instancePath || 'body'} ${e.message ?? ''}`.trim());
-    throw new AppError(400, 'VALIDATION_FAILED', errors.join('; '));
-  }
+  const req = checkSampleBody(body);
   if (req.shard! >= req.shards!) throw new AppError(400, 'VALIDATION_FAILED', `shard must be below shards (${req.shards})`);
   if (req.level !== undefined && req.mpp !== undefined) throw new AppError(400, 'VALIDATION_FAILED', 'give level or mpp, not both');
   const targets = classes(g.taxonomy, req.classes, 'classes').filter((v) => v !== 0);
@@ -86,6 +83,14 @@ export function parseSampleRequest(body: unknown, g: Generation, maxRegionVertic
   };
   applyRegion(spec, g.taxonomy, req.region, maxRegionVertices);
   return { spec, slides };
+}
+
+/** The body checked against the SampleRequest schema (defaults filled in), or a 400 naming each bad field. */
+export function checkSampleBody(body: unknown): SampleRequest {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new AppError(400, 'VALIDATION_FAILED', 'the body must be a JSON object');
+  const req = { ...body } as SampleRequest; // shallow: structuredClone recursed on 5,000-deep bodies (RangeError, a 500)
+  if (!validateBody(req)) throw new AppError(400, 'VALIDATION_FAILED', bodyErrorMessages(validateBody.errors ?? []).join('; '));
+  return req;
 }
 
 /** Per-slide values computed once per request (the sampler asks for every candidate patch). */
