@@ -19,6 +19,13 @@ export type SampleRequest = Schemas['SampleRequest'];
 
 export interface SampleSpec {
   targets: number[];
+  /**
+   * Class value -> model index: the position in the request's `classes` of the first entry that
+   * selects the class (a category's classes share its index).
+   */
+  classIndex: Map<number, number>;
+  /** The request's `classes`, as given: what classIndex indexes. */
+  classSelectors: Array<string | number>;
   weights: number[] | null;
   balance: 'classes' | 'slides' | 'classes-per-slide';
   criterion: 'fraction' | 'center';
@@ -39,7 +46,7 @@ export interface SampleSpec {
   epoch: number;
   shard: number;
   shards: number;
-  format: 'jpeg' | 'png' | 'webp';
+  format: 'jpeg' | 'png' | 'webp' | 'raw' | 'npy';
 }
 
 // verbose: errors carry their schema, so a message can name the fields a misspelt one may have meant.
@@ -61,6 +68,8 @@ export function parseSampleRequest(body: unknown, g: Generation, maxRegionVertic
   const size = req.size!;
   const spec: SampleSpec = {
     targets,
+    classIndex: classIndexOf(g.taxonomy, req.classes),
+    classSelectors: [...req.classes],
     weights,
     balance: req.balance!,
     criterion: req.criterion!,
@@ -107,6 +116,15 @@ function classes(taxonomy: readonly TaxonomyClass[], selectors: ReadonlyArray<st
   const { values, unknown } = selectClasses(taxonomy, selectors);
   if (unknown.length > 0) throw new AppError(400, 'UNKNOWN_CLASS', `${field}: not a class or category of the taxonomy: ${unknown.slice(0, 5).join(', ')}`);
   return values;
+}
+
+/** Each class's position in the request's `classes`: the first entry that selects it. */
+export function classIndexOf(taxonomy: readonly TaxonomyClass[], selectors: ReadonlyArray<string | number>): Map<number, number> {
+  const out = new Map<number, number>();
+  selectors.forEach((sel, i) => {
+    for (const v of selectClasses(taxonomy, [sel]).values) if (!out.has(v)) out.set(v, i);
+  });
+  return out;
 }
 
 /** A weight given for a category applies to each of its classes. */

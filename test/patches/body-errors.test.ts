@@ -66,7 +66,7 @@ describe('checkSampleBody messages', () => {
     [{ classes: ['adipose'], exclude: { category: ['artefact'] } }, 'body.exclude.category is not a field here (did you mean "categories"?)'],
     [{ classes: ['adipose'], region: { rect: { x: 0, y: 0, width: 8 } } }, 'body.region.rect.height is required'],
     [{ classes: ['adipose'], size: 4 }, 'body.size must be >= 8'],
-    [{ classes: ['adipose'], format: 'JPEG' }, 'body.format must be one of jpeg, png, webp (did you mean "jpeg"?)'],
+    [{ classes: ['adipose'], format: 'JPEG' }, 'body.format must be one of jpeg, png, webp, raw, npy (did you mean "jpeg"?)'],
     [{ classes: ['adipose'], balance: 'class' }, 'body.balance must be one of classes, slides, classes-per-slide (did you mean "classes"?)'],
     [{ classes: ['adipose', {}] }, 'body.classes[1] must be a string or an integer'],
     [{}, 'body.classes is required'],
