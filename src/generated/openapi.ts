@@ -285,6 +285,10 @@ export interface paths {
          *     level) or at `mpp` (resampled from the nearest finer level). `layer=mask` returns the
          *     label values under the same rectangle, losslessly (png, raw or npy). `raw` bodies carry
          *     their shape in `X-Array-Shape` (height,width,channels) and `X-Array-Dtype: uint8`.
+         *     The rectangle may reach over any edge of the slide, negative `x`/`y` included (a patch
+         *     centred near the top-left corner): pixels off the slide are white glass (255, 255, 255)
+         *     and labels off it 0. A rectangle that does not overlap the slide at all is a 422
+         *     `REGION_OFF_SLIDE`.
          */
         get: operations["getRegion"];
         put?: never;

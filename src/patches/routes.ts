@@ -194,8 +194,9 @@ async function renderWhenFree<T>(fn: () => Promise<T>): Promise<T> {
 
 function regionParams(req: Request, maxPixels: number): RegionRequest {
   for (const p of ['x', 'y', 'width', 'height']) if (req.query[p] === undefined) throw new AppError(400, 'INVALID_PARAMETER', `query parameter "${p}" is required`);
-  const x = intParam(req, 'x', 0, 0, 2 ** 32 - 1);
-  const y = intParam(req, 'y', 0, 0, 2 ** 32 - 1);
+  // Negative: a rectangle over the top or left edge, padded like the right and bottom ones (region.ts).
+  const x = intParam(req, 'x', 0, -(2 ** 32 - 1), 2 ** 32 - 1);
+  const y = intParam(req, 'y', 0, -(2 ** 32 - 1), 2 ** 32 - 1);
   const width = intParam(req, 'width', 1, 1, 8192);
   const height = intParam(req, 'height', 1, 1, 8192);
   if (width * height > maxPixels) {

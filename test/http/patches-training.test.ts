@@ -114,3 +114,56 @@ describe('lossless batches', () => {
     }
   });
 });
+
+describe('regions over the top and left edges', () => {
+  const raw = (q: string) => get(`/slides/tumor_083/region?${q}&format=raw`);
+  const WHITE = [255, 255, 255];
+  const px = (img: Buffer, width: number, col: number, row: number) => [...img.subarray((row * width + col) * 3, (row * width + col) * 3 + 3)];
+
+  it('pads pixels off the slide with white glass, and the rest is the slide', async () => {
+    const img = await raw('x=-10&y=-6&width=20&height=16&level=0');
+    const inside = await raw('x=0&y=0&width=10&height=10&level=0');
+    for (let row = 0; row < 16; row++) {
+      for (let col = 0; col < 20; col++) {
+        const expected = row < 6 || col < 10 ? WHITE : px(inside, 10, col - 10, row - 6);
+        expect(px(img, 20, col, row), `${col},${row}`).toEqual(expected);
+      }
+    }
+    expect(inside.some((v) => v !== 255)).toBe(true); // the slide's corner is not glass itself
+  });
+
+  it('pads labels off the slide with 0, and the rest is the slide\'s labels', async () => {
+    // Somewhere labelled along the top edge: the mask of the top rows of the slide.
+    const top = await get('/slides/tumor_083/region?x=0&y=0&width=3000&height=8&level=0&layer=mask&format=raw');
+    const labelledX = top.findIndex((v) => v !== 0);
+    expect(labelledX).toBeGreaterThanOrEqual(0);
+    const x = Math.max(0, labelledX - 4);
+    const mask = await get(`/slides/tumor_083/region?x=${x}&y=-8&width=8&height=16&level=0&layer=mask&format=raw`);
+    const inside = await get(`/slides/tumor_083/region?x=${x}&y=0&width=8&height=8&level=0&layer=mask&format=raw`);
+    expect([...mask.subarray(0, 64)]).toEqual(new Array(64).fill(0));
+    expect(Buffer.compare(mask.subarray(64), inside)).toBe(0);
+    expect(inside.some((v) => v !== 0)).toBe(true);
+  });
+
+  it('pads at a target mpp too', async () => {
+    const img = await raw('x=-40&y=-40&width=20&height=20&mpp=1'); // 20 px of 1 um: ~82 level-0 px
+    expect(px(img, 20, 0, 0)).toEqual(WHITE);
+    expect(px(img, 20, 19, 19)).not.toEqual(WHITE);
+  });
+
+  it.each([
+    ['x=-20&y=0&width=20&height=10&level=0', 422], // ends where the slide starts: no overlap
+    ['x=0&y=-10&width=20&height=10&level=0', 422],
+    ['x=3000&y=0&width=20&height=10&level=0', 422], // the slide is 3000 x 2400
+    ['x=0&y=2400&width=20&height=10&level=0', 422],
+    ['x=-40&y=0&width=20&height=10&level=1', 422], // 20 px of level 1 (downsample 2) are 40 level-0 px
+    ['x=-39&y=0&width=20&height=10&level=1', 200],
+    ['x=-19&y=-9&width=20&height=10&level=0', 200],
+    ['x=2999&y=2399&width=20&height=10&level=0', 200],
+    ['x=-4294967296&y=0&width=20&height=10', 400],
+  ])('%s -> %i', async (q, status) => {
+    const res = await request(s.app).get(`/slides/tumor_083/region?${q}`);
+    expect(res.status).toBe(status);
+    if (status === 422) expect(res.body.code).toBe('REGION_OFF_SLIDE');
+  });
+});
