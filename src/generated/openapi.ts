@@ -430,7 +430,10 @@ export interface components {
             /** @description Target micrometres per pixel instead of a level. */
             mpp?: number;
             /**
-             * @description Patches in the epoch (all shards together).
+             * @description Patches in the epoch (all shards together). The epoch is planned for this count (exact
+             *     class quotas, strata, order), so a patch depends on (seed, epoch, index) and on the rest
+             *     of the request, count included: the first 200 patches of a count of 400 are not those of
+             *     a count of 200. Keep the whole request fixed to get the same patches again.
              * @default 64
              */
             count?: number;

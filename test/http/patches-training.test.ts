@@ -167,3 +167,19 @@ describe('regions over the top and left edges', () => {
     if (status === 422) expect(res.body.code).toBe('REGION_OFF_SLIDE');
   });
 });
+
+describe('what a patch depends on (documented: seed, epoch, index and the rest of the request, count included)', () => {
+  const base = { classes: ['metastasis', 'adipose'], minFraction: 0.3, size: 32, seed: 12 };
+  const where = (items: Item[]) => items.map((i) => `${i.index}:${i.slideId}:${i.x}:${i.y}`);
+  const post = async (body: object) => (await request(s.app).post('/samples').send(body)).body.items as Item[];
+
+  it('the same request gives the same patches; another count gives others at the same indices', async () => {
+    const of200 = await post({ ...base, count: 200 });
+    expect(where(await post({ ...base, count: 200 }))).toEqual(where(of200));
+    const of400 = (await post({ ...base, count: 400 })).slice(0, 200);
+    const same = of400.filter((p, k) => where([p])[0] === where([of200[k]!])[0]).length;
+    // The epoch plan (class quotas, strata, order) is laid out for the whole count: the first 200 of
+    // 400 are not the 200 of a count of 200 (a few may coincide by chance).
+    expect(same).toBeLessThan(100);
+  });
+});
