@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { AppError } from '../../src/errors.js';
-import { closestName, editDistance, fieldPath } from '../../src/patches/body-errors.js';
+import { bodyErrorMessages, closestName, editDistance, fieldPath } from '../../src/patches/body-errors.js';
 import { checkSampleBody } from '../../src/patches/spec.js';
 
 const detail = (body: unknown): string => {
@@ -87,5 +87,22 @@ describe('checkSampleBody messages', () => {
       'body.minfraction is not a field here (did you mean "minFraction"?)',
       'body.seed must be >= 0',
     ]);
+  });
+});
+
+describe('bodyErrorMessages on a body of many unknown fields', () => {
+  it('lists the first 10, after work bounded by that, not by the number of errors', () => {
+    const parentSchema = { properties: Object.fromEntries(Array.from({ length: 5_000 }, (_, j) => [`field${j}`, {}])) };
+    const many = Array.from({ length: 100_000 }, (_, k) => ({
+      keyword: 'additionalProperties',
+      instancePath: '',
+      schemaPath: '#/additionalProperties',
+      params: { additionalProperty: `k${k}` },
+      parentSchema,
+    }));
+    // Each message costs a scan of the 5,000 field names: 100,000 of them would be 5e8 distance computations.
+    const out = bodyErrorMessages(many);
+    expect(out).toHaveLength(10);
+    expect(out[0]).toMatch(/^body\.k0 is not a field here/);
   });
 });
