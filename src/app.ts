@@ -4,7 +4,7 @@
  */
 import express, { type RequestHandler } from 'express';
 import type { Logger } from 'pino';
-import { pinoHttp } from 'pino-http';
+import { pinoHttp, startTime } from 'pino-http';
 import { randomUUID } from 'node:crypto';
 import { createAccess } from './auth/keys.js';
 import { loginRoutes } from './auth/routes.js';
@@ -14,8 +14,8 @@ import type { IndexHandle } from './db/handle.js';
 import { docsRoutes } from './docs/routes.js';
 import type { Generation } from './generation.js';
 import { createLimiter, timeBudget, type Limiter } from './http/limits.js';
+import { requestLogLevel } from './http/log-level.js';
 import { notFound, problemHandler } from './http/problem.js';
-import { requestLogLevel } from './http/request-log.js';
 import { exactRouting } from './http/router.js';
 import type { Schemas } from './http/types.js';
 import type { IngestReport } from './indexer/ingest.js';
@@ -104,7 +104,10 @@ export function createApp(deps: AppDeps): express.Express & { services: AppServi
   return Object.assign(app, { services: { tiles, pool, limiter, metrics, lifecycle } });
 }
 
-/** Structured request logs with request ids; keys and cookies never reach a log line. */
+/**
+ * Structured request logs with request ids; keys and cookies never reach a log line. Successful
+ * requests are logged at debug, errors and slow requests at info or above (src/http/log-level.ts).
+ */
 function requestLog(log: Logger): RequestHandler {
   return pinoHttp({
     logger: log,
@@ -115,10 +118,7 @@ function requestLog(log: Logger): RequestHandler {
       return id;
     },
     redact: ['req.headers.authorization', 'req.headers.cookie', 'req.headers["x-api-key"]'],
-    customLogLevel: (req, res, err) => {
-      const url = (req as { originalUrl?: string }).originalUrl ?? req.url ?? '';
-      return requestLogLevel(req.method ?? '', url, res.statusCode, err);
-    },
+    customLogLevel: (_req, res, err) => requestLogLevel(res.statusCode, Boolean(err), Date.now() - (res[startTime] ?? Date.now())),
   });
 }
 

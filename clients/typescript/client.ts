@@ -68,3 +68,17 @@ export function ok<T>(result: { data?: T; error?: unknown; response: Response })
 export function isProblem(v: unknown): v is Problem {
   return typeof v === 'object' && v !== null && typeof (v as Problem).code === 'string' && typeof (v as Problem).status === 'number';
 }
+
+/**
+ * The model index of a descriptor's class (a /samples item or a batch's JSON): the position, in
+ * the request's `classes`, of the entry that selected it (a category's classes share its index).
+ * Use it as the training target; `classValue` is the taxonomy's value (1, 2, 3, ...), not an index.
+ */
+export function classIndex(item: Pick<Schemas['SampleItem'], 'classIndex'>): number {
+  return item.classIndex;
+}
+
+/** What each class index stands for: the request's `classes` entries, as a listing returns them. */
+export function classNames(list: Pick<Schemas['SampleList'], 'classes'>): string[] {
+  return list.classes.map(String);
+}

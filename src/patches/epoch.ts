@@ -4,8 +4,10 @@
  * An epoch of `count` patches is planned before any pixel is looked at: every patch index i is
  * assigned a bucket (a slide x class pair) by exact quotas in a seeded permutation, and a stratum
  * of that bucket's labelled area (bucket mass split into equal parts, each used once per epoch).
- * Patch i then depends only on (seed, epoch, i), so a shard computes its own patches without the
- * others, shards are disjoint, and together they cover the epoch.
+ * Patch i then depends only on (seed, epoch, i) and the request that laid out the plan, `count`
+ * included (quotas and permutations span the whole epoch: the first 200 of a count of 400 are
+ * not the patches of a count of 200), so a shard computes its own patches without the others,
+ * shards are disjoint, and together they cover the epoch.
  */
 import { mulberry32 } from '../prng.js';
 

@@ -25,8 +25,22 @@ export interface RegionRequest {
 
 export type RegionFormat = ImageFormat | 'raw' | 'npy';
 
-/** Level-0 pixels per output pixel, and the stored level to read from with its downsample. */
+/**
+ * Level-0 pixels per output pixel, and the stored level to read from with its downsample. The
+ * rectangle must overlap the slide (what lies off it, on any side, is padded with white glass and
+ * label 0), else a 422: a patch centred near an edge is served, a rectangle wholly off it is a mistake.
+ */
 export function regionScale(g: Generation, s: SlideRow, r: RegionRequest): { l0PerPixel: number; level: number; downsample: number } {
+  const scale = levelScale(g, s, r);
+  const right = r.x + r.width * scale.l0PerPixel;
+  const bottom = r.y + r.height * scale.l0PerPixel;
+  if (right <= 0 || bottom <= 0 || r.x >= s.width || r.y >= s.height) {
+    throw new AppError(422, 'REGION_OFF_SLIDE', `the rectangle (level-0 x ${r.x} to ${right}, y ${r.y} to ${bottom}) does not overlap slide "${s.id}" (${s.width} x ${s.height})`);
+  }
+  return scale;
+}
+
+function levelScale(g: Generation, s: SlideRow, r: RegionRequest): { l0PerPixel: number; level: number; downsample: number } {
   const levels = g.catalogue.levels(s.id);
   if (r.level !== null) {
     const l = levels[r.level];

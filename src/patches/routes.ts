@@ -40,7 +40,7 @@ const BUSY_RETRY_MS = 25;
 const BUSY_RETRIES = 400;
 
 const samplers = new WeakMap<Generation, ReturnType<typeof createSampler>>();
-const EXT: Record<SampleSpec['format'], string> = { jpeg: 'jpg', png: 'png', webp: 'webp' };
+const EXT: Record<SampleSpec['format'], string> = { jpeg: 'jpg', png: 'png', webp: 'webp', raw: 'raw', npy: 'npy' };
 /** Batch images are training inputs: keep JPEG artefacts well below the scanner's own. */
 const BATCH_QUALITY = 90;
 
@@ -103,6 +103,7 @@ export function patchRoutes(deps: PatchRouteDeps): Router {
       epoch: spec.epoch,
       shard: spec.shard,
       shards: spec.shards,
+      classes: spec.classSelectors,
       items: items.map((d) => sampleItem(g, spec, d)),
     };
     res.setHeader('Cache-Control', 'no-store');
@@ -140,6 +141,7 @@ export function sampleItem(g: Generation, spec: SampleSpec, d: Descriptor): Sche
     sizeL0: d.sizeL0,
     class: name(d.classValue),
     classValue: d.classValue,
+    classIndex: spec.classIndex.get(d.classValue)!,
     fractions: Object.fromEntries([...d.fractions].map(([v, f]) => [name(v), f])),
     imageUrl: `/slides/${d.slideId}/region?${q}&format=${spec.format}`,
     maskUrl: `/slides/${d.slideId}/region?${q}&layer=mask`,
@@ -159,6 +161,8 @@ async function streamBatch(res: Response, g: Generation, regions: RegionRenderer
   res.setHeader('Cache-Control', 'no-store');
   res.setHeader('X-Dataset-Version', g.datasetVersion);
   pack.pipe(res);
+  // Arrays come with arrays (no PNG to decode); encoded images with a PNG mask.
+  const maskFormat = spec.format === 'raw' || spec.format === 'npy' ? spec.format : 'png';
   const entry = (name: string, body: Buffer) =>
     new Promise<void>((resolve, reject) => pack.entry({ name, size: body.length, mtime: new Date(0) }, body, (e) => (e ? reject(e) : resolve())));
   for (const d of items) {
@@ -168,7 +172,7 @@ async function streamBatch(res: Response, g: Generation, regions: RegionRenderer
     const key = String(d.index).padStart(6, '0');
     const image = await renderWhenFree(() => imageRegion(g, regions, s, region, spec.format, BATCH_QUALITY, Infinity));
     await entry(`${key}.${EXT[spec.format]}`, image);
-    await entry(`${key}.mask.png`, encodeMaskRegion(maskRegion(g, s, region), region, 'png'));
+    await entry(`${key}.mask.${EXT[maskFormat]}`, encodeMaskRegion(maskRegion(g, s, region), region, maskFormat));
     await entry(`${key}.json`, Buffer.from(JSON.stringify(sampleItem(g, spec, d))));
     if (res.writableNeedDrain) await new Promise<void>((resolve) => res.once('drain', resolve).once('close', resolve));
   }
@@ -193,8 +197,9 @@ async function renderWhenFree<T>(fn: () => Promise<T>): Promise<T> {
 
 function regionParams(req: Request, maxPixels: number): RegionRequest {
   for (const p of ['x', 'y', 'width', 'height']) if (req.query[p] === undefined) throw new AppError(400, 'INVALID_PARAMETER', `query parameter "${p}" is required`);
-  const x = intParam(req, 'x', 0, 0, 2 ** 32 - 1);
-  const y = intParam(req, 'y', 0, 0, 2 ** 32 - 1);
+  // Negative: a rectangle over the top or left edge, padded like the right and bottom ones (region.ts).
+  const x = intParam(req, 'x', 0, -(2 ** 32 - 1), 2 ** 32 - 1);
+  const y = intParam(req, 'y', 0, -(2 ** 32 - 1), 2 ** 32 - 1);
   const width = intParam(req, 'width', 1, 1, 8192);
   const height = intParam(req, 'height', 1, 1, 8192);
   if (width * height > maxPixels) {

@@ -12,11 +12,19 @@ import { OPENAPI_PATH } from '../docs/routes.js';
 import { AppError } from '../errors.js';
 import type { Generation } from '../generation.js';
 import type { Schemas } from '../http/types.js';
+import { bodyErrorMessages } from './body-errors.js';
 
 export type SampleRequest = Schemas['SampleRequest'];
 
 export interface SampleSpec {
   targets: number[];
+  /**
+   * Class value -> model index: the position in the request's `classes` of the first entry that
+   * selects the class (a category's classes share its index).
+   */
+  classIndex: Map<number, number>;
+  /** The request's `classes`, as given: what classIndex indexes. */
+  classSelectors: Array<string | number>;
   weights: number[] | null;
   balance: 'classes' | 'slides' | 'classes-per-slide';
   criterion: 'fraction' | 'center';
@@ -37,22 +45,18 @@ export interface SampleSpec {
   epoch: number;
   shard: number;
   shards: number;
-  format: 'jpeg' | 'png' | 'webp';
+  format: 'jpeg' | 'png' | 'webp' | 'raw' | 'npy';
 }
 
-const ajv = new Ajv({ allErrors: true, strict: false, useDefaults: true });
+// verbose: errors carry their schema, so a message can name the fields a misspelt one may have meant.
+const ajv = new Ajv({ allErrors: true, strict: false, useDefaults: true, verbose: true });
 const openapi = parseYaml(readFileSync(OPENAPI_PATH, 'utf8')) as { components: unknown };
 ajv.addSchema({ $id: 'openapi', components: openapi.components });
 const validateBody = ajv.compile<SampleRequest>({ $ref: 'openapi#/components/schemas/SampleRequest' });
 
 /** `maxRegionVertices` bounds the region polygon (config MAX_REGION_VERTICES). */
 export function parseSampleRequest(body: unknown, g: Generation, maxRegionVertices: number): { spec: SampleSpec; slides: SlideRow[] } {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new AppError(400, 'VALIDATION_FAILED', 'the body must be a JSON object');
-  const req = { ...body } as SampleRequest; // shallow: structuredClone recursed on 5,000-deep bodies (RangeError, a 500)
-  if (!validateBody(req)) {
-    const errors = (validateBody.errors ?? []).slice(0, 10).map((e) => `${e.instancePath || 'body'} ${e.message ?? ''}`.trim());
-    throw new AppError(400, 'VALIDATION_FAILED', errors.join('; '));
-  }
+  const req = checkSampleBody(body);
   if (req.shard! >= req.shards!) throw new AppError(400, 'VALIDATION_FAILED', `shard must be below shards (${req.shards})`);
   if (req.level !== undefined && req.mpp !== undefined) throw new AppError(400, 'VALIDATION_FAILED', 'give level or mpp, not both');
   const targets = classes(g.taxonomy, req.classes, 'classes').filter((v) => v !== 0);
@@ -63,6 +67,8 @@ export function parseSampleRequest(body: unknown, g: Generation, maxRegionVertic
   const size = req.size!;
   const spec: SampleSpec = {
     targets,
+    classIndex: classIndexOf(g.taxonomy, req.classes),
+    classSelectors: [...req.classes],
     weights,
     balance: req.balance!,
     criterion: req.criterion!,
@@ -87,6 +93,14 @@ export function parseSampleRequest(body: unknown, g: Generation, maxRegionVertic
   return { spec, slides };
 }
 
+/** The body checked against the SampleRequest schema (defaults filled in), or a 400 naming each bad field. */
+export function checkSampleBody(body: unknown): SampleRequest {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new AppError(400, 'VALIDATION_FAILED', 'the body must be a JSON object');
+  const req = { ...body } as SampleRequest; // shallow: structuredClone recursed on 5,000-deep bodies (RangeError, a 500)
+  if (!validateBody(req)) throw new AppError(400, 'VALIDATION_FAILED', bodyErrorMessages(validateBody.errors ?? []).join('; '));
+  return req;
+}
+
 /** Per-slide values computed once per request (the sampler asks for every candidate patch). */
 function memo(fn: (s: SlideRow) => number): (s: SlideRow) => number {
   const cache = new Map<string, number>();
@@ -101,6 +115,15 @@ function classes(taxonomy: readonly TaxonomyClass[], selectors: ReadonlyArray<st
   const { values, unknown } = selectClasses(taxonomy, selectors);
   if (unknown.length > 0) throw new AppError(400, 'UNKNOWN_CLASS', `${field}: not a class or category of the taxonomy: ${unknown.slice(0, 5).join(', ')}`);
   return values;
+}
+
+/** Each class's position in the request's `classes`: the first entry that selects it. */
+export function classIndexOf(taxonomy: readonly TaxonomyClass[], selectors: ReadonlyArray<string | number>): Map<number, number> {
+  const out = new Map<number, number>();
+  selectors.forEach((sel, i) => {
+    for (const v of selectClasses(taxonomy, [sel]).values) if (!out.has(v)) out.set(v, i);
+  });
+  return out;
 }
 
 /** A weight given for a category applies to each of its classes. */

@@ -31,12 +31,12 @@ describe('clients/python', () => {
     const run = await runPython(['-m', 'unittest', 'discover', '-s', 'clients/python/tests', '-v'], {
       cwd: ROOT,
       env: { SERVICE_URL: service!.url, SERVICE_MAX_BATCH: String(MAX_BATCH_SAMPLES), PYTHONPATH: CLIENT_DIR },
-      timeoutMs: 50_000,
+      timeoutMs: 100_000,
     });
     const skipped = run.output.split('\n').filter((l) => / \.\.\. skipped /.test(l));
     if (skipped.length > 0) console.log(`python: ${skipped.length} skipped:\n${skipped.join('\n')}`);
-    expect(run.timedOut, `python was killed after 50 s:\n${run.output}`).toBe(false);
+    expect(run.timedOut, `python was killed after 100 s:\n${run.output}`).toBe(false);
     expect(run.code, `python -m unittest failed:\n${run.output}`).toBe(0);
     expect(run.output).toMatch(/^OK\b/m);
-  }, 60_000);
+  }, 120_000);
 });

@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from 'vitest'
 import { parse } from 'yaml';
 import { runProcess } from '../../dev/procs.js';
 import {
-  createSlidesClient, type SampleRequest, ok, ProblemError, type Problem, type SlidesClient,
+  classIndex, classNames, createSlidesClient, type SampleRequest, ok, ProblemError, type Problem, type SlidesClient,
 } from '../../clients/typescript/client.js';
 import { serveCore, type Served } from '../support/app-fixture.js';
 
@@ -89,6 +89,13 @@ describe('typed client', () => {
     const unknown = await api.POST('/samples', { body: { classes: ['no-such-class'] } });
     expect(unknown.response.status).toBeGreaterThanOrEqual(400);
     expect(unknown.error?.code).toMatch(/^[A-Z_]+$/);
+  });
+
+  it('classIndex and classNames: a model target per descriptor, in the order the classes were asked', async () => {
+    const list = ok(await api.POST('/samples', { body: { classes: ['adipose', 'metastasis'], size: 32, count: 10, seed: 3 } }));
+    expect(classNames(list)).toEqual(['adipose', 'metastasis']);
+    for (const item of list.items) expect(classNames(list)[classIndex(item)]).toBe(item.class);
+    expect(new Set(list.items.map(classIndex))).toEqual(new Set([0, 1]));
   });
 
   it('sends the API key as a bearer token', async () => {

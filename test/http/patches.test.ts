@@ -153,7 +153,7 @@ describe('GET /slides/{id}/region', () => {
   });
 
   it.each([
-    ['x=0&y=0&width=10', 400], ['x=-1&y=0&width=10&height=10', 400], ['x=0&y=0&width=0&height=10', 400], ['x=0&y=0&width=8000&height=8000', 413],
+    ['x=0&y=0&width=10', 400], ['x=-10&y=0&width=10&height=10', 422], ['x=0&y=0&width=0&height=10', 400], ['x=0&y=0&width=8000&height=8000', 413],
     ['x=0&y=0&width=10&height=10&level=1&mpp=1', 400], ['x=0&y=0&width=10&height=10&level=12', 422], ['x=0&y=0&width=10&height=10&layer=mask&format=jpeg', 400],
     ['x=1.5&y=0&width=10&height=10', 400], ['x=0&y=0&width=10&height=10&format=tiff', 400],
   ])('%s -> %i', async (q, status) => {

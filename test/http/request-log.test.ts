@@ -1,29 +1,77 @@
-import { describe, expect, it } from 'vitest';
-import { requestLogLevel } from '../../src/http/request-log.js';
+/**
+ * Request logs: a training job's thousands of successful requests are logged at debug; errors
+ * and slow requests stay at info or above. The level table is pure; the HTTP part captures the
+ * lines the app writes through a pino destination.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import request from 'supertest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApp } from '../../src/app.js';
+import { loadConfig } from '../../src/config.js';
+import { createIndexHandle } from '../../src/db/handle.js';
+import { createGeneration } from '../../src/generation.js';
+import { requestLogLevel, SLOW_REQUEST_MS } from '../../src/http/log-level.js';
+import { imagingCapabilities } from '../../src/imaging/sharp.js';
+import { ingest } from '../../src/indexer/ingest.js';
+import { buildDataset } from '../support/core-dataset.js';
 
 describe('requestLogLevel', () => {
   it.each([
-    ['GET', '/slides/tumor_001/image_files/12/3_4.jpeg', 200, 'debug'],
-    ['GET', '/slides/tumor_001/image_files/12/3_4.jpeg?tileSize=254&overlap=1', 304, 'debug'],
-    ['HEAD', '/slides/tumor_001/mask_files/12/3_4.png?style=color', 200, 'debug'],
-    // A failed tile read is worth seeing (a scraper without a key, a broken viewer).
-    ['GET', '/slides/tumor_001/image_files/12/3_4.jpeg', 401, 'info'],
-    ['GET', '/slides/tumor_001/mask_files/99/0_0.png', 404, 'info'],
-    // `_files/` elsewhere than the tile routes' path does not hide a request from the info log.
-    ['POST', '/admin/ingest?_files/', 202, 'info'],
-    ['GET', '/admin/ingest?x=/image_files/1/0_0.jpeg', 200, 'info'],
-    ['GET', '/slides?class=_files/', 200, 'info'],
-    ['GET', '/x_files/', 404, 'info'],
-    ['GET', '/slides/a/b/image_files/1/0_0.jpeg', 200, 'info'],
-    ['POST', '/slides/tumor_001/image_files/12/3_4.jpeg', 404, 'info'],
-    ['GET', '/slides', 200, 'info'],
-    ['GET', '/slides/tumor_001/image_files/12/3_4.jpeg', 503, 'error'],
-    ['POST', '/batches', 500, 'error'],
-  ] as const)('%s %s %d -> %s', (method, url, status, level) => {
-    expect(requestLogLevel(method, url, status)).toBe(level);
+    [200, false, 5, 'debug'],
+    [304, false, 5, 'debug'],
+    [200, false, SLOW_REQUEST_MS - 1, 'debug'],
+    [200, false, SLOW_REQUEST_MS, 'info'],
+    [206, false, 60_000, 'info'],
+    [400, false, 1, 'info'],
+    [404, false, 1, 'info'],
+    [413, false, 1, 'info'],
+    [500, false, 1, 'error'],
+    [503, false, 1, 'error'],
+    [200, true, 1, 'error'],
+  ] as const)('status %i, failed %s, %i ms: %s', (status, failed, ms, level) => {
+    expect(requestLogLevel(status, failed, ms)).toBe(level);
   });
 
-  it('an error object makes it an error whatever the status', () => {
-    expect(requestLogLevel('GET', '/slides/t/image_files/1/0_0.jpeg', 200, new Error('x'))).toBe('error');
+  it('takes the threshold it is given', () => {
+    expect(requestLogLevel(200, false, 50, 50)).toBe('info');
+    expect(requestLogLevel(200, false, 49, 50)).toBe('debug');
+  });
+});
+
+describe('the request log of the app', () => {
+  let dir: string;
+  const lines: Array<{ level: number; msg: string; res?: { statusCode: number }; req?: { url: string } }> = [];
+  let app: ReturnType<typeof createApp>;
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'request-log-'));
+    const dataDir = join(dir, 'data');
+    const indexPath = join(dir, 'index', 'index.sqlite');
+    await buildDataset(dataDir, { real: false });
+    await ingest({ dataDir, indexPath });
+    const config = loadConfig({}, { dataDir, indexPath });
+    const index = createIndexHandle(indexPath, (db) => createGeneration(db, dataDir, config.labelCacheBytes));
+    // The service's default level: what a training session writes to its logs.
+    const log = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+    app = createApp({ config, index, log, imaging: await imagingCapabilities() });
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  const requestLines = () => lines.filter((l) => l.req !== undefined);
+
+  it('writes no line at info for successful requests, one for each error', async () => {
+    lines.length = 0;
+    for (let k = 0; k < 5; k++) expect((await request(app).get('/classes')).status).toBe(200);
+    expect((await request(app).post('/samples').send({ classes: ['adipose'], count: 2 })).status).toBeLessThan(500);
+    expect(requestLines().filter((l) => l.res!.statusCode < 400)).toEqual([]);
+    expect((await request(app).get('/slides/nope')).status).toBe(404);
+    expect((await request(app).post('/samples').send({ classes: ['adipose'], minfraction: 0.5 })).status).toBe(400);
+    const logged = requestLines();
+    expect(logged.map((l) => [l.req!.url, l.res!.statusCode, l.level])).toEqual([
+      ['/slides/nope', 404, 30],
+      ['/samples', 400, 30],
+    ]);
   });
 });

@@ -30,6 +30,7 @@ __all__ = [
     "PatchClient",
     "Sample",
     "ServiceError",
+    "class_index",
     "decode_image",
     "decode_mask",
 ]
@@ -42,8 +43,9 @@ DEFAULT_TIMEOUT: Tuple[float, float] = (10.0, 120.0)
 #: Only "try again later" answers are retried; 4xx never are (the request itself is wrong).
 RETRY_STATUSES = frozenset({503})
 #: Image members of a batch sample, by the request's `format`.
-IMAGE_EXTENSIONS = ("jpg", "png", "webp")
-MASK_EXTENSION = "mask.png"
+IMAGE_EXTENSIONS = ("jpg", "png", "webp", "npy", "raw")
+#: Mask members: PNG beside encoded images, arrays beside arrays (format npy or raw).
+MASK_EXTENSIONS = ("mask.png", "mask.npy", "mask.raw")
 #: Most shards a request may name (the SampleRequest schema).
 MAX_SHARDS = 100_000
 
@@ -87,6 +89,20 @@ class Sample(NamedTuple):
     def index(self) -> int:
         """Position of the sample in its epoch."""
         return int(self.descriptor["index"])
+
+    @property
+    def class_index(self) -> int:
+        """The sample's model target: see class_index()."""
+        return class_index(self.descriptor)
+
+
+def class_index(descriptor: Dict[str, Any]) -> Any:
+    """The model index of a descriptor's class: the position, in the request's `classes`, of the
+    entry that selected it (a category's classes share its index), not the taxonomy value
+    `classValue` (1, 2, 3, ...). Works on one descriptor (an int) and on a batch of descriptors
+    collated by a DataLoader (the collated tensor, ready for cross_entropy)."""
+    value = descriptor["classIndex"]
+    return int(value) if isinstance(value, (int, float, str)) else value
 
 
 # A broken stream surfaces from urllib3 (resp.raw is read directly), from requests, or from
@@ -151,7 +167,11 @@ class PatchClient:
     def samples(self, **request: Any) -> Dict[str, Any]:
         """POST /samples: the descriptors of one shard of an epoch. Keyword arguments are the
         JSON body (classes, weights, balance, minFraction, criterion, slides, region, exclude,
-        size, level or mpp, count, seed, epoch, shard, shards, format)."""
+        size, level or mpp, count, seed, epoch, shard, shards, format).
+
+        To train, stream the pixels with batch()/stream() (or PatchDataset): fetching each
+        descriptor's region() one request at a time is about 3x slower. A patch depends on the
+        whole request, `count` included: the first 200 of a count of 400 are not those of 200."""
         return self._request("POST", "/samples", json=request).json()
 
     def classes(self) -> Dict[str, Any]:
@@ -171,7 +191,9 @@ class PatchClient:
     ) -> np.ndarray:
         """GET /slides/{id}/region as NumPy: (height, width, 3) uint8 for layer='image',
         (height, width) uint8 label values for layer='mask'. x, y: top-left in level-0 pixels;
-        width, height: output pixels at `level` (default 0) or at `mpp`."""
+        width, height: output pixels at `level` (default 0) or at `mpp`. The rectangle may reach
+        over any edge (negative x/y included): pixels off the slide are white, labels 0. One call
+        per patch: for training, batch() streams many patches about 3x faster."""
         if level is not None and mpp is not None:
             raise ValueError("give level or mpp, not both")
         if layer not in ("image", "mask"):
@@ -331,7 +353,7 @@ def _shard_size(request: Dict[str, Any]) -> Optional[int]:
 
 
 def _complete(parts: Dict[str, bytes]) -> bool:
-    return "json" in parts and MASK_EXTENSION in parts and any(e in parts for e in IMAGE_EXTENSIONS)
+    return "json" in parts and any(e in parts for e in MASK_EXTENSIONS) and any(e in parts for e in IMAGE_EXTENSIONS)
 
 
 def _sample_members(raw: Any) -> Iterator[Dict[str, bytes]]:
@@ -363,7 +385,28 @@ def _sample_members(raw: Any) -> Iterator[Dict[str, bytes]]:
 
 def _decode(parts: Dict[str, bytes], descriptor: Dict[str, Any]) -> Sample:
     ext = next(e for e in IMAGE_EXTENSIONS if e in parts)
-    return Sample(decode_image(parts[ext]), decode_mask(parts[MASK_EXTENSION]), descriptor)
+    mask_ext = next(e for e in MASK_EXTENSIONS if e in parts)
+    shape = (int(descriptor.get("height", 0)), int(descriptor.get("width", 0)))
+    if ext == "npy":
+        image = _array(np.load(io.BytesIO(parts[ext]), allow_pickle=False), shape + (3,))
+    elif ext == "raw":
+        image = _array(np.frombuffer(parts[ext], dtype=np.uint8), shape + (3,))
+    else:
+        image = decode_image(parts[ext])
+    if mask_ext == "mask.npy":
+        mask = _array(np.load(io.BytesIO(parts[mask_ext]), allow_pickle=False), shape)
+    elif mask_ext == "mask.raw":
+        mask = _array(np.frombuffer(parts[mask_ext], dtype=np.uint8), shape)
+    else:
+        mask = decode_mask(parts[mask_ext])
+    return Sample(image, mask, descriptor)
+
+
+def _array(a: np.ndarray, shape: Tuple[int, ...]) -> np.ndarray:
+    """A lossless batch member as a writable uint8 array of the descriptor's shape."""
+    if a.dtype != np.uint8 or a.size != int(np.prod(shape)):
+        raise BatchStreamError(f"an array member has {a.size} {a.dtype} values, not {shape} uint8")
+    return a.reshape(shape).copy()
 
 
 def decode_image(data: bytes) -> np.ndarray:

@@ -62,9 +62,9 @@ class PatchDataset(IterableDataset):
     With fill_fractions (default) the descriptor's `fractions` names every class of the taxonomy
     (0.0 where absent), so the default collate_fn can batch descriptors.
 
-    Call set_epoch(e) before each epoch: every epoch is a new permutation of patches. Workers see
-    it because a DataLoader without persistent_workers hands each epoch's workers a fresh copy of
-    the dataset; with persistent_workers=True they would keep the epoch they started with.
+    Call set_epoch(e) before each epoch: every epoch is a new permutation of patches. The epoch is
+    held in a shared-memory tensor that workers read each time they start an epoch, so set_epoch
+    reaches them with or without persistent_workers=True.
 
     `shard`/`shards` must not be in the request: they come from the worker and the rank. rank and
     world_size can be given explicitly; otherwise torch.distributed says them when its process
@@ -104,6 +104,9 @@ class PatchDataset(IterableDataset):
         if rank is not None and not 0 <= rank < world_size:  # type: ignore[operator]
             raise ValueError(f"rank {rank} is not a rank of a job of {world_size}")
         self.base_url = base_url
+        # Shared memory: persistent DataLoader workers keep their copy of the dataset, but this
+        # tensor is the same memory in the main process and in every worker (fork or spawn).
+        self._epoch = torch.zeros(1, dtype=torch.int64).share_memory_()
         self.epoch = int(request.pop("epoch", 0) if epoch is None else epoch)
         self.request = request
         self.float_images = float_images
@@ -117,6 +120,15 @@ class PatchDataset(IterableDataset):
         self._client: Optional[PatchClient] = None
         self._pid: Optional[int] = None
         self._class_names: Optional[List[str]] = None
+
+    @property
+    def epoch(self) -> int:
+        """The epoch the next iteration streams (shared with the DataLoader's workers)."""
+        return int(self._epoch[0])
+
+    @epoch.setter
+    def epoch(self, epoch: int) -> None:
+        self._epoch[0] = int(epoch)
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = int(epoch)

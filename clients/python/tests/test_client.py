@@ -8,7 +8,7 @@ import unittest
 
 import numpy as np
 
-from camelyon_patches import PatchClient, ServiceError, iterate_patches
+from camelyon_patches import PatchClient, ServiceError, class_index, iterate_patches
 
 SERVICE_URL = os.environ.get("SERVICE_URL")
 #: The service's MAX_BATCH_SAMPLES, when the caller knows it (test/clients/python.test.ts sets it).
@@ -149,6 +149,28 @@ class BatchTest(unittest.TestCase):
         with PatchClient(SERVICE_URL, timeout=(5, 60), retries=0) as fresh:
             self.assertEqual(len(list(fresh.batch(**{**self.request, "count": 2}))), 2)
 
+    def test_lossless_npy_and_raw_batches_are_the_region_pixels(self):
+        for fmt in ("npy", "raw"):
+            got = list(CLIENT.batch(**{**self.request, "count": 4}, format=fmt))
+            self.assertEqual([s.index for s in got], [0, 1, 2, 3])
+            for s in got:
+                d = s.descriptor
+                self.assertEqual((s.image.shape, s.image.dtype, s.mask.shape), ((64, 64, 3), np.uint8, (64, 64)))
+                self.assertTrue(s.image.flags.writeable and s.mask.flags.writeable)
+                ref = CLIENT.region(d["slideId"], d["x"], d["y"], d["width"], d["height"], level=0)
+                np.testing.assert_array_equal(s.image, ref)
+                mask = CLIENT.region(d["slideId"], d["x"], d["y"], d["width"], d["height"], level=0, layer="mask")
+                np.testing.assert_array_equal(s.mask, mask)
+
+    def test_class_index_is_the_position_in_the_request(self):
+        names = BASE["classes"]
+        for s in self.jpeg:
+            self.assertEqual(class_index(s.descriptor), names.index(s.descriptor["class"]))
+            self.assertEqual(s.class_index, names.index(s.descriptor["class"]))
+        reversed_items = CLIENT.samples(**{**self.request, "classes": names[::-1]})["items"]
+        for d in reversed_items:
+            self.assertEqual(class_index(d), names[::-1].index(d["class"]))
+
     def test_iterate_patches_goes_epoch_after_epoch(self):
         request = {**BASE, "count": 5}
         got = list(iterate_patches(CLIENT, request, epochs=2))
@@ -234,6 +256,31 @@ class TorchTest(unittest.TestCase):
         self.assertEqual(sorted(self.indices(second)), list(range(8)))
         self.assertEqual(where(first), sorted(positions(CLIENT.samples(**request)["items"])))
         self.assertEqual(where(second), sorted(positions(CLIENT.samples(**{**request, "epoch": 1})["items"])))
+
+    def test_set_epoch_reaches_persistent_workers(self):
+        from torch.utils.data import DataLoader
+
+        from camelyon_patches import PatchDataset
+
+        request = {**BASE, "count": 8}
+        ds = PatchDataset(SERVICE_URL, request, float_images=False)
+        loader = DataLoader(ds, batch_size=4, num_workers=2, persistent_workers=True, timeout=60)
+        seen = []
+        for epoch in range(2):
+            ds.set_epoch(epoch)
+            batches = list(loader)
+            seen.append(sorted((int(i), s, int(x), int(y)) for _, _, d in batches for i, s, x, y in zip(d["index"], d["slideId"], d["x"], d["y"])))
+            self.assertEqual(seen[-1], sorted(positions(CLIENT.samples(**{**request, "epoch": epoch})["items"])))
+        self.assertNotEqual(seen[0], seen[1])
+
+    def test_class_index_collates_to_a_target_tensor(self):
+        from camelyon_patches import PatchDataset
+
+        batches = self.load(PatchDataset(SERVICE_URL, {**BASE, "count": 8}, float_images=False))
+        for _, _, d in batches:
+            targets = class_index(d)
+            self.assertEqual(targets.dtype, torch.int64)
+            self.assertEqual(targets.tolist(), [BASE["classes"].index(c) for c in d["class"]])
 
     def test_ranks_split_the_epoch_between_them(self):
         from camelyon_patches import PatchDataset
