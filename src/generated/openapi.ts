@@ -333,6 +333,50 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/splits": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The stored splits (newest dataset version first is not implied; sorted by name) */
+        get: operations["listSplits"];
+        put?: never;
+        /**
+         * Make and store a named train/val/test split or k folds, by slide or by a slide attribute
+         * @description Deterministic: the same body on the same dataset version gives the same parts. Exactly one
+         *     of `ratios`, `folds` or `adopt`. Posting an existing name again with the same body on the
+         *     same dataset version answers 200 with the stored split; anything else under that name is a
+         *     409 (delete it first).
+         */
+        post: operations["postSplit"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/splits/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        /** One split with its parts, slides, class areas and achieved shares */
+        get: operations["getSplit"];
+        put?: never;
+        post?: never;
+        /** Forget a split */
+        delete: operations["deleteSplit"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -440,6 +484,29 @@ export interface components {
              * @enum {string}
              */
             format?: "jpeg" | "png" | "webp";
+            /**
+             * @description Position within the shard of the first sample to emit (0 = the shard's first): a stream
+             *     cut after k samples continues, byte for byte, with `start: k`. Above the shard's length: 422.
+             * @default 0
+             */
+            start?: number;
+            /**
+             * @description Epoch indices are dealt to shards in blocks of this many: shard s holds blocks s,
+             *     s + shards, ... (1: indices s, s + shards, ...). With blockSize = the DataLoader's
+             *     batch size, each batch is a run of consecutive indices, whatever the number of workers.
+             * @default 1
+             */
+            blockSize?: number;
+            /** @description Draw only from the slides of one part of a stored split (give one of part, fold, notFold). */
+            split?: {
+                name: string;
+                /** @description e.g. train, val, test, fold2, or a value of an adopted attribute. */
+                part?: string;
+                /** @description The slides of fold k (a k-fold split). */
+                fold?: number;
+                /** @description The slides of every fold but k: the training side of cross-validation. */
+                notFold?: number;
+            };
         };
         SampleItem: {
             /** @description Position in the epoch. */
@@ -472,7 +539,70 @@ export interface components {
             epoch: number;
             shard: number;
             shards: number;
+            /** @description Position within the shard of the first item. */
+            start?: number;
             items: components["schemas"]["SampleItem"][];
+        };
+        SplitRequest: {
+            name: string;
+            /** @default 0 */
+            seed?: number;
+            /** @description Shares of the groups per part; must sum to 1. */
+            ratios?: {
+                train: number;
+                val: number;
+                test: number;
+            };
+            /** @description k folds (fold0..fold{k-1}); k <= the number of groups. */
+            folds?: number;
+            /** @description A manifest slide attribute whose values are the parts (e.g. the authors' `split`). */
+            adopt?: string;
+            /** @description Classes or categories whose area each part should hold in its ratio's share (within 15% where the data allows). */
+            stratify?: components["schemas"]["Selector"][];
+            /**
+             * @description `slide`, or a manifest slide attribute (e.g. `centre`): slides sharing its value stay in one part.
+             * @default slide
+             */
+            groupBy?: string;
+        };
+        SplitPart: {
+            /** @description The target share (absent for an adopted attribute). */
+            ratio?: number;
+            slides: string[];
+            /** @description The groups (slide ids */
+            groups: string[];
+            /** @description Labelled area per class name, in um2 (0 where a slide's resolution is unknown). */
+            classes: {
+                [key: string]: number;
+            };
+            /** @description The part's achieved share of each stratified class or category's area. */
+            shares: {
+                [key: string]: number;
+            };
+        };
+        Split: {
+            name: string;
+            /** @description The dataset version the split was made on; sampling with it on another is a 409. */
+            datasetVersion: string;
+            seed: number;
+            groupBy: string;
+            ratios?: {
+                [key: string]: number;
+            };
+            folds?: number;
+            adopt?: string;
+            stratify: string[];
+            /** @description Largest relative distance of a share from its ratio that counts as balanced. */
+            tolerance?: number;
+            /** @description Every share within tolerance (null without ratios or strata). */
+            withinTolerance?: boolean | null;
+            createdAt: string;
+            parts: {
+                [key: string]: components["schemas"]["SplitPart"];
+            };
+        };
+        SplitList: {
+            items: components["schemas"]["Split"][];
         };
         Problem: {
             /** @description A URI naming the problem type. */
@@ -1246,6 +1376,107 @@ export interface operations {
             400: components["responses"]["Problem"];
             413: components["responses"]["Problem"];
             422: components["responses"]["Problem"];
+        };
+    };
+    listSplits: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Every stored split. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SplitList"];
+                };
+            };
+        };
+    };
+    postSplit: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SplitRequest"];
+            };
+        };
+        responses: {
+            /** @description The same split already existed. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Split"];
+                };
+            };
+            /** @description The split, stored. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Split"];
+                };
+            };
+            400: components["responses"]["Problem"];
+            409: components["responses"]["Problem"];
+            415: components["responses"]["Problem"];
+            422: components["responses"]["Problem"];
+        };
+    };
+    getSplit: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The split. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Split"];
+                };
+            };
+            404: components["responses"]["Problem"];
+        };
+    };
+    deleteSplit: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            404: components["responses"]["Problem"];
         };
     };
 }

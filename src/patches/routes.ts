@@ -13,6 +13,9 @@ import type { RegionRenderer } from '../slides/region.js';
 import { CONTENT_TYPES, encodeMaskRegion, imageRegion, maskRegion, type RegionFormat, type RegionRequest } from './region.js';
 import { createSampler, type Descriptor } from './sampler.js';
 import { parseSampleRequest, type SampleSpec } from './spec.js';
+import { shardIndices } from './epoch.js';
+import { splitSlides } from '../splits/build.js';
+import type { SplitStore } from '../splits/store.js';
 
 export interface PatchRouteDeps {
   current(): Generation;
@@ -30,6 +33,8 @@ export interface PatchRouteDeps {
   /** Most vertices of a region polygon in a sample request. */
   maxRegionVertices: number;
   requestTimeoutMs: number;
+  /** Stored splits, for the `split` field of sample requests. */
+  splits?: SplitStore;
 }
 
 /** A region may read up to this many times its output pixels (resampling from the next finer level). */
@@ -66,8 +71,11 @@ export function patchRoutes(deps: PatchRouteDeps): Router {
     // The warm-up waits until the answer is sent, not only drawn: writing 3.5 MB of JSON counts too.
     res.once('close', sampler(g).hold());
     if (!req.is('application/json')) throw new AppError(415, 'UNSUPPORTED_MEDIA_TYPE', 'send the request as application/json');
-    const { spec, slides } = parseSampleRequest(req.body, g, deps.maxRegionVertices);
-    const perShard = Math.ceil((spec.count - spec.shard) / spec.shards);
+    const resolveSplit = deps.splits ? (sel: Parameters<typeof splitSlides>[2]) => splitSlides(deps.splits!, g, sel) : undefined;
+    const { spec, slides } = parseSampleRequest(req.body, g, deps.maxRegionVertices, resolveSplit);
+    const shardLength = shardIndices(spec.count, spec.shard, spec.shards, spec.blockSize).length;
+    if (spec.start > shardLength) throw new AppError(422, 'START_BEYOND_SHARD', `start ${spec.start} is beyond the shard, which has ${shardLength} patches`);
+    const perShard = shardLength - spec.start;
     if (perShard > maxPerShard) {
       throw new AppError(413, 'SHARD_TOO_LARGE', `this shard has ${perShard} patches; one request draws at most ${maxPerShard}: use more shards (shard/shards) or a smaller count`);
     }
@@ -102,6 +110,7 @@ export function patchRoutes(deps: PatchRouteDeps): Router {
       epoch: spec.epoch,
       shard: spec.shard,
       shards: spec.shards,
+      start: spec.start,
       items: items.map((d) => sampleItem(g, spec, d)),
     };
     res.setHeader('Cache-Control', 'no-store');

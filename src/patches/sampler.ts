@@ -163,7 +163,8 @@ export function createSampler(g: Generation) {
     const plan = planEpoch(spec.count, all.map((b) => b.weight), spec.seed, spec.epoch);
     const out: Descriptor[] = [];
     let slice = Date.now();
-    for (const i of shardIndices(spec.count, spec.shard, spec.shards)) {
+    // Skipping to `start` is exact: patch i depends only on (seed, epoch, i) and the plan.
+    for (const i of shardIndices(spec.count, spec.shard, spec.shards, spec.blockSize).slice(spec.start)) {
       out.push(drawPatch(g, spec, all, plan.bucketOf[i]!, plan.stratumOf[i]!, plan.perBucket[plan.bucketOf[i]!]!, i));
       if (Date.now() - slice >= YIELD_EVERY_MS) {
         await new Promise((resolve) => setImmediate(resolve));
