@@ -490,6 +490,8 @@ export interface components {
              * @default 0
              */
             start?: number;
+            /** @description The most samples to emit from `start` on (default the rest of the shard); pages a long shard in index order. */
+            limit?: number;
             /**
              * @description Epoch indices are dealt to shards in blocks of this many: shard s holds blocks s,
              *     s + shards, ... (1: indices s, s + shards, ...). With blockSize = the DataLoader's
@@ -541,6 +543,8 @@ export interface components {
             shards: number;
             /** @description Position within the shard of the first item. */
             start?: number;
+            /** @description The request's limit */
+            limit?: number;
             items: components["schemas"]["SampleItem"][];
         };
         SplitRequest: {

@@ -75,7 +75,7 @@ export function patchRoutes(deps: PatchRouteDeps): Router {
     const { spec, slides } = parseSampleRequest(req.body, g, deps.maxRegionVertices, resolveSplit);
     const shardLength = shardIndices(spec.count, spec.shard, spec.shards, spec.blockSize).length;
     if (spec.start > shardLength) throw new AppError(422, 'START_BEYOND_SHARD', `start ${spec.start} is beyond the shard, which has ${shardLength} patches`);
-    const perShard = shardLength - spec.start;
+    const perShard = Math.min(shardLength - spec.start, spec.limit ?? Infinity);
     if (perShard > maxPerShard) {
       throw new AppError(413, 'SHARD_TOO_LARGE', `this shard has ${perShard} patches; one request draws at most ${maxPerShard}: use more shards (shard/shards) or a smaller count`);
     }
@@ -111,6 +111,7 @@ export function patchRoutes(deps: PatchRouteDeps): Router {
       shard: spec.shard,
       shards: spec.shards,
       start: spec.start,
+      ...(spec.limit !== null ? { limit: spec.limit } : {}),
       items: items.map((d) => sampleItem(g, spec, d)),
     };
     res.setHeader('Cache-Control', 'no-store');

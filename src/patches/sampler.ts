@@ -164,7 +164,7 @@ export function createSampler(g: Generation) {
     const out: Descriptor[] = [];
     let slice = Date.now();
     // Skipping to `start` is exact: patch i depends only on (seed, epoch, i) and the plan.
-    for (const i of shardIndices(spec.count, spec.shard, spec.shards, spec.blockSize).slice(spec.start)) {
+    for (const i of shardIndices(spec.count, spec.shard, spec.shards, spec.blockSize).slice(spec.start, spec.limit === null ? undefined : spec.start + spec.limit)) {
       out.push(drawPatch(g, spec, all, plan.bucketOf[i]!, plan.stratumOf[i]!, plan.perBucket[plan.bucketOf[i]!]!, i));
       if (Date.now() - slice >= YIELD_EVERY_MS) {
         await new Promise((resolve) => setImmediate(resolve));

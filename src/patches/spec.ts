@@ -42,6 +42,8 @@ export interface SampleSpec {
   blockSize: number;
   /** Position within the shard of the first patch to draw (resuming a stream). */
   start: number;
+  /** The most patches to draw from `start` on (null: the rest of the shard). */
+  limit: number | null;
   format: 'jpeg' | 'png' | 'webp';
 }
 
@@ -92,6 +94,7 @@ export function parseSampleRequest(body: unknown, g: Generation, maxRegionVertic
     shards: req.shards!,
     blockSize: req.blockSize ?? 1,
     start: req.start ?? 0,
+    limit: req.limit ?? null,
     format: req.format!,
   };
   applyRegion(spec, g.taxonomy, req.region, maxRegionVertices);

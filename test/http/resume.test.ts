@@ -89,6 +89,18 @@ describe('start: resuming a stream', () => {
     expect([beyond.status, beyond.body.code]).toEqual([422, 'START_BEYOND_SHARD']);
   });
 
+  it('limit pages a shard in order: pages of /batches concatenate to the whole stream', async () => {
+    const all = (await request(s.app).post('/samples').send(body)).body.items;
+    const page = (await request(s.app).post('/samples').send({ ...body, start: 3, limit: 4 })).body;
+    expect([page.start, page.limit]).toEqual([3, 4]);
+    expect(page.items).toEqual(all.slice(3, 7));
+    const whole = await batch(body);
+    const pages = [await batch({ ...body, limit: 8 }), await batch({ ...body, start: 8, limit: 8 }), await batch({ ...body, start: 16 })];
+    // Each page is a complete tar: drop the two zero blocks that end all but the last.
+    const joined = Buffer.concat([...pages.slice(0, -1).map((p) => p.subarray(0, endOfEntries(p, 8 * 3))), pages.at(-1)!]);
+    expect(joined.equals(whole)).toBe(true);
+  });
+
   it('blockSize deals runs of consecutive indices to the shards', async () => {
     const res = await request(s.app).post('/samples').send({ ...body, shard: 1, shards: 3, blockSize: 4, count: 30 });
     expect(res.body.items.map((i: { index: number }) => i.index)).toEqual([4, 5, 6, 7, 16, 17, 18, 19, 28, 29]);
