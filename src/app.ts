@@ -26,6 +26,7 @@ import { createTileService, type TileService } from './tiles/service.js';
 import { createSlidePool, type CacheName, type SlidePool } from './slides/pool.js';
 import { createRegionRenderer } from './slides/region.js';
 import { splitRoutes } from './splits/routes.js';
+import { gridRoutes } from './grid/routes.js';
 import { createSplitStore } from './splits/store.js';
 import { viewerRoutes } from './viewer/routes.js';
 
@@ -94,6 +95,7 @@ export function createApp(deps: AppDeps): express.Express & { services: AppServi
   app.use(tileRoutes({ current, tiles, renderer: pool.renderer }));
   const splits = createSplitStore(splitsPathOf(config));
   app.use(splitRoutes({ current, store: splits, dataDir: datasetDir(config), maxBodyBytes: config.maxBodyBytes }));
+  app.use(gridRoutes({ current }));
   app.use(patchRoutes({ current, regions, splits, renderer: pool.renderer, limiter, maxRegionPixels: config.maxRegionPixels, maxBodyBytes: config.maxBodyBytes, maxBatchSamples: config.maxBatchSamples, maxSamples: config.maxSamples, maxRegionVertices: config.maxRegionVertices, requestTimeoutMs: config.requestTimeoutMs }));
   app.use(viewerRoutes({ current }));
   app.use(loginRoutes(keys));

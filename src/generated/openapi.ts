@@ -333,6 +333,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/slides/{slideId}/grid": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Patch-level label table of one slide (a grid of cells with class fractions) */
+        get: operations["getSlideGrid"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/grid": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Patch-level label table of every labelled slide that serves the resolution, streamed */
+        get: operations["getGrid"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/splits": {
         parameters: {
             query?: never;
@@ -1380,6 +1414,95 @@ export interface operations {
             400: components["responses"]["Problem"];
             413: components["responses"]["Problem"];
             422: components["responses"]["Problem"];
+        };
+    };
+    getSlideGrid: {
+        parameters: {
+            query?: {
+                /** @description Cell side in output pixels (as a patch's size). */
+                size?: number;
+                /** @description Step between cells in output pixels (default the size). */
+                stride?: number;
+                /** @description Slide level the size is counted in (default 0). */
+                level?: number;
+                /** @description Micrometres per output pixel instead of a level. */
+                mpp?: number;
+                /** @description With y, width, height: only the cells inside this level-0 rectangle, from its top-left. */
+                x?: number;
+                y?: number;
+                width?: number;
+                height?: number;
+                format?: "csv" | "json" | "parquet";
+            };
+            header?: never;
+            path: {
+                /** @description The slide's id (its file stem, lower case), e.g. `tumor_001`. */
+                slideId: components["parameters"]["SlideId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /**
+             * @description One row per cell: slideId, x, y (level-0 top-left), sizeL0, one column per class name
+             *     with its fraction of the cell (the same numbers /samples reports for that rectangle),
+             *     labelled (1 - the unlabelled fraction) and majority (the class holding more than half
+             *     of the cell, or empty). CSV and JSON (an array of row objects) are streamed.
+             */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/csv": string;
+                    "application/json": Record<string, never>[];
+                    "application/vnd.apache.parquet": string;
+                };
+            };
+            400: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
+            409: components["responses"]["Problem"];
+            413: components["responses"]["Problem"];
+            422: components["responses"]["Problem"];
+        };
+    };
+    getGrid: {
+        parameters: {
+            query?: {
+                /** @description Cell side in output pixels (as a patch's size). */
+                size?: number;
+                /** @description Step between cells in output pixels (default the size). */
+                stride?: number;
+                /** @description Slide level the size is counted in (default 0). */
+                level?: number;
+                /** @description Micrometres per output pixel instead of a level. */
+                mpp?: number;
+                format?: "csv" | "json" | "parquet";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /**
+             * @description One row per cell: slideId, x, y (level-0 top-left), sizeL0, one column per class name
+             *     with its fraction of the cell (the same numbers /samples reports for that rectangle),
+             *     labelled (1 - the unlabelled fraction) and majority (the class holding more than half
+             *     of the cell, or empty). CSV and JSON (an array of row objects) are streamed.
+             */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/csv": string;
+                    "application/json": Record<string, never>[];
+                    "application/vnd.apache.parquet": string;
+                };
+            };
+            400: components["responses"]["Problem"];
+            413: components["responses"]["Problem"];
         };
     };
     listSplits: {
