@@ -32,6 +32,7 @@ __all__ = [
     "ServiceError",
     "decode_image",
     "decode_mask",
+    "read_shard",
 ]
 
 Timeout = Union[float, Tuple[float, float]]
@@ -347,6 +348,14 @@ def shard_indices(count: int, shard: int, shards: int, block: int = 1) -> List[i
     for b0 in range(shard * block, count, shards * block):
         out.extend(range(b0, min(b0 + block, count)))
     return out
+
+
+def read_shard(path: str) -> Iterator[Sample]:
+    """The samples of a WebDataset tar shard written by `npm run export` (or saved from
+    POST /batches), decoded like a stream's, in the shard's order."""
+    with open(path, "rb") as f:
+        for parts in _sample_members(f):
+            yield _decode(parts, json.loads(parts["json"].decode("utf-8")))
 
 
 def _complete(parts: Dict[str, bytes]) -> bool:
