@@ -350,6 +350,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/slides/{slideId}/labels.geojson": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The slide's labels as GeoJSON for QuPath (one annotation per class, with its name and colour) */
+        get: operations["getSlideLabelsGeojson"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/grid": {
         parameters: {
             query?: never;
@@ -1463,6 +1480,36 @@ export interface operations {
             404: components["responses"]["Problem"];
             409: components["responses"]["Problem"];
             413: components["responses"]["Problem"];
+            422: components["responses"]["Problem"];
+        };
+    };
+    getSlideLabelsGeojson: {
+        parameters: {
+            query?: {
+                /** @description Label raster level to outline (0 = finest; default the finest at most 4096 px a side). */
+                level?: number;
+            };
+            header?: never;
+            path: {
+                /** @description The slide's id (its file stem, lower case), e.g. `tumor_001`. */
+                slideId: components["parameters"]["SlideId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A FeatureCollection; coordinates in level-0 pixels; exteriors counter-clockwise (y up), holes clockwise. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/geo+json": Record<string, never>;
+                };
+            };
+            400: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
+            409: components["responses"]["Problem"];
             422: components["responses"]["Problem"];
         };
     };

@@ -6,6 +6,8 @@ import { AppError } from '../errors.js';
 import type { Generation } from '../generation.js';
 import { enumParam, intParam, numberParam } from '../http/params.js';
 import { labelRaster } from '../labels/slide-raster.js';
+import { IMMUTABLE_CACHE, notModified } from '../http/cache.js';
+import { defaultOutlineLevel, labelFeatures } from './outline.js';
 import { cellScale, sendGrid, type GridFormat, type GridParams } from './table.js';
 
 export interface GridRouteDeps {
@@ -26,6 +28,17 @@ export function gridRoutes(deps: GridRouteDeps): Router {
     const scale = cellScale(g, s, p);
     if (scale instanceof AppError) throw scale;
     await sendGrid(res, g, [s], p, format, `${s.id}-grid`);
+  });
+
+  r.get('/slides/:slideId/labels.geojson', (req, res) => {
+    const g = deps.current();
+    const s = g.readableSlide(req.params.slideId);
+    const raster = labelRaster(s);
+    if (!raster) throw new AppError(422, 'SLIDE_UNLABELLED', `slide "${s.id}" has no labels`);
+    const level = intParam(req, 'level', defaultOutlineLevel(raster), 0, raster.levels - 1);
+    const etag = `${s.etag}-outline${level}`;
+    if (notModified(req, res, etag, IMMUTABLE_CACHE)) return;
+    res.type('application/geo+json').send(JSON.stringify(labelFeatures(g, raster, level)));
   });
 
   r.get('/grid', async (req, res) => {

@@ -110,6 +110,29 @@ describe('formats', () => {
   });
 });
 
+describe('GET /slides/{id}/labels.geojson', () => {
+  it('one QuPath annotation per class, outlining exactly the labelled area', async () => {
+    const res = await request(s.app).get(`/slides/${labelledSlide}/labels.geojson?level=0`);
+    expect(res.status).toBe(200);
+    expect(res.headers['content-type']).toMatch(/application\/geo\+json/);
+    const fc = JSON.parse(res.text) as { type: string; features: Array<{ geometry: { type: string; coordinates: number[][][][] }; properties: { objectType: string; classification: { name: string; color: number[] } } }> };
+    expect(fc.type).toBe('FeatureCollection');
+    const taxonomy = (await request(s.app).get('/classes')).body.items as Array<{ name: string; color: string }>;
+    const slide = (await request(s.app).get(`/slides/${labelledSlide}`)).body as { classes: Array<{ name: string; areaPx: number }> };
+    expect(fc.features.map((f) => f.properties.classification.name).sort()).toEqual(slide.classes.map((c) => c.name).sort());
+    const shoelace = (r: number[][]) => r.slice(0, -1).reduce((a, p, i) => a + p[0]! * r[i + 1]![1]! - r[i + 1]![0]! * p[1]!, 0) / 2;
+    for (const f of fc.features) {
+      expect(f.properties.objectType).toBe('annotation');
+      const hex = taxonomy.find((c) => c.name === f.properties.classification.name)!.color;
+      expect(f.properties.classification.color).toEqual([1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16)));
+      expect(f.geometry.type).toBe('MultiPolygon');
+      // Exteriors count positive, holes negative: the outlined area is the class's labelled area.
+      const area = f.geometry.coordinates.flat().reduce((a, ring) => a + shoelace(ring), 0);
+      expect(area).toBeCloseTo(slide.classes.find((c) => c.name === f.properties.classification.name)!.areaPx, 6);
+    }
+  });
+});
+
 describe('bad input', () => {
   it.each([
     ['/grid?size=4', 400, 'INVALID_PARAMETER'],
@@ -118,6 +141,7 @@ describe('bad input', () => {
     ['/grid?level=0&mpp=1', 400, 'INVALID_PARAMETER'],
     ['/grid?x=0&y=0&width=10&height=10', 400, 'INVALID_PARAMETER'],
     ['/slides/nope/grid', 404, 'SLIDE_NOT_FOUND'],
+    ['/slides/nope/labels.geojson', 404, 'SLIDE_NOT_FOUND'],
   ])('%s -> %i %s', async (path, status, code) => {
     const res = await request(s.app).get(path);
     expect([res.status, res.body.code]).toEqual([status, code]);
