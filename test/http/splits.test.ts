@@ -4,6 +4,8 @@
  * refused once the dataset version changes.
  */
 import { readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { Ajv } from 'ajv';
+import { parse as parseYaml } from 'yaml';
 import { join } from 'node:path';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -61,6 +63,14 @@ describe('POST /splits, GET /splits', () => {
       expect(sum).toBeCloseTo(1, 9);
     }
     expect(typeof split.withinTolerance).toBe('boolean');
+    // The answer is what openapi.yaml says a Split is.
+    const ajv = new Ajv({ strict: false, allErrors: true });
+    ajv.addSchema({ $id: 'openapi', components: (parseYaml(readFileSync('openapi.yaml', 'utf8')) as { components: object }).components });
+    for (const schema of ['Split', 'SplitList']) {
+      const validate = ajv.compile({ $ref: `openapi#/components/schemas/${schema}` });
+      const body = schema === 'Split' ? split : (await request(s.app).get('/splits')).body;
+      expect(validate(body), JSON.stringify(validate.errors)).toBe(true);
+    }
     expect((await request(s.app).get('/splits/tvt')).body).toEqual(split);
     expect((await request(s.app).get('/splits')).body.items.map((x: Split) => x.name)).toContain('tvt');
     // The same request again is the same split; another one under the name is refused.
@@ -164,6 +174,8 @@ describe('bad input', () => {
     utimesSync(slideFile, new Date(), new Date(Date.now() + 60_000));
     const changed = await ingest({ dataDir: s.dataDir, indexPath: s.indexPath });
     expect(changed.datasetVersion).not.toBe(before);
+    // The service looks for a new index file at most once a second (src/db/handle.ts).
+    await new Promise((resolve) => setTimeout(resolve, 1100));
     const res = await request(s.app).post('/samples').send({ classes: [cls], minFraction: 0, size: 32, count: 4, split: { name: 'cv', fold: k } });
     expect(res.status).toBe(409);
     expect(res.body.code).toBe('SPLIT_VERSION_MISMATCH');
