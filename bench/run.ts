@@ -15,12 +15,13 @@ import { ingestPart } from './part-ingest.js';
 import { patchesPart } from './part-patches.js';
 import { samples73Part } from './part-samples73.js';
 import { cachePart } from './part-cache.js';
+import { experimentsPart } from './part-experiments.js';
 import { tilesPart, type BenchCtx } from './part-tiles.js';
 import { installExitHooks, recordedPids, stopAll } from '../dev/procs.js';
 import { Report } from './report.js';
 import { skipBuild } from './servers.js';
 
-const PARTS = ['ingest', 'tiles', 'patches', 'samples73', 'cache'] as const;
+const PARTS = ['ingest', 'tiles', 'patches', 'samples73', 'cache', 'experiments'] as const;
 type Part = (typeof PARTS)[number];
 
 function parseArgs(argv: string[]): { parts: Part[]; seconds: number; build: boolean } {
@@ -69,7 +70,8 @@ async function main(): Promise<number> {
         else if (part === 'tiles') await tilesPart(report, ctx);
         else if (part === 'patches') await patchesPart(report, ctx);
         else if (part === 'samples73') await samples73Part(report, ctx);
-        else await cachePart(report, ctx);
+        else if (part === 'cache') await cachePart(report, ctx);
+        else await experimentsPart(report, ctx);
       } catch (e) {
         failed.push(part);
         report.note(`part ${part} FAILED: ${(e as Error).message}`);

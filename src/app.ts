@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { createAccess } from './auth/keys.js';
 import { loginRoutes } from './auth/routes.js';
 import { catalogueRoutes } from './catalogue/routes.js';
-import type { Config } from './config.js';
+import { datasetDir, splitsPathOf, type Config } from './config.js';
 import type { IndexHandle } from './db/handle.js';
 import { docsRoutes } from './docs/routes.js';
 import type { Generation } from './generation.js';
@@ -27,6 +27,9 @@ import { tileRoutes } from './tiles/routes.js';
 import { createTileService, type TileService } from './tiles/service.js';
 import { createSlidePool, type CacheName, type SlidePool } from './slides/pool.js';
 import { createRegionRenderer } from './slides/region.js';
+import { splitRoutes } from './splits/routes.js';
+import { gridRoutes } from './grid/routes.js';
+import { createSplitStore } from './splits/store.js';
 import { viewerRoutes } from './viewer/routes.js';
 
 export interface AppDeps {
@@ -97,7 +100,10 @@ export function createApp(deps: AppDeps): express.Express & { services: AppServi
   app.use(access.requireKey);
   app.use(catalogueRoutes({ current, thumbnailMaxSize: config.thumbnailMaxSize, limiter }));
   app.use(tileRoutes({ current, tiles, renderer: pool.renderer }));
-  app.use(patchRoutes({ current, regions, renderer: pool.renderer, limiter, maxRegionPixels: config.maxRegionPixels, maxBodyBytes: config.maxBodyBytes, maxBatchSamples: config.maxBatchSamples, maxSamples: config.maxSamples, maxRegionVertices: config.maxRegionVertices, requestTimeoutMs: config.requestTimeoutMs }));
+  const splits = createSplitStore(splitsPathOf(config));
+  app.use(splitRoutes({ current, store: splits, dataDir: datasetDir(config), maxBodyBytes: config.maxBodyBytes }));
+  app.use(gridRoutes({ current }));
+  app.use(patchRoutes({ current, regions, splits, renderer: pool.renderer, limiter, maxRegionPixels: config.maxRegionPixels, maxBodyBytes: config.maxBodyBytes, maxBatchSamples: config.maxBatchSamples, maxSamples: config.maxSamples, maxRegionVertices: config.maxRegionVertices, requestTimeoutMs: config.requestTimeoutMs }));
   app.use(viewerRoutes({ current }));
   app.use(notFound);
   app.use(problemHandler(deps.log));

@@ -2,7 +2,7 @@
  * The only reader of process.env. Every setting: explicit option ?? environment ?? named default,
  * and a bad value fails at boot with the variable's name.
  */
-import { resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { parseKeyList } from './auth/keys.js';
 
 export interface Config {
@@ -13,6 +13,8 @@ export interface Config {
   demoDir: string;
   demoSeed: number;
   indexPath: string;
+  /** Stored splits (their own SQLite file: the index is replaced by each ingest); null = beside the index. */
+  splitsPath: string | null;
   /** Run an (incremental) ingest at start before serving. */
   ingestOnStart: boolean;
   logLevel: string;
@@ -116,6 +118,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     demoDir,
     demoSeed: int(env, 'DEMO_SEED', 1, 0, 2 ** 31 - 1),
     indexPath: resolve(env.INDEX_PATH ?? `${cwd}/var/index.sqlite`),
+    splitsPath: env.SPLITS_PATH ? resolve(env.SPLITS_PATH) : null,
     ingestOnStart: bool(env, 'INGEST_ON_START', true),
     logLevel: oneOf(env, 'LOG_LEVEL', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
     thumbnailMaxSize: int(env, 'THUMBNAIL_MAX_SIZE', DEFAULT_THUMBNAIL_MAX, 16, 8192),
@@ -147,6 +150,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
 /** The directory the service reads slides and labels from. */
 export function datasetDir(c: Config): string {
   return c.dataDir ?? c.demoDir;
+}
+
+/** The splits file: SPLITS_PATH, else `splits.sqlite` beside the index (it survives every re-ingest). */
+export function splitsPathOf(c: Config): string {
+  return c.splitsPath ?? join(dirname(c.indexPath), 'splits.sqlite');
 }
 
 function int(env: NodeJS.ProcessEnv, name: string, def: number, min: number, max: number): number {

@@ -46,6 +46,11 @@ export interface Manifest {
   labelSources: LabelSourceSpec[];
   /** Digest of everything above: part of every slide's input key. */
   hash: string;
+  /**
+   * Per slide id (lower case): attributes such as `centre` or the authors' `split`, used by
+   * splits (groupBy, adopt). Outside the hash: they change no pixel or label, so no re-ingest.
+   */
+  slideAttributes: Record<string, Record<string, string>>;
 }
 
 export const MANIFEST_FILE = 'manifest.json';
@@ -84,6 +89,11 @@ const schema = {
       },
     },
     labelDownsample: { type: 'number', minimum: 1, maximum: 256 },
+    slideAttributes: {
+      type: 'object',
+      maxProperties: 100_000,
+      additionalProperties: { type: 'object', maxProperties: 64, additionalProperties: { type: 'string', maxLength: 200 } },
+    },
     labelSources: {
       type: 'array',
       maxItems: 64,
@@ -149,7 +159,8 @@ export function parseManifest(raw: unknown): Manifest {
     labelDownsample: m.labelDownsample ?? DEFAULT_LABEL_DOWNSAMPLE,
     labelSources: sources,
   };
-  return { ...base, hash: createHash('sha256').update(JSON.stringify(base)).digest('hex') };
+  const slideAttributes = Object.fromEntries(Object.entries(m.slideAttributes ?? {}).map(([id, a]) => [id.toLowerCase(), a]));
+  return { ...base, hash: createHash('sha256').update(JSON.stringify(base)).digest('hex'), slideAttributes };
 }
 
 type ManifestJson = {
@@ -159,6 +170,7 @@ type ManifestJson = {
   slides?: { dir?: string; extensions?: string[] };
   taxonomy?: TaxonomyClass[];
   labelDownsample?: number;
+  slideAttributes?: Record<string, Record<string, string>>;
   labelSources?: Array<Omit<LabelSourceSpec, 'suffix' | 'downsample' | 'classMap' | 'palette' | 'tolerance'> & Partial<LabelSourceSpec>>;
 };
 

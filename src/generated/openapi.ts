@@ -341,6 +341,101 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/slides/{slideId}/grid": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Patch-level label table of one slide (a grid of cells with class fractions) */
+        get: operations["getSlideGrid"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/slides/{slideId}/labels.geojson": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The slide's labels as GeoJSON for QuPath (one annotation per class, with its name and colour) */
+        get: operations["getSlideLabelsGeojson"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/grid": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Patch-level label table of every labelled slide that serves the resolution, streamed */
+        get: operations["getGrid"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/splits": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The stored splits (newest dataset version first is not implied; sorted by name) */
+        get: operations["listSplits"];
+        put?: never;
+        /**
+         * Make and store a named train/val/test split or k folds, by slide or by a slide attribute
+         * @description Deterministic: the same body on the same dataset version gives the same parts. Exactly one
+         *     of `ratios`, `folds` or `adopt`. Posting an existing name again with the same body on the
+         *     same dataset version answers 200 with the stored split; anything else under that name is a
+         *     409 (delete it first).
+         */
+        post: operations["postSplit"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/splits/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        /** One split with its parts, slides, class areas and achieved shares */
+        get: operations["getSplit"];
+        put?: never;
+        post?: never;
+        /** Forget a split */
+        delete: operations["deleteSplit"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -454,6 +549,31 @@ export interface components {
              * @enum {string}
              */
             format?: "jpeg" | "png" | "webp" | "raw" | "npy";
+            /**
+             * @description Position within the shard of the first sample to emit (0 = the shard's first): a stream
+             *     cut after k samples continues, byte for byte, with `start: k`. Above the shard's length: 422.
+             * @default 0
+             */
+            start?: number;
+            /** @description The most samples to emit from `start` on (default the rest of the shard); pages a long shard in index order. */
+            limit?: number;
+            /**
+             * @description Epoch indices are dealt to shards in blocks of this many: shard s holds blocks s,
+             *     s + shards, ... (1: indices s, s + shards, ...). With blockSize = the DataLoader's
+             *     batch size, each batch is a run of consecutive indices, whatever the number of workers.
+             * @default 1
+             */
+            blockSize?: number;
+            /** @description Draw only from the slides of one part of a stored split (give one of part, fold, notFold). */
+            split?: {
+                name: string;
+                /** @description e.g. train, val, test, fold2, or a value of an adopted attribute. */
+                part?: string;
+                /** @description The slides of fold k (a k-fold split). */
+                fold?: number;
+                /** @description The slides of every fold but k: the training side of cross-validation. */
+                notFold?: number;
+            };
         };
         SampleItem: {
             /** @description Position in the epoch. */
@@ -502,7 +622,72 @@ export interface components {
             epoch: number;
             shard: number;
             shards: number;
+            /** @description Position within the shard of the first item. */
+            start?: number;
+            /** @description The request's limit */
+            limit?: number;
             items: components["schemas"]["SampleItem"][];
+        };
+        SplitRequest: {
+            name: string;
+            /** @default 0 */
+            seed?: number;
+            /** @description Shares of the groups per part; must sum to 1. */
+            ratios?: {
+                train: number;
+                val: number;
+                test: number;
+            };
+            /** @description k folds (fold0..fold{k-1}); k <= the number of groups. */
+            folds?: number;
+            /** @description A manifest slide attribute whose values are the parts (e.g. the authors' `split`). */
+            adopt?: string;
+            /** @description Classes or categories whose area each part should hold in its ratio's share (within 15% where the data allows). */
+            stratify?: components["schemas"]["Selector"][];
+            /**
+             * @description `slide`, or a manifest slide attribute (e.g. `centre`): slides sharing its value stay in one part.
+             * @default slide
+             */
+            groupBy?: string;
+        };
+        SplitPart: {
+            /** @description The target share (absent for an adopted attribute). */
+            ratio?: number;
+            slides: string[];
+            /** @description The groups (slide ids */
+            groups: string[];
+            /** @description Labelled area per class name, in um2 (0 where a slide's resolution is unknown). */
+            classes: {
+                [key: string]: number;
+            };
+            /** @description The part's achieved share of each stratified class or category's area. */
+            shares: {
+                [key: string]: number;
+            };
+        };
+        Split: {
+            name: string;
+            /** @description The dataset version the split was made on; sampling with it on another is a 409. */
+            datasetVersion: string;
+            seed: number;
+            groupBy: string;
+            ratios?: {
+                [key: string]: number;
+            };
+            folds?: number;
+            adopt?: string;
+            stratify: string[];
+            /** @description Largest relative distance of a share from its ratio that counts as balanced. */
+            tolerance?: number;
+            /** @description Every share within tolerance (null without ratios or strata). */
+            withinTolerance?: boolean | null;
+            createdAt: string;
+            parts: {
+                [key: string]: components["schemas"]["SplitPart"];
+            };
+        };
+        SplitList: {
+            items: components["schemas"]["Split"][];
         };
         Problem: {
             /** @description A URI naming the problem type. */
@@ -1276,6 +1461,226 @@ export interface operations {
             400: components["responses"]["Problem"];
             413: components["responses"]["Problem"];
             422: components["responses"]["Problem"];
+        };
+    };
+    getSlideGrid: {
+        parameters: {
+            query?: {
+                /** @description Cell side in output pixels (as a patch's size). */
+                size?: number;
+                /** @description Step between cells in output pixels (default the size). */
+                stride?: number;
+                /** @description Slide level the size is counted in (default 0). */
+                level?: number;
+                /** @description Micrometres per output pixel instead of a level. */
+                mpp?: number;
+                /** @description With y, width, height: only the cells inside this level-0 rectangle, from its top-left. */
+                x?: number;
+                y?: number;
+                width?: number;
+                height?: number;
+                format?: "csv" | "json" | "parquet";
+            };
+            header?: never;
+            path: {
+                /** @description The slide's id (its file stem, lower case), e.g. `tumor_001`. */
+                slideId: components["parameters"]["SlideId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /**
+             * @description One row per cell: slideId, x, y (level-0 top-left), sizeL0, one column per class name
+             *     with its fraction of the cell (the same numbers /samples reports for that rectangle),
+             *     labelled (1 - the unlabelled fraction) and majority (the class holding more than half
+             *     of the cell, or empty). CSV and JSON (an array of row objects) are streamed.
+             */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/csv": string;
+                    "application/json": Record<string, never>[];
+                    "application/vnd.apache.parquet": string;
+                };
+            };
+            400: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
+            409: components["responses"]["Problem"];
+            413: components["responses"]["Problem"];
+            422: components["responses"]["Problem"];
+        };
+    };
+    getSlideLabelsGeojson: {
+        parameters: {
+            query?: {
+                /** @description Label raster level to outline (0 = finest; default the finest at most 4096 px a side). */
+                level?: number;
+            };
+            header?: never;
+            path: {
+                /** @description The slide's id (its file stem, lower case), e.g. `tumor_001`. */
+                slideId: components["parameters"]["SlideId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A FeatureCollection; coordinates in level-0 pixels; exteriors counter-clockwise (y up), holes clockwise. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/geo+json": Record<string, never>;
+                };
+            };
+            400: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
+            409: components["responses"]["Problem"];
+            422: components["responses"]["Problem"];
+        };
+    };
+    getGrid: {
+        parameters: {
+            query?: {
+                /** @description Cell side in output pixels (as a patch's size). */
+                size?: number;
+                /** @description Step between cells in output pixels (default the size). */
+                stride?: number;
+                /** @description Slide level the size is counted in (default 0). */
+                level?: number;
+                /** @description Micrometres per output pixel instead of a level. */
+                mpp?: number;
+                format?: "csv" | "json" | "parquet";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /**
+             * @description One row per cell: slideId, x, y (level-0 top-left), sizeL0, one column per class name
+             *     with its fraction of the cell (the same numbers /samples reports for that rectangle),
+             *     labelled (1 - the unlabelled fraction) and majority (the class holding more than half
+             *     of the cell, or empty). CSV and JSON (an array of row objects) are streamed.
+             */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/csv": string;
+                    "application/json": Record<string, never>[];
+                    "application/vnd.apache.parquet": string;
+                };
+            };
+            400: components["responses"]["Problem"];
+            413: components["responses"]["Problem"];
+        };
+    };
+    listSplits: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Every stored split. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SplitList"];
+                };
+            };
+        };
+    };
+    postSplit: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SplitRequest"];
+            };
+        };
+        responses: {
+            /** @description The same split already existed. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Split"];
+                };
+            };
+            /** @description The split, stored. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Split"];
+                };
+            };
+            400: components["responses"]["Problem"];
+            409: components["responses"]["Problem"];
+            415: components["responses"]["Problem"];
+            422: components["responses"]["Problem"];
+        };
+    };
+    getSplit: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The split. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Split"];
+                };
+            };
+            404: components["responses"]["Problem"];
+        };
+    };
+    deleteSplit: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            404: components["responses"]["Problem"];
         };
     };
 }

@@ -90,10 +90,17 @@ export function planEpoch(count: number, bucketWeights: readonly number[], seed:
   return { bucketOf, stratumOf, perBucket };
 }
 
-/** Indices of the epoch that shard `shard` of `shards` owns: i = shard, shard + shards, ... */
-export function shardIndices(count: number, shard: number, shards: number): number[] {
+/**
+ * Indices of the epoch that shard `shard` of `shards` owns. The indices are cut into blocks of
+ * `block` consecutive ones, dealt round-robin: shard s holds blocks s, s + shards, ... (block 1:
+ * i = shard, shard + shards, ...). With block = a DataLoader's batch size, worker w's batches are
+ * runs of consecutive indices and the loader's round-robin delivers the epoch in index order.
+ */
+export function shardIndices(count: number, shard: number, shards: number, block = 1): number[] {
   const out: number[] = [];
-  for (let i = shard; i < count; i += shards) out.push(i);
+  for (let b0 = shard * block; b0 < count; b0 += shards * block) {
+    for (let i = b0; i < Math.min(b0 + block, count); i++) out.push(i);
+  }
   return out;
 }
 

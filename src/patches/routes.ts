@@ -14,6 +14,9 @@ import type { RegionRenderer } from '../slides/region.js';
 import { CONTENT_TYPES, encodeMaskRegion, imageRegion, maskRegion, type RegionFormat, type RegionRequest } from './region.js';
 import { createSampler, type Descriptor } from './sampler.js';
 import { parseSampleRequest, type SampleSpec } from './spec.js';
+import { shardIndices } from './epoch.js';
+import { splitSlides } from '../splits/build.js';
+import type { SplitStore } from '../splits/store.js';
 
 export interface PatchRouteDeps {
   current(): Generation;
@@ -31,6 +34,8 @@ export interface PatchRouteDeps {
   /** Most vertices of a region polygon in a sample request. */
   maxRegionVertices: number;
   requestTimeoutMs: number;
+  /** Stored splits, for the `split` field of sample requests. */
+  splits?: SplitStore;
 }
 
 /** A region may read up to this many times its output pixels (resampling from the next finer level). */
@@ -67,8 +72,11 @@ export function patchRoutes(deps: PatchRouteDeps): Router {
     // The warm-up waits until the answer is sent, not only drawn: writing 3.5 MB of JSON counts too.
     res.once('close', sampler(g).hold());
     if (!req.is('application/json')) throw new AppError(415, 'UNSUPPORTED_MEDIA_TYPE', 'send the request as application/json');
-    const { spec, slides } = parseSampleRequest(req.body, g, deps.maxRegionVertices);
-    const perShard = Math.ceil((spec.count - spec.shard) / spec.shards);
+    const resolveSplit = deps.splits ? (sel: Parameters<typeof splitSlides>[2]) => splitSlides(deps.splits!, g, sel) : undefined;
+    const { spec, slides } = parseSampleRequest(req.body, g, deps.maxRegionVertices, resolveSplit);
+    const shardLength = shardIndices(spec.count, spec.shard, spec.shards, spec.blockSize).length;
+    if (spec.start > shardLength) throw new AppError(422, 'START_BEYOND_SHARD', `start ${spec.start} is beyond the shard, which has ${shardLength} patches`);
+    const perShard = Math.min(shardLength - spec.start, spec.limit ?? Infinity);
     if (perShard > maxPerShard) {
       throw new AppError(413, 'SHARD_TOO_LARGE', `this shard has ${perShard} patches; one request draws at most ${maxPerShard}: use more shards (shard/shards) or a smaller count`);
     }
@@ -104,6 +112,8 @@ export function patchRoutes(deps: PatchRouteDeps): Router {
       shard: spec.shard,
       shards: spec.shards,
       classes: spec.classSelectors,
+      start: spec.start,
+      ...(spec.limit !== null ? { limit: spec.limit } : {}),
       items: items.map((d) => sampleItem(g, spec, d)),
     };
     res.setHeader('Cache-Control', 'no-store');

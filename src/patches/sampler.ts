@@ -171,7 +171,9 @@ export function createSampler(g: Generation) {
     // Indexing a 100,000-vertex region takes a while: in slices, between other requests.
     const inRegion = spec.regionRings ? await buildPolygonTester(spec.regionRings, pause) : null;
     const plan = planEpoch(spec.count, all.map((b) => b.weight), spec.seed, spec.epoch);
-    for (const i of shardIndices(spec.count, spec.shard, spec.shards)) {
+    // Skipping to `start` is exact: patch i depends only on (seed, epoch, i) and the plan.
+    const indices = shardIndices(spec.count, spec.shard, spec.shards, spec.blockSize);
+    for (const i of indices.slice(spec.start, spec.limit === null ? undefined : spec.start + spec.limit)) {
       out.push(drawPatch(g, spec, inRegion, all, plan.bucketOf[i]!, plan.stratumOf[i]!, plan.perBucket[plan.bucketOf[i]!]!, i));
       if (Date.now() - slice >= YIELD_EVERY_MS) await pause();
     }

@@ -45,6 +45,12 @@ export interface SampleSpec {
   epoch: number;
   shard: number;
   shards: number;
+  /** Indices are dealt to shards in blocks of this many (see shardIndices). */
+  blockSize: number;
+  /** Position within the shard of the first patch to draw (resuming a stream). */
+  start: number;
+  /** The most patches to draw from `start` on (null: the rest of the shard). */
+  limit: number | null;
   format: 'jpeg' | 'png' | 'webp' | 'raw' | 'npy';
 }
 
@@ -54,8 +60,11 @@ const openapi = parseYaml(readFileSync(OPENAPI_PATH, 'utf8')) as { components: u
 ajv.addSchema({ $id: 'openapi', components: openapi.components });
 const validateBody = ajv.compile<SampleRequest>({ $ref: 'openapi#/components/schemas/SampleRequest' });
 
+/** The slide ids one part of a stored split allows (src/splits/build.ts), or a problem. */
+export type SplitResolver = (sel: NonNullable<SampleRequest['split']>) => ReadonlySet<string>;
+
 /** `maxRegionVertices` bounds the region polygon (config MAX_REGION_VERTICES). */
-export function parseSampleRequest(body: unknown, g: Generation, maxRegionVertices: number): { spec: SampleSpec; slides: SlideRow[] } {
+export function parseSampleRequest(body: unknown, g: Generation, maxRegionVertices: number, resolveSplit?: SplitResolver): { spec: SampleSpec; slides: SlideRow[] } {
   const req = checkSampleBody(body);
   if (req.shard! >= req.shards!) throw new AppError(400, 'VALIDATION_FAILED', `shard must be below shards (${req.shards})`);
   if (req.level !== undefined && req.mpp !== undefined) throw new AppError(400, 'VALIDATION_FAILED', 'give level or mpp, not both');
@@ -63,7 +72,8 @@ export function parseSampleRequest(body: unknown, g: Generation, maxRegionVertic
   if (targets.length === 0) throw new AppError(400, 'VALIDATION_FAILED', 'classes must name at least one labelled class (not 0 / unlabelled)');
   const weights = req.weights ? expandWeights(g.taxonomy, req.classes, req.weights) : null;
   const level = req.mpp === undefined ? (req.level ?? 0) : null;
-  const slides = chooseSlides(g, req.slides, level, req.mpp ?? null);
+  const allowed = req.split ? (resolveSplit ?? noSplits)(req.split) : null;
+  const slides = chooseSlides(g, req.slides, level, req.mpp ?? null, allowed);
   const size = req.size!;
   const spec: SampleSpec = {
     targets,
@@ -87,6 +97,9 @@ export function parseSampleRequest(body: unknown, g: Generation, maxRegionVertic
     epoch: req.epoch!,
     shard: req.shard!,
     shards: req.shards!,
+    blockSize: req.blockSize ?? 1,
+    start: req.start ?? 0,
+    limit: req.limit ?? null,
     format: req.format!,
   };
   applyRegion(spec, g.taxonomy, req.region, maxRegionVertices);
@@ -99,6 +112,10 @@ export function checkSampleBody(body: unknown): SampleRequest {
   const req = { ...body } as SampleRequest; // shallow: structuredClone recursed on 5,000-deep bodies (RangeError, a 500)
   if (!validateBody(req)) throw new AppError(400, 'VALIDATION_FAILED', bodyErrorMessages(validateBody.errors ?? []).join('; '));
   return req;
+}
+
+function noSplits(): never {
+  throw new AppError(422, 'SPLITS_UNAVAILABLE', 'this service keeps no splits');
 }
 
 /** Per-slide values computed once per request (the sampler asks for every candidate patch). */
@@ -140,16 +157,19 @@ function expandWeights(taxonomy: readonly TaxonomyClass[], selectors: ReadonlyAr
  * Slides named in the request must all serve the resolution asked (else a 422 naming the slide);
  * without names, the labelled slides that can serve it are used.
  */
-function chooseSlides(g: Generation, ids: string[] | undefined, level: number | null, mpp: number | null): SlideRow[] {
+function chooseSlides(g: Generation, ids: string[] | undefined, level: number | null, mpp: number | null, allowed: ReadonlySet<string> | null): SlideRow[] {
   if (ids && ids.length > 0) {
     const named = [...new Set(ids)].map((id) => g.readableSlide(id));
+    const outside = allowed ? named.filter((s) => !allowed.has(s.id)) : [];
+    // Naming a slide of another part would leak it into this one: refuse rather than drop it silently.
+    if (outside.length > 0) throw new AppError(422, 'SLIDE_NOT_IN_SPLIT', `slides not in the requested part of the split: ${outside.slice(0, 5).map((s) => s.id).join(', ')}`);
     for (const s of named) {
       const why = resolutionProblem(g, s, level, mpp);
       if (why) throw why;
     }
     return named;
   }
-  const labelled = g.catalogue.listSlides({ classValues: null, status: 'ok', limit: 100_000, offset: 0 }).rows.filter((s) => s.label_downsample !== null);
+  const labelled = g.catalogue.listSlides({ classValues: null, status: 'ok', limit: 100_000, offset: 0 }).rows.filter((s) => s.label_downsample !== null && (!allowed || allowed.has(s.id)));
   const usable = labelled.filter((s) => resolutionProblem(g, s, level, mpp) === null);
   // When no labelled slide serves the resolution, say why rather than "class not present".
   if (usable.length === 0 && labelled.length > 0) throw resolutionProblem(g, labelled[0]!, level, mpp)!;

@@ -33,6 +33,7 @@ __all__ = [
     "class_index",
     "decode_image",
     "decode_mask",
+    "read_shard",
 ]
 
 Timeout = Union[float, Tuple[float, float]]
@@ -229,6 +230,14 @@ class PatchClient:
             shard, shards = int(request.get("shard", 0)), int(request.get("shards", 1))
             if e.code != "BATCH_TOO_LARGE" or shards * 2 > MAX_SHARDS:
                 raise
+        if "blockSize" in request or "start" in request:
+            # An ordered request (see PatchDataset(block_size=...)): cut the range [start, end) of
+            # the shard in two halves, so the samples still come in the shard's order.
+            size = _shard_size(request)
+            start = int(request.get("start", 0))
+            if size is not None and size > 1:
+                half = size // 2
+                return self._in_parts([{**request, "start": start, "limit": half}, {**request, "start": start + half, "limit": size - half}])
         return self._in_parts([{**request, "shard": shard + shards * k, "shards": shards * 2} for k in (0, 1)])
 
     def _in_parts(self, parts: List[Dict[str, Any]]) -> Iterator[Sample]:
@@ -349,7 +358,26 @@ def _shard_size(request: Dict[str, Any]) -> Optional[int]:
     """Samples of the request's shard, when the request says its count."""
     if "count" not in request:
         return None
-    return len(range(int(request.get("shard", 0)), int(request["count"]), int(request.get("shards", 1))))
+    n = len(shard_indices(int(request["count"]), int(request.get("shard", 0)), int(request.get("shards", 1)), int(request.get("blockSize", 1))))
+    n = max(0, n - int(request.get("start", 0)))
+    return min(n, int(request["limit"])) if "limit" in request else n
+
+
+def shard_indices(count: int, shard: int, shards: int, block: int = 1) -> List[int]:
+    """The epoch indices shard `shard` of `shards` holds, as the service deals them: blocks of
+    `block` consecutive indices, block g to shard g mod shards (block 1: shard, shard + shards, ...)."""
+    out: List[int] = []
+    for b0 in range(shard * block, count, shards * block):
+        out.extend(range(b0, min(b0 + block, count)))
+    return out
+
+
+def read_shard(path: str) -> Iterator[Sample]:
+    """The samples of a WebDataset tar shard written by `npm run export` (or saved from
+    POST /batches), decoded like a stream's, in the shard's order."""
+    with open(path, "rb") as f:
+        for parts in _sample_members(f):
+            yield _decode(parts, json.loads(parts["json"].decode("utf-8")))
 
 
 def _complete(parts: Dict[str, bytes]) -> bool:

@@ -9,6 +9,19 @@ DataLoader worker of every distributed rank takes its own shard:
 
 so each sample of the epoch is loaded exactly once across the whole job, with no coordination
 beyond the (rank, worker) numbers PyTorch already has.
+
+Ordered mode (``block_size=`` the DataLoader's batch size), for jobs that resume mid-epoch: the
+service deals the epoch's indices in blocks of ``block_size`` (blockSize), and a DataLoader takes
+batches from its workers round-robin, so block g is the g-th batch when worker w holds the blocks
+w, w + W, ... Then the job sees the epoch in index order whatever the number of workers W:
+
+    global batch g (step t of rank r) = block t * R + r
+    worker w of rank r, resuming after t0 steps:
+        shard  = R * ((t0 + w) mod W) + r,  shards = R * W
+        start  = ((t0 + w) div W) * block_size   (position within that shard)
+
+state_dict() / load_state_dict() carry (epoch, position = samples each rank consumed); a job may
+resume with another number of workers and still get the same batches in the same order.
 """
 from __future__ import annotations
 
@@ -18,7 +31,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 import torch
 from torch.utils.data import IterableDataset, get_worker_info
 
-from .client import DEFAULT_TIMEOUT, PatchClient, Timeout
+from .client import DEFAULT_TIMEOUT, PatchClient, Timeout, shard_indices
 
 __all__ = ["PatchDataset", "distributed_rank", "worker_shard"]
 
@@ -91,10 +104,11 @@ class PatchDataset(IterableDataset):
         timeout: Timeout = DEFAULT_TIMEOUT,
         retries: int = 4,
         api_key: Optional[str] = None,
+        block_size: Optional[int] = None,
     ):
         super().__init__()
         request = dict(request)
-        for key in ("shard", "shards"):
+        for key in ("shard", "shards", "start", "limit", "blockSize"):
             if key in request:
                 raise ValueError(f"PatchDataset sets `{key}` from the DataLoader worker and the rank: leave it out of the request")
         if (rank is None) != (world_size is None):
@@ -120,6 +134,11 @@ class PatchDataset(IterableDataset):
         self._client: Optional[PatchClient] = None
         self._pid: Optional[int] = None
         self._class_names: Optional[List[str]] = None
+        if block_size is not None and int(block_size) < 1:
+            raise ValueError("block_size must be at least 1 (the DataLoader's batch size)")
+        self.block_size = None if block_size is None else int(block_size)
+        #: Samples of this epoch each rank has consumed (advance() moves it; a resume starts there).
+        self.position = 0
 
     @property
     def epoch(self) -> int:
@@ -131,17 +150,58 @@ class PatchDataset(IterableDataset):
         self._epoch[0] = int(epoch)
 
     def set_epoch(self, epoch: int) -> None:
+        if int(epoch) != self.epoch:
+            self.position = 0
         self.epoch = int(epoch)
+
+    def advance(self, samples: int) -> None:
+        """Count `samples` more as consumed by this rank (call it with each batch's size, in the
+        training loop, before a checkpoint)."""
+        self.position += int(samples)
+
+    def state_dict(self) -> Dict[str, Any]:
+        """Where the epoch stands, to save with a checkpoint (the PyTorch convention)."""
+        return {"epoch": self.epoch, "position": self.position, "block_size": self.block_size, "request": dict(self.request)}
+
+    def load_state_dict(self, state: Dict[str, Any]) -> None:
+        """Continue from a state_dict(): the next iteration starts at its position of its epoch.
+        The request must be the one the state was saved with; resuming mid-epoch needs ordered
+        mode (block_size) and a position on a batch boundary."""
+        if dict(state.get("request", self.request)) != self.request:
+            raise ValueError("the state was saved for another request")
+        position = int(state["position"])
+        if position and self.block_size is None:
+            raise ValueError("resuming mid-epoch needs block_size (the DataLoader's batch size)")
+        if position and self.block_size is not None and position % self.block_size:
+            raise ValueError(f"position {position} is not on a batch boundary of block_size {self.block_size}")
+        if state.get("block_size") not in (None, self.block_size):
+            raise ValueError(f"the state was saved with block_size {state.get('block_size')}, this dataset has {self.block_size}")
+        self.epoch = int(state["epoch"])
+        self.position = position
+
+    def worker_request(self) -> Dict[str, Any]:
+        """The /batches request of the calling worker (see the module's docstring for the mapping)."""
+        if self.block_size is None:
+            shard, shards = self.shard()
+            return {**self.request, "epoch": self.epoch, "shard": shard, "shards": shards}
+        info = get_worker_info()
+        worker, workers = (info.id, info.num_workers) if info is not None else (0, 1)
+        rank, world = (self.rank, self.world_size) if self.rank is not None else distributed_rank()
+        t0 = self.position // self.block_size
+        shard = world * ((t0 + worker) % workers) + rank
+        start = ((t0 + worker) // workers) * self.block_size
+        return {**self.request, "epoch": self.epoch, "shard": shard, "shards": world * workers, "blockSize": self.block_size, "start": start}
 
     def shard(self) -> Tuple[int, int]:
         """(shard, shards) this process would stream now."""
         return worker_shard(self.rank, self.world_size)
 
     def __iter__(self) -> Iterator[Any]:
-        shard, shards = self.shard()
         client = self._process_client()
         names = self._names(client) if self.fill_fractions else None
-        request = {**self.request, "epoch": self.epoch, "shard": shard, "shards": shards}
+        request = self.worker_request()
+        if "count" in request and "start" in request and request["start"] > len(shard_indices(int(request["count"]), request["shard"], request["shards"], self.block_size or 1)):
+            return  # this worker's part of the epoch was consumed before the resume
         for sample in client.stream(**request):
             image = torch.from_numpy(sample.image).permute(2, 0, 1).contiguous()
             if self.float_images:
