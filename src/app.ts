@@ -18,6 +18,9 @@ import { notFound, problemHandler } from './http/problem.js';
 import type { Schemas } from './http/types.js';
 import type { IngestReport } from './indexer/ingest.js';
 import { nativeJpegStatus } from './imaging/jpeg-native.js';
+import { iiifRoutes } from './iiif/routes.js';
+import { createIiifService } from './iiif/service.js';
+import { miradorRoutes } from './iiif/mirador.js';
 import { createMetrics, type Metrics } from './metrics/metrics.js';
 import { indexSummary, opsRoutes, type Lifecycle } from './ops/routes.js';
 import { patchRoutes } from './patches/routes.js';
@@ -92,6 +95,10 @@ export function createApp(deps: AppDeps): express.Express & { services: AppServi
   app.use(tileRoutes({ current, tiles, renderer: pool.renderer }));
   app.use(patchRoutes({ current, regions, renderer: pool.renderer, limiter, maxRegionPixels: config.maxRegionPixels, maxBodyBytes: config.maxBodyBytes, maxBatchSamples: config.maxBatchSamples, maxSamples: config.maxSamples, maxRegionVertices: config.maxRegionVertices, requestTimeoutMs: config.requestTimeoutMs }));
   app.use(viewerRoutes({ current }));
+  // IIIF reads at most 4x maxArea stored pixels (one pyramid step finer than the output, as /region allows).
+  const iiif = createIiifService({ pool, regions, maxSourcePixels: 4 * config.maxRegionPixels });
+  app.use(iiifRoutes({ current, iiif, maxArea: config.maxRegionPixels, renderer: pool.renderer }));
+  app.use(miradorRoutes({ current }));
   app.use(loginRoutes(keys));
   app.use(notFound);
   app.use(problemHandler(deps.log));
