@@ -66,7 +66,8 @@ export function iiifRoutes(deps: IiifRouteDeps): Router {
     const path = canonical(resolved.rect, resolved.size, resolved.rotation, resolved.quality, resolved.format);
     const base = `${origin(req)}/iiif/3/${s.id}${KIND_SUFFIX[kind]}`;
     res.setHeader('Link', `<${base}/${path}>;rel="canonical", <${kind === 'image' ? LEVEL2_PROFILE : LEVEL0_PROFILE}>;rel="profile"`);
-    const etag = `${s.etag}-iiif${kind === 'image' ? deps.renderer : ''}-${kind}-${path.replace(/\//g, '_')}`;
+    // No commas in an ETag: If-None-Match lists are comma-separated.
+    const etag = `${s.etag}-iiif${kind === 'image' ? deps.renderer : ''}-${kind}-${path.replace(/\//g, '_').replace(/,/g, '.')}`;
     if (notModified(req, res, etag, IMMUTABLE_CACHE)) return;
     const out = await deps.iiif.render(g, s, kind, resolved);
     sendImage(res, out.body, CONTENT_TYPES[resolved.format]);
