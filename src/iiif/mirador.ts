@@ -31,7 +31,7 @@ const START_SCRIPT = `(function () {
   var config = JSON.parse(document.getElementById('mirador-config').textContent);
   window.miradorInstance = Mirador.viewer({
     id: 'mirador',
-    windows: [{ manifestId: config.manifest, sideBarOpen: true, defaultSideBarPanel: 'layers' }],
+    windows: [{ manifestId: config.manifest, sideBarOpen: true, sideBarPanel: 'layers' }],
     window: { allowClose: false, allowMaximize: false },
     workspaceControlPanel: { enabled: false },
   });
