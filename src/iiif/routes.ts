@@ -90,7 +90,7 @@ export function iiifRoutes(deps: IiifRouteDeps): Router {
       metadata: [
         { label: 'Slide id', value: s.id },
         { label: 'Size', value: `${s.width} x ${s.height} px` },
-        ...(s.mpp_x !== null ? [{ label: 'Resolution', value: `${s.mpp_x} µm/px` }] : []),
+        ...(s.mpp_x !== null ? [{ label: 'Resolution', value: `${Number(s.mpp_x.toPrecision(4))} µm/px` }] : []),
         { label: 'Dataset', value: `${datasetName(g)} ${g.datasetVersion}` },
       ],
     });
