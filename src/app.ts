@@ -116,8 +116,8 @@ function requestLog(log: Logger): RequestHandler {
       return id;
     },
     redact: ['req.headers.authorization', 'req.headers.cookie', 'req.headers["x-api-key"]'],
-    // Tiles are many and fast: log them at debug, everything else at info.
-    customLogLevel: (req, res, err) => (err || res.statusCode >= 500 ? 'error' : /_files\//.test(req.url ?? '') ? 'debug' : 'info'),
+    // Tiles (DeepZoom and IIIF images) are many and fast: log them at debug, everything else at info.
+    customLogLevel: (req, res, err) => (err || res.statusCode >= 500 ? 'error' : /_files\/|^\/iiif\/3\/[^/?]+\/[^/?]+\//.test(req.url ?? '') ? 'debug' : 'info'),
   });
 }
 
