@@ -47,7 +47,8 @@ export async function iiifPart(report: Report, ctx: BenchCtx): Promise<void> {
     const span = TILE * 2 ** (max - t.level);
     return `/iiif/3/${id}/${t.col * span},${t.row * span},${span},${span}/${TILE},${TILE}/0/default.jpg`;
   };
-  const rects = Array.from({ length: REGIONS }, () => ({ x: Math.floor(rand() * (CAMELYON_WIDTH - REGION)), y: Math.floor(rand() * (CAMELYON_HEIGHT - REGION)) }));
+  const at = (side: number) => Math.floor(rand() * (side - REGION));
+  const rects = Array.from({ length: REGIONS }, () => ({ x: at(CAMELYON_WIDTH), y: at(CAMELYON_HEIGHT) }));
   const regionPath = (r: { x: number; y: number }) => `/iiif/3/${id}/${r.x},${r.y},${REGION},${REGION}/max/0/default.jpg`;
   const part: Record<string, unknown> = { slide: data.slidePath, lists: { tiles: LIST, regions: REGIONS } };
   report.parts.iiif = part;

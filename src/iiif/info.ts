@@ -17,7 +17,12 @@ export const PHYSDIM_CONTEXT = 'http://iiif.io/api/annex/services/physdim/1/cont
 /** What each image accepts beyond level 2 (jpg, png; default and color are level 2 already). */
 const IMAGE_EXTRA = { formats: ['webp'], qualities: ['gray', 'bitonal'] };
 /** Features served for every image (level 2's own plus mirroring and upscaling). */
-const FEATURES = ['regionByPx', 'regionByPct', 'regionSquare', 'sizeByW', 'sizeByH', 'sizeByPct', 'sizeByWh', 'sizeByConfinedWh', 'sizeUpscaling', 'rotationBy90s', 'mirroring', 'baseUriRedirect', 'cors', 'jsonldMediaType', 'profileLinkHeader', 'canonicalLinkHeader'];
+const FEATURES = [
+  'regionByPx', 'regionByPct', 'regionSquare',
+  'sizeByW', 'sizeByH', 'sizeByPct', 'sizeByWh', 'sizeByConfinedWh', 'sizeUpscaling',
+  'rotationBy90s', 'mirroring',
+  'baseUriRedirect', 'cors', 'jsonldMediaType', 'profileLinkHeader', 'canonicalLinkHeader',
+];
 
 export interface PyramidLevel {
   width: number;
@@ -167,7 +172,9 @@ export function manifestJson(m: ManifestModel): Record<string, unknown> {
       service: [{ id: service, type: 'ImageService3', profile: kind === 'image' ? 'level2' : 'level0' }],
     };
   };
-  const items = [layer('image', 'Slide'), ...(m.labelled ? [layer('overlay', 'Labels (colour overlay)'), layer('mask', 'Labels (raw class values)')] : [])];
+  const labels = m.labelled ? [layer('overlay', 'Labels (colour overlay)'), layer('mask', 'Labels (raw class values)')] : [];
+  const items = [layer('image', 'Slide'), ...labels];
+  const annotation = { id: `${canvas}/annotation/1`, type: 'Annotation', motivation: 'painting', target: canvas };
   return {
     '@context': PRESENTATION_CONTEXT,
     id: m.id,
@@ -185,7 +192,7 @@ export function manifestJson(m: ManifestModel): Record<string, unknown> {
           {
             id: `${canvas}/page/1`,
             type: 'AnnotationPage',
-            items: [{ id: `${canvas}/annotation/1`, type: 'Annotation', motivation: 'painting', target: canvas, body: items.length === 1 ? items[0] : { type: 'Choice', items } }],
+            items: [{ ...annotation, body: items.length === 1 ? items[0] : { type: 'Choice', items } }],
           },
         ],
       },

@@ -96,9 +96,13 @@ export function parseSize(raw: string): Size {
 export function parseRotation(raw: string): Rotation {
   const mirror = raw.startsWith('!');
   const n = mirror ? raw.slice(1) : raw;
-  if (!DECIMAL.test(n) || Number(n) > 360) throw bad('INVALID_ROTATION', `rotation must be a number of degrees from 0 to 360, optionally after "!", not "${clip(raw)}"`);
+  if (!DECIMAL.test(n) || Number(n) > 360) {
+    throw bad('INVALID_ROTATION', `rotation must be a number of degrees from 0 to 360, optionally after "!", not "${clip(raw)}"`);
+  }
   const degrees = Number(n) % 360;
-  if (degrees % 90 !== 0) throw new AppError(501, 'ROTATION_NOT_SUPPORTED', 'only rotations by multiples of 90 degrees are supported (rotationBy90s)');
+  if (degrees % 90 !== 0) {
+    throw new AppError(501, 'ROTATION_NOT_SUPPORTED', 'only rotations by multiples of 90 degrees are supported (rotationBy90s)');
+  }
   return { mirror, degrees: degrees as Rotation['degrees'] };
 }
 

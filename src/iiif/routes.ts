@@ -36,7 +36,8 @@ export function iiifRoutes(deps: IiifRouteDeps): Router {
     const { rows } = g.catalogue.listSlides({ classValues: null, status: null, limit: COLLECTION_LIMIT, offset: 0 });
     if (notModified(req, res, `${g.datasetVersion}-iiifc-${digest(base)}`, REVALIDATE_CACHE)) return;
     const items = rows.map((s) => ({ id: `${base}/slides/${s.id}/manifest.json`, type: 'Manifest', label: { none: [s.file_name] } }));
-    sendJson(req, res, { '@context': PRESENTATION_CONTEXT, id: `${base}/iiif/3/collection.json`, type: 'Collection', label: { none: [datasetName(g)] }, items }, PRESENTATION_CONTEXT);
+    const collection = { '@context': PRESENTATION_CONTEXT, id: `${base}/iiif/3/collection.json`, type: 'Collection', label: { none: [datasetName(g)] }, items };
+    sendJson(req, res, collection, PRESENTATION_CONTEXT);
   });
 
   r.get('/iiif/3/:identifier', (req, res) => {
@@ -53,7 +54,10 @@ export function iiifRoutes(deps: IiifRouteDeps): Router {
     res.setHeader('Vary', 'Accept');
     if (notModified(req, res, `${s.etag}-iiifi-${kind}-${digest(base)}`, IMMUTABLE_CACHE)) return;
     const tileSize = s.tile_width === s.tile_height ? s.tile_width : 256;
-    const info = infoJson({ id, kind, width: s.width, height: s.height, levels: deps.iiif.levels(g, s), tileSize, maxArea: deps.maxArea, mppX: s.mpp_x, manifest: `${base}/slides/${s.id}/manifest.json` });
+    const info = infoJson({
+      id, kind, width: s.width, height: s.height, levels: deps.iiif.levels(g, s), tileSize, maxArea: deps.maxArea, mppX: s.mpp_x,
+      manifest: `${base}/slides/${s.id}/manifest.json`,
+    });
     res.setHeader('Link', `<${kind === 'image' ? LEVEL2_PROFILE : LEVEL0_PROFILE}>;rel="profile"`);
     sendJson(req, res, info, 'http://iiif.io/api/image/3/context.json');
   });

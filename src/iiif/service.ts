@@ -75,9 +75,15 @@ export function createIiifService(opts: IiifServiceOptions): IiifService {
     const level = bestLevelForDownsample(lv.map((l) => l.downsample), l0PerPixel);
     const ds = lv[level]!.downsample;
     // The same level rectangle /region reads for this rectangle at this level.
-    const crop = { left: Math.floor(r.rect.x / ds), top: Math.floor(r.rect.y / ds), width: Math.max(1, Math.round(r.rect.w / ds)), height: Math.max(1, Math.round(r.rect.h / ds)) };
+    const crop = {
+      left: Math.floor(r.rect.x / ds),
+      top: Math.floor(r.rect.y / ds),
+      width: Math.max(1, Math.round(r.rect.w / ds)),
+      height: Math.max(1, Math.round(r.rect.h / ds)),
+    };
     if (crop.width * crop.height > opts.maxSourcePixels) {
-      throw new AppError(400, 'REGION_TOO_LARGE', `this request reads ${crop.width} x ${crop.height} pixels of stored level ${level}, more than ${opts.maxSourcePixels}: ask for a smaller region or size`);
+      const what = `this request reads ${crop.width} x ${crop.height} pixels of stored level ${level}, more than ${opts.maxSourcePixels}`;
+      throw new AppError(400, 'REGION_TOO_LARGE', `${what}: ask for a smaller region or size`);
     }
     const plain = r.rotation.degrees === 0 && !r.rotation.mirror && (r.quality === 'default' || r.quality === 'color');
     if (plain) {
@@ -86,24 +92,9 @@ export function createIiifService(opts: IiifServiceOptions): IiifService {
     }
     const raw = (await regions.render(g, s, level, crop, r.size, { kind: 'raw' })) as RawImage;
     const turned = orient(raw, r.rotation);
-    const body = await encodeQuality({ ...turned, data: Buffer.from(turned.data.buffer, turned.data.byteOffset, turned.data.length) }, r.quality, { format: IMAGE_EXT[r.format], quality: IIIF_QUALITY });
+    const pixels = { ...turned, data: Buffer.from(turned.data.buffer, turned.data.byteOffset, turned.data.length) };
+    const body = await encodeQuality(pixels, r.quality, { format: IMAGE_EXT[r.format], quality: IIIF_QUALITY });
     return { body, passthrough: false };
-  };
-
-  const labels = (g: Generation, s: SlideRow, kind: ImageKind, r: ResolvedRequest): Buffer => {
-    checkKind(kind, r);
-    const raster = labelRaster(s);
-    const { width, height } = r.size;
-    let values: Uint8Array = new Uint8Array(width * height);
-    if (raster) {
-      const sx = r.rect.w / width;
-      const sy = r.rect.h / height;
-      const sampling = labelResampling(raster, r.rect.x, r.rect.y, sx, width, height, sy);
-      values = resampleLabels(g.labels.region(raster, sampling.level, sampling.x, sampling.y, sampling.width, sampling.height), sampling);
-    }
-    const turned = orient({ data: values, width, height, channels: 1 }, r.rotation);
-    if (kind === 'mask') return encodeGreyPng(turned.data, turned.width, turned.height);
-    return encodeIndexedPng(turned.data, turned.width, turned.height, overlayPalette(g.taxonomy, null, 1));
   };
 
   return {
@@ -121,7 +112,24 @@ export function createIiifService(opts: IiifServiceOptions): IiifService {
     levels,
     async render(g, s, kind, r) {
       if (kind === 'image') return image(g, s, r);
-      return { body: labels(g, s, kind, r), passthrough: false };
+      return { body: labelImage(g, s, kind, r), passthrough: false };
     },
   };
+}
+
+/** A label image: values resampled nearest-neighbour from the label raster, oriented, png. */
+function labelImage(g: Generation, s: SlideRow, kind: ImageKind, r: ResolvedRequest): Buffer {
+  checkKind(kind, r);
+  const raster = labelRaster(s);
+  const { width, height } = r.size;
+  let values: Uint8Array = new Uint8Array(width * height);
+  if (raster) {
+    const sx = r.rect.w / width;
+    const sy = r.rect.h / height;
+    const sampling = labelResampling(raster, r.rect.x, r.rect.y, sx, width, height, sy);
+    values = resampleLabels(g.labels.region(raster, sampling.level, sampling.x, sampling.y, sampling.width, sampling.height), sampling);
+  }
+  const turned = orient({ data: values, width, height, channels: 1 }, r.rotation);
+  if (kind === 'mask') return encodeGreyPng(turned.data, turned.width, turned.height);
+  return encodeIndexedPng(turned.data, turned.width, turned.height, overlayPalette(g.taxonomy, null, 1));
 }
