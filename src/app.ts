@@ -126,7 +126,7 @@ function commonHeaders(origin: string): RequestHandler {
   return (req, res, next) => {
     res.setHeader('X-Content-Type-Options', 'nosniff');
     res.setHeader('Access-Control-Allow-Origin', origin);
-    res.setHeader('Access-Control-Expose-Headers', 'ETag, X-Request-Id, Retry-After, Content-Length, X-Array-Shape, X-Array-Dtype, X-Dataset-Version');
+    res.setHeader('Access-Control-Expose-Headers', 'ETag, X-Request-Id, Retry-After, Content-Length, X-Array-Shape, X-Array-Dtype, X-Dataset-Version, Link');
     if (origin !== '*') res.setHeader('Vary', 'Origin');
     if (req.method === 'OPTIONS') {
       res.setHeader('Access-Control-Allow-Methods', 'GET, HEAD, POST, OPTIONS');
