@@ -20,6 +20,9 @@ import { exactRouting } from './http/router.js';
 import type { Schemas } from './http/types.js';
 import type { IngestReport } from './indexer/ingest.js';
 import { nativeJpegStatus } from './imaging/jpeg-native.js';
+import { iiifRoutes } from './iiif/routes.js';
+import { createIiifService } from './iiif/service.js';
+import { miradorRoutes } from './iiif/mirador.js';
 import { createMetrics, type Metrics } from './metrics/metrics.js';
 import { indexSummary, opsRoutes, type Lifecycle } from './ops/routes.js';
 import { patchRoutes } from './patches/routes.js';
@@ -105,6 +108,10 @@ export function createApp(deps: AppDeps): express.Express & { services: AppServi
   app.use(gridRoutes({ current }));
   app.use(patchRoutes({ current, regions, splits, renderer: pool.renderer, limiter, maxRegionPixels: config.maxRegionPixels, maxBodyBytes: config.maxBodyBytes, maxBatchSamples: config.maxBatchSamples, maxSamples: config.maxSamples, maxRegionVertices: config.maxRegionVertices, requestTimeoutMs: config.requestTimeoutMs }));
   app.use(viewerRoutes({ current }));
+  // IIIF reads at most 4x maxArea stored pixels (one pyramid step finer than the output, as /region allows).
+  const iiif = createIiifService({ pool, regions, maxSourcePixels: 4 * config.maxRegionPixels });
+  app.use(iiifRoutes({ current, iiif, maxArea: config.maxRegionPixels, renderer: pool.renderer }));
+  app.use(miradorRoutes({ current }));
   app.use(notFound);
   app.use(problemHandler(deps.log));
   return Object.assign(app, { services: { tiles, pool, limiter, metrics, lifecycle } });
@@ -133,7 +140,7 @@ function commonHeaders(origin: string): RequestHandler {
   return (req, res, next) => {
     res.setHeader('X-Content-Type-Options', 'nosniff');
     res.setHeader('Access-Control-Allow-Origin', origin);
-    res.setHeader('Access-Control-Expose-Headers', 'ETag, X-Request-Id, Retry-After, Content-Length, X-Array-Shape, X-Array-Dtype, X-Dataset-Version');
+    res.setHeader('Access-Control-Expose-Headers', 'ETag, X-Request-Id, Retry-After, Content-Length, X-Array-Shape, X-Array-Dtype, X-Dataset-Version, Link');
     if (origin !== '*') res.setHeader('Vary', 'Origin');
     if (req.method === 'OPTIONS') {
       res.setHeader('Access-Control-Allow-Methods', 'GET, HEAD, POST, OPTIONS');

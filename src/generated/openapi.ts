@@ -436,10 +436,117 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/iiif/3/collection.json": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** IIIF Presentation 3 collection of every slide's manifest */
+        get: operations["getIiifCollection"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/iiif/3/{identifier}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The image's base URI; redirects (303) to its info.json */
+        get: operations["getIiifBase"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/iiif/3/{identifier}/info.json": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * IIIF Image API 3.0 image information (level 2 for slides; label images are png only)
+         * @description `tiles` name the stored tile size with power-of-two `scaleFactors`: a request for one stored
+         *     tile (its region, at its size, jpg, default, rotation 0) answers the stored JPEG bytes.
+         *     `maxArea` is MAX_REGION_PIXELS. `service` holds the physical dimensions (mm per pixel)
+         *     when the slide says its resolution; `partOf` names the slide's manifest.
+         */
+        get: operations["getIiifInfo"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/iiif/3/{identifier}/{region}/{size}/{rotation}/{file}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * An IIIF Image API 3.0 image request
+         * @description Region `full`, `square`, `x,y,w,h`, `pct:x,y,w,h`; size `max`, `w,`, `,h`, `pct:n`, `w,h`,
+         *     `!w,h`, each optionally after `^` (upscaling); rotation 0, 90, 180, 270, optionally after `!`
+         *     (mirroring; other angles: 501); `{quality}.{format}` with quality default, color, gray,
+         *     bitonal and format jpg, png, webp. Label images (`~mask`, `~overlay`): png, default only,
+         *     values resampled nearest-neighbour (never blended). Errors: 400 bad syntax or size, 404
+         *     unknown identifier, 501 unsupported feature.
+         */
+        get: operations["getIiifImage"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/slides/{slideId}/manifest.json": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** IIIF Presentation 3 manifest of the slide, its label layers offered as a Choice */
+        get: operations["getSlideManifest"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** @description A JSON-LD document of the IIIF Image (3.0) or Presentation (3) API. */
+        IiifDocument: {
+            "@context": string;
+            id: string;
+            type: string;
+        } & {
+            [key: string]: unknown;
+        };
         Ready: {
             ready: boolean;
             draining: boolean;
@@ -879,6 +986,8 @@ export interface components {
         };
     };
     parameters: {
+        /** @description A slide id, or `{slideId}~mask` (raw class values) or `{slideId}~overlay` (class colours with alpha). */
+        IiifIdentifier: string;
         /** @description DeepZoom tile size; default the slide's own tile size. */
         TileSize: number;
         /** @description Pixels added to each interior tile edge (less than half the tile size). */
@@ -1675,6 +1784,152 @@ export interface operations {
         responses: {
             /** @description Deleted. */
             204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    getIiifCollection: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The collection (application/ld+json when asked for it). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IiifDocument"];
+                    "application/ld+json": components["schemas"]["IiifDocument"];
+                };
+            };
+            /** @description Not modified. */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    getIiifBase: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A slide id, or `{slideId}~mask` (raw class values) or `{slideId}~overlay` (class colours with alpha). */
+                identifier: components["parameters"]["IiifIdentifier"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description See `{identifier}/info.json`. */
+            303: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            404: components["responses"]["Problem"];
+        };
+    };
+    getIiifInfo: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A slide id, or `{slideId}~mask` (raw class values) or `{slideId}~overlay` (class colours with alpha). */
+                identifier: components["parameters"]["IiifIdentifier"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The image information (application/ld+json when asked for it). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IiifDocument"];
+                    "application/ld+json": components["schemas"]["IiifDocument"];
+                };
+            };
+            /** @description Not modified. */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            404: components["responses"]["Problem"];
+            409: components["responses"]["Problem"];
+        };
+    };
+    getIiifImage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A slide id, or `{slideId}~mask` (raw class values) or `{slideId}~overlay` (class colours with alpha). */
+                identifier: components["parameters"]["IiifIdentifier"];
+                region: string;
+                size: string;
+                rotation: string;
+                /** @description `{quality}.{format}` */
+                file: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: components["responses"]["Image"];
+            /** @description Not modified. */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
+            409: components["responses"]["Problem"];
+            501: components["responses"]["Problem"];
+            503: components["responses"]["Problem"];
+        };
+    };
+    getSlideManifest: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The slide's id (its file stem, lower case), e.g. `tumor_001`. */
+                slideId: components["parameters"]["SlideId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The manifest (application/ld+json when asked for it). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IiifDocument"];
+                    "application/ld+json": components["schemas"]["IiifDocument"];
+                };
+            };
+            /** @description Not modified. */
+            304: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -121,6 +121,19 @@ export async function renderRaw(img: RawImage, size: { width: number; height: nu
   });
 }
 
+/**
+ * Raw pixels in a IIIF quality, encoded: `gray` is luminance, `bitonal` black or white at mid
+ * grey (one channel either way); default and color keep the colours.
+ */
+export async function encodeQuality(img: RawImage, quality: 'default' | 'color' | 'gray' | 'bitonal', out: { format: ImageFormat; quality: number }): Promise<Buffer> {
+  return guard('ENCODE_FAILED', 'the image could not be encoded', () => {
+    let s = sharp(img.data, { raw: { width: img.width, height: img.height, channels: img.channels as 1 | 2 | 3 | 4 } });
+    if (quality === 'gray') s = s.toColourspace('b-w');
+    if (quality === 'bitonal') s = s.threshold(128, { grayscale: true }).toColourspace('b-w');
+    return finish(s, { kind: 'encoded', ...out }) as Promise<Buffer>;
+  });
+}
+
 /** Where a region's pixels come from: stored JPEG tiles (laid out `across` per row), or a TIFF page. */
 export type RegionSource = { kind: 'tiles'; tiles: Buffer[]; across: number } | { kind: 'file'; path: string; page: number };
 export interface Crop {

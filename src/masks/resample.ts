@@ -27,20 +27,21 @@ export function rasterLevelFor(g: RasterGeometry, l0PerPixel: number): number {
 
 /**
  * Nearest-neighbour resampling for an output grid of `outW` x `outH` pixels whose top-left pixel starts at level-0
- * (l0X, l0Y) and whose pixels are `l0PerPixel` level-0 pixels wide.
+ * (l0X, l0Y) and whose pixels are `l0PerPixel` level-0 pixels wide (and `l0PerPixelY` high, when
+ * the output is stretched: IIIF's w,h sizes).
  */
-export function labelResampling(g: RasterGeometry, l0X: number, l0Y: number, l0PerPixel: number, outW: number, outH: number): LabelResampling {
-  const level = rasterLevelFor(g, l0PerPixel);
+export function labelResampling(g: RasterGeometry, l0X: number, l0Y: number, l0PerPixel: number, outW: number, outH: number, l0PerPixelY = l0PerPixel): LabelResampling {
+  const level = rasterLevelFor(g, Math.min(l0PerPixel, l0PerPixelY));
   const rPerL0 = 1 / (g.downsample * 2 ** level);
-  const axis = (l0: number, n: number) => {
+  const axis = (l0: number, n: number, step: number) => {
     const idx = new Int32Array(n);
-    for (let i = 0; i < n; i++) idx[i] = Math.floor((l0 + (i + 0.5) * l0PerPixel) * rPerL0);
+    for (let i = 0; i < n; i++) idx[i] = Math.floor((l0 + (i + 0.5) * step) * rPerL0);
     const start = idx[0] ?? 0;
     for (let i = 0; i < n; i++) idx[i] = idx[i]! - start;
     return { start, idx, span: n > 0 ? idx[n - 1]! + 1 : 0 };
   };
-  const cx = axis(l0X, outW);
-  const cy = axis(l0Y, outH);
+  const cx = axis(l0X, outW, l0PerPixel);
+  const cy = axis(l0Y, outH, l0PerPixelY);
   return { level, x: cx.start, y: cy.start, width: cx.span, height: cy.span, cols: cx.idx, rows: cy.idx };
 }
 
