@@ -70,8 +70,14 @@ app.get('/slides/:id/image_files/:level/:tile', async (req, res) => {
     res.sendStatus(404);
     return;
   }
-  let img = sharp(s.path, { page: s.levels[read.slideLevel]!.ifd, limitInputPixels: false }).extract({ left: read.lX, top: read.lY, width: read.lWidth, height: read.lHeight });
-  if (read.lWidth !== read.zWidth || read.lHeight !== read.zHeight) img = img.resize({ width: read.zWidth, height: read.zHeight, fit: 'fill' });
+  let img = sharp(s.path, { page: s.levels[read.slideLevel]!.ifd, limitInputPixels: false }).extract({
+    left: read.lX,
+    top: read.lY,
+    width: read.lWidth,
+    height: read.lHeight,
+  });
+  if (read.lWidth !== read.zWidth || read.lHeight !== read.zHeight)
+    img = img.resize({ width: read.zWidth, height: read.zHeight, fit: 'fill' });
   const body = await img.jpeg({ quality: TILE_QUALITY }).toBuffer();
   res.type('image/jpeg').send(body);
 });
@@ -87,7 +93,10 @@ app.get('/slides/:id/region', async (req, res) => {
   const height = int(req, 'height', 256);
   const left = Math.min(int(req, 'x', 0), l0.width - width);
   const top = Math.min(int(req, 'y', 0), l0.height - height);
-  const body = await sharp(s.path, { page: l0.ifd, limitInputPixels: false }).extract({ left, top, width, height }).jpeg({ quality: REGION_QUALITY }).toBuffer();
+  const body = await sharp(s.path, { page: l0.ifd, limitInputPixels: false })
+    .extract({ left, top, width, height })
+    .jpeg({ quality: REGION_QUALITY })
+    .toBuffer();
   res.type('image/jpeg').send(body);
 });
 

@@ -105,7 +105,8 @@ export async function sourceTiles(srcPath: string): Promise<SourceTiles> {
   const offsets = ifd.arrays.get(TAG.TileOffsets);
   const counts = ifd.arrays.get(TAG.TileByteCounts);
   const tables = ifd.bytes.get(TAG.JPEGTables);
-  if (!offsets || !counts || !tables || ifd.num.get(TAG.Compression) !== 7) throw new Error('sharp did not write a JPEG-tiled TIFF with JPEGTables');
+  if (!offsets || !counts || !tables || ifd.num.get(TAG.Compression) !== 7)
+    throw new Error('sharp did not write a JPEG-tiled TIFF with JPEGTables');
   const fd = openSync(srcPath, 'r');
   const tiles: Buffer[] = [];
   try {
@@ -141,7 +142,8 @@ export function camelyonLevels(): LevelDims[] {
 function pick(src: SourceTiles, level: number, tx: number, ty: number): number {
   const ds = 2 ** level;
   // The tile's point nearest the section's centre, in slide fractions from the centre.
-  const near = (t: number, size: number) => Math.min(Math.max(0.5, (t * TILE * ds) / size), ((t + 1) * TILE * ds) / size) - 0.5;
+  const near = (t: number, size: number) =>
+    Math.min(Math.max(0.5, (t * TILE * ds) / size), ((t + 1) * TILE * ds) / size) - 0.5;
   const cx = near(tx, CAMELYON_WIDTH);
   const cy = near(ty, CAMELYON_HEIGHT);
   const h = (Math.imul(tx + 1, 73856093) ^ Math.imul(ty + 1, 19349663) ^ Math.imul(level + 1, 83492791)) >>> 0;
@@ -176,7 +178,10 @@ const rational = (num: number, den: number) => {
 };
 
 /** Writes the slide; returns the time it took. */
-export async function writeCamelyonTiff(outPath: string, srcPath: string): Promise<{ ms: number; bytes: number; tiles: number }> {
+export async function writeCamelyonTiff(
+  outPath: string,
+  srcPath: string,
+): Promise<{ ms: number; bytes: number; tiles: number }> {
   const t0 = performance.now();
   const src = await sourceTiles(srcPath);
   const stored = [...src.tissue, ...src.glass];
@@ -234,8 +239,12 @@ export async function writeCamelyonTiff(outPath: string, srcPath: string): Promi
       { tag: TAG.ResolutionUnit, type: 3, count: 1, inline: u16s(3) },
       { tag: TAG.TileWidth, type: 4, count: 1, inline: u32(TILE) },
       { tag: TAG.TileLength, type: 4, count: 1, inline: u32(TILE) },
-      n > 1 ? { tag: TAG.TileOffsets, type: 16, count: n, offset: offsAt } : { tag: TAG.TileOffsets, type: 16, count: 1, inline: offs },
-      n > 1 ? { tag: TAG.TileByteCounts, type: 16, count: n, offset: cntsAt } : { tag: TAG.TileByteCounts, type: 16, count: 1, inline: cnts },
+      n > 1
+        ? { tag: TAG.TileOffsets, type: 16, count: n, offset: offsAt }
+        : { tag: TAG.TileOffsets, type: 16, count: 1, inline: offs },
+      n > 1
+        ? { tag: TAG.TileByteCounts, type: 16, count: n, offset: cntsAt }
+        : { tag: TAG.TileByteCounts, type: 16, count: 1, inline: cnts },
       { tag: TAG.JPEGTables, type: 7, count: src.tables.length, offset: tablesAt },
     ];
     if (src.photometric === 6) {
@@ -294,10 +303,20 @@ export async function verifyCamelyonTiff(path: string, srcPath: string): Promise
   const s = pick(src, 0, tx, ty);
   const sx = (s < src.tissue.length ? s % (SRC_COLS - 1) : SRC_COLS - 1) * TILE;
   const sy = (s < src.tissue.length ? Math.floor(s / (SRC_COLS - 1)) : s - src.tissue.length) * TILE;
-  const got = await sharp(path, { page: 0, limitInputPixels: false }).extract({ left: tx * TILE, top: ty * TILE, width: TILE, height: TILE }).raw().toBuffer();
-  const want = await sharp(`${srcPath}.verify.tif`).extract({ left: sx, top: sy, width: TILE, height: TILE }).raw().toBuffer();
-  if (!got.equals(want)) throw new Error(`${path}: tile ${tx}_${ty} of level 0 does not decode to the stored source tile`);
-  const low = await sharp(path, { page: CAMELYON_LEVELS - 1, limitInputPixels: false }).raw().toBuffer({ resolveWithObject: true });
+  const got = await sharp(path, { page: 0, limitInputPixels: false })
+    .extract({ left: tx * TILE, top: ty * TILE, width: TILE, height: TILE })
+    .raw()
+    .toBuffer();
+  const want = await sharp(`${srcPath}.verify.tif`)
+    .extract({ left: sx, top: sy, width: TILE, height: TILE })
+    .raw()
+    .toBuffer();
+  if (!got.equals(want))
+    throw new Error(`${path}: tile ${tx}_${ty} of level 0 does not decode to the stored source tile`);
+  const low = await sharp(path, { page: CAMELYON_LEVELS - 1, limitInputPixels: false })
+    .raw()
+    .toBuffer({ resolveWithObject: true });
   const last = camelyonLevels()[CAMELYON_LEVELS - 1]!;
-  if (low.info.width !== last.width || low.info.height !== last.height) throw new Error(`${path}: smallest level is ${low.info.width}x${low.info.height}`);
+  if (low.info.width !== last.width || low.info.height !== last.height)
+    throw new Error(`${path}: smallest level is ${low.info.width}x${low.info.height}`);
 }

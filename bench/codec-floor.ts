@@ -33,12 +33,31 @@ export interface CodecFloor {
   decodeAndEncode: CodecRun;
 }
 
-export async function codecFloor(slidePath: string, dz: DzGeometry, tiles: TileAddr[], seconds: number, quality: number): Promise<CodecFloor | null> {
+export async function codecFloor(
+  slidePath: string,
+  dz: DzGeometry,
+  tiles: TileAddr[],
+  seconds: number,
+  quality: number,
+): Promise<CodecFloor | null> {
   if (!nativeJpegStatus().available) return null;
   const bytes = readFileSync(slidePath);
   const structure = slideStructure(parseTiff((o, l) => bytes.subarray(o, o + l), bytes.length));
-  const levels: SlideLevelGeometry[] = structure.levels.map((l) => ({ width: l.width, height: l.height, downsample: l.downsample }));
-  const src = openSlideFile(slidePath, structure.levels.map((l) => ({ ifd: l.ifd, width: l.width, height: l.height, tileWidth: l.tileWidth, tileHeight: l.tileHeight })));
+  const levels: SlideLevelGeometry[] = structure.levels.map((l) => ({
+    width: l.width,
+    height: l.height,
+    downsample: l.downsample,
+  }));
+  const src = openSlideFile(
+    slidePath,
+    structure.levels.map((l) => ({
+      ifd: l.ifd,
+      width: l.width,
+      height: l.height,
+      tileWidth: l.tileWidth,
+      tileHeight: l.tileHeight,
+    })),
+  );
   try {
     const run = async (encode: boolean) => {
       let next = 0;
@@ -51,7 +70,12 @@ export async function codecFloor(slidePath: string, dz: DzGeometry, tiles: TileA
           while (performance.now() < until && next < tiles.length) {
             const t = tiles[next++]!;
             const r = tileRead(dz, levels, t.level, t.col, t.row)!;
-            const { grid, local } = jpegGrid(src, r.slideLevel, { left: r.lX, top: r.lY, width: r.lWidth, height: r.lHeight });
+            const { grid, local } = jpegGrid(src, r.slideLevel, {
+              left: r.lX,
+              top: r.lY,
+              width: r.lWidth,
+              height: r.lHeight,
+            });
             await (encode ? encodeGrid(grid, local, quality) : decodeGrid(grid, local));
             done++;
           }

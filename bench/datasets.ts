@@ -13,7 +13,13 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { camelyonJsonToAsapXml, loadCamelyonJson } from '../test/support/camelyon-json.js';
 import sharp from 'sharp';
-import { CAMELYON_HEIGHT, CAMELYON_TIFF_VERSION, CAMELYON_WIDTH, verifyCamelyonTiff, writeCamelyonTiff } from './camelyon-tiff.js';
+import {
+  CAMELYON_HEIGHT,
+  CAMELYON_TIFF_VERSION,
+  CAMELYON_WIDTH,
+  verifyCamelyonTiff,
+  writeCamelyonTiff,
+} from './camelyon-tiff.js';
 
 export const BENCH_VAR = resolve('var/bench');
 export const ANNOTATED_ID = 'tumor_039';
@@ -34,7 +40,9 @@ export const LESION_MANIFEST = {
   name: 'bench-camelyon16-geometry',
   version: '1',
   slides: { dir: 'slides' },
-  labelSources: [{ id: 'lesions', format: 'asap-xml', dir: 'lesions', classMap: { _0: 'metastasis', _1: 'metastasis', _2: null } }],
+  labelSources: [
+    { id: 'lesions', format: 'asap-xml', dir: 'lesions', classMap: { _0: 'metastasis', _1: 'metastasis', _2: null } },
+  ],
 };
 
 /** Writes a file only when its content differs (unchanged mtimes keep ingest incremental). */
@@ -78,7 +86,14 @@ export async function ensureCamelyonData(tmpDir: string): Promise<CamelyonData> 
   const serveDir = join(BENCH_VAR, 'c16');
   layout(oneDir, []);
   layout(serveDir, PATCH_SLIDES);
-  return { slidePath, oneDir, serveDir, serveIndex: join(BENCH_VAR, 'c16.sqlite'), writeMs, bytes: statSync(slidePath).size };
+  return {
+    slidePath,
+    oneDir,
+    serveDir,
+    serveIndex: join(BENCH_VAR, 'c16.sqlite'),
+    writeMs,
+    bytes: statSync(slidePath).size,
+  };
 }
 
 /** One line of the real patch list: slide name and level-0 centre. */
@@ -89,7 +104,9 @@ export interface PatchCentre {
 }
 
 /** The shared fixtures next to the repository (bench/ is one level below its root). */
-export const PATCH_CENTRES = fileURLToPath(new URL('../../shared/fixtures/real/camelyon16/ncrf_tumor_valid_patch_centres.txt', import.meta.url));
+export const PATCH_CENTRES = fileURLToPath(
+  new URL('../../shared/fixtures/real/camelyon16/ncrf_tumor_valid_patch_centres.txt', import.meta.url),
+);
 
 export function readPatchCentres(path = PATCH_CENTRES): PatchCentre[] {
   return readFileSync(path, 'utf8')
@@ -106,7 +123,12 @@ export function readPatchCentres(path = PATCH_CENTRES): PatchCentre[] {
  * (x up to ~157k, y up to ~98k) and the Camelyon16 geometry here is portrait (97792 x 221184), so
  * x and y are swapped (which keeps every distance between patches), then clamped inside.
  */
-export function mapCentre(c: PatchCentre, size: number, width: number, height: number): { id: string; x: number; y: number } {
+export function mapCentre(
+  c: PatchCentre,
+  size: number,
+  width: number,
+  height: number,
+): { id: string; x: number; y: number } {
   const clamp = (v: number, max: number) => Math.max(0, Math.min(max, Math.round(v)));
   return { id: c.slide.toLowerCase(), x: clamp(c.y - size / 2, width - size), y: clamp(c.x - size / 2, height - size) };
 }
@@ -136,14 +158,29 @@ export async function ensureDataset73(tmpDir: string): Promise<{ dir: string; in
         v[j * mw + i] = e < 0.7 ? 2 : e < 0.85 ? 4 : e < 1 ? 3 : 0;
       }
     }
-    await sharp(Buffer.from(v), { raw: { width: mw, height: mh, channels: 1 } }).toColourspace('b-w').png().toFile(mask + '.tmp.png');
+    await sharp(Buffer.from(v), { raw: { width: mw, height: mh, channels: 1 } })
+      .toColourspace('b-w')
+      .png()
+      .toFile(mask + '.tmp.png');
     renameSync(mask + '.tmp.png', mask);
   }
   const fits = (stem: string) => {
     const j = loadCamelyonJson(stem);
-    return [...j.positive, ...j.negative].every((p) => p.vertices.every(([x, y]) => x! >= 0 && y! >= 0 && x! < W && y! < H));
+    return [...j.positive, ...j.negative].every((p) =>
+      p.vertices.every(([x, y]) => x! >= 0 && y! >= 0 && x! < W && y! < H),
+    );
   };
-  const stems = ['Tumor_034', 'Tumor_039', 'Tumor_081', 'Tumor_083', 'Tumor_088', 'Tumor_091', 'Tumor_095', 'Tumor_105', 'Tumor_107'].filter(fits);
+  const stems = [
+    'Tumor_034',
+    'Tumor_039',
+    'Tumor_081',
+    'Tumor_083',
+    'Tumor_088',
+    'Tumor_091',
+    'Tumor_095',
+    'Tumor_105',
+    'Tumor_107',
+  ].filter(fits);
   const xml = stems.map((s) => camelyonJsonToAsapXml(loadCamelyonJson(s)));
   for (let k = 1; k <= DATASET73_SLIDES; k++) {
     const id = `tumor_${String(k).padStart(3, '0')}`;

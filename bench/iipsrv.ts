@@ -44,10 +44,16 @@ export async function startIip(o: IipOptions): Promise<Iip> {
     JPEG_QUALITY: String(o.jpegQuality),
     MAX_IMAGE_CACHE_SIZE: String(o.cacheMb),
   };
-  const { stdout, stderr } = await runToEnd('spawn-fcgi', 'spawn-fcgi', ['-a', '127.0.0.1', '-p', String(fcgiPort), '-F', String(o.processes), '--', IIPSRV_FCGI], { env });
+  const { stdout, stderr } = await runToEnd(
+    'spawn-fcgi',
+    'spawn-fcgi',
+    ['-a', '127.0.0.1', '-p', String(fcgiPort), '-F', String(o.processes), '--', IIPSRV_FCGI],
+    { env },
+  );
   const pids = [...(stdout + stderr).matchAll(/PID:\s*(\d+)/g)].map((m) => Number(m[1]));
   pids.forEach((pid) => adoptPid('iipsrv', pid));
-  if (pids.length !== o.processes) throw new Error(`spawn-fcgi started ${pids.length} of ${o.processes} iipsrv processes:\n${stdout}${stderr}`);
+  if (pids.length !== o.processes)
+    throw new Error(`spawn-fcgi started ${pids.length} of ${o.processes} iipsrv processes:\n${stdout}${stderr}`);
   const docroot = join(o.tmpDir, 'lighttpd-www');
   mkdirSync(docroot, { recursive: true });
   const conf = join(o.tmpDir, 'lighttpd.conf');

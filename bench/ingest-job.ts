@@ -20,7 +20,8 @@ export interface IngestJobResult {
 
 async function main(argv: string[]): Promise<void> {
   const [mode, dir, indexPath] = argv;
-  if (!mode || !dir || !indexPath || (mode !== 'ingest' && mode !== 'demo')) throw new Error('usage: ingest|demo <dir> <indexPath>');
+  if (!mode || !dir || !indexPath || (mode !== 'ingest' && mode !== 'demo'))
+    throw new Error('usage: ingest|demo <dir> <indexPath>');
   let generateMs: number | null = null;
   let slides: number | null = null;
   if (mode === 'demo') {

@@ -26,12 +26,22 @@ export function shuffle<T>(xs: T[], rand: () => number): T[] {
 }
 
 /** Every tile of a DeepZoom level, or those meeting a level-0 box, in random order. */
-export function levelTiles(g: DzGeometry, level: number, rand: () => number, box?: [number, number, number, number]): TileAddr[] {
+export function levelTiles(
+  g: DzGeometry,
+  level: number,
+  rand: () => number,
+  box?: [number, number, number, number],
+): TileAddr[] {
   const l = g.levels[level]!;
   const l0PerZ = 2 ** (g.levels.length - 1 - level);
   const span = g.tileSize * l0PerZ;
   const [c0, r0, c1, r1] = box
-    ? [Math.floor(box[0] / span), Math.floor(box[1] / span), Math.min(l.cols - 1, Math.floor(box[2] / span)), Math.min(l.rows - 1, Math.floor(box[3] / span))]
+    ? [
+        Math.floor(box[0] / span),
+        Math.floor(box[1] / span),
+        Math.min(l.cols - 1, Math.floor(box[2] / span)),
+        Math.min(l.rows - 1, Math.floor(box[3] / span)),
+      ]
     : [0, 0, l.cols - 1, l.rows - 1];
   const out: TileAddr[] = [];
   for (let row = r0; row <= r1; row++) for (let col = c0; col <= c1; col++) out.push({ level, col, row });
@@ -96,12 +106,22 @@ export function regionPath(id: string, x: number, y: number): string {
 }
 
 /** The real centres, mapped onto the bench slides (see mapCentre). */
-export function realisticPatches(centres: PatchCentre[], width: number, height: number): Array<{ id: string; x: number; y: number }> {
+export function realisticPatches(
+  centres: PatchCentre[],
+  width: number,
+  height: number,
+): Array<{ id: string; x: number; y: number }> {
   return centres.map((c) => mapCentre(c, PATCH, width, height));
 }
 
 /** Uniformly random top-lefts over the same slides. */
-export function uniformPatches(ids: string[], n: number, width: number, height: number, rand: () => number): Array<{ id: string; x: number; y: number }> {
+export function uniformPatches(
+  ids: string[],
+  n: number,
+  width: number,
+  height: number,
+  rand: () => number,
+): Array<{ id: string; x: number; y: number }> {
   return Array.from({ length: n }, () => ({
     id: ids[Math.floor(rand() * ids.length)]!,
     x: Math.floor(rand() * (width - PATCH + 1)),

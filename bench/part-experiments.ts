@@ -13,7 +13,13 @@ import type { Report } from './report.js';
 import { buildService, ingestJob, probe, startService, type Server } from './servers.js';
 
 const GRID_QUERY = '/grid?mpp=0.5&size=256&stride=256&format=csv';
-const EXPORT_REQUEST = { classes: ['metastasis', 'adipose', 'lymph-node-parenchyma'], minFraction: 0.3, size: 256, count: 2000, seed: 9 };
+const EXPORT_REQUEST = {
+  classes: ['metastasis', 'adipose', 'lymph-node-parenchyma'],
+  minFraction: 0.3,
+  size: 256,
+  count: 2000,
+  seed: 9,
+};
 const EXPORT_SHARD = 500;
 
 export async function experimentsPart(report: Report, ctx: BenchCtx): Promise<void> {
@@ -31,7 +37,15 @@ export async function experimentsPart(report: Report, ctx: BenchCtx): Promise<vo
     const batches = await batchesRate(svc);
     const exported = await exportRate(svc, ctx.tmpDir);
     part.export = { batchesPerS: batches, exportPerS: exported };
-    report.ratio('experiments', `export of ${EXPORT_REQUEST.count} 256 px samples, shards of ${EXPORT_SHARD}`, 'samples/s', exported, 'POST /batches streaming the same', batches, 0.9);
+    report.ratio(
+      'experiments',
+      `export of ${EXPORT_REQUEST.count} 256 px samples, shards of ${EXPORT_SHARD}`,
+      'samples/s',
+      exported,
+      'POST /batches streaming the same',
+      batches,
+      0.9,
+    );
   } finally {
     await svc.stop();
   }
@@ -41,7 +55,14 @@ export async function experimentsPart(report: Report, ctx: BenchCtx): Promise<vo
   try {
     const c73 = await timedGrid(svc);
     part.grid73 = c73;
-    report.value('experiments', `GET ${GRID_QUERY}, 73 Camelyon16-size slides`, 's', c73.s, { max: 60 }, `${c73.rows} rows, RSS ${((svc.rss()?.peak ?? 0) / 1048576).toFixed(0)} MiB peak`);
+    report.value(
+      'experiments',
+      `GET ${GRID_QUERY}, 73 Camelyon16-size slides`,
+      's',
+      c73.s,
+      { max: 60 },
+      `${c73.rows} rows, RSS ${((svc.rss()?.peak ?? 0) / 1048576).toFixed(0)} MiB peak`,
+    );
   } finally {
     await svc.stop();
   }
@@ -61,7 +82,11 @@ async function batchesRate(svc: Server): Promise<number> {
   let n = 0;
   for (let start = 0; start < EXPORT_REQUEST.count; start += EXPORT_SHARD) {
     const body = { ...EXPORT_REQUEST, epoch: 1, start, limit: EXPORT_SHARD };
-    const p = await probe(`${svc.base}/batches`, 'application/x-tar', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const p = await probe(`${svc.base}/batches`, 'application/x-tar', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
     n += p.bytes.length > 0 ? EXPORT_SHARD : 0;
   }
   const rate = n / ((performance.now() - t0) / 1000);

@@ -39,7 +39,9 @@ export async function iiifPart(report: Report, ctx: BenchCtx): Promise<void> {
     const span = TILE * 2 ** (max - t.level);
     return (t.col + 1) * span <= CAMELYON_WIDTH && (t.row + 1) * span <= CAMELYON_HEIGHT;
   };
-  const pool = new Pool(shuffle([...levelTiles(native, max, rand), ...levelTiles(native, max - 1, rand)].filter(whole), rand));
+  const pool = new Pool(
+    shuffle([...levelTiles(native, max, rand), ...levelTiles(native, max - 1, rand)].filter(whole), rand),
+  );
   const dzList = pool.take(LIST);
   const iiifList = pool.take(LIST);
   const dzPath = (t: TileAddr) => `/slides/${id}/image_files/${t.level}/${t.col}_${t.row}.jpeg`;
@@ -49,20 +51,29 @@ export async function iiifPart(report: Report, ctx: BenchCtx): Promise<void> {
   };
   const at = (side: number) => Math.floor(rand() * (side - REGION));
   const rects = Array.from({ length: REGIONS }, () => ({ x: at(CAMELYON_WIDTH), y: at(CAMELYON_HEIGHT) }));
-  const regionPath = (r: { x: number; y: number }) => `/iiif/3/${id}/${r.x},${r.y},${REGION},${REGION}/max/0/default.jpg`;
+  const regionPath = (r: { x: number; y: number }) =>
+    `/iiif/3/${id}/${r.x},${r.y},${REGION},${REGION}/max/0/default.jpg`;
   const part: Record<string, unknown> = { slide: data.slidePath, lists: { tiles: LIST, regions: REGIONS } };
   report.parts.iiif = part;
 
   const run = async (s: Server, label: string, paths: string[], area: number): Promise<LoadRow> => {
     s.assertAlive();
-    const w = await runWrk({ base: s.base, paths, connections: 8, seconds: ctx.seconds, tmpDir: ctx.tmpDir, label: `${s.name} ${label}` });
+    const w = await runWrk({
+      base: s.base,
+      paths,
+      connections: 8,
+      seconds: ctx.seconds,
+      tmpDir: ctx.tmpDir,
+      label: `${s.name} ${label}`,
+    });
     s.assertAlive();
     return report.load('iiif', s.name, label, 'cold', area, w);
   };
   const check = async (url: string, size: number, same?: Buffer) => {
     const p = await probe(url, 'image/jpeg');
     const m = await sharp(p.bytes).metadata();
-    if (m.width !== size || m.height !== size) throw new Error(`${url}: ${m.width}x${m.height}, expected ${size}x${size}`);
+    if (m.width !== size || m.height !== size)
+      throw new Error(`${url}: ${m.width}x${m.height}, expected ${size}x${size}`);
     if (same && !same.equals(p.bytes)) throw new Error(`${url}: not the stored tile's bytes`);
     return p.bytes;
   };
@@ -87,8 +98,21 @@ export async function iiifPart(report: Report, ctx: BenchCtx): Promise<void> {
   let iip: LoadRow | null = null;
   if (iipAvailable()) {
     process.stderr.write('iiif: IIPImage ...\n');
-    const srv = await startIip({ dir: `${data.serveDir}/slides`, tmpDir: ctx.tmpDir, processes: 2, jpegQuality: QUALITY, cacheMb: 256 });
-    const iipSrv: Server = { name: 'IIPImage (2 procs)', base: srv.base, pid: srv.pids[0]!, stop: () => srv.stop(), rss: () => null, assertAlive: () => {} };
+    const srv = await startIip({
+      dir: `${data.serveDir}/slides`,
+      tmpDir: ctx.tmpDir,
+      processes: 2,
+      jpegQuality: QUALITY,
+      cacheMb: 256,
+    });
+    const iipSrv: Server = {
+      name: 'IIPImage (2 procs)',
+      base: srv.base,
+      pid: srv.pids[0]!,
+      stop: () => srv.stop(),
+      rss: () => null,
+      assertAlive: () => {},
+    };
     try {
       const path = (r: { x: number; y: number }) => srv.regionPath(`${id}.tif`, r.x, r.y, REGION, REGION);
       await check(srv.base + path(rects[0]!), REGION);
@@ -96,6 +120,15 @@ export async function iiifPart(report: Report, ctx: BenchCtx): Promise<void> {
     } finally {
       await srv.stop();
     }
-  } else report.note('IIPImage (iipsrv, spawn-fcgi, lighttpd) not installed: the IIIF region comparison is not measured');
-  report.ratio('iiif', '512 px regions, arbitrary positions, jpg, cold c8', 'regions/s', regions.rps, 'IIPImage IIIF, same rects', iip?.rps ?? null, 1.5);
+  } else
+    report.note('IIPImage (iipsrv, spawn-fcgi, lighttpd) not installed: the IIIF region comparison is not measured');
+  report.ratio(
+    'iiif',
+    '512 px regions, arbitrary positions, jpg, cold c8',
+    'regions/s',
+    regions.rps,
+    'IIPImage IIIF, same rects',
+    iip?.rps ?? null,
+    1.5,
+  );
 }

@@ -23,10 +23,19 @@ export async function ingestPart(report: Report, tmpDir: string): Promise<void> 
       const d = await ingestJob('demo', demoDir, demoIndex);
       const total = (d.generateMs ?? 0) + d.ingestMs;
       part.demo = { ...d, totalMs: total, dir: demoDir };
-      process.stderr.write(`  demo: ${d.slides} slides generated in ${(d.generateMs! / 1000).toFixed(1)} s, ingested in ${(d.ingestMs / 1000).toFixed(1)} s, index ${mb(d.indexBytes)}, peak RSS ${mb(d.peakRssBytes)}\n`);
+      process.stderr.write(
+        `  demo: ${d.slides} slides generated in ${(d.generateMs! / 1000).toFixed(1)} s, ingested in ${(d.ingestMs / 1000).toFixed(1)} s, index ${mb(d.indexBytes)}, peak RSS ${mb(d.peakRssBytes)}\n`,
+      );
       report.value('ingest', 'demo: generate', 's', (d.generateMs ?? 0) / 1000, null);
       report.value('ingest', 'demo: ingest', 's', d.ingestMs / 1000, null);
-      report.value('ingest', 'demo: generate + ingest', 's', total / 1000, { max: 90 }, `${d.slides} slides, ${d.indexed} indexed, ${d.problems.length} problems`);
+      report.value(
+        'ingest',
+        'demo: generate + ingest',
+        's',
+        total / 1000,
+        { max: 90 },
+        `${d.slides} slides, ${d.indexed} indexed, ${d.problems.length} problems`,
+      );
       report.value('ingest', 'demo: index size', 'MiB', d.indexBytes / 1048576, null);
       report.value('ingest', 'demo: peak RSS (generate+ingest process)', 'MiB', d.peakRssBytes / 1048576, null);
       for (const p of d.problems) report.note(`demo ingest problem: ${p.relPath}: ${p.code}: ${p.detail}`);
@@ -46,13 +55,29 @@ export async function ingestPart(report: Report, tmpDir: string): Promise<void> 
   await verifyCamelyonTiff(fresh, join(tmpDir, 'he-fresh.tif'));
   rmSync(fresh, { force: true });
   const data = await ensureCamelyonData(tmpDir);
-  report.value('ingest', 'Camelyon16 BigTIFF write (97792x221184, 10 lv)', 's', w.ms / 1000, null, `${w.tiles} tile entries, ${mb(w.bytes)} file, decodes with sharp`);
+  report.value(
+    'ingest',
+    'Camelyon16 BigTIFF write (97792x221184, 10 lv)',
+    's',
+    w.ms / 1000,
+    null,
+    `${w.tiles} tile entries, ${mb(w.bytes)} file, decodes with sharp`,
+  );
   const index = join(tmpDir, 'c16-one.sqlite');
   const r = await ingestJob('ingest', data.oneDir, index);
   part.camelyon = { ...r, writeMs: w.ms, slide: data.slidePath, tileEntries: w.tiles, fileBytes: w.bytes };
-  process.stderr.write(`  camelyon: ingest ${(r.ingestMs / 1000).toFixed(1)} s, index ${mb(r.indexBytes)}, peak RSS ${mb(r.peakRssBytes)}\n`);
+  process.stderr.write(
+    `  camelyon: ingest ${(r.ingestMs / 1000).toFixed(1)} s, index ${mb(r.indexBytes)}, peak RSS ${mb(r.peakRssBytes)}\n`,
+  );
   for (const p of r.problems) report.note(`camelyon ingest problem: ${p.relPath}: ${p.code}: ${p.detail}`);
-  report.value('ingest', 'Camelyon16 slide + Tumor_039 XML: ingest', 's', r.ingestMs / 1000, { max: 10 }, r.indexed === 1 ? undefined : `indexed ${r.indexed}`);
+  report.value(
+    'ingest',
+    'Camelyon16 slide + Tumor_039 XML: ingest',
+    's',
+    r.ingestMs / 1000,
+    { max: 10 },
+    r.indexed === 1 ? undefined : `indexed ${r.indexed}`,
+  );
   report.value('ingest', 'Camelyon16 slide: index size', 'MiB', r.indexBytes / 1048576, null);
   report.value('ingest', 'Camelyon16 slide: peak RSS (ingest process)', 'MiB', r.peakRssBytes / 1048576, null);
 }

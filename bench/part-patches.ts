@@ -13,7 +13,16 @@ import { PATCH, realisticPatches, regionPath, rng, uniformPatches } from './list
 import { runToEnd } from '../dev/procs.js';
 import type { LoadRow, Report } from './report.js';
 import type { BenchCtx } from './part-tiles.js';
-import { buildService, ingestJob, openslideAvailable, probe, PY, startBaseline, startService, type Server } from './servers.js';
+import {
+  buildService,
+  ingestJob,
+  openslideAvailable,
+  probe,
+  PY,
+  startBaseline,
+  startService,
+  type Server,
+} from './servers.js';
 import { runWrk } from './wrk.js';
 
 interface OpenSlideRun {
@@ -34,13 +43,27 @@ export async function patchesPart(report: Report, ctx: BenchCtx): Promise<void> 
   await buildService();
   const realistic = realisticPatches(readPatchCentres(), CAMELYON_WIDTH, CAMELYON_HEIGHT);
   const uniform = uniformPatches(PATCH_SLIDES, realistic.length, CAMELYON_WIDTH, CAMELYON_HEIGHT, rng(3));
-  const patterns = { realistic: realistic.map((p) => regionPath(p.id, p.x, p.y)), uniform: uniform.map((p) => regionPath(p.id, p.x, p.y)) };
-  const part: Record<string, unknown> = { realisticPatches: realistic.length, slides: PATCH_SLIDES, mapping: 'Tumor_1xx -> tumor_1xx hard links; x,y swapped (landscape -> portrait), clamped' };
+  const patterns = {
+    realistic: realistic.map((p) => regionPath(p.id, p.x, p.y)),
+    uniform: uniform.map((p) => regionPath(p.id, p.x, p.y)),
+  };
+  const part: Record<string, unknown> = {
+    realisticPatches: realistic.length,
+    slides: PATCH_SLIDES,
+    mapping: 'Tumor_1xx -> tumor_1xx hard links; x,y swapped (landscape -> portrait), clamped',
+  };
   report.parts.patches = part;
   const rows: Record<string, LoadRow> = {};
   const load = async (s: Server, pattern: keyof typeof patterns) => {
     s.assertAlive();
-    const w = await runWrk({ base: s.base, paths: patterns[pattern], connections: 8, seconds: ctx.seconds, tmpDir: ctx.tmpDir, label: `${s.name} region ${pattern}` }).catch((e: unknown) => {
+    const w = await runWrk({
+      base: s.base,
+      paths: patterns[pattern],
+      connections: 8,
+      seconds: ctx.seconds,
+      tmpDir: ctx.tmpDir,
+      label: `${s.name} region ${pattern}`,
+    }).catch((e: unknown) => {
       s.assertAlive();
       throw e;
     });
@@ -50,12 +73,13 @@ export async function patchesPart(report: Report, ctx: BenchCtx): Promise<void> 
   const check = async (s: Server) => {
     const p = await probe(s.base + patterns.realistic[0]!, 'image/jpeg');
     const m = await sharp(p.bytes).metadata();
-    if (m.width !== PATCH || m.height !== PATCH) throw new Error(`${s.base + patterns.realistic[0]!}: ${m.width}x${m.height}`);
+    if (m.width !== PATCH || m.height !== PATCH)
+      throw new Error(`${s.base + patterns.realistic[0]!}: ${m.width}x${m.height}`);
   };
 
   process.stderr.write('patches: service ...\n');
   const svc = await startService(data.serveDir, data.serveIndex);
-  let samplesMs: number[] = [];
+  let samplesMs: number[];
   try {
     await check(svc);
     await load(svc, 'realistic');
@@ -67,7 +91,10 @@ export async function patchesPart(report: Report, ctx: BenchCtx): Promise<void> 
   }
 
   process.stderr.write('patches: service, libvips decode ...\n');
-  const vipsSvc = await startService(data.serveDir, data.serveIndex, { name: 'service (libvips decode)', env: { NATIVE_JPEG: 'false' } });
+  const vipsSvc = await startService(data.serveDir, data.serveIndex, {
+    name: 'service (libvips decode)',
+    env: { NATIVE_JPEG: 'false' },
+  });
   try {
     await check(vipsSvc);
     await load(vipsSvc, 'realistic');
@@ -76,7 +103,9 @@ export async function patchesPart(report: Report, ctx: BenchCtx): Promise<void> 
   }
 
   process.stderr.write('patches: baseline sharp per patch ...\n');
-  const base = await startBaseline([ANNOTATED_ID, ...PATCH_SLIDES].map((id) => [id, join(data.serveDir, 'slides', `${id}.tif`)]));
+  const base = await startBaseline(
+    [ANNOTATED_ID, ...PATCH_SLIDES].map((id) => [id, join(data.serveDir, 'slides', `${id}.tif`)]),
+  );
   try {
     await check(base);
     await load(base, 'realistic');
@@ -89,23 +118,78 @@ export async function patchesPart(report: Report, ctx: BenchCtx): Promise<void> 
   if (openslideAvailable()) {
     process.stderr.write('patches: OpenSlide read_region in-process ...\n');
     const coords = join(ctx.tmpDir, 'openslide-coords.txt');
-    writeFileSync(coords, realistic.map((p) => `${join(data.serveDir, 'slides', `${p.id}.tif`)},${p.x},${p.y},${PATCH}`).join('\n') + '\n');
+    writeFileSync(
+      coords,
+      realistic.map((p) => `${join(data.serveDir, 'slides', `${p.id}.tif`)},${p.x},${p.y},${PATCH}`).join('\n') + '\n',
+    );
     for (const procs of [1, 2]) {
-      const { stdout } = await runToEnd(`openslide_patches ${procs}`, PY, ['bench/openslide_patches.py', '--coords', coords, '--procs', String(procs), '--seconds', String(ctx.seconds), '--quality', '90']);
+      const { stdout } = await runToEnd(`openslide_patches ${procs}`, PY, [
+        'bench/openslide_patches.py',
+        '--coords',
+        coords,
+        '--procs',
+        String(procs),
+        '--seconds',
+        String(ctx.seconds),
+        '--quality',
+        '90',
+      ]);
       const r = JSON.parse(stdout.trim().split('\n').pop()!) as OpenSlideRun;
       os[procs] = r;
-      process.stderr.write(`  OpenSlide in-process x${procs}: ${r.patchesPerSec.toFixed(0)} patches/s, p50 ${r.p50Ms?.toFixed(2)} ms, p99 ${r.p99Ms?.toFixed(2)} ms\n`);
+      process.stderr.write(
+        `  OpenSlide in-process x${procs}: ${r.patchesPerSec.toFixed(0)} patches/s, p50 ${r.p50Ms?.toFixed(2)} ms, p99 ${r.p99Ms?.toFixed(2)} ms\n`,
+      );
     }
     part.openslide = os;
   } else report.note('python3-openslide not installed: in-process OpenSlide not measured');
 
   const rps = (k: string) => rows[k]?.rps ?? null;
   const sR = rps('service|realistic');
-  report.ratio('patches', 'realistic c8 patches/s', 'patches/s', sR, 'sharp per patch', rps('sharp per request|realistic'), 2);
-  report.ratio('patches', 'realistic c8 patches/s', 'patches/s', sR, 'OpenSlide in-proc x1', os[1]?.patchesPerSec ?? null, 1);
-  report.ratio('patches', 'realistic c8 patches/s', 'patches/s', sR, 'OpenSlide in-proc x2', os[2]?.patchesPerSec ?? null, 1);
-  report.ratio('patches', 'realistic c8 patches/s', 'patches/s', sR, 'service decoding with libvips', rps('service (libvips decode)|realistic'), null);
-  report.ratio('patches', 'uniform c8 patches/s', 'patches/s', rps('service|uniform'), 'sharp per patch', rps('sharp per request|uniform'), null);
+  report.ratio(
+    'patches',
+    'realistic c8 patches/s',
+    'patches/s',
+    sR,
+    'sharp per patch',
+    rps('sharp per request|realistic'),
+    2,
+  );
+  report.ratio(
+    'patches',
+    'realistic c8 patches/s',
+    'patches/s',
+    sR,
+    'OpenSlide in-proc x1',
+    os[1]?.patchesPerSec ?? null,
+    1,
+  );
+  report.ratio(
+    'patches',
+    'realistic c8 patches/s',
+    'patches/s',
+    sR,
+    'OpenSlide in-proc x2',
+    os[2]?.patchesPerSec ?? null,
+    1,
+  );
+  report.ratio(
+    'patches',
+    'realistic c8 patches/s',
+    'patches/s',
+    sR,
+    'service decoding with libvips',
+    rps('service (libvips decode)|realistic'),
+    null,
+  );
+  report.ratio(
+    'patches',
+    'uniform c8 patches/s',
+    'patches/s',
+    rps('service|uniform'),
+    'sharp per patch',
+    rps('sharp per request|uniform'),
+    null,
+  );
   report.value('patches', 'realistic c8 p99', 'ms', rows['service|realistic']?.p99Ms ?? null, null);
   report.value('patches', 'POST /samples 10,000 (first)', 'ms', samplesMs[0] ?? null, null);
   report.value('patches', 'POST /samples 10,000 (median of next)', 'ms', median(samplesMs.slice(1)), null);
@@ -116,7 +200,11 @@ async function timeSamples(s: Server, report: Report): Promise<number[]> {
   const out: number[] = [];
   for (let i = 0; i < 5; i++) {
     const t0 = performance.now();
-    const p = await probe(`${s.base}/samples`, 'application/json', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(SAMPLES_BODY) });
+    const p = await probe(`${s.base}/samples`, 'application/json', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(SAMPLES_BODY),
+    });
     out.push(performance.now() - t0);
     if (i === 0) {
       const body = JSON.parse(p.bytes.toString()) as { items?: unknown[] };

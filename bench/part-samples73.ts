@@ -11,14 +11,41 @@ import type { BenchCtx } from './part-tiles.js';
 import { buildService, ingestJob, probe, startService, type Server } from './servers.js';
 
 /** The combinations: one class, several classes per slide, exclusions, a category in a region at level 1, an mpp. */
-function bodies(round: number, region: { x: number; y: number; width: number; height: number }): Array<[string, object]> {
+function bodies(
+  round: number,
+  region: { x: number; y: number; width: number; height: number },
+): Array<[string, object]> {
   const seed = 100 * round;
   return [
     ['metastasis, 256 px', { classes: ['metastasis'], count: 10_000, size: 256, seed: seed + 1 }],
-    ['3 classes, classes-per-slide', { classes: ['metastasis', 'adipose', 'connective-tissue'], balance: 'classes-per-slide', count: 10_000, size: 256, seed: seed + 2 }],
-    ['parenchyma 512 px, metastasis excluded', { classes: ['lymph-node-parenchyma'], count: 10_000, size: 512, seed: seed + 3, exclude: { classes: ['metastasis'], maxFraction: 0 } }],
-    ['category "diagnostic" in a region, level 1', { classes: ['diagnostic'], count: 10_000, size: 256, level: 1, seed: seed + 4, region: { rect: region } }],
-    ['adipose at 0.5 mpp, balanced slides', { classes: ['adipose'], count: 10_000, size: 224, mpp: 0.5, seed: seed + 5, balance: 'slides' }],
+    [
+      '3 classes, classes-per-slide',
+      {
+        classes: ['metastasis', 'adipose', 'connective-tissue'],
+        balance: 'classes-per-slide',
+        count: 10_000,
+        size: 256,
+        seed: seed + 2,
+      },
+    ],
+    [
+      'parenchyma 512 px, metastasis excluded',
+      {
+        classes: ['lymph-node-parenchyma'],
+        count: 10_000,
+        size: 512,
+        seed: seed + 3,
+        exclude: { classes: ['metastasis'], maxFraction: 0 },
+      },
+    ],
+    [
+      'category "diagnostic" in a region, level 1',
+      { classes: ['diagnostic'], count: 10_000, size: 256, level: 1, seed: seed + 4, region: { rect: region } },
+    ],
+    [
+      'adipose at 0.5 mpp, balanced slides',
+      { classes: ['adipose'], count: 10_000, size: 224, mpp: 0.5, seed: seed + 5, balance: 'slides' },
+    ],
   ];
 }
 
@@ -39,20 +66,37 @@ export async function samples73Part(report: Report, ctx: BenchCtx): Promise<void
     part.coldMs = cold;
     part.warmMs = warm;
     part.serviceRss = svc.rss();
-    for (const [label, ms] of Object.entries(cold)) report.value('samples73', `first after start: ${label}`, 'ms', ms, { max: 1000 });
-    for (const [label, ms] of Object.entries(warm)) report.value('samples73', `warm: ${label}`, 'ms', ms, { max: 1000 });
+    for (const [label, ms] of Object.entries(cold))
+      report.value('samples73', `first after start: ${label}`, 'ms', ms, { max: 1000 });
+    for (const [label, ms] of Object.entries(warm))
+      report.value('samples73', `warm: ${label}`, 'ms', ms, { max: 1000 });
     const rss = svc.rss();
-    report.value('samples73', 'service RSS after sampling (index memory-mapped)', 'MiB', rss ? rss.rss / 1048576 : null, { max: 2048 }, rss ? `peak ${(rss.peak / 1048576).toFixed(0)} MiB` : undefined);
+    report.value(
+      'samples73',
+      'service RSS after sampling (index memory-mapped)',
+      'MiB',
+      rss ? rss.rss / 1048576 : null,
+      { max: 2048 },
+      rss ? `peak ${(rss.peak / 1048576).toFixed(0)} MiB` : undefined,
+    );
   } finally {
     await svc.stop();
   }
 }
 
-async function round(s: Server, n: number, region: { x: number; y: number; width: number; height: number }): Promise<Record<string, number>> {
+async function round(
+  s: Server,
+  n: number,
+  region: { x: number; y: number; width: number; height: number },
+): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
   for (const [label, body] of bodies(n, region)) {
     const t0 = performance.now();
-    const p = await probe(`${s.base}/samples`, 'application/json', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const p = await probe(`${s.base}/samples`, 'application/json', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
     out[label] = performance.now() - t0;
     const items = (JSON.parse(p.bytes.toString()) as { items?: unknown[] }).items?.length ?? 0;
     if (items !== 10_000) throw new Error(`POST /samples (${label}) returned ${items} items`);

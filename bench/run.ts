@@ -35,7 +35,9 @@ function parseArgs(argv: string[]): { parts: Part[]; seconds: number; build: boo
     else if (a === '--no-build') build = false;
     else if ((PARTS as readonly string[]).includes(a)) parts.push(a as Part);
     else if (a === '--help' || a === '-h') {
-      process.stdout.write(`usage: npm run bench -- [${PARTS.join(' ')}] [--seconds=N] [--no-build]   (default: all parts, 10 s per load run, npm run build first)\n`);
+      process.stdout.write(
+        `usage: npm run bench -- [${PARTS.join(' ')}] [--seconds=N] [--no-build]   (default: all parts, 10 s per load run, npm run build first)\n`,
+      );
       process.exit(0);
     } else throw new Error(`unknown argument "${a}" (parts: ${PARTS.join(', ')}; option --seconds=N)`);
   }
@@ -60,9 +62,14 @@ async function main(): Promise<number> {
   const t0 = performance.now();
   const failed: string[] = [];
   const loadStart = loadavg();
-  process.stderr.write(`bench: parts ${parts.join(', ')}; ${seconds} s per load run; ${cpus().length} CPUs; load ${loadStart.map((l) => l.toFixed(2)).join(' ')}; temp ${tmpDir}\n`);
+  process.stderr.write(
+    `bench: parts ${parts.join(', ')}; ${seconds} s per load run; ${cpus().length} CPUs; load ${loadStart.map((l) => l.toFixed(2)).join(' ')}; temp ${tmpDir}\n`,
+  );
   // Other work on the machine takes CPU from whatever is measured: say so next to the figures.
-  if (loadStart[0]! > 0.5 * cpus().length) report.note(`the machine was busy when the bench started (load average ${loadStart[0]!.toFixed(2)} on ${cpus().length} CPUs): figures are lower than on an idle machine`);
+  if (loadStart[0]! > 0.5 * cpus().length)
+    report.note(
+      `the machine was busy when the bench started (load average ${loadStart[0]!.toFixed(2)} on ${cpus().length} CPUs): figures are lower than on an idle machine`,
+    );
   try {
     for (const part of parts) {
       const p0 = performance.now();
@@ -94,7 +101,13 @@ async function main(): Promise<number> {
     totalSeconds: totalS,
     parts,
     secondsPerRun: seconds,
-    machine: { cpus: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', node: process.version, sharp: sharp.versions.sharp ?? null, libvips: sharp.versions.vips },
+    machine: {
+      cpus: cpus().length,
+      cpu: cpus()[0]?.model ?? 'unknown',
+      node: process.version,
+      sharp: sharp.versions.sharp ?? null,
+      libvips: sharp.versions.vips,
+    },
     failedParts: failed,
     loadAverage: { start: loadStart, end: loadavg() },
   });

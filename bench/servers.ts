@@ -30,7 +30,8 @@ function server(name: string, base: string, p: Started): Server {
     },
     rss: () => rssOf(p.pid),
     assertAlive: () => {
-      if (p.exited()) throw new Error(`${name} (pid ${p.pid}) died (${p.exitStatus()}); its last output:\n${p.tail().slice(-3000)}`);
+      if (p.exited())
+        throw new Error(`${name} (pid ${p.pid}) died (${p.exitStatus()}); its last output:\n${p.tail().slice(-3000)}`);
     },
   };
 }
@@ -49,25 +50,49 @@ export async function buildService(): Promise<void> {
 }
 
 /** The built service; `variant` names a run with other settings (e.g. NATIVE_JPEG=false). */
-export async function startService(dataDir: string, indexPath: string, variant?: { name: string; env: Record<string, string> }): Promise<Server> {
+export async function startService(
+  dataDir: string,
+  indexPath: string,
+  variant?: { name: string; env: Record<string, string> },
+): Promise<Server> {
   const port = await freePort();
-  const env: NodeJS.ProcessEnv = { ...process.env, DATA_DIR: dataDir, INDEX_PATH: indexPath, PORT: String(port), HOST: '127.0.0.1', INGEST_ON_START: 'false', LOG_LEVEL: 'warn', ...variant?.env };
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    DATA_DIR: dataDir,
+    INDEX_PATH: indexPath,
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    INGEST_ON_START: 'false',
+    LOG_LEVEL: 'warn',
+    ...variant?.env,
+  };
   const name = variant?.name ?? 'service';
   const p = startProcess(name, process.execPath, [resolve('dist/server.js')], { env });
   await waitForPort(port, 20_000, { proc: p });
   const s = server(name, `http://127.0.0.1:${port}`, p);
-  const health = JSON.parse((await probe(`${s.base}/healthz`, 'application/json')).bytes.toString()) as { imaging?: { nativeJpeg?: { enabled?: boolean } } };
+  const health = JSON.parse((await probe(`${s.base}/healthz`, 'application/json')).bytes.toString()) as {
+    imaging?: { nativeJpeg?: { enabled?: boolean } };
+  };
   const wanted = env.NATIVE_JPEG !== 'false';
   if (health.imaging?.nativeJpeg?.enabled !== wanted) {
     await s.stop();
-    throw new Error(`${name}: native JPEG decoder ${wanted ? 'wanted but not enabled (is native/jpeg-region built?)' : 'not disabled'}`);
+    throw new Error(
+      `${name}: native JPEG decoder ${wanted ? 'wanted but not enabled (is native/jpeg-region built?)' : 'not disabled'}`,
+    );
   }
   return s;
 }
 
 export async function startBaseline(slides: Array<[string, string]>): Promise<Server> {
   const port = await freePort();
-  const args = ['--import', 'tsx', resolve('bench/baseline-server.ts'), '--port', String(port), ...slides.flatMap(([id, path]) => ['--slide', `${id}=${path}`])];
+  const args = [
+    '--import',
+    'tsx',
+    resolve('bench/baseline-server.ts'),
+    '--port',
+    String(port),
+    ...slides.flatMap(([id, path]) => ['--slide', `${id}=${path}`]),
+  ];
   const p = startProcess('baseline-sharp', process.execPath, args);
   await waitForPort(port, 20_000, { proc: p });
   return server('sharp per request', `http://127.0.0.1:${port}`, p);
@@ -85,14 +110,28 @@ export function openslideAvailable(): boolean {
 
 export async function startOpenSlide(slides: Array<[string, string]>, quality: number): Promise<Server> {
   const port = await freePort();
-  const args = [resolve('bench/openslide_server.py'), '--port', String(port), '--quality', String(quality), ...slides.flatMap(([id, path]) => ['--slide', `${id}=${path}`])];
+  const args = [
+    resolve('bench/openslide_server.py'),
+    '--port',
+    String(port),
+    '--quality',
+    String(quality),
+    ...slides.flatMap(([id, path]) => ['--slide', `${id}=${path}`]),
+  ];
   const p = startProcess('openslide-flask', PY, args);
   await waitForPort(port, 20_000, { proc: p });
   return server('OpenSlide+Flask', `http://127.0.0.1:${port}`, p);
 }
 
 export async function ingestJob(mode: 'ingest' | 'demo', dir: string, indexPath: string): Promise<IngestJobResult> {
-  const { stdout } = await runToEnd(`ingest-job ${mode}`, process.execPath, ['--import', 'tsx', resolve('bench/ingest-job.ts'), mode, dir, indexPath]);
+  const { stdout } = await runToEnd(`ingest-job ${mode}`, process.execPath, [
+    '--import',
+    'tsx',
+    resolve('bench/ingest-job.ts'),
+    mode,
+    dir,
+    indexPath,
+  ]);
   const line = /^RESULT (.*)$/m.exec(stdout);
   if (!line) throw new Error(`ingest-job printed no result:\n${stdout}`);
   return JSON.parse(line[1]!) as IngestJobResult;
@@ -110,7 +149,9 @@ export async function probe(url: string, type: string, init?: RequestInit): Prom
   const bytes = Buffer.from(await res.arrayBuffer());
   const got = res.headers.get('content-type') ?? '';
   if (res.status !== 200 || !got.startsWith(type)) {
-    throw new Error(`${init?.method ?? 'GET'} ${url} -> ${res.status} ${got}: ${bytes.toString('utf8', 0, Math.min(bytes.length, 500))}`);
+    throw new Error(
+      `${init?.method ?? 'GET'} ${url} -> ${res.status} ${got}: ${bytes.toString('utf8', 0, Math.min(bytes.length, 500))}`,
+    );
   }
   return { status: res.status, type: got, bytes };
 }

@@ -85,7 +85,23 @@ export async function runWrk(o: WrkOptions): Promise<WrkResult> {
   const list = join(o.tmpDir, `urls-${n}.txt`);
   writeFileSync(list, o.paths.join('\n') + '\n');
   const threads = Math.min(2, o.connections);
-  const args = ['-t', String(threads), '-c', String(o.connections), '-d', `${o.seconds}s`, '--latency', '--timeout', '5s', '-s', script, o.base, '--', list, String(threads)];
+  const args = [
+    '-t',
+    String(threads),
+    '-c',
+    String(o.connections),
+    '-d',
+    `${o.seconds}s`,
+    '--latency',
+    '--timeout',
+    '5s',
+    '-s',
+    script,
+    o.base,
+    '--',
+    list,
+    String(threads),
+  ];
   const { stdout } = await runToEnd(`wrk ${o.label}`, 'wrk', args);
   return parseWrk(stdout, o.label, o.connections, o.paths.length);
 }

@@ -104,7 +104,11 @@ export function startProcess(name: string, cmd: string, args: string[], opts: St
     });
   });
   const s: Started = {
-    name, pid: child.pid, child, group, done,
+    name,
+    pid: child.pid,
+    child,
+    group,
+    done,
     tail: (lines = 40) => [...recent, ...partial.filter(Boolean)].slice(-lines).join('\n'),
     exited: () => status !== null,
     exitStatus: () => status,
@@ -129,7 +133,10 @@ export interface RunResult extends Exit {
  * cannot be started.
  */
 export function runProcess(
-  name: string, cmd: string, args: string[], opts: StartOptions & { timeoutMs?: number } = {},
+  name: string,
+  cmd: string,
+  args: string[],
+  opts: StartOptions & { timeoutMs?: number } = {},
 ): Promise<RunResult> {
   const { timeoutMs, ...startOpts } = opts;
   return new Promise((resolve, reject) => {
@@ -143,10 +150,13 @@ export function runProcess(
     const r: RunResult = { code: null, signal: null, stdout: '', stderr: '', output: '', timedOut: false };
     s.child.stdout?.on('data', (t: string) => ((r.stdout += t), (r.output += t)));
     s.child.stderr?.on('data', (t: string) => ((r.stderr += t), (r.output += t)));
-    const timer = timeoutMs === undefined ? null : setTimeout(() => {
-      r.timedOut = true;
-      signalProcess(s, 'SIGKILL');
-    }, timeoutMs);
+    const timer =
+      timeoutMs === undefined
+        ? null
+        : setTimeout(() => {
+            r.timedOut = true;
+            signalProcess(s, 'SIGKILL');
+          }, timeoutMs);
     s.child.once('error', (e) => {
       if (timer) clearTimeout(timer);
       forget(s.pid);
@@ -162,7 +172,10 @@ export function runProcess(
 
 /** Runs a program to its end; resolves with its output, rejects on a non-zero exit. */
 export async function runToEnd(
-  name: string, cmd: string, args: string[], opts: StartOptions = {},
+  name: string,
+  cmd: string,
+  args: string[],
+  opts: StartOptions = {},
 ): Promise<{ stdout: string; stderr: string }> {
   const r = await runProcess(name, cmd, args, opts);
   const out = r.stderr.slice(-2000) || r.stdout.slice(-2000);
@@ -249,7 +262,9 @@ async function waitGone(gone: () => boolean, ms: number, s?: Started): Promise<b
 
 /** Stops everything recorded, the last started first. */
 export async function stopAll(graceMs = 3000): Promise<void> {
-  const pids = recordedPids().map((p) => p.pid).reverse();
+  const pids = recordedPids()
+    .map((p) => p.pid)
+    .reverse();
   for (const pid of pids) await stopProcess(pid, graceMs).catch(() => {});
 }
 
@@ -309,7 +324,10 @@ function exitedError(proc: Started, what: string): Error {
 
 /** Polls `check` until it gives a value; fails at the deadline, or at once when `proc` exits. */
 async function pollFor<T>(
-  what: string, timeoutMs: number, check: () => Promise<T | undefined>, o: WaitOptions,
+  what: string,
+  timeoutMs: number,
+  check: () => Promise<T | undefined>,
+  o: WaitOptions,
 ): Promise<T> {
   const { proc, intervalMs = 100 } = o;
   const until = Date.now() + timeoutMs;
@@ -330,31 +348,45 @@ async function pollFor<T>(
 
 /** Waits until something accepts TCP connections on 127.0.0.1:port. */
 export async function waitForPort(port: number, timeoutMs: number, o: WaitOptions = {}): Promise<void> {
-  await pollFor(`listener on 127.0.0.1:${port}`, timeoutMs, () => new Promise<true | undefined>((resolve) => {
-    const sock = connect({ host: '127.0.0.1', port }, () => {
-      sock.destroy();
-      resolve(true);
-    });
-    sock.once('error', () => resolve(undefined));
-  }), o);
+  await pollFor(
+    `listener on 127.0.0.1:${port}`,
+    timeoutMs,
+    () =>
+      new Promise<true | undefined>((resolve) => {
+        const sock = connect({ host: '127.0.0.1', port }, () => {
+          sock.destroy();
+          resolve(true);
+        });
+        sock.once('error', () => resolve(undefined));
+      }),
+    o,
+  );
 }
 
 /** Waits until GET `url` answers 200 (each try bounded to 2 s, so a stuck listener cannot hang it). */
 export async function waitForHttp(url: string, timeoutMs: number, o: WaitOptions = {}): Promise<void> {
-  await pollFor(`HTTP 200 from ${url}`, timeoutMs, async () => {
-    try {
-      const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
-      await res.arrayBuffer();
-      return res.status === 200 ? true : undefined;
-    } catch {
-      return undefined; // not listening yet
-    }
-  }, o);
+  await pollFor(
+    `HTTP 200 from ${url}`,
+    timeoutMs,
+    async () => {
+      try {
+        const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
+        await res.arrayBuffer();
+        return res.status === 200 ? true : undefined;
+      } catch {
+        return undefined; // not listening yet
+      }
+    },
+    o,
+  );
 }
 
 /** Waits for the first later line of `proc`'s output that `match` accepts, and returns what it gives. */
 export function waitForLine<T>(
-  proc: Started, what: string, match: (line: string) => T | undefined, timeoutMs: number,
+  proc: Started,
+  what: string,
+  match: (line: string) => T | undefined,
+  timeoutMs: number,
 ): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     let settled = false;

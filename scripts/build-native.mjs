@@ -14,6 +14,15 @@ const r = spawnSync(cmd, args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], en
 if (r.status === 0) {
   console.log('native JPEG region decoder: built');
 } else {
-  const why = (r.error?.message ?? `${r.stderr}`.split('\n').filter((l) => /error/i.test(l)).slice(0, 5).join('\n')) || `exit ${r.status}`;
-  console.warn(`native JPEG region decoder: NOT built; regions will be decoded by libvips (slower).\n${why}\nInstall g++, make and libjpeg62-turbo-dev, then: npm run build:native`);
+  const why =
+    (r.error?.message ??
+      `${r.stderr}`
+        .split('\n')
+        .filter((l) => /error/i.test(l))
+        .slice(0, 5)
+        .join('\n')) ||
+    `exit ${r.status}`;
+  console.warn(
+    `native JPEG region decoder: NOT built; regions will be decoded by libvips (slower).\n${why}\nInstall g++, make and libjpeg62-turbo-dev, then: npm run build:native`,
+  );
 }

@@ -19,7 +19,8 @@ import { parseEpochs } from '../src/export/plan.js';
 import { createGeneration } from '../src/generation.js';
 import { imagingCapabilities } from '../src/imaging/sharp.js';
 
-const USAGE = 'usage: npm run export -- --request req.json --epochs 0-9 --out DIR [--shard-size 1000] [--url URL] [--api-key KEY] [--quiet]';
+const USAGE =
+  'usage: npm run export -- --request req.json --epochs 0-9 --out DIR [--shard-size 1000] [--url URL] [--api-key KEY] [--quiet]';
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
@@ -42,7 +43,17 @@ async function main(): Promise<number> {
   const request = JSON.parse(readFileSync(values.request, 'utf8')) as Record<string, unknown>;
   const service = values.url ? { url: values.url, close: async () => undefined } : await startInProcess();
   const total = totalSamples(request, epochs);
-  const bar = values.quiet ? null : new SingleBar({ format: 'export [{bar}] {value}/{total} samples, {shard}', stream: process.stderr, noTTYOutput: true, notTTYSchedule: 5000 }, Presets.shades_classic);
+  const bar = values.quiet
+    ? null
+    : new SingleBar(
+        {
+          format: 'export [{bar}] {value}/{total} samples, {shard}',
+          stream: process.stderr,
+          noTTYOutput: true,
+          notTTYSchedule: 5000,
+        },
+        Presets.shades_classic,
+      );
   bar?.start(total, 0, { shard: '' });
   let done = 0;
   const t0 = performance.now();
@@ -54,12 +65,17 @@ async function main(): Promise<number> {
       outDir: values.out,
       shardSize,
       headers: values['api-key'] ? { authorization: `Bearer ${values['api-key']}` } : {},
-      onShard: (e) => bar?.update((done += e.samples), { shard: `epoch ${e.epoch} ${e.shard}${e.skipped ? ' (already there)' : ''}` }),
+      onShard: (e) =>
+        bar?.update((done += e.samples), {
+          shard: `epoch ${e.epoch} ${e.shard}${e.skipped ? ' (already there)' : ''}`,
+        }),
     });
     bar?.stop();
     const s = (performance.now() - t0) / 1000;
     const shards = index.reduce((n, e) => n + e.shards.length, 0);
-    process.stderr.write(`export: ${epochs.length} epoch(s), ${shards} shards, ${total} samples in ${s.toFixed(1)} s (${(total / s).toFixed(0)} samples/s) -> ${values.out}\n`);
+    process.stderr.write(
+      `export: ${epochs.length} epoch(s), ${shards} shards, ${total} samples in ${s.toFixed(1)} s (${(total / s).toFixed(0)} samples/s) -> ${values.out}\n`,
+    );
     return 0;
   } finally {
     bar?.stop();
@@ -70,7 +86,9 @@ async function main(): Promise<number> {
 /** The service itself on 127.0.0.1 (an ephemeral port), for an export without a running one. */
 async function startInProcess(): Promise<{ url: string; close(): Promise<void> }> {
   const config = loadConfig();
-  const index = createIndexHandle(config.indexPath, (db) => createGeneration(db, datasetDir(config), config.labelCacheBytes));
+  const index = createIndexHandle(config.indexPath, (db) =>
+    createGeneration(db, datasetDir(config), config.labelCacheBytes),
+  );
   const app = createApp({ config, index, log: pino({ level: 'warn' }), imaging: await imagingCapabilities() });
   const server = app.listen(0, '127.0.0.1');
   await new Promise((resolve) => server.once('listening', resolve));

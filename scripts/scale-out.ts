@@ -16,7 +16,13 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import {
-  freePort, runProcess, startProcess, stopProcess, waitForHttp, waitForLine, type Started,
+  freePort,
+  runProcess,
+  startProcess,
+  stopProcess,
+  waitForHttp,
+  waitForLine,
+  type Started,
 } from '../dev/procs.js';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -57,32 +63,47 @@ export interface ScaleOut {
 }
 
 /** docker/nginx.conf with its environment-specific lines swapped for a loopback, foreground run. */
-export function loopbackNginxConf(template: string, o: { dir: string; listenPort: number; upstreams: number[] }): string {
+export function loopbackNginxConf(
+  template: string,
+  o: { dir: string; listenPort: number; upstreams: number[] },
+): string {
   const q = (p: string) => `"${join(o.dir, p)}"`;
   let conf = template;
   // Each swapped line must be there exactly once: a reworded template fails here, loudly.
   const swap = (what: RegExp, to: (m: RegExpExecArray) => string) => {
     const all = [...conf.matchAll(new RegExp(what.source, `${what.flags}g`))];
     const m = all[0];
-    if (all.length !== 1 || !m) throw new Error(`docker/nginx.conf: expected one match of ${what}, found ${all.length}`);
+    if (all.length !== 1 || !m)
+      throw new Error(`docker/nginx.conf: expected one match of ${what}, found ${all.length}`);
     conf = conf.slice(0, m.index) + to(m) + conf.slice(m.index + m[0].length);
   };
   swap(/^worker_processes .*;.*$/m, () => 'daemon off;\nworker_processes 1;');
   swap(/^pid .*;.*$/m, () => `pid ${q('nginx.pid')};`);
   swap(/^error_log .*;.*$/m, () => `error_log ${q('error.log')} warn;`);
   swap(/^([ \t]*)access_log \S+ (\w+);.*$/m, (m) =>
-    [`${m[1]}access_log ${q('access.log')} ${m[2]};`,
-      ...['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((t) => `${m[1]}${t}_temp_path ${q(`${t}_temp`)};`)].join('\n'));
+    [
+      `${m[1]}access_log ${q('access.log')} ${m[2]};`,
+      ...['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((t) => `${m[1]}${t}_temp_path ${q(`${t}_temp`)};`),
+    ].join('\n'),
+  );
   swap(/^[ \t]*resolver .*;.*\n/m, () => '');
   swap(/^([ \t]*)upstream (\w+) \{[^}]*?server \S+ resolve ([^;]*);[^}]*\}.*$/m, (m) =>
-    [`${m[1]}upstream ${m[2]} {`, ...o.upstreams.map((p) => `${m[1]}    server 127.0.0.1:${p} ${m[3]};`), `${m[1]}    keepalive 32;`, `${m[1]}}`].join('\n'));
+    [
+      `${m[1]}upstream ${m[2]} {`,
+      ...o.upstreams.map((p) => `${m[1]}    server 127.0.0.1:${p} ${m[3]};`),
+      `${m[1]}    keepalive 32;`,
+      `${m[1]}}`,
+    ].join('\n'),
+  );
   swap(/(proxy_cache_path )\/\S+/, (m) => `${m[1]}${q('cache')}`);
   swap(/^([ \t]*)listen \d+;.*$/m, (m) => `${m[1]}listen 127.0.0.1:${o.listenPort};`);
   return conf;
 }
 
 function nodeArgs(entry: 'dist' | 'src', script: 'server' | 'cli'): string[] {
-  return entry === 'dist' ? [join(ROOT, 'dist', `${script}.js`)] : ['--import', 'tsx', join(ROOT, 'src', `${script}.ts`)];
+  return entry === 'dist'
+    ? [join(ROOT, 'dist', `${script}.js`)]
+    : ['--import', 'tsx', join(ROOT, 'src', `${script}.ts`)];
 }
 
 /** The port in the service's JSON "listening on" log line, or undefined for any other line. */
@@ -97,8 +118,20 @@ function listeningPort(line: string): number | undefined {
 }
 
 /** Starts one replica on an ephemeral port of 127.0.0.1 and waits for its "listening" line. */
-async function startReplica(n: number, o: Required<Pick<ScaleOutOptions, 'dataDir' | 'indexPath' | 'entry'>>, sink: (s: string, l: string) => void): Promise<Replica> {
-  const env = { ...process.env, PORT: '0', HOST: '127.0.0.1', DATA_DIR: o.dataDir, INDEX_PATH: o.indexPath, INGEST_ON_START: 'false', LOG_LEVEL: 'info' };
+async function startReplica(
+  n: number,
+  o: Required<Pick<ScaleOutOptions, 'dataDir' | 'indexPath' | 'entry'>>,
+  sink: (s: string, l: string) => void,
+): Promise<Replica> {
+  const env = {
+    ...process.env,
+    PORT: '0',
+    HOST: '127.0.0.1',
+    DATA_DIR: o.dataDir,
+    INDEX_PATH: o.indexPath,
+    INGEST_ON_START: 'false',
+    LOG_LEVEL: 'info',
+  };
   const proc = startProcess(`replica ${n}`, process.execPath, nodeArgs(o.entry, 'server'), { cwd: ROOT, env });
   proc.onLine((l) => sink(`replica${n}`, l));
   try {
@@ -112,7 +145,11 @@ async function startReplica(n: number, o: Required<Pick<ScaleOutOptions, 'dataDi
 
 /** Starts nginx on `port` and waits for its /healthz; null when the port was taken meanwhile. */
 async function startNginx(
-  nginx: string, dir: string, port: number, sink: (s: string, l: string) => void, fixedPort: boolean,
+  nginx: string,
+  dir: string,
+  port: number,
+  sink: (s: string, l: string) => void,
+  fixedPort: boolean,
 ): Promise<ScaleOut['nginx'] | null> {
   const proc = startProcess('nginx', nginx, ['-p', dir, '-c', join(dir, 'nginx.conf'), '-e', 'stderr']);
   proc.onLine((l) => sink('nginx', l));
@@ -123,7 +160,7 @@ async function startNginx(
     await stopProcess(proc, STOP_GRACE_MS);
     const err = existsSync(join(dir, 'error.log')) ? readFileSync(join(dir, 'error.log'), 'utf8') : '';
     if (!fixedPort && /in use/.test(err + proc.tail())) return null;
-    throw new Error(`nginx did not start: ${(e as Error).message}\n${err}`);
+    throw new Error(`nginx did not start: ${(e as Error).message}\n${err}`, { cause: e });
   }
 }
 
@@ -149,12 +186,22 @@ export async function startScaleOut(opts: ScaleOutOptions): Promise<ScaleOut> {
     // A port picked free may be taken before nginx binds it: try a few.
     for (let attempt = 0; attempt < 3 && !proxy; attempt++) {
       const port = opts.port || (await freePort());
-      writeFileSync(join(dir, 'nginx.conf'), loopbackNginxConf(template, { dir, listenPort: port, upstreams: replicas.map((r) => r.port) }));
+      writeFileSync(
+        join(dir, 'nginx.conf'),
+        loopbackNginxConf(template, { dir, listenPort: port, upstreams: replicas.map((r) => r.port) }),
+      );
       proxy = (await startNginx(nginx, dir, port, sink, Boolean(opts.port))) ?? undefined;
     }
     if (!proxy) throw new Error('nginx found no free port in 3 tries');
     writeFileSync(join(dir, 'pids.json'), JSON.stringify({ nginx: proxy.pid, replicas: replicas.map((r) => r.pid) }));
-    return { url: `http://127.0.0.1:${proxy.port}`, replicas, nginx: proxy, dir, accessLog: join(dir, 'access.log'), stop };
+    return {
+      url: `http://127.0.0.1:${proxy.port}`,
+      replicas,
+      nginx: proxy,
+      dir,
+      accessLog: join(dir, 'access.log'),
+      stop,
+    };
   } catch (e) {
     await stop();
     throw e;
@@ -163,7 +210,10 @@ export async function startScaleOut(opts: ScaleOutOptions): Promise<ScaleOut> {
 
 async function main(argv: string[]): Promise<void> {
   if (argv[0] === 'stop') {
-    const pids = JSON.parse(readFileSync(join(argv[1] ?? '.', 'pids.json'), 'utf8')) as { nginx: number; replicas: number[] };
+    const pids = JSON.parse(readFileSync(join(argv[1] ?? '.', 'pids.json'), 'utf8')) as {
+      nginx: number;
+      replicas: number[];
+    };
     await Promise.all([pids.nginx, ...pids.replicas].map((pid) => stopProcess(pid, STOP_GRACE_MS)));
     return;
   }
@@ -172,7 +222,12 @@ async function main(argv: string[]): Promise<void> {
     return i >= 0 ? argv[i + 1] : undefined;
   };
   const entryFlag = flag('entry');
-  const entry = entryFlag === 'dist' || entryFlag === 'src' ? entryFlag : existsSync(join(ROOT, 'dist', 'server.js')) ? 'dist' : 'src';
+  const entry =
+    entryFlag === 'dist' || entryFlag === 'src'
+      ? entryFlag
+      : existsSync(join(ROOT, 'dist', 'server.js'))
+        ? 'dist'
+        : 'src';
   const dataDir = resolve(process.env.DATA_DIR ?? join(ROOT, 'var', 'demo'));
   const indexPath = resolve(process.env.INDEX_PATH ?? join(ROOT, 'var', 'index.sqlite'));
   if (!existsSync(indexPath)) {
@@ -184,17 +239,21 @@ async function main(argv: string[]): Promise<void> {
     if (ingest.code !== 0) throw new Error(`ingest failed (exit ${ingest.code ?? ingest.signal})`);
   }
   const run = await startScaleOut({
-    dataDir, indexPath, entry,
+    dataDir,
+    indexPath,
+    entry,
     replicas: Number(flag('replicas') ?? 2),
     port: Number(flag('port') ?? 8080),
     onOutput: (source, line) => source === 'nginx' && process.stderr.write(`${source}: ${line}\n`),
   });
-  process.stdout.write([
-    `proxy   ${run.url}  (nginx pid ${run.nginx.pid}; X-Cache-Status on every response)`,
-    ...run.replicas.map((r, i) => `replica ${i + 1} ${r.url}  (pid ${r.pid}, ${entry})`),
-    `state   ${run.dir}  (nginx.conf, access.log, pids.json; stop: npx tsx scripts/scale-out.ts stop ${run.dir})`,
-    '',
-  ].join('\n'));
+  process.stdout.write(
+    [
+      `proxy   ${run.url}  (nginx pid ${run.nginx.pid}; X-Cache-Status on every response)`,
+      ...run.replicas.map((r, i) => `replica ${i + 1} ${r.url}  (pid ${r.pid}, ${entry})`),
+      `state   ${run.dir}  (nginx.conf, access.log, pids.json; stop: npx tsx scripts/scale-out.ts stop ${run.dir})`,
+      '',
+    ].join('\n'),
+  );
   await new Promise<void>((r) => {
     process.once('SIGINT', r);
     process.once('SIGTERM', r);

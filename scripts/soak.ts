@@ -102,7 +102,9 @@ async function prepareDataset(): Promise<void> {
   }
   const t0 = performance.now();
   const r = await ingest({ dataDir: DATA_DIR, indexPath: INDEX_PATH });
-  log(`soak: ingest ${r.published ? 'published' : 'up to date'} in ${((performance.now() - t0) / 1000).toFixed(1)} s (${r.indexed.length} indexed, ${r.unchanged.length} unchanged, ${r.problems.length} problems)`);
+  log(
+    `soak: ingest ${r.published ? 'published' : 'up to date'} in ${((performance.now() - t0) / 1000).toFixed(1)} s (${r.indexed.length} indexed, ${r.unchanged.length} unchanged, ${r.problems.length} problems)`,
+  );
 }
 
 function build(): void {
@@ -111,13 +113,17 @@ function build(): void {
   if (r.status !== 0) throw new Error(`npm run build failed (${r.status ?? r.signal})`);
 }
 
-
 function startServer(port: number, tsx: boolean): Started {
   // One process (no npm/npx wrapper), so its PID is the server and its RSS is the service's.
   const args = tsx ? ['--import', 'tsx', 'src/server.ts'] : ['dist/server.js'];
   const env = {
-    ...process.env, HOST: '127.0.0.1', PORT: String(port), DATA_DIR, INDEX_PATH,
-    INGEST_ON_START: 'false', LOG_LEVEL: 'warn',
+    ...process.env,
+    HOST: '127.0.0.1',
+    PORT: String(port),
+    DATA_DIR,
+    INDEX_PATH,
+    INGEST_ON_START: 'false',
+    LOG_LEVEL: 'warn',
   };
   const server = startProcess('the server', process.execPath, args, { cwd: ROOT, env, logFile: LOG_PATH });
   writeFileSync(PID_PATH, `${server.pid}\n`);
@@ -138,12 +144,27 @@ async function stopServer(server: Started): Promise<string> {
 }
 
 async function slides(base: string): Promise<SlideInfo[]> {
-  const list = (await (await fetch(`${base}/slides?status=ok&limit=1000`)).json()) as { items: Array<{ id: string; classes: unknown[] }> };
+  const list = (await (await fetch(`${base}/slides?status=ok&limit=1000`)).json()) as {
+    items: Array<{ id: string; classes: unknown[] }>;
+  };
   const out: SlideInfo[] = [];
   for (const s of list.items) {
-    const d = (await (await fetch(`${base}/slides/${s.id}`)).json()) as { width: number; height: number; tileWidth: number; tileHeight: number; mpp: { x: number } | null };
+    const d = (await (await fetch(`${base}/slides/${s.id}`)).json()) as {
+      width: number;
+      height: number;
+      tileWidth: number;
+      tileHeight: number;
+      mpp: { x: number } | null;
+    };
     const tile = d.tileWidth === d.tileHeight && d.tileWidth >= 16 && d.tileWidth <= 2048 ? d.tileWidth : 256;
-    out.push({ id: s.id, width: d.width, height: d.height, tile, mpp: d.mpp?.x ?? null, labelled: s.classes.length > 0 });
+    out.push({
+      id: s.id,
+      width: d.width,
+      height: d.height,
+      tile,
+      mpp: d.mpp?.x ?? null,
+      labelled: s.classes.length > 0,
+    });
   }
   return out;
 }
@@ -170,31 +191,62 @@ interface Planned {
 function plan(kind: Kind, base: string, all: SlideInfo[]): Planned {
   const labelled = all.filter((s) => s.labelled);
   const s = pick(kind.startsWith('mask') || kind === 'region' ? labelled : all);
-  const json = (body: unknown): RequestInit => ({ method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const json = (body: unknown): RequestInit => ({
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
   switch (kind) {
     case 'tile-native':
       return { url: `${base}/slides/${s.id}/image_files/${tileAddress(s, s.tile)}.jpeg` };
     case 'tile-254':
-      return { url: `${base}/slides/${s.id}/image_files/${tileAddress(s, 254)}.${pick(['jpeg', 'jpeg', 'webp', 'png'])}?tileSize=254&overlap=1` };
+      return {
+        url: `${base}/slides/${s.id}/image_files/${tileAddress(s, 254)}.${pick(['jpeg', 'jpeg', 'webp', 'png'])}?tileSize=254&overlap=1`,
+      };
     case 'mask-raw':
       return { url: `${base}/slides/${s.id}/mask_files/${tileAddress(s, s.tile)}.png` };
     case 'mask-color':
-      return { url: `${base}/slides/${s.id}/mask_files/${tileAddress(s, 254)}.png?tileSize=254&overlap=1&style=color&opacity=${pick(['0.5', '0.75', '1'])}${pick(['', '&classes=artefact', '&classes=metastasis,adipose'])}` };
+      return {
+        url: `${base}/slides/${s.id}/mask_files/${tileAddress(s, 254)}.png?tileSize=254&overlap=1&style=color&opacity=${pick(['0.5', '0.75', '1'])}${pick(['', '&classes=artefact', '&classes=metastasis,adipose'])}`,
+      };
     case 'thumbnail':
-      return { url: `${base}/slides/${s.id}/thumbnail.${pick(['jpeg', 'png', 'webp'])}?maxSize=${pick([128, 256, 512, 1024])}` };
+      return {
+        url: `${base}/slides/${s.id}/thumbnail.${pick(['jpeg', 'png', 'webp'])}?maxSize=${pick([128, 256, 512, 1024])}`,
+      };
     case 'samples':
-      return { url: `${base}/samples`, init: json({ classes: pick([['adipose', 'metastasis'], ['background'], ['connective-tissue', 'fold']]), count: pick([64, 256, 1000]), size: pick([128, 256]), seed: int(0, 1e9), balance: pick(['classes', 'slides']) }) };
+      return {
+        url: `${base}/samples`,
+        init: json({
+          classes: pick([['adipose', 'metastasis'], ['background'], ['connective-tissue', 'fold']]),
+          count: pick([64, 256, 1000]),
+          size: pick([128, 256]),
+          seed: int(0, 1e9),
+          balance: pick(['classes', 'slides']),
+        }),
+      };
     case 'region': {
       const size = pick([128, 256, 512]);
       const byMpp = s.mpp !== null && Math.random() < 0.4;
       const res = byMpp ? `mpp=${pick([0.5, 1, 2])}` : `level=${pick([0, 0, 1])}`;
-      const layer = Math.random() < 0.3 ? `layer=mask&format=${pick(['png', 'npy'])}` : `format=${pick(['jpeg', 'png', 'webp', 'npy'])}`;
-      return { url: `${base}/slides/${s.id}/region?x=${int(0, Math.max(0, s.width - size))}&y=${int(0, Math.max(0, s.height - size))}&width=${size}&height=${size}&${res}&${layer}` };
+      const layer =
+        Math.random() < 0.3
+          ? `layer=mask&format=${pick(['png', 'npy'])}`
+          : `format=${pick(['jpeg', 'png', 'webp', 'npy'])}`;
+      return {
+        url: `${base}/slides/${s.id}/region?x=${int(0, Math.max(0, s.width - size))}&y=${int(0, Math.max(0, s.height - size))}&width=${size}&height=${size}&${res}&${layer}`,
+      };
     }
     case 'batch':
       return {
         url: `${base}/batches`,
-        init: json({ classes: ['adipose', 'connective-tissue', 'metastasis'], count: BATCH_SAMPLES, size: pick([128, 256]), seed: int(0, 1e9), format: pick(['jpeg', 'png']), minFraction: 0.3 }),
+        init: json({
+          classes: ['adipose', 'connective-tissue', 'metastasis'],
+          count: BATCH_SAMPLES,
+          size: pick([128, 256]),
+          seed: int(0, 1e9),
+          format: pick(['jpeg', 'png']),
+          minFraction: 0.3,
+        }),
         ...(Math.random() < ABORT_SHARE ? { abortAfterBytes: int(1, 200_000) } : {}),
       };
   }
@@ -234,7 +286,10 @@ async function one(p: Planned, st: KindStats): Promise<void> {
     } else {
       if (res.status >= 500) st.http5xx++;
       else st.http4xx++;
-      if (st.examples.length < 3) st.examples.push(`${res.status} ${p.init?.method ?? 'GET'} ${p.url.replace(/^http:\/\/[^/]+/, '')}: ${body.toString('utf8').slice(0, 200)}`);
+      if (st.examples.length < 3)
+        st.examples.push(
+          `${res.status} ${p.init?.method ?? 'GET'} ${p.url.replace(/^http:\/\/[^/]+/, '')}: ${body.toString('utf8').slice(0, 200)}`,
+        );
     }
   } catch (e) {
     if (p.abortAfterBytes !== undefined && ac.signal.aborted && String(ac.signal.reason).includes('intended')) {
@@ -242,7 +297,10 @@ async function one(p: Planned, st: KindStats): Promise<void> {
       return;
     }
     st.conn++;
-    if (st.examples.length < 3) st.examples.push(`connection error ${p.init?.method ?? 'GET'} ${p.url.replace(/^http:\/\/[^/]+/, '')}: ${String((e as Error).cause ?? (e as Error).message ?? e)}`);
+    if (st.examples.length < 3)
+      st.examples.push(
+        `connection error ${p.init?.method ?? 'GET'} ${p.url.replace(/^http:\/\/[^/]+/, '')}: ${String((e as Error).cause ?? (e as Error).message ?? e)}`,
+      );
   } finally {
     clearTimeout(timeout);
   }
@@ -283,13 +341,22 @@ async function main(): Promise<number> {
   try {
     await waitForHttp(`${base}/readyz`, 60_000, { proc: server, intervalMs: 200 });
     const all = await slides(base);
-    log(`soak: server pid ${pid} on ${base} (${o.tsx ? 'tsx src/server.ts' : 'node dist/server.js'}), ${all.length} readable slides (${all.filter((s) => s.labelled).length} labelled); ${o.clients} clients for ${o.seconds} s; RSS every ${o.every} s`);
+    log(
+      `soak: server pid ${pid} on ${base} (${o.tsx ? 'tsx src/server.ts' : 'node dist/server.js'}), ${all.length} readable slides (${all.filter((s) => s.labelled).length} labelled); ${o.clients} clients for ${o.seconds} s; RSS every ${o.every} s`,
+    );
 
     const stats = new Map<Kind, KindStats>(MIX.map(([k]) => [k, newStats()]));
     const rss: Array<{ t: number; mb: number }> = [];
     const t0 = performance.now();
     const deadline = t0 + o.seconds * 1000;
-    const totals = () => [...stats.values()].reduce((a, s) => ({ n: a.n + s.ok + s.aborted + s.http4xx + s.http5xx + s.conn, err: a.err + s.http4xx + s.http5xx + s.conn }), { n: 0, err: 0 });
+    const totals = () =>
+      [...stats.values()].reduce(
+        (a, s) => ({
+          n: a.n + s.ok + s.aborted + s.http4xx + s.http5xx + s.conn,
+          err: a.err + s.http4xx + s.http5xx + s.conn,
+        }),
+        { n: 0, err: 0 },
+      );
     const first = rssMb(pid);
     if (first !== null) rss.push({ t: 0, mb: first });
     log(`  t=   0 s  rss ${first?.toFixed(0) ?? '-'} MB`);
@@ -300,7 +367,9 @@ async function main(): Promise<number> {
       const mb = rssMb(pid);
       const { n, err } = totals();
       if (mb !== null) rss.push({ t: (now - t0) / 1000, mb });
-      log(`  t=${((now - t0) / 1000).toFixed(0).padStart(4)} s  rss ${mb?.toFixed(0) ?? 'gone'} MB  requests ${n}  (${((n - lastN) / ((now - lastT) / 1000)).toFixed(0)}/s)  unintended errors ${err}`);
+      log(
+        `  t=${((now - t0) / 1000).toFixed(0).padStart(4)} s  rss ${mb?.toFixed(0) ?? 'gone'} MB  requests ${n}  (${((n - lastN) / ((now - lastT) / 1000)).toFixed(0)}/s)  unintended errors ${err}`,
+      );
       lastN = n;
       lastT = now;
     }, o.every * 1000);
@@ -328,16 +397,22 @@ async function main(): Promise<number> {
 
     log('');
     log(`soak: ${seconds.toFixed(0)} s, ${o.clients} clients`);
-    log(`  ${'kind'.padEnd(12)} ${'req/s'.padStart(7)} ${'ok'.padStart(7)} ${'aborted'.padStart(8)} ${'4xx'.padStart(5)} ${'5xx'.padStart(5)} ${'conn'.padStart(5)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)} ${'MB/s'.padStart(7)}`);
+    log(
+      `  ${'kind'.padEnd(12)} ${'req/s'.padStart(7)} ${'ok'.padStart(7)} ${'aborted'.padStart(8)} ${'4xx'.padStart(5)} ${'5xx'.padStart(5)} ${'conn'.padStart(5)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)} ${'MB/s'.padStart(7)}`,
+    );
     let unintended = 0;
     let requests = 0;
     for (const [kind, s] of stats) {
       const n = s.ok + s.aborted + s.http4xx + s.http5xx + s.conn;
       requests += n;
       unintended += s.http4xx + s.http5xx + s.conn;
-      log(`  ${kind.padEnd(12)} ${(n / seconds).toFixed(1).padStart(7)} ${String(s.ok).padStart(7)} ${String(s.aborted).padStart(8)} ${String(s.http4xx).padStart(5)} ${String(s.http5xx).padStart(5)} ${String(s.conn).padStart(5)} ${percentile(s.ms, 0.5).toFixed(1).padStart(8)} ${percentile(s.ms, 0.99).toFixed(1).padStart(8)} ${(s.bytes / seconds / 1e6).toFixed(2).padStart(7)}`);
+      log(
+        `  ${kind.padEnd(12)} ${(n / seconds).toFixed(1).padStart(7)} ${String(s.ok).padStart(7)} ${String(s.aborted).padStart(8)} ${String(s.http4xx).padStart(5)} ${String(s.http5xx).padStart(5)} ${String(s.conn).padStart(5)} ${percentile(s.ms, 0.5).toFixed(1).padStart(8)} ${percentile(s.ms, 0.99).toFixed(1).padStart(8)} ${(s.bytes / seconds / 1e6).toFixed(2).padStart(7)}`,
+      );
     }
-    log(`  ${'all'.padEnd(12)} ${(requests / seconds).toFixed(1).padStart(7)}   (intended aborts are not errors; unintended errors: ${unintended})`);
+    log(
+      `  ${'all'.padEnd(12)} ${(requests / seconds).toFixed(1).padStart(7)}   (intended aborts are not errors; unintended errors: ${unintended})`,
+    );
     for (const [kind, s] of stats) for (const ex of s.examples) log(`  ! ${kind}: ${ex}`);
 
     const series = rss.map((p) => `${p.t.toFixed(0)}s:${p.mb.toFixed(0)}`).join(' ');
@@ -350,12 +425,18 @@ async function main(): Promise<number> {
       const mMax = Math.max(...middle);
       const lMax = Math.max(...last);
       leveled = lMax <= mMax * 1.1;
-      log(`  RSS verdict: ${leveled ? 'levels off' : 'still growing'} (peak of the last third ${lMax.toFixed(0)} MB vs the middle third ${mMax.toFixed(0)} MB, ${(((lMax - mMax) / mMax) * 100).toFixed(1)}%; bound +10%)`);
+      log(
+        `  RSS verdict: ${leveled ? 'levels off' : 'still growing'} (peak of the last third ${lMax.toFixed(0)} MB vs the middle third ${mMax.toFixed(0)} MB, ${(((lMax - mMax) / mMax) * 100).toFixed(1)}%; bound +10%)`,
+      );
     } else {
       log('  RSS verdict: too few samples (run longer or sample more often)');
     }
     log(`  /healthz after the load: ${health}`);
-    const errorLines = existsSync(LOG_PATH) ? readFileSync(LOG_PATH, 'utf8').split('\n').filter((l) => /"level":(50|60)/.test(l)).length : 0;
+    const errorLines = existsSync(LOG_PATH)
+      ? readFileSync(LOG_PATH, 'utf8')
+          .split('\n')
+          .filter((l) => /"level":(50|60)/.test(l)).length
+      : 0;
     log(`  server log ${LOG_PATH}: ${errorLines} error lines`);
     if (exitedEarly) log(`  ! ${exitedEarly}`);
     await stop();

@@ -106,7 +106,21 @@ export function createApp(deps: AppDeps): express.Express & { services: AppServi
   const splits = createSplitStore(splitsPathOf(config));
   app.use(splitRoutes({ current, store: splits, dataDir: datasetDir(config), maxBodyBytes: config.maxBodyBytes }));
   app.use(gridRoutes({ current }));
-  app.use(patchRoutes({ current, regions, splits, renderer: pool.renderer, limiter, maxRegionPixels: config.maxRegionPixels, maxBodyBytes: config.maxBodyBytes, maxBatchSamples: config.maxBatchSamples, maxSamples: config.maxSamples, maxRegionVertices: config.maxRegionVertices, requestTimeoutMs: config.requestTimeoutMs }));
+  app.use(
+    patchRoutes({
+      current,
+      regions,
+      splits,
+      renderer: pool.renderer,
+      limiter,
+      maxRegionPixels: config.maxRegionPixels,
+      maxBodyBytes: config.maxBodyBytes,
+      maxBatchSamples: config.maxBatchSamples,
+      maxSamples: config.maxSamples,
+      maxRegionVertices: config.maxRegionVertices,
+      requestTimeoutMs: config.requestTimeoutMs,
+    }),
+  );
   app.use(viewerRoutes({ current }));
   // IIIF reads at most 4x maxArea stored pixels (one pyramid step finer than the output, as /region allows).
   const iiif = createIiifService({ pool, regions, maxSourcePixels: 4 * config.maxRegionPixels });
@@ -131,7 +145,8 @@ function requestLog(log: Logger): RequestHandler {
       return id;
     },
     redact: ['req.headers.authorization', 'req.headers.cookie', 'req.headers["x-api-key"]'],
-    customLogLevel: (_req, res, err) => requestLogLevel(res.statusCode, Boolean(err), Date.now() - (res[startTime] ?? Date.now())),
+    customLogLevel: (_req, res, err) =>
+      requestLogLevel(res.statusCode, Boolean(err), Date.now() - (res[startTime] ?? Date.now())),
   });
 }
 
@@ -140,7 +155,10 @@ function commonHeaders(origin: string): RequestHandler {
   return (req, res, next) => {
     res.setHeader('X-Content-Type-Options', 'nosniff');
     res.setHeader('Access-Control-Allow-Origin', origin);
-    res.setHeader('Access-Control-Expose-Headers', 'ETag, X-Request-Id, Retry-After, Content-Length, X-Array-Shape, X-Array-Dtype, X-Dataset-Version, Link');
+    res.setHeader(
+      'Access-Control-Expose-Headers',
+      'ETag, X-Request-Id, Retry-After, Content-Length, X-Array-Shape, X-Array-Dtype, X-Dataset-Version, Link',
+    );
     if (origin !== '*') res.setHeader('Vary', 'Origin');
     if (req.method === 'OPTIONS') {
       res.setHeader('Access-Control-Allow-Methods', 'GET, HEAD, POST, OPTIONS');

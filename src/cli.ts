@@ -28,8 +28,13 @@ export async function runDemo(config: Config, quiet = false): Promise<void> {
   const { generateDemo } = await import('./demo/generate.js');
   const bar = progress('demo', quiet);
   try {
-    const r = await generateDemo({ outDir: config.demoDir, seed: config.demoSeed, onProgress: (p) => bar.update(p.step, p.done, p.total) });
-    if (!quiet) process.stderr.write(`demo: ${r.slides.length} slides in ${(r.ms / 1000).toFixed(1)} s -> ${r.outDir}\n`);
+    const r = await generateDemo({
+      outDir: config.demoDir,
+      seed: config.demoSeed,
+      onProgress: (p) => bar.update(p.step, p.done, p.total),
+    });
+    if (!quiet)
+      process.stderr.write(`demo: ${r.slides.length} slides in ${(r.ms / 1000).toFixed(1)} s -> ${r.outDir}\n`);
   } finally {
     bar.stop();
   }
@@ -37,8 +42,12 @@ export async function runDemo(config: Config, quiet = false): Promise<void> {
 
 export function printReport(r: IngestReport): void {
   const out = process.stderr;
-  out.write(`ingest: ${r.published ? 'published' : 'up to date'} in ${(r.ms / 1000).toFixed(1)} s; dataset version ${r.datasetVersion}\n`);
-  out.write(`  indexed ${r.indexed.length}, unchanged ${r.unchanged.length}, removed ${r.removed.length}, problems ${r.problems.length}\n`);
+  out.write(
+    `ingest: ${r.published ? 'published' : 'up to date'} in ${(r.ms / 1000).toFixed(1)} s; dataset version ${r.datasetVersion}\n`,
+  );
+  out.write(
+    `  indexed ${r.indexed.length}, unchanged ${r.unchanged.length}, removed ${r.removed.length}, problems ${r.problems.length}\n`,
+  );
   for (const p of r.problems) out.write(`  ! ${p.relPath}: ${p.code}: ${p.detail}\n`);
 }
 
@@ -60,7 +69,10 @@ export function progress(name: string, quiet: boolean): Progress {
       stop: () => {},
     };
   }
-  const bar = new SingleBar({ format: `${name} [{bar}] {value}/{total} {step}`, stream: process.stderr }, Presets.shades_classic);
+  const bar = new SingleBar(
+    { format: `${name} [{bar}] {value}/{total} {step}`, stream: process.stderr },
+    Presets.shades_classic,
+  );
   let started = false;
   return {
     update: (step, done, total) => {
@@ -90,7 +102,9 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${hashKey(argv[1])}\n`);
     return 0;
   }
-  process.stderr.write('usage: cli.js demo | ingest | hash-key <key>   (settings from DATA_DIR, INDEX_PATH, DEMO_DIR, DEMO_SEED)\n');
+  process.stderr.write(
+    'usage: cli.js demo | ingest | hash-key <key>   (settings from DATA_DIR, INDEX_PATH, DEMO_DIR, DEMO_SEED)\n',
+  );
   return 2;
 }
 
@@ -98,7 +112,9 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   main(process.argv.slice(2)).then(
     (code) => process.exit(code),
     (e: unknown) => {
-      process.stderr.write(e instanceof AppError ? `error: ${e.code}: ${e.detail}\n` : `error: ${(e as Error).stack ?? e}\n`);
+      process.stderr.write(
+        e instanceof AppError ? `error: ${e.code}: ${e.detail}\n` : `error: ${(e as Error).stack ?? e}\n`,
+      );
       process.exit(1);
     },
   );

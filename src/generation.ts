@@ -28,7 +28,17 @@ export interface Generation {
 }
 
 /** Codes that mean the slide file is missing, damaged or no longer what was indexed. */
-const FILE_FAILURES = new Set(['PIXELS_UNREADABLE', 'SLIDE_DAMAGED', 'SLIDE_CHANGED', 'NOT_TIFF', 'TIFF_TRUNCATED', 'TIFF_BAD_IFD', 'TIFF_IFD_LOOP', 'TIFF_NO_IMAGES', 'TIFF_TOO_MANY_IFDS']);
+const FILE_FAILURES = new Set([
+  'PIXELS_UNREADABLE',
+  'SLIDE_DAMAGED',
+  'SLIDE_CHANGED',
+  'NOT_TIFF',
+  'TIFF_TRUNCATED',
+  'TIFF_BAD_IFD',
+  'TIFF_IFD_LOOP',
+  'TIFF_NO_IMAGES',
+  'TIFF_TOO_MANY_IFDS',
+]);
 
 /** Errors of the filesystem (missing, unreadable file), as opposed to bugs. */
 function isFileError(e: unknown): boolean {
@@ -56,7 +66,12 @@ export function createGeneration(db: Db, dataDir: string, labelCacheBytes: numbe
   const slide = (id: string | undefined): SlideRow => {
     // The pattern check keeps odd ids (traversal, NUL, huge) out of SQL and out of messages.
     const row = id !== undefined && SLIDE_ID_PATTERN.test(id) ? lookup(id) : undefined;
-    if (!row) throw new AppError(404, 'SLIDE_NOT_FOUND', id !== undefined && SLIDE_ID_PATTERN.test(id) ? `no slide "${id}" in the dataset` : 'no such slide');
+    if (!row)
+      throw new AppError(
+        404,
+        'SLIDE_NOT_FOUND',
+        id !== undefined && SLIDE_ID_PATTERN.test(id) ? `no slide "${id}" in the dataset` : 'no such slide',
+      );
     return row;
   };
   return {
@@ -68,7 +83,12 @@ export function createGeneration(db: Db, dataDir: string, labelCacheBytes: numbe
     slide,
     readableSlide(id) {
       const s = slide(id);
-      if (s.status !== 'ok') throw new AppError(409, 'SLIDE_UNSUPPORTED', `slide "${s.id}" is indexed but cannot be decoded here: ${s.status_reason ?? 'unsupported'}`);
+      if (s.status !== 'ok')
+        throw new AppError(
+          409,
+          'SLIDE_UNSUPPORTED',
+          `slide "${s.id}" is indexed but cannot be decoded here: ${s.status_reason ?? 'unsupported'}`,
+        );
       return s;
     },
     slidePath: (s) => join(dataDir, s.rel_path),
@@ -78,7 +98,12 @@ export function createGeneration(db: Db, dataDir: string, labelCacheBytes: numbe
       } catch (e) {
         // Only failures of the file itself become "slide unavailable"; limits, bad requests and bugs pass through.
         if (e instanceof AppError ? !FILE_FAILURES.has(e.code) : !isFileError(e)) throw e;
-        throw new AppError(503, 'SLIDE_UNAVAILABLE', `slide "${slideId}" cannot be read right now (its file is missing or damaged); other slides are not affected; re-ingest to refresh it`, { 'Retry-After': '60' });
+        throw new AppError(
+          503,
+          'SLIDE_UNAVAILABLE',
+          `slide "${slideId}" cannot be read right now (its file is missing or damaged); other slides are not affected; re-ingest to refresh it`,
+          { 'Retry-After': '60' },
+        );
       }
     },
     classTotals() {

@@ -21,10 +21,20 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const log = pino({ level: config.logLevel });
   const imaging = await imagingCapabilities();
-  log.info({ imaging }, `libvips ${imaging.libvips}; OpenSlide ${imaging.openslide ? 'available' : 'not available'}; optional TIFF codecs: ${imaging.codecs.join(', ') || 'none'} (no JPEG 2000 / ZSTD slides in this build)`);
+  log.info(
+    { imaging },
+    `libvips ${imaging.libvips}; OpenSlide ${imaging.openslide ? 'available' : 'not available'}; optional TIFF codecs: ${imaging.codecs.join(', ') || 'none'} (no JPEG 2000 / ZSTD slides in this build)`,
+  );
   const native = nativeJpegStatus();
-  if (!native.available) log.warn({ reason: native.reason }, "native JPEG region decoder not available: libvips decodes whole tiles for regions (same pixels, slower: see the README's benchmarks)");
-  else log.info(`native JPEG region decoder: libjpeg-turbo ${native.libjpegTurbo}, ${config.nativeJpeg ? 'enabled' : 'disabled by NATIVE_JPEG'}`);
+  if (!native.available)
+    log.warn(
+      { reason: native.reason },
+      "native JPEG region decoder not available: libvips decodes whole tiles for regions (same pixels, slower: see the README's benchmarks)",
+    );
+  else
+    log.info(
+      `native JPEG region decoder: libjpeg-turbo ${native.libjpegTurbo}, ${config.nativeJpeg ? 'enabled' : 'disabled by NATIVE_JPEG'}`,
+    );
   const dataDir = datasetDir(config);
   const index = createIndexHandle(config.indexPath, (db) => createGeneration(db, dataDir, config.labelCacheBytes));
   const lifecycle = { draining: false };
@@ -33,22 +43,36 @@ async function main(): Promise<void> {
   const server = app.listen(config.port, config.host, () => {
     const addr = server.address();
     const port = typeof addr === 'object' && addr ? addr.port : config.port;
-    log.info({ port, dataDir }, `listening on http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${port} (viewer at /, API docs at /docs)`);
+    log.info(
+      { port, dataDir },
+      `listening on http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${port} (viewer at /, API docs at /docs)`,
+    );
   });
   server.keepAliveTimeout = 65_000;
   // Requests Node refuses before Express sees them (headers too large, malformed): a problem body too.
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     if (!socket.writable) return socket.destroy();
     const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
-    const body = JSON.stringify({ type: '/problems/bad-request', title: status === 431 ? 'Request Header Fields Too Large' : 'Bad Request', status, detail: 'the request could not be parsed', code: status === 431 ? 'HEADERS_TOO_LARGE' : 'MALFORMED_REQUEST' });
-    socket.end(`HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : 'Bad Request'}\r\nContent-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    const body = JSON.stringify({
+      type: '/problems/bad-request',
+      title: status === 431 ? 'Request Header Fields Too Large' : 'Bad Request',
+      status,
+      detail: 'the request could not be parsed',
+      code: status === 431 ? 'HEADERS_TOO_LARGE' : 'MALFORMED_REQUEST',
+    });
+    socket.end(
+      `HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : 'Bad Request'}\r\nContent-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
   });
   const stop = (signal: string) => {
     // Readiness turns false first and the listener stays open for a moment, so load balancers see
     // it and stop sending; then no new connections, requests in flight finish (batches included)
     // within DRAIN_MS, and the process exits.
     lifecycle.draining = true;
-    log.info({ signal, readinessGraceMs: config.readinessGraceMs, drainMs: config.drainMs }, 'stopping: readiness off, draining requests in flight');
+    log.info(
+      { signal, readinessGraceMs: config.readinessGraceMs, drainMs: config.drainMs },
+      'stopping: readiness off, draining requests in flight',
+    );
     setTimeout(() => {
       server.close(() => {
         index.close();
@@ -89,5 +113,10 @@ main().catch((e: unknown) => {
 
 /** What an ingest of the configured dataset needs, with the configured work limits. */
 function ingestJob(config: Config): IngestJob {
-  return { dataDir: datasetDir(config), indexPath: config.indexPath, maxSlidePixels: config.maxSlidePixels, maxRasterWork: config.maxRasterWork };
+  return {
+    dataDir: datasetDir(config),
+    indexPath: config.indexPath,
+    maxSlidePixels: config.maxSlidePixels,
+    maxRasterWork: config.maxRasterWork,
+  };
 }

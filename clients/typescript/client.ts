@@ -44,7 +44,10 @@ export function createSlidesClient(baseUrl: string, options: SlidesClientOptions
 
 /** A problem document answered by the service, as an Error. */
 export class ProblemError extends Error {
-  constructor(readonly status: number, readonly problem: Problem) {
+  constructor(
+    readonly status: number,
+    readonly problem: Problem,
+  ) {
     super(`${status} ${problem.code}: ${problem.detail ?? problem.title}`);
     this.name = 'ProblemError';
   }
@@ -59,14 +62,25 @@ export function ok<T>(result: { data?: T; error?: unknown; response: Response })
     const e = result.error;
     const problem: Problem = isProblem(e)
       ? e
-      : { type: 'about:blank', title: result.response.statusText || 'Error', status: result.response.status, code: 'UNEXPECTED_RESPONSE', detail: typeof e === 'string' ? e.slice(0, 200) : 'no body' };
+      : {
+          type: 'about:blank',
+          title: result.response.statusText || 'Error',
+          status: result.response.status,
+          code: 'UNEXPECTED_RESPONSE',
+          detail: typeof e === 'string' ? e.slice(0, 200) : 'no body',
+        };
     throw new ProblemError(result.response.status, problem);
   }
   return result.data;
 }
 
 export function isProblem(v: unknown): v is Problem {
-  return typeof v === 'object' && v !== null && typeof (v as Problem).code === 'string' && typeof (v as Problem).status === 'number';
+  return (
+    typeof v === 'object' &&
+    v !== null &&
+    typeof (v as Problem).code === 'string' &&
+    typeof (v as Problem).status === 'number'
+  );
 }
 
 /**

@@ -30,7 +30,9 @@ async function main(baseUrl: string, outPath: string): Promise<void> {
   const samples = ok(await api.POST('/samples', { body: request }));
   console.log(`samples: ${samples.items.length} metastasis patches (dataset version ${samples.datasetVersion})`);
   for (const p of samples.items) {
-    console.log(`  #${p.index} ${p.slideId} x=${p.x} y=${p.y} ${p.width} px  ${p.class} ${(100 * (p.fractions[p.class] ?? 0)).toFixed(0)} %`);
+    console.log(
+      `  #${p.index} ${p.slideId} x=${p.x} y=${p.y} ${p.width} px  ${p.class} ${(100 * (p.fractions[p.class] ?? 0)).toFixed(0)} %`,
+    );
   }
 
   // The tar is streamed to the file as it arrives: a batch of thousands of patches never sits in memory.
@@ -41,7 +43,9 @@ async function main(baseUrl: string, outPath: string): Promise<void> {
 
   const entries = await tarEntries(outPath);
   const samplesInTar = new Set(entries.map((name) => name.split('.')[0])).size;
-  console.log(`batch: ${entries.length} tar entries for ${samplesInTar} samples -> ${outPath} (${(statSync(outPath).size / 1024).toFixed(0)} KiB)`);
+  console.log(
+    `batch: ${entries.length} tar entries for ${samplesInTar} samples -> ${outPath} (${(statSync(outPath).size / 1024).toFixed(0)} KiB)`,
+  );
   console.log(`  e.g. ${entries.slice(0, 3).join(', ')}`);
 }
 

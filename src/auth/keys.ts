@@ -27,10 +27,17 @@ export function hashKey(key: string): string {
 /** Parses a comma-separated list of `sha256:<64 hex>` digests; anything else fails at boot. */
 export function parseKeyList(name: string, raw: string | undefined): string[] {
   if (!raw) return [];
-  return raw.split(',').map((k) => k.trim()).filter(Boolean).map((k) => {
-    if (!/^sha256:[0-9a-f]{64}$/.test(k)) throw new Error(`config: ${name} takes sha256:<64 hex digits> digests (make one with "npm run hash-key -- <key>"), not keys`);
-    return k;
-  });
+  return raw
+    .split(',')
+    .map((k) => k.trim())
+    .filter(Boolean)
+    .map((k) => {
+      if (!/^sha256:[0-9a-f]{64}$/.test(k))
+        throw new Error(
+          `config: ${name} takes sha256:<64 hex digits> digests (make one with "npm run hash-key -- <key>"), not keys`,
+        );
+      return k;
+    });
 }
 
 export interface Access {
@@ -54,12 +61,14 @@ export function createAccess(cfg: KeyConfig): Access {
     if (revoked.has(digest)) return 'revoked';
     return admin.has(digest) ? 'admin' : data.has(digest) ? 'data' : 'invalid';
   };
-  const check = (needAdmin: boolean): RequestHandler => (req, res, next) => {
-    if (!enabled) return next();
-    res.locals.keyed = true;
-    const denied = refusal(role(req), needAdmin);
-    next(denied ?? undefined);
-  };
+  const check =
+    (needAdmin: boolean): RequestHandler =>
+    (req, res, next) => {
+      if (!enabled) return next();
+      res.locals.keyed = true;
+      const denied = refusal(role(req), needAdmin);
+      next(denied ?? undefined);
+    };
   return { requireKey: check(false), requireAdmin: check(true) };
 }
 

@@ -23,9 +23,13 @@ export function loginRoutes(cfg: KeyConfig): Router {
   });
   r.post('/login', express.urlencoded({ extended: false, limit: 2048 }), (req, res) => {
     const key = typeof req.body?.key === 'string' ? req.body.key.trim() : '';
-    if (!/^[\x21-\x7e]{1,512}$/.test(key) || !keyAccepted(cfg, key)) throw new AppError(401, 'UNAUTHORIZED', 'the API key is not valid');
+    if (!/^[\x21-\x7e]{1,512}$/.test(key) || !keyAccepted(cfg, key))
+      throw new AppError(401, 'UNAUTHORIZED', 'the API key is not valid');
     const secure = req.secure ? '; Secure' : '';
-    res.setHeader('Set-Cookie', `${KEY_COOKIE}=${encodeURIComponent(key)}; HttpOnly; SameSite=Strict; Path=/; Max-Age=${COOKIE_MAX_AGE_S}${secure}`);
+    res.setHeader(
+      'Set-Cookie',
+      `${KEY_COOKIE}=${encodeURIComponent(key)}; HttpOnly; SameSite=Strict; Path=/; Max-Age=${COOKIE_MAX_AGE_S}${secure}`,
+    );
     res.redirect(303, '/');
   });
   return r;

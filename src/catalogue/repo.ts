@@ -89,15 +89,28 @@ export interface CatalogueRepo {
 
 export function createCatalogueRepo(db: Db): CatalogueRepo {
   const slide = db.prepare<[string], SlideRow>('SELECT * FROM slides WHERE id = ?');
-  const levels = db.prepare<[string], LevelRow>('SELECT level, ifd, width, height, downsample, tile_width, tile_height FROM slide_levels WHERE slide_id = ? ORDER BY level');
-  const sources = db.prepare<[string], SourceRow>('SELECT position, source_id, format, rel_path, shapes, downsample FROM label_sources WHERE slide_id = ? ORDER BY position');
-  const classes = db.prepare<[], TaxonomyClass & { description: string | null }>('SELECT value, name, category, color, description FROM classes ORDER BY value');
+  const levels = db.prepare<[string], LevelRow>(
+    'SELECT level, ifd, width, height, downsample, tile_width, tile_height FROM slide_levels WHERE slide_id = ? ORDER BY level',
+  );
+  const sources = db.prepare<[string], SourceRow>(
+    'SELECT position, source_id, format, rel_path, shapes, downsample FROM label_sources WHERE slide_id = ? ORDER BY position',
+  );
+  const classes = db.prepare<[], TaxonomyClass & { description: string | null }>(
+    'SELECT value, name, category, color, description FROM classes ORDER BY value',
+  );
   const dataset = db.prepare<[], { key: string; value: string }>('SELECT key, value FROM dataset');
-  const problems = db.prepare<[], ProblemRow>('SELECT rel_path, slide_id, code, detail FROM ingest_problems ORDER BY rel_path');
+  const problems = db.prepare<[], ProblemRow>(
+    'SELECT rel_path, slide_id, code, detail FROM ingest_problems ORDER BY rel_path',
+  );
   const count = db.prepare<[], { n: number }>('SELECT count(*) AS n FROM slides');
-  const areasOf = db.prepare<[string], ClassAreaRow>('SELECT * FROM slide_classes WHERE slide_id IN (SELECT value FROM json_each(?)) ORDER BY slide_id, value');
+  const areasOf = db.prepare<[string], ClassAreaRow>(
+    'SELECT * FROM slide_classes WHERE slide_id IN (SELECT value FROM json_each(?)) ORDER BY slide_id, value',
+  );
   // Filtering by classes is a set query; the JSON array parameter keeps it one prepared statement.
-  const list = db.prepare<{ classes: string | null; status: string | null; limit: number; offset: number }, SlideRow & { total: number }>(`
+  const list = db.prepare<
+    { classes: string | null; status: string | null; limit: number; offset: number },
+    SlideRow & { total: number }
+  >(`
     SELECT s.*, count(*) OVER () AS total FROM slides s
     WHERE (@status IS NULL OR s.status = @status)
       AND (@classes IS NULL OR EXISTS (SELECT 1 FROM slide_classes c WHERE c.slide_id = s.id AND c.value IN (SELECT value FROM json_each(@classes))))
@@ -108,11 +121,23 @@ export function createCatalogueRepo(db: Db): CatalogueRepo {
     sources: (id) => sources.all(id),
     classAreas: (ids) => areasOf.all(JSON.stringify(ids)),
     listSlides: (f) => {
-      const rows = list.all({ classes: f.classValues ? JSON.stringify(f.classValues) : null, status: f.status, limit: f.limit, offset: f.offset });
+      const rows = list.all({
+        classes: f.classValues ? JSON.stringify(f.classValues) : null,
+        status: f.status,
+        limit: f.limit,
+        offset: f.offset,
+      });
       const total = rows[0]?.total ?? (f.offset > 0 ? countMatching(db, f) : 0);
       return { rows, total };
     },
-    taxonomy: () => classes.all().map((c) => ({ value: c.value, name: c.name, category: c.category, color: c.color, ...(c.description ? { description: c.description } : {}) })),
+    taxonomy: () =>
+      classes.all().map((c) => ({
+        value: c.value,
+        name: c.name,
+        category: c.category,
+        color: c.color,
+        ...(c.description ? { description: c.description } : {}),
+      })),
     datasetInfo: () => Object.fromEntries(dataset.all().map((r) => [r.key, r.value])),
     problems: () => problems.all(),
     slideCount: () => count.get()!.n,
@@ -122,9 +147,11 @@ export function createCatalogueRepo(db: Db): CatalogueRepo {
 /** The total when the requested page is past the end (the window count has no row to ride on). */
 function countMatching(db: Db, f: SlideFilter): number {
   const row = db
-    .prepare<{ classes: string | null; status: string | null }, { n: number }>(`SELECT count(*) AS n FROM slides s
+    .prepare<{ classes: string | null; status: string | null }, { n: number }>(
+      `SELECT count(*) AS n FROM slides s
       WHERE (@status IS NULL OR s.status = @status)
-        AND (@classes IS NULL OR EXISTS (SELECT 1 FROM slide_classes c WHERE c.slide_id = s.id AND c.value IN (SELECT value FROM json_each(@classes))))`)
+        AND (@classes IS NULL OR EXISTS (SELECT 1 FROM slide_classes c WHERE c.slide_id = s.id AND c.value IN (SELECT value FROM json_each(@classes))))`,
+    )
     .get({ classes: f.classValues ? JSON.stringify(f.classValues) : null, status: f.status });
   return row?.n ?? 0;
 }

@@ -36,16 +36,24 @@ export function catalogueRoutes(deps: CatalogueDeps): Router {
     let classValues: number[] | null = null;
     if (selectors.length > 0) {
       const { values, unknown } = selectClasses(g.taxonomy, selectors);
-      if (unknown.length > 0) throw new AppError(400, 'UNKNOWN_CLASS', `not a class or category of the taxonomy: ${unknown.join(', ')}`);
+      if (unknown.length > 0)
+        throw new AppError(400, 'UNKNOWN_CLASS', `not a class or category of the taxonomy: ${unknown.join(', ')}`);
       classValues = values;
     }
-    const status = req.query.status === undefined ? null : enumParam(req, 'status', 'ok', ['ok', 'unsupported'] as const);
+    const status =
+      req.query.status === undefined ? null : enumParam(req, 'status', 'ok', ['ok', 'unsupported'] as const);
     const limit = intParam(req, 'limit', 100, 1, 1000);
     const offset = intParam(req, 'offset', 0, 0, 1_000_000);
     const { rows, total } = g.catalogue.listSlides({ classValues, status, limit, offset });
     const areas = g.catalogue.classAreas(rows.map((s) => s.id));
     const body: Schemas['SlideList'] = {
-      items: rows.map((s) => slideSummary(s, areas.filter((a) => a.slide_id === s.id), g.taxonomy)),
+      items: rows.map((s) =>
+        slideSummary(
+          s,
+          areas.filter((a) => a.slide_id === s.id),
+          g.taxonomy,
+        ),
+      ),
       total,
       limit,
       offset,
@@ -59,7 +67,9 @@ export function catalogueRoutes(deps: CatalogueDeps): Router {
     const g = deps.current();
     const s = g.slide(req.params.slideId);
     if (notModified(req, res, s.etag, REVALIDATE_CACHE)) return;
-    res.json(slideDetail(s, g.catalogue.levels(s.id), g.catalogue.sources(s.id), g.catalogue.classAreas([s.id]), g.taxonomy));
+    res.json(
+      slideDetail(s, g.catalogue.levels(s.id), g.catalogue.sources(s.id), g.catalogue.classAreas([s.id]), g.taxonomy),
+    );
   });
 
   for (const format of Object.keys(THUMB_FORMATS) as ImageFormat[]) {
@@ -74,7 +84,9 @@ export function catalogueRoutes(deps: CatalogueDeps): Router {
         // The smallest level still at least maxSize on its long side: no upsampling, least decoding.
         const levels = g.catalogue.levels(s.id);
         const level = [...levels].reverse().find((l) => Math.max(l.width, l.height) >= maxSize) ?? levels[0]!;
-        body = await deps.limiter.run(() => g.guardPixels(s.id, () => renderThumbnail(g.slidePath(s), level.ifd, maxSize, format, THUMB_QUALITY)));
+        body = await deps.limiter.run(() =>
+          g.guardPixels(s.id, () => renderThumbnail(g.slidePath(s), level.ifd, maxSize, format, THUMB_QUALITY)),
+        );
         thumbs.set(key, body);
       }
       sendImage(res, body, THUMB_FORMATS[format]);
@@ -86,7 +98,11 @@ export function catalogueRoutes(deps: CatalogueDeps): Router {
     if (notModified(req, res, g.datasetVersion, REVALIDATE_CACHE)) return;
     const totals = g.classTotals();
     const body: Schemas['ClassList'] = {
-      items: g.taxonomy.map((c) => ({ ...c, description: c.description ?? null, ...(totals.get(c.value) ?? { slides: 0, areaPx: 0, areaUm2: 0 }) })),
+      items: g.taxonomy.map((c) => ({
+        ...c,
+        description: c.description ?? null,
+        ...(totals.get(c.value) ?? { slides: 0, areaPx: 0, areaUm2: 0 }),
+      })),
       categories: [...new Set(g.taxonomy.flatMap((c) => (c.category ? [c.category] : [])))],
     };
     res.json(body);
@@ -104,7 +120,12 @@ export function catalogueRoutes(deps: CatalogueDeps): Router {
       labelDownsample: Number(info.label_downsample ?? 0),
       updatedAt: info.updated_at ?? '',
       slides: g.catalogue.slideCount(),
-      problems: g.catalogue.problems().map((p) => ({ file: p.rel_path.split('/').pop() ?? p.rel_path, slideId: p.slide_id, code: p.code, detail: p.detail })),
+      problems: g.catalogue.problems().map((p) => ({
+        file: p.rel_path.split('/').pop() ?? p.rel_path,
+        slideId: p.slide_id,
+        code: p.code,
+        detail: p.detail,
+      })),
     };
     res.json(body);
   });

@@ -69,7 +69,10 @@ const schema = {
     slides: {
       type: 'object',
       additionalProperties: false,
-      properties: { dir: { type: 'string' }, extensions: { type: 'array', items: { type: 'string', pattern: '^\\.[A-Za-z0-9]+$' } } },
+      properties: {
+        dir: { type: 'string' },
+        extensions: { type: 'array', items: { type: 'string', pattern: '^\\.[A-Za-z0-9]+$' } },
+      },
     },
     taxonomy: {
       type: 'array',
@@ -92,7 +95,11 @@ const schema = {
     slideAttributes: {
       type: 'object',
       maxProperties: 100_000,
-      additionalProperties: { type: 'object', maxProperties: 64, additionalProperties: { type: 'string', maxLength: 200 } },
+      additionalProperties: {
+        type: 'object',
+        maxProperties: 64,
+        additionalProperties: { type: 'string', maxLength: 200 },
+      },
     },
     labelSources: {
       type: 'array',
@@ -159,7 +166,9 @@ export function parseManifest(raw: unknown): Manifest {
     labelDownsample: m.labelDownsample ?? DEFAULT_LABEL_DOWNSAMPLE,
     labelSources: sources,
   };
-  const slideAttributes = Object.fromEntries(Object.entries(m.slideAttributes ?? {}).map(([id, a]) => [id.toLowerCase(), a]));
+  const slideAttributes = Object.fromEntries(
+    Object.entries(m.slideAttributes ?? {}).map(([id, a]) => [id.toLowerCase(), a]),
+  );
   return { ...base, hash: createHash('sha256').update(JSON.stringify(base)).digest('hex'), slideAttributes };
 }
 
@@ -171,11 +180,14 @@ type ManifestJson = {
   taxonomy?: TaxonomyClass[];
   labelDownsample?: number;
   slideAttributes?: Record<string, Record<string, string>>;
-  labelSources?: Array<Omit<LabelSourceSpec, 'suffix' | 'downsample' | 'classMap' | 'palette' | 'tolerance'> & Partial<LabelSourceSpec>>;
+  labelSources?: Array<
+    Omit<LabelSourceSpec, 'suffix' | 'downsample' | 'classMap' | 'palette' | 'tolerance'> & Partial<LabelSourceSpec>
+  >;
 };
 
 function defaultManifest(dataDir: string): Manifest {
-  const slidesDir = existsSync(join(dataDir, 'slides')) && statSync(join(dataDir, 'slides')).isDirectory() ? 'slides' : '.';
+  const slidesDir =
+    existsSync(join(dataDir, 'slides')) && statSync(join(dataDir, 'slides')).isDirectory() ? 'slides' : '.';
   return parseManifest({ name: 'unnamed-dataset', version: 'unversioned', slides: { dir: slidesDir } });
 }
 
@@ -193,7 +205,8 @@ function checkTaxonomy(taxonomy: TaxonomyClass[]): void {
   const n = dup(taxonomy.map((c) => c.name.toLowerCase()));
   if (n !== undefined) throw invalidInput('MANIFEST_INVALID', `taxonomy class "${n}" is declared twice`);
   const zero = taxonomy.find((c) => c.value === 0);
-  if (zero && zero.category !== null) throw invalidInput('MANIFEST_INVALID', 'value 0 means unlabelled and cannot have a category');
+  if (zero && zero.category !== null)
+    throw invalidInput('MANIFEST_INVALID', 'value 0 means unlabelled and cannot have a category');
 }
 
 function checkSources(sources: LabelSourceSpec[], taxonomy: TaxonomyClass[]): void {
@@ -203,13 +216,26 @@ function checkSources(sources: LabelSourceSpec[], taxonomy: TaxonomyClass[]): vo
     if (ids.has(s.id)) throw invalidInput('MANIFEST_INVALID', `label source "${s.id}" is declared twice`);
     ids.add(s.id);
     const isMask = s.format === 'label-mask' || s.format === 'color-mask';
-    if (isMask && s.downsample === null) throw invalidInput('MANIFEST_INVALID', `label source "${s.id}": a ${s.format} needs "downsample" (level-0 pixels per mask pixel)`);
+    if (isMask && s.downsample === null)
+      throw invalidInput(
+        'MANIFEST_INVALID',
+        `label source "${s.id}": a ${s.format} needs "downsample" (level-0 pixels per mask pixel)`,
+      );
     for (const [from, to] of Object.entries(s.classMap)) {
-      if (to !== null && !names.has(to.toLowerCase())) throw invalidInput('MANIFEST_INVALID', `label source "${s.id}": classMap "${from}" names class "${to}", which the taxonomy does not declare`);
+      if (to !== null && !names.has(to.toLowerCase()))
+        throw invalidInput(
+          'MANIFEST_INVALID',
+          `label source "${s.id}": classMap "${from}" names class "${to}", which the taxonomy does not declare`,
+        );
     }
     for (const [colour, to] of Object.entries(s.palette ?? {})) {
-      if (!/^#[0-9A-Fa-f]{6}$/.test(colour)) throw invalidInput('MANIFEST_INVALID', `label source "${s.id}": palette key "${colour}" is not #rrggbb`);
-      if (!names.has(to.toLowerCase())) throw invalidInput('MANIFEST_INVALID', `label source "${s.id}": palette colour ${colour} names class "${to}", which the taxonomy does not declare`);
+      if (!/^#[0-9A-Fa-f]{6}$/.test(colour))
+        throw invalidInput('MANIFEST_INVALID', `label source "${s.id}": palette key "${colour}" is not #rrggbb`);
+      if (!names.has(to.toLowerCase()))
+        throw invalidInput(
+          'MANIFEST_INVALID',
+          `label source "${s.id}": palette colour ${colour} names class "${to}", which the taxonomy does not declare`,
+        );
     }
     checkTolerance(s, taxonomy);
   }
@@ -218,20 +244,29 @@ function checkSources(sources: LabelSourceSpec[], taxonomy: TaxonomyClass[]): vo
 
 /** Largest per-channel difference of two packed 0xrrggbb colours: the distance `tolerance` bounds. */
 export function colorDistance(a: number, b: number): number {
-  return Math.max(Math.abs((a >> 16) - (b >> 16)), Math.abs(((a >> 8) & 255) - ((b >> 8) & 255)), Math.abs((a & 255) - (b & 255)));
+  return Math.max(
+    Math.abs((a >> 16) - (b >> 16)),
+    Math.abs(((a >> 8) & 255) - ((b >> 8) & 255)),
+    Math.abs((a & 255) - (b & 255)),
+  );
 }
 
 /** A tolerance must leave every colour within reach of at most one palette colour (black included). */
 function checkTolerance(s: LabelSourceSpec, taxonomy: TaxonomyClass[]): void {
   if (s.tolerance === 0) return;
-  if (s.format !== 'color-mask') throw invalidInput('MANIFEST_INVALID', `label source "${s.id}": "tolerance" applies to colour masks only`);
+  if (s.format !== 'color-mask')
+    throw invalidInput('MANIFEST_INVALID', `label source "${s.id}": "tolerance" applies to colour masks only`);
   const packed = (hex: string) => parseHexColor(hex).reduce((k, c) => (k << 8) | c, 0);
   const colours = [0, ...(s.palette ? Object.keys(s.palette) : taxonomy.map((c) => c.color)).map(packed)];
   let closest = Infinity;
   for (let i = 0; i < colours.length; i++) {
-    for (let j = i + 1; j < colours.length; j++) if (colours[i] !== colours[j]) closest = Math.min(closest, colorDistance(colours[i]!, colours[j]!));
+    for (let j = i + 1; j < colours.length; j++)
+      if (colours[i] !== colours[j]) closest = Math.min(closest, colorDistance(colours[i]!, colours[j]!));
   }
   if (2 * s.tolerance >= closest) {
-    throw invalidInput('MANIFEST_INVALID', `label source "${s.id}": tolerance ${s.tolerance} is too large: two palette colours are only ${closest} apart, so it must be below ${Math.ceil(closest / 2)}`);
+    throw invalidInput(
+      'MANIFEST_INVALID',
+      `label source "${s.id}": tolerance ${s.tolerance} is too large: two palette colours are only ${closest} apart, so it must be below ${Math.ceil(closest / 2)}`,
+    );
   }
 }

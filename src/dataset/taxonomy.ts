@@ -19,7 +19,10 @@ export interface TaxonomyClass {
  * Resolver for names found in label files: an explicit `classMap` entry first (class name, or
  * null for a hole), then the taxonomy's own names, case-insensitively.
  */
-export function createClassResolver(taxonomy: readonly TaxonomyClass[], classMap: Readonly<Record<string, string | null>> = {}): ClassResolver {
+export function createClassResolver(
+  taxonomy: readonly TaxonomyClass[],
+  classMap: Readonly<Record<string, string | null>> = {},
+): ClassResolver {
   const byName = new Map(taxonomy.map((c) => [c.name.toLowerCase(), c.value]));
   const mapped = new Map(Object.entries(classMap).map(([k, v]) => [k.toLowerCase(), v]));
   return (name: string) => {
@@ -47,7 +50,10 @@ export function categoriesOf(taxonomy: readonly TaxonomyClass[]): string[] {
  * Class values selected by a list of class names, numeric values or category names, in the
  * order given; returns the selectors nothing matched, so callers can say which were unknown.
  */
-export function selectClasses(taxonomy: readonly TaxonomyClass[], selectors: readonly (string | number)[]): { values: number[]; unknown: string[] } {
+export function selectClasses(
+  taxonomy: readonly TaxonomyClass[],
+  selectors: readonly (string | number)[],
+): { values: number[]; unknown: string[] } {
   const values: number[] = [];
   const unknown: string[] = [];
   const add = (v: number) => {

@@ -26,7 +26,8 @@ export function openIndexReadOnly(path: string): Db {
     const version = db.pragma('user_version', { simple: true }) as number;
     checkVersion(version);
     const hasSlides = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'slides'").get();
-    if (!hasSlides) throw new AppError(503, 'INDEX_FOREIGN', 'the index file is a SQLite database but not one of this service');
+    if (!hasSlides)
+      throw new AppError(503, 'INDEX_FOREIGN', 'the index file is a SQLite database but not one of this service');
   } catch (e) {
     // A refused file must not stay open: callers may retry, and each try would leak a descriptor.
     db?.close();
@@ -55,6 +56,10 @@ export function openIndexForWrite(path: string): Db {
 
 function checkVersion(version: number): void {
   if (version > SCHEMA_VERSION) {
-    throw new AppError(503, 'INDEX_FROM_THE_FUTURE', `the index has schema version ${version}, newer than this service's ${SCHEMA_VERSION}: upgrade the service or re-ingest`);
+    throw new AppError(
+      503,
+      'INDEX_FROM_THE_FUTURE',
+      `the index has schema version ${version}, newer than this service's ${SCHEMA_VERSION}: upgrade the service or re-ingest`,
+    );
   }
 }

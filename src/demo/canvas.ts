@@ -10,7 +10,10 @@ export type Rgb = [number, number, number];
 export class Canvas {
   readonly data: Float32Array;
 
-  constructor(readonly size: number, fill: Rgb) {
+  constructor(
+    readonly size: number,
+    fill: Rgb,
+  ) {
     this.data = new Float32Array(size * size * 3);
     for (let i = 0; i < size * size; i++) this.data.set(fill, i * 3);
   }
@@ -40,7 +43,16 @@ export class Canvas {
   }
 
   /** A filled ellipse with soft edges (`soft` pixels), rotated by `angle`. */
-  ellipse(cx: number, cy: number, rx: number, ry: number, angle: number, colour: Rgb, opacity: number, soft = 1.2): void {
+  ellipse(
+    cx: number,
+    cy: number,
+    rx: number,
+    ry: number,
+    angle: number,
+    colour: Rgb,
+    opacity: number,
+    soft = 1.2,
+  ): void {
     const r = Math.max(rx, ry) + soft;
     const cos = Math.cos(angle);
     const sin = Math.sin(angle);

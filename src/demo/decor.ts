@@ -17,7 +17,10 @@ export function fatCells(ring: Ring, rng: Rng): Ring[] {
   const seeds: Array<[number, number]> = [];
   for (let j = 0; j < rows; j++) {
     for (let i = 0; i < cols; i++) {
-      seeds.push([x0 + (i - 0.5 + rng.range(-0.35, 0.35)) * FAT_CELL, y0 + (j - 0.5 + rng.range(-0.35, 0.35)) * FAT_CELL]);
+      seeds.push([
+        x0 + (i - 0.5 + rng.range(-0.35, 0.35)) * FAT_CELL,
+        y0 + (j - 0.5 + rng.range(-0.35, 0.35)) * FAT_CELL,
+      ]);
     }
   }
   const cells: Ring[] = [];
@@ -30,7 +33,12 @@ export function fatCells(ring: Ring, rng: Rng): Ring[] {
 function voronoiCell(seeds: Array<[number, number]>, cols: number, rows: number, i: number, j: number): Ring {
   const [sx, sy] = seeds[j * cols + i]!;
   const h = FAT_CELL * 2;
-  let poly: Array<[number, number]> = [[sx - h, sy - h], [sx + h, sy - h], [sx + h, sy + h], [sx - h, sy + h]];
+  let poly: Array<[number, number]> = [
+    [sx - h, sy - h],
+    [sx + h, sy - h],
+    [sx + h, sy + h],
+    [sx - h, sy + h],
+  ];
   for (let dj = -2; dj <= 2; dj++) {
     for (let di = -2; di <= 2; di++) {
       const ni = i + di;

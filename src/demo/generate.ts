@@ -48,7 +48,9 @@ export const SLIDE_STEPS = ['scene', 'mask', 'pixels', 'write'] as const;
  */
 export function buildDemoScenes(opts: { seed?: number; scale?: number; polygonsDir?: string } = {}): Scene[] {
   const seed = opts.seed ?? 1;
-  return slideSpecs(opts.scale ?? 1).map((spec) => sceneFor(spec, seed, opts.polygonsDir ?? defaultPolygonsDir()).scene);
+  return slideSpecs(opts.scale ?? 1).map(
+    (spec) => sceneFor(spec, seed, opts.polygonsDir ?? defaultPolygonsDir()).scene,
+  );
 }
 
 function sceneFor(spec: SlideSpec, seed: number, polygonsDir: string): { scene: Scene; tumours: TumourPolygonSet } {
@@ -74,7 +76,14 @@ export async function generateDemo(opts: DemoOptions): Promise<DemoResult> {
   sharp.concurrency(Math.min(2, availableParallelism()));
   rmSync(tmp, { recursive: true, force: true });
   try {
-    for (const dir of ['slides', 'masks/labels', 'masks/color', 'annotations/lesions', 'annotations/geojson', 'annotations/context-xml']) {
+    for (const dir of [
+      'slides',
+      'masks/labels',
+      'masks/color',
+      'annotations/lesions',
+      'annotations/geojson',
+      'annotations/context-xml',
+    ]) {
       mkdirSync(join(tmp, dir), { recursive: true });
     }
     const textures = makeTextures(createRng(seed ^ hashString('textures')));
@@ -95,10 +104,18 @@ export async function generateDemo(opts: DemoOptions): Promise<DemoResult> {
     }
     step('manifest');
     writeFileSync(join(tmp, 'manifest.json'), `${JSON.stringify(demoManifest(seed), null, 2)}\n`);
-    writeFileSync(join(tmp, 'README.txt'), demoReadme({ seed, scale, slides, sources, maskDownsample: MASK_DOWNSAMPLE }));
+    writeFileSync(
+      join(tmp, 'README.txt'),
+      demoReadme({ seed, scale, slides, sources, maskDownsample: MASK_DOWNSAMPLE }),
+    );
     swapIntoPlace(tmp, opts.outDir);
     opts.onProgress?.({ step: 'done', done: total, total });
-    return { outDir: opts.outDir, slides, manifestPath: join(opts.outDir, 'manifest.json'), ms: Math.round(performance.now() - started) };
+    return {
+      outDir: opts.outDir,
+      slides,
+      manifestPath: join(opts.outDir, 'manifest.json'),
+      ms: Math.round(performance.now() - started),
+    };
   } catch (e) {
     rmSync(tmp, { recursive: true, force: true });
     throw e;

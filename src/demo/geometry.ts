@@ -38,8 +38,14 @@ export function signedArea(ring: Ring): number {
 }
 
 function segmentsCross(
-  ax: number, ay: number, bx: number, by: number,
-  cx: number, cy: number, dx: number, dy: number,
+  ax: number,
+  ay: number,
+  bx: number,
+  by: number,
+  cx: number,
+  cy: number,
+  dx: number,
+  dy: number,
 ): boolean {
   const d1 = (dx - cx) * (ay - cy) - (dy - cy) * (ax - cx);
   const d2 = (dx - cx) * (by - cy) - (dy - cy) * (bx - cx);
@@ -59,7 +65,10 @@ function edgesCross(a: Ring, b: Ring): boolean {
   const na = a.length >> 1;
   const nb = b.length >> 1;
   for (let i = 0, j = na - 1; i < na; j = i++) {
-    const ax = a[2 * j]!, ay = a[2 * j + 1]!, bx = a[2 * i]!, by = a[2 * i + 1]!;
+    const ax = a[2 * j]!,
+      ay = a[2 * j + 1]!,
+      bx = a[2 * i]!,
+      by = a[2 * i + 1]!;
     if (Math.max(ax, bx) < bb[0] || Math.min(ax, bx) > bb[2]) continue;
     if (Math.max(ay, by) < bb[1] || Math.min(ay, by) > bb[3]) continue;
     for (let k = 0, l = nb - 1; k < nb; l = k++) {
@@ -121,7 +130,13 @@ export function outlineRadius(outline: Outline, theta: number): number {
 
 /** Polygon of an outline around (cx, cy) with radii rx, ry, grown outwards by `grow` pixels. */
 export function outlineRing(
-  outline: Outline, cx: number, cy: number, rx: number, ry: number, vertices: number, grow = 0,
+  outline: Outline,
+  cx: number,
+  cy: number,
+  rx: number,
+  ry: number,
+  vertices: number,
+  grow = 0,
 ): Ring {
   const out = new Float64Array(vertices * 2);
   for (let i = 0; i < vertices; i++) {
@@ -135,7 +150,13 @@ export function outlineRing(
 
 /** A random blob: the usual shape of tissue pieces, ink spots and debris. */
 export function blobRing(
-  rng: Rng, cx: number, cy: number, rx: number, ry: number, roughness = 0.12, vertices = 96,
+  rng: Rng,
+  cx: number,
+  cy: number,
+  rx: number,
+  ry: number,
+  roughness = 0.12,
+  vertices = 96,
 ): Ring {
   return outlineRing(randomOutline(rng, 6, roughness), cx, cy, rx, ry, vertices);
 }
@@ -171,7 +192,10 @@ export function simplifyRing(ring: Ring, tolerance: number): Ring {
   keep[n - 1] = 1;
   const far = farthestFrom(ring, 0, 0, n);
   keep[far] = 1;
-  const stack: Array<[number, number]> = [[0, far], [far, n - 1]];
+  const stack: Array<[number, number]> = [
+    [0, far],
+    [far, n - 1],
+  ];
   const t2 = tolerance * tolerance;
   while (stack.length > 0) {
     const [a, b] = stack.pop()!;
@@ -203,9 +227,12 @@ function farthestFrom(ring: Ring, k: number, from: number, to: number): number {
 
 /** Squared distance from vertex i to the segment between vertices a and b. */
 function segmentDistance2(ring: Ring, i: number, a: number, b: number): number {
-  const px = ring[2 * i]!, py = ring[2 * i + 1]!;
-  const ax = ring[2 * a]!, ay = ring[2 * a + 1]!;
-  const dx = ring[2 * b]! - ax, dy = ring[2 * b + 1]! - ay;
+  const px = ring[2 * i]!,
+    py = ring[2 * i + 1]!;
+  const ax = ring[2 * a]!,
+    ay = ring[2 * a + 1]!;
+  const dx = ring[2 * b]! - ax,
+    dy = ring[2 * b + 1]! - ay;
   const len2 = dx * dx + dy * dy;
   const t = len2 === 0 ? 0 : Math.max(0, Math.min(1, ((px - ax) * dx + (py - ay) * dy) / len2));
   return (px - ax - t * dx) ** 2 + (py - ay - t * dy) ** 2;

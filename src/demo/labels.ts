@@ -24,13 +24,17 @@ export interface AsapGroup {
   color: string;
 }
 
-const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+const esc = (s: string): string =>
+  s.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
 /** An ASAP_Annotations document, laid out as ASAP itself writes it. */
 export function asapXml(annotations: readonly AsapAnnotation[], groups: readonly AsapGroup[]): string {
   const lines = ['<?xml version="1.0"?>', '<ASAP_Annotations>', '\t<Annotations>'];
   for (const a of annotations) {
-    lines.push(`\t\t<Annotation Name="${esc(a.name)}" Type="Polygon" PartOfGroup="${esc(a.group)}" Color="${a.color}">`, '\t\t\t<Coordinates>');
+    lines.push(
+      `\t\t<Annotation Name="${esc(a.name)}" Type="Polygon" PartOfGroup="${esc(a.group)}" Color="${a.color}">`,
+      '\t\t\t<Coordinates>',
+    );
     for (let i = 0; i + 1 < a.ring.length; i += 2) {
       lines.push(`\t\t\t\t<Coordinate Order="${i / 2}" X="${a.ring[i]}" Y="${a.ring[i + 1]}" />`);
     }
@@ -38,7 +42,11 @@ export function asapXml(annotations: readonly AsapAnnotation[], groups: readonly
   }
   lines.push('\t</Annotations>', '\t<AnnotationGroups>');
   for (const g of groups) {
-    lines.push(`\t\t<Group Name="${esc(g.name)}" PartOfGroup="None" Color="${g.color}">`, '\t\t\t<Attributes />', '\t\t</Group>');
+    lines.push(
+      `\t\t<Group Name="${esc(g.name)}" PartOfGroup="None" Color="${g.color}">`,
+      '\t\t\t<Attributes />',
+      '\t\t</Group>',
+    );
   }
   lines.push('\t</AnnotationGroups>', '</ASAP_Annotations>', '');
   return lines.join('\n');
@@ -62,16 +70,24 @@ export function lesionXml(shapes: readonly SceneShape[]): string {
  * ASAP has no holes, so only outer rings are written: the scene refills any hole it needs.
  */
 export function contextXml(shapes: readonly SceneShape[]): string {
-  const annotations = shapes.map((s) => ({ name: s.name, group: classEntry(s.value).name, color: classEntry(s.value).color, ring: s.rings[0]! }));
+  const annotations = shapes.map((s) => ({
+    name: s.name,
+    group: classEntry(s.value).name,
+    color: classEntry(s.value).color,
+    ring: s.rings[0]!,
+  }));
   const used = [...new Set(shapes.map((s) => s.value))].sort((a, b) => a - b);
-  return asapXml(annotations, used.map((v) => ({ name: classEntry(v).name, color: classEntry(v).color })));
+  return asapXml(
+    annotations,
+    used.map((v) => ({ name: classEntry(v).name, color: classEntry(v).color })),
+  );
 }
 
 /** GeoJSON rings are closed explicitly; outer counter-clockwise, holes clockwise (RFC 7946). */
 function geoRing(ring: Ring, outer: boolean): number[][] {
   const pts: number[][] = [];
   for (let i = 0; i + 1 < ring.length; i += 2) pts.push([ring[i]!, ring[i + 1]!]);
-  if ((signedArea(ring) > 0) !== outer) pts.reverse();
+  if (signedArea(ring) > 0 !== outer) pts.reverse();
   pts.push([...pts[0]!]);
   return pts;
 }
@@ -90,14 +106,19 @@ export function qupathGeoJson(scene: Scene): string {
   const features = runs.map((run, k) => {
     const entry = classEntry(run[0]!.value);
     const polygons = run.map((s) => s.rings.map((r, i) => geoRing(r, i === 0)));
-    const geometry = polygons.length === 1
-      ? { type: 'Polygon', coordinates: polygons[0] }
-      : { type: 'MultiPolygon', coordinates: polygons };
+    const geometry =
+      polygons.length === 1
+        ? { type: 'Polygon', coordinates: polygons[0] }
+        : { type: 'MultiPolygon', coordinates: polygons };
     return {
       type: 'Feature',
       id: `${scene.id}-${k}`,
       geometry,
-      properties: { objectType: 'annotation', name: run.map((s) => s.name).join(', '), classification: { name: entry.name, color: hexToRgb(entry.color) } },
+      properties: {
+        objectType: 'annotation',
+        name: run.map((s) => s.name).join(', '),
+        classification: { name: entry.name, color: hexToRgb(entry.color) },
+      },
     };
   });
   return `${JSON.stringify({ type: 'FeatureCollection', features })}\n`;

@@ -77,7 +77,9 @@ export function demoReadme(f: ReadmeFacts): string {
     `  tumor_003: masks/color/tumor_003_color.png (taxonomy colours, downsample ${d}) + annotations/context-xml/tumor_003.xml`,
     '',
     'Tumour outlines (real Camelyon16 annotations, scaled into the lymph node, unless "generated"):',
-    ...f.sources.map((s) => `  ${s.id}: ${s.source}${s.dropped > 0 ? ` (${s.dropped} overlapping hole(s)/tumour(s) left out)` : ''}`),
+    ...f.sources.map(
+      (s) => `  ${s.id}: ${s.source}${s.dropped > 0 ? ` (${s.dropped} overlapping hole(s)/tumour(s) left out)` : ''}`,
+    ),
     '',
   ].join('\n');
 }

@@ -33,7 +33,8 @@ export function slidePieces(width: number, height: number): Piece[] {
   const [w, h] = [Math.ceil(width / cols), Math.ceil(height / rows)];
   const pieces: Piece[] = [];
   for (let top = 0; top < height; top += h) {
-    for (let left = 0; left < width; left += w) pieces.push({ left, top, width: Math.min(w, width - left), height: Math.min(h, height - top) });
+    for (let left = 0; left < width; left += w)
+      pieces.push({ left, top, width: Math.min(w, width - left), height: Math.min(h, height - top) });
   }
   return pieces;
 }
@@ -69,14 +70,22 @@ function texture(textures: ReadonlyMap<TextureName, Texture>, name: TextureName)
 function tileLayer(t: Texture, blend: Blend, scene: Scene): OverlayOptions {
   const [w, h] = [Math.min(t.size, scene.width), Math.min(t.size, scene.height)];
   const row = t.size * t.channels;
-  const data = w === t.size && h === t.size
-    ? t.data
-    : Buffer.concat(Array.from({ length: h }, (_, y) => t.data.subarray(y * row, y * row + w * t.channels)));
+  const data =
+    w === t.size && h === t.size
+      ? t.data
+      : Buffer.concat(Array.from({ length: h }, (_, y) => t.data.subarray(y * row, y * row + w * t.channels)));
   return { input: data, raw: { width: w, height: h, channels: t.channels }, tile: true, blend };
 }
 
 function svgLayers(svgs: string[], pieces: Piece[], blend: Blend): OverlayOptions[] {
-  return svgs.map((svg, k) => ({ input: Buffer.from(svg), left: pieces[k]!.left, top: pieces[k]!.top, blend, unlimited: true, limitInputPixels: false }));
+  return svgs.map((svg, k) => ({
+    input: Buffer.from(svg),
+    left: pieces[k]!.left,
+    top: pieces[k]!.top,
+    blend,
+    unlimited: true,
+    limitInputPixels: false,
+  }));
 }
 
 /** Box of the shapes of one class, grown by `pad` and kept on the slide; null when none. */
@@ -105,11 +114,22 @@ function tumourLayers(scene: Scene, pieces: Piece[], textures: ReadonlyMap<Textu
   const box = classBox(scene, CLASS.metastasis, 2);
   if (!box) return [];
   const parts = clipPieces(pieces, box);
-  return [...svgLayers(parts.map((p) => metastasisMaskSvg(scene, p)), parts, 'dest-out'), tileLayer(texture(textures, 'metastasis'), 'dest-over', scene)];
+  return [
+    ...svgLayers(
+      parts.map((p) => metastasisMaskSvg(scene, p)),
+      parts,
+      'dest-out',
+    ),
+    tileLayer(texture(textures, 'metastasis'), 'dest-over', scene),
+  ];
 }
 
 /** The parenchyma texture over the blur box, in step with the repeated tile, blurred. */
-async function blurLayers(scene: Scene, pieces: Piece[], textures: ReadonlyMap<TextureName, Texture>): Promise<OverlayOptions[]> {
+async function blurLayers(
+  scene: Scene,
+  pieces: Piece[],
+  textures: ReadonlyMap<TextureName, Texture>,
+): Promise<OverlayOptions[]> {
   const box = classBox(scene, CLASS.blur, 4 * BLUR_SIGMA);
   if (!box) return [];
   const t = texture(textures, 'parenchyma');
@@ -123,8 +143,18 @@ async function blurLayers(scene: Scene, pieces: Piece[], textures: ReadonlyMap<T
     .toBuffer();
   const parts = clipPieces(pieces, box);
   return [
-    ...svgLayers(parts.map((p) => blurMaskSvg(scene, p)), parts, 'dest-out'),
-    { input: patch, raw: { width: box.width, height: box.height, channels: t.channels }, left: box.left, top: box.top, blend: 'dest-over' },
+    ...svgLayers(
+      parts.map((p) => blurMaskSvg(scene, p)),
+      parts,
+      'dest-out',
+    ),
+    {
+      input: patch,
+      raw: { width: box.width, height: box.height, channels: t.channels },
+      left: box.left,
+      top: box.top,
+      blend: 'dest-over',
+    },
   ];
 }
 
@@ -142,20 +172,30 @@ function rollTile(t: Texture, dx: number, dy: number): Buffer {
 }
 
 /** The whole slide as one lazy sharp pipeline ending in the TIFF writer: call toFile on it. */
-export async function slidePipeline(scene: Scene, textures: ReadonlyMap<TextureName, Texture>, seed: number): Promise<Sharp> {
+export async function slidePipeline(
+  scene: Scene,
+  textures: ReadonlyMap<TextureName, Texture>,
+  seed: number,
+): Promise<Sharp> {
   const pieces = slidePieces(scene.width, scene.height);
   const base = texture(textures, 'parenchyma');
   const overlays = pieces.map((p) => overlaySvg(scene, p, seed, classColours(textures)));
-  return sharp(base.data, { raw: { width: base.size, height: base.size, channels: base.channels }, limitInputPixels: false })
-    // Trim the tile if the slide is smaller, then repeat it over the slide (lazily).
-    .extract({ left: 0, top: 0, width: Math.min(scene.width, base.size), height: Math.min(scene.height, base.size) })
-    .extend({ right: Math.max(0, scene.width - base.size), bottom: Math.max(0, scene.height - base.size), extendWith: 'repeat' })
-    .composite([
-      ...tumourLayers(scene, pieces, textures),
-      ...(await blurLayers(scene, pieces, textures)),
-      ...svgLayers(overlays, pieces, 'over'),
-      tileLayer(texture(textures, 'grain'), 'over', scene),
-    ])
-    .removeAlpha()
-    .tiff(camelyonTiffOptions(scene.mpp));
+  return (
+    sharp(base.data, { raw: { width: base.size, height: base.size, channels: base.channels }, limitInputPixels: false })
+      // Trim the tile if the slide is smaller, then repeat it over the slide (lazily).
+      .extract({ left: 0, top: 0, width: Math.min(scene.width, base.size), height: Math.min(scene.height, base.size) })
+      .extend({
+        right: Math.max(0, scene.width - base.size),
+        bottom: Math.max(0, scene.height - base.size),
+        extendWith: 'repeat',
+      })
+      .composite([
+        ...tumourLayers(scene, pieces, textures),
+        ...(await blurLayers(scene, pieces, textures)),
+        ...svgLayers(overlays, pieces, 'over'),
+        tileLayer(texture(textures, 'grain'), 'over', scene),
+      ])
+      .removeAlpha()
+      .tiff(camelyonTiffOptions(scene.mpp))
+  );
 }

@@ -56,7 +56,9 @@ function parseFile(text: string, file: string): RawFile {
 
 /** Keeps positives that overlap no earlier one, and holes that sit cleanly inside one of them. */
 export function sanitise(
-  positives: Array<{ name: string; ring: Ring }>, negatives: Ring[], source: string,
+  positives: Array<{ name: string; ring: Ring }>,
+  negatives: Ring[],
+  source: string,
 ): TumourPolygonSet {
   const polygons: TumourPolygon[] = [];
   let dropped = 0;
@@ -78,7 +80,11 @@ export function loadTumourPolygons(dir: string, file: string): TumourPolygonSet 
   if (!existsSync(path)) return null;
   const raw = parseFile(readFileSync(path, 'utf8'), file);
   const positives = raw.positive.map((p) => ({ name: p.name, ring: toRing(p.vertices) }));
-  return sanitise(positives, raw.negative.map((n) => toRing(n.vertices)), file);
+  return sanitise(
+    positives,
+    raw.negative.map((n) => toRing(n.vertices)),
+    file,
+  );
 }
 
 /** Blobby stand-ins when the real outlines are not available: two tumours, one with holes. */

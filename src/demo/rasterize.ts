@@ -16,9 +16,7 @@ export interface RasterShape {
 }
 
 /** Paints shapes in order into a width x height mask of downsample `d` (later shapes win). */
-export function rasterizeShapes(
-  shapes: readonly RasterShape[], width: number, height: number, d: number,
-): Uint8Array {
+export function rasterizeShapes(shapes: readonly RasterShape[], width: number, height: number, d: number): Uint8Array {
   const mask = new Uint8Array(width * height);
   for (const shape of shapes) paintShape(mask, width, height, d, shape);
   return mask;

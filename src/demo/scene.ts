@@ -9,8 +9,16 @@
  * bubble-debris, concentric fibres on the "capsule", follicles on the "lymph node".
  */
 import {
-  bandRing, blobRing, outlineRadius, outlineRing, randomOutline, ringBounds, transformRing,
-  type Bounds, type Outline, type Ring,
+  bandRing,
+  blobRing,
+  outlineRadius,
+  outlineRing,
+  randomOutline,
+  ringBounds,
+  transformRing,
+  type Bounds,
+  type Outline,
+  type Ring,
 } from './geometry.js';
 import type { TumourPolygonSet } from './polygons.js';
 import type { Rng } from './random.js';
@@ -50,9 +58,8 @@ export function buildScene(spec: SlideSpec, rng: Rng, polygons: TumourPolygonSet
   const tumours = tumourShapes(spec, node, polygons, rng.fork('tumours'));
   const tumourBox = tumours.length > 0 ? unionBounds(tumours.map((t) => ringBounds(t.rings[0]!))) : null;
   const artefacts = artefactShapes(spec, node, tumourBox, rng.fork('artefacts'));
-  const ordered = spec.layout === 'mask+lesions'
-    ? [...tissue, ...artefacts, ...tumours]
-    : [...tissue, ...tumours, ...artefacts];
+  const ordered =
+    spec.layout === 'mask+lesions' ? [...tissue, ...artefacts, ...tumours] : [...tissue, ...tumours, ...artefacts];
   const shapes = ordered.map((s) => ({ ...s, rings: s.rings.map((r) => clampRing(r, spec.width, spec.height)) }));
   return { id: spec.id, width: spec.width, height: spec.height, mpp: spec.mpp, shapes };
 }
@@ -85,7 +92,11 @@ function tissueShapes(spec: SlideSpec, node: LymphNode, rng: Rng): SceneShape[] 
   const shapes: SceneShape[] = [
     fat(fatAngle, 0.95, 0.45, 'perinodal fat'),
     fat(fatAngle + Math.PI * 0.7, 1.2, 0.14, 'fat island'),
-    { value: CLASS.connective, rings: [outlineRing(node.outline, node.cx, node.cy, node.rx, node.ry, 360, node.capsule)], name: 'capsule' },
+    {
+      value: CLASS.connective,
+      rings: [outlineRing(node.outline, node.cx, node.cy, node.rx, node.ry, 360, node.capsule)],
+      name: 'capsule',
+    },
     { value: CLASS.parenchyma, rings: [node.ring], name: 'lymph node' },
   ];
   for (let k = 0; k < 2; k++) {
@@ -119,9 +130,17 @@ function tumourShapes(spec: SlideSpec, node: LymphNode, set: TumourPolygonSet, r
     scale *= 0.9;
   }
   return set.polygons.flatMap((p) => {
-    const tumour: SceneShape = { value: CLASS.metastasis, rings: [place(p.outer), ...p.holes.map(place)], name: `metastasis ${p.name}` };
+    const tumour: SceneShape = {
+      value: CLASS.metastasis,
+      rings: [place(p.outer), ...p.holes.map(place)],
+      name: `metastasis ${p.name}`,
+    };
     if (spec.layout !== 'colour+context') return [tumour];
-    const refills = p.holes.map((h, k) => ({ value: CLASS.parenchyma, rings: [place(h)], name: `${tumour.name} hole ${k + 1}` }));
+    const refills = p.holes.map((h, k) => ({
+      value: CLASS.parenchyma,
+      rings: [place(h)],
+      name: `${tumour.name} hole ${k + 1}`,
+    }));
     return [tumour, ...refills];
   });
 }
@@ -144,12 +163,24 @@ function artefactShapes(spec: SlideSpec, node: LymphNode, avoid: Bounds | null, 
   shapes.push({ value: CLASS.ink, rings: [blobRing(rng, ix, iy, m * 0.05, m * 0.03, 0.2, 120)], name: 'ink' });
   const [b1x, b1y] = nodePoint(node, rng.range(0, 2 * Math.PI), 1.0);
   const [b2x, b2y] = spot(0.6, m * 0.03);
-  shapes.push({ value: CLASS.bubbleDebris, rings: [blobRing(rng, b1x, b1y, m * 0.035, m * 0.035, 0, 128)], name: 'bubble 1' });
-  shapes.push({ value: CLASS.bubbleDebris, rings: [blobRing(rng, b2x, b2y, m * 0.02, m * 0.02, 0, 96)], name: 'bubble 2' });
+  shapes.push({
+    value: CLASS.bubbleDebris,
+    rings: [blobRing(rng, b1x, b1y, m * 0.035, m * 0.035, 0, 128)],
+    name: 'bubble 1',
+  });
+  shapes.push({
+    value: CLASS.bubbleDebris,
+    rings: [blobRing(rng, b2x, b2y, m * 0.02, m * 0.02, 0, 96)],
+    name: 'bubble 2',
+  });
   for (let k = 0; k < 5; k++) {
     const [x, y] = k < 3 ? nodePoint(node, rng.range(0, 2 * Math.PI), rng.range(1.12, 1.3)) : spot(0.8, 0);
     const r = m * rng.range(0.003, 0.008);
-    shapes.push({ value: CLASS.bubbleDebris, rings: [blobRing(rng, x, y, r, r * rng.range(0.5, 1), 0.35, 24)], name: `debris ${k + 1}` });
+    shapes.push({
+      value: CLASS.bubbleDebris,
+      rings: [blobRing(rng, x, y, r, r * rng.range(0.5, 1), 0.35, 24)],
+      name: `debris ${k + 1}`,
+    });
   }
   return shapes;
 }
@@ -163,13 +194,22 @@ function fold(node: LymphNode, rng: Rng, [cx, cy]: [number, number], m: number):
   for (let i = 0; i <= 12; i++) {
     const s = (i / 12) * 2 - 1;
     const bend = sag * (1 - s * s);
-    points.push([cx + Math.cos(dir) * s * half - Math.sin(dir) * bend, cy + Math.sin(dir) * s * half + Math.cos(dir) * bend]);
+    points.push([
+      cx + Math.cos(dir) * s * half - Math.sin(dir) * bend,
+      cy + Math.sin(dir) * s * half + Math.cos(dir) * bend,
+    ]);
   }
   return bandRing(points, m * 0.02, true);
 }
 
 /** A random point inside the node (within `inner` of its radius), away from the tumours if possible. */
-function spotInNode(node: LymphNode, rng: Rng, inner: number, avoid: Bounds | null, clearance: number): [number, number] {
+function spotInNode(
+  node: LymphNode,
+  rng: Rng,
+  inner: number,
+  avoid: Bounds | null,
+  clearance: number,
+): [number, number] {
   let p: [number, number] = [node.cx, node.cy];
   for (let attempt = 0; attempt < 60; attempt++) {
     // Reach further out the longer the tumours are in the way.

@@ -32,7 +32,8 @@ export async function writeSlideLabels(root: string, scene: Scene, layout: Label
   const [before, after] = splitAtMetastasis(scene);
   switch (layout) {
     case 'mask+lesions':
-      if (after.some((s) => s.value !== CLASS.metastasis)) throw new Error(`${scene.id}: lesion XML can only hold metastasis`);
+      if (after.some((s) => s.value !== CLASS.metastasis))
+        throw new Error(`${scene.id}: lesion XML can only hold metastasis`);
       await writePng(join(root, 'masks/labels', `${scene.id}_mask.png`), labelMask(scene, before), false);
       writeFileSync(join(root, 'annotations/lesions', `${scene.id}.xml`), lesionXml(after));
       return;

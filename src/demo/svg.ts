@@ -96,7 +96,14 @@ function containersOf(scene: Scene, bounds: Bounds[]): number[][] {
     scene.shapes.forEach((outer, i) => {
       const [a, b] = [bounds[i]!, bounds[j]!];
       const boxInside = a[0] <= b[0] && a[1] <= b[1] && a[2] >= b[2] && a[3] >= b[3];
-      if (i !== j && TISSUE.has(outer.value) && outer.rings.length === 1 && boxInside && ringInside(inner.rings[0]!, outer.rings[0]!)) list.push(i);
+      if (
+        i !== j &&
+        TISSUE.has(outer.value) &&
+        outer.rings.length === 1 &&
+        boxInside &&
+        ringInside(inner.rings[0]!, outer.rings[0]!)
+      )
+        list.push(i);
     });
     return list;
   });
@@ -134,11 +141,19 @@ export function blurMaskSvg(scene: Scene, piece: Piece): string {
   });
 }
 
-function maskSvg(scene: Scene, piece: Piece, value: number, clipToShape: boolean, draw: (s: SceneShape) => string): string {
+function maskSvg(
+  scene: Scene,
+  piece: Piece,
+  value: number,
+  clipToShape: boolean,
+  draw: (s: SceneShape) => string,
+): string {
   const clips = new Clips(scene);
   const box = pieceBounds(piece);
   const body = scene.shapes
-    .map((s, k) => (s.value === value && overlaps(ringBounds(s.rings[0]!), box) ? clips.visible(k, draw(s), clipToShape) : ''))
+    .map((s, k) =>
+      s.value === value && overlaps(ringBounds(s.rings[0]!), box) ? clips.visible(k, draw(s), clipToShape) : '',
+    )
     .join('');
   return clips.svg(piece, body);
 }
@@ -180,7 +195,9 @@ function follicles(ring: Ring, rng: Rng): string {
     const t = rng.range(0, 2 * Math.PI);
     const f = rng.range(0.62, 0.86);
     const r = Math.min(rx, ry) * rng.range(0.08, 0.14);
-    out.push(`<circle cx="${(cx + Math.cos(t) * rx * f).toFixed(1)}" cy="${(cy + Math.sin(t) * ry * f).toFixed(1)}" r="${r.toFixed(1)}" fill="url(#follicle)"/>`);
+    out.push(
+      `<circle cx="${(cx + Math.cos(t) * rx * f).toFixed(1)}" cy="${(cy + Math.sin(t) * ry * f).toFixed(1)}" r="${r.toFixed(1)}" fill="url(#follicle)"/>`,
+    );
   }
   return out.join('');
 }
@@ -195,11 +212,22 @@ function detail(shape: SceneShape, rng: Rng, colours: ClassColours): string {
     case CLASS.parenchyma:
       return shape.name === 'lymph node' ? follicles(shape.rings[0]!, rng) : '';
     case CLASS.adipose:
-      return fill + path(fatCells(shape.rings[0]!, rng), 'fill="none" stroke="#d47fb2" stroke-opacity="0.9" stroke-width="6"');
+      return (
+        fill +
+        path(fatCells(shape.rings[0]!, rng), 'fill="none" stroke="#d47fb2" stroke-opacity="0.9" stroke-width="6"')
+      );
     case CLASS.connective:
-      return fill + fibreRings(shape.rings[0]!, rng, shape.name === 'capsule')
-        .map((r, i) => path([r], `fill="none" stroke="${i % 2 ? '#c96d9f' : '#dc8fb8'}" stroke-opacity="0.6" stroke-width="${3 + (i % 3) * 2}"`))
-        .join('');
+      return (
+        fill +
+        fibreRings(shape.rings[0]!, rng, shape.name === 'capsule')
+          .map((r, i) =>
+            path(
+              [r],
+              `fill="none" stroke="${i % 2 ? '#c96d9f' : '#dc8fb8'}" stroke-opacity="0.6" stroke-width="${3 + (i % 3) * 2}"`,
+            ),
+          )
+          .join('')
+      );
     default:
       return '';
   }

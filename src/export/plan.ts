@@ -31,12 +31,20 @@ export function epochDir(epoch: number): string {
 export function shardPlan(count: number, shardSize: number): ShardPlan[] {
   const out: ShardPlan[] = [];
   for (let j = 0; j * shardSize < count; j++) {
-    out.push({ name: `shard-${String(j).padStart(6, '0')}.tar`, start: j * shardSize, count: Math.min(shardSize, count - j * shardSize) });
+    out.push({
+      name: `shard-${String(j).padStart(6, '0')}.tar`,
+      start: j * shardSize,
+      count: Math.min(shardSize, count - j * shardSize),
+    });
   }
   return out;
 }
 
 /** The /batches body of a shard. */
-export function shardRequest(request: Record<string, unknown>, epoch: number, shard: ShardPlan): Record<string, unknown> {
+export function shardRequest(
+  request: Record<string, unknown>,
+  epoch: number,
+  shard: ShardPlan,
+): Record<string, unknown> {
   return { ...request, epoch, shard: 0, shards: 1, blockSize: 1, start: shard.start, limit: shard.count };
 }

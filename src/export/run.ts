@@ -9,7 +9,17 @@
  * request or another dataset version.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  createReadStream,
+  createWriteStream,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -53,7 +63,8 @@ export function totalSamples(request: Record<string, unknown>, epochs: number[])
 
 export async function exportEpochs(o: ExportOptions): Promise<EpochIndex[]> {
   const bad = RESERVED.filter((k) => k in o.request);
-  if (bad.length > 0) throw new ExportError(`the request must not set ${bad.join(', ')}: the export sets them per epoch and shard`);
+  if (bad.length > 0)
+    throw new ExportError(`the request must not set ${bad.join(', ')}: the export sets them per epoch and shard`);
   const out: EpochIndex[] = [];
   for (const epoch of o.epochs) out.push(await exportEpoch(o, epoch));
   return out;
@@ -65,7 +76,11 @@ async function exportEpoch(o: ExportOptions, epoch: number): Promise<EpochIndex>
   const marker = join(dir, 'request.json');
   let version: string | null = null;
   if (existsSync(marker)) {
-    const was = JSON.parse(readFileSync(marker, 'utf8')) as { request: unknown; shardSize: number; datasetVersion: string };
+    const was = JSON.parse(readFileSync(marker, 'utf8')) as {
+      request: unknown;
+      shardSize: number;
+      datasetVersion: string;
+    };
     if (JSON.stringify(was.request) !== JSON.stringify(o.request) || was.shardSize !== o.shardSize) {
       throw new ExportError(`${dir} holds shards of another request or shard size: choose another --out`);
     }
@@ -82,7 +97,10 @@ async function exportEpoch(o: ExportOptions, epoch: number): Promise<EpochIndex>
     const written = await writeShard(o, epoch, plan, path, version);
     if (version === null) {
       version = written.datasetVersion;
-      writeAtomically(marker, JSON.stringify({ request: o.request, shardSize: o.shardSize, datasetVersion: version }, null, 2));
+      writeAtomically(
+        marker,
+        JSON.stringify({ request: o.request, shardSize: o.shardSize, datasetVersion: version }, null, 2),
+      );
     }
     shards.push(written.entry);
     o.onShard?.({ epoch, shard: plan.name, samples: plan.count, skipped: false });
@@ -93,17 +111,26 @@ async function exportEpoch(o: ExportOptions, epoch: number): Promise<EpochIndex>
 }
 
 /** Streams one shard from /batches into `.name.partial`, hashing as it goes, then renames it. */
-async function writeShard(o: ExportOptions, epoch: number, plan: ShardPlan, path: string, version: string | null): Promise<{ entry: ShardEntry; datasetVersion: string }> {
+async function writeShard(
+  o: ExportOptions,
+  epoch: number,
+  plan: ShardPlan,
+  path: string,
+  version: string | null,
+): Promise<{ entry: ShardEntry; datasetVersion: string }> {
   const res = await fetch(new URL('/batches', o.baseUrl), {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...o.headers },
     body: JSON.stringify(shardRequest(o.request, epoch, plan)),
   });
-  if (res.status !== 200 || !res.body) throw new ExportError(`POST /batches answered ${res.status}: ${(await res.text()).slice(0, 500)}`);
+  if (res.status !== 200 || !res.body)
+    throw new ExportError(`POST /batches answered ${res.status}: ${(await res.text()).slice(0, 500)}`);
   const served = res.headers.get('x-dataset-version') ?? 'unknown';
   if (version !== null && served !== version) {
     await res.body.cancel();
-    throw new ExportError(`the dataset version changed (${version} -> ${served}) since this epoch's first shards: export to another --out`);
+    throw new ExportError(
+      `the dataset version changed (${version} -> ${served}) since this epoch's first shards: export to another --out`,
+    );
   }
   const partial = join(path, '..', `.${plan.name}.partial`);
   const hash = createHash('sha256');

@@ -34,10 +34,18 @@ export function gridArea(slide: { width: number; height: number }, rect: Rect | 
 }
 
 /** Cells of the grid, row by row (y, then x). */
-export function gridCells(slide: { width: number; height: number }, rect: Rect | null, sizeL0: number, strideL0: number): { xs: number[]; ys: number[] } {
+export function gridCells(
+  slide: { width: number; height: number },
+  rect: Rect | null,
+  sizeL0: number,
+  strideL0: number,
+): { xs: number[]; ys: number[] } {
   const a = gridArea(slide, rect);
   if (!a) return { xs: [], ys: [] };
-  return { xs: cellStarts(a.x, a.x + a.width, sizeL0, strideL0), ys: cellStarts(a.y, a.y + a.height, sizeL0, strideL0) };
+  return {
+    xs: cellStarts(a.x, a.x + a.width, sizeL0, strideL0),
+    ys: cellStarts(a.y, a.y + a.height, sizeL0, strideL0),
+  };
 }
 
 /** The class with more than half of the cell, or null (ties and pluralities are not majorities). */

@@ -33,9 +33,16 @@ export function labelFeatures(g: Generation, r: LabelRaster, level: number): obj
       id: `${r.slideId}-${c.name}`,
       geometry: {
         type: 'MultiPolygon',
-        coordinates: tracePolygons(values, width, height, c.value).map((poly) => poly.map((ring) => ring.map(([x, y]) => [x * scale, y * scale]))),
+        coordinates: tracePolygons(values, width, height, c.value).map((poly) =>
+          poly.map((ring) => ring.map(([x, y]) => [x * scale, y * scale])),
+        ),
       },
-      properties: { objectType: 'annotation', name: c.name, classification: { name: c.name, color: parseHexColor(c.color) }, isLocked: false },
+      properties: {
+        objectType: 'annotation',
+        name: c.name,
+        classification: { name: c.name, color: parseHexColor(c.color) },
+        isLocked: false,
+      },
     }));
   return { type: 'FeatureCollection', features };
 }

@@ -61,10 +61,18 @@ function gridParams(req: Request, rectAllowed: boolean): GridParams {
   const mpp = numberParam(req, 'mpp', undefined, 0.05, 100) ?? null;
   if (level !== null && mpp !== null) throw new AppError(400, 'INVALID_PARAMETER', 'give level or mpp, not both');
   const given = ['x', 'y', 'width', 'height'].filter((k) => req.query[k] !== undefined);
-  if (given.length > 0 && !rectAllowed) throw new AppError(400, 'INVALID_PARAMETER', 'x, y, width and height apply to one slide\'s grid only');
-  if (given.length > 0 && given.length < 4) throw new AppError(400, 'INVALID_PARAMETER', 'give all of x, y, width and height, or none');
-  const rect = given.length === 4
-    ? { x: intParam(req, 'x', 0, 0, 2 ** 32 - 1), y: intParam(req, 'y', 0, 0, 2 ** 32 - 1), width: intParam(req, 'width', 1, 1, 2 ** 32 - 1), height: intParam(req, 'height', 1, 1, 2 ** 32 - 1) }
-    : null;
+  if (given.length > 0 && !rectAllowed)
+    throw new AppError(400, 'INVALID_PARAMETER', "x, y, width and height apply to one slide's grid only");
+  if (given.length > 0 && given.length < 4)
+    throw new AppError(400, 'INVALID_PARAMETER', 'give all of x, y, width and height, or none');
+  const rect =
+    given.length === 4
+      ? {
+          x: intParam(req, 'x', 0, 0, 2 ** 32 - 1),
+          y: intParam(req, 'y', 0, 0, 2 ** 32 - 1),
+          width: intParam(req, 'width', 1, 1, 2 ** 32 - 1),
+          height: intParam(req, 'height', 1, 1, 2 ** 32 - 1),
+        }
+      : null;
   return { size, stride, level: mpp === null ? (level ?? 0) : null, mpp, rect };
 }

@@ -27,7 +27,11 @@ export interface GridParams {
 export const MAX_PARQUET_ROWS = 2_000_000;
 /** Rows written between looks at the socket (backpressure, a client gone) and the event loop. */
 const ROWS_PER_CHUNK = 2000;
-const CONTENT_TYPES: Record<GridFormat, string> = { csv: 'text/csv; charset=utf-8', json: 'application/json', parquet: 'application/vnd.apache.parquet' };
+const CONTENT_TYPES: Record<GridFormat, string> = {
+  csv: 'text/csv; charset=utf-8',
+  json: 'application/json',
+  parquet: 'application/vnd.apache.parquet',
+};
 
 /** Side and stride of the cells in level-0 pixels on a slide, or the reason the slide cannot serve them. */
 export function cellScale(g: Generation, s: SlideRow, p: GridParams): { sizeL0: number; strideL0: number } | AppError {
@@ -35,11 +39,22 @@ export function cellScale(g: Generation, s: SlideRow, p: GridParams): { sizeL0: 
   if (p.level !== null) {
     const levels = g.catalogue.levels(s.id);
     const l = levels[p.level];
-    if (!l) return new AppError(422, 'LEVEL_OUT_OF_RANGE', `slide "${s.id}" has levels 0..${levels.length - 1}, not ${p.level}`);
+    if (!l)
+      return new AppError(
+        422,
+        'LEVEL_OUT_OF_RANGE',
+        `slide "${s.id}" has levels 0..${levels.length - 1}, not ${p.level}`,
+      );
     l0PerPixel = l.downsample;
   } else {
-    if (s.mpp_x === null) return new AppError(422, 'MPP_UNKNOWN', `slide "${s.id}" does not say its resolution: ask by level`);
-    if (p.mpp! < s.mpp_x * 0.999) return new AppError(422, 'MPP_TOO_FINE', `slide "${s.id}" is scanned at ${s.mpp_x} um/px: ${p.mpp} would upsample`);
+    if (s.mpp_x === null)
+      return new AppError(422, 'MPP_UNKNOWN', `slide "${s.id}" does not say its resolution: ask by level`);
+    if (p.mpp! < s.mpp_x * 0.999)
+      return new AppError(
+        422,
+        'MPP_TOO_FINE',
+        `slide "${s.id}" is scanned at ${s.mpp_x} um/px: ${p.mpp} would upsample`,
+      );
     l0PerPixel = p.mpp! / s.mpp_x;
   }
   // The same product as /samples' sizeL0, so the two describe the very same rectangle.
@@ -62,7 +77,15 @@ export function* slideRows(g: Generation, s: SlideRow, p: GridParams): Generator
     for (const x of xs) {
       const f = patchFractions(g, raster, x, y, scale.sizeL0);
       const m = majorityOf(f, 0);
-      yield [s.id, x, y, scale.sizeL0, ...g.taxonomy.map((c) => f.get(c.value) ?? 0), 1 - (f.get(0) ?? 0), m === null ? '' : (name.get(m) ?? String(m))];
+      yield [
+        s.id,
+        x,
+        y,
+        scale.sizeL0,
+        ...g.taxonomy.map((c) => f.get(c.value) ?? 0),
+        1 - (f.get(0) ?? 0),
+        m === null ? '' : (name.get(m) ?? String(m)),
+      ];
     }
   }
 }
@@ -80,11 +103,23 @@ export function countRows(g: Generation, slides: SlideRow[], p: GridParams): num
 }
 
 /** Writes the table of the slides to the response in the format asked. */
-export async function sendGrid(res: Response, g: Generation, slides: SlideRow[], p: GridParams, format: GridFormat, fileStem: string): Promise<void> {
+export async function sendGrid(
+  res: Response,
+  g: Generation,
+  slides: SlideRow[],
+  p: GridParams,
+  format: GridFormat,
+  fileStem: string,
+): Promise<void> {
   const columns = gridColumns(g);
   if (format === 'parquet') {
     const rows = countRows(g, slides, p);
-    if (rows > MAX_PARQUET_ROWS) throw new AppError(413, 'GRID_TOO_LARGE', `${rows} rows; a Parquet table holds at most ${MAX_PARQUET_ROWS}: ask for CSV (streamed), one slide, or a larger stride`);
+    if (rows > MAX_PARQUET_ROWS)
+      throw new AppError(
+        413,
+        'GRID_TOO_LARGE',
+        `${rows} rows; a Parquet table holds at most ${MAX_PARQUET_ROWS}: ask for CSV (streamed), one slide, or a larger stride`,
+      );
   }
   res.setHeader('Content-Type', CONTENT_TYPES[format]);
   res.setHeader('Content-Disposition', `attachment; filename="${fileStem}.${format}"`);
@@ -104,7 +139,8 @@ export async function sendGrid(res: Response, g: Generation, slides: SlideRow[],
       chunk.push(format === 'json' && !first ? `,${line(r)}` : line(r));
       first = false;
       if (chunk.length >= ROWS_PER_CHUNK) {
-        if (!res.write(chunk.join(''))) await new Promise<void>((resolve) => res.once('drain', resolve).once('close', resolve));
+        if (!res.write(chunk.join('')))
+          await new Promise<void>((resolve) => res.once('drain', resolve).once('close', resolve));
         else await new Promise((resolve) => setImmediate(resolve));
         chunk = [];
         if (gone) return;
@@ -118,9 +154,17 @@ export async function sendGrid(res: Response, g: Generation, slides: SlideRow[],
 function parquetTable(g: Generation, slides: SlideRow[], p: GridParams, columns: string[]): ArrayBuffer {
   const data: Array<Array<string | number>> = columns.map(() => []);
   for (const s of slides) for (const r of slideRows(g, s, p)) r.forEach((v, i) => data[i]!.push(v));
-  const types = columns.map((c, i) => (c === 'slideId' || c === 'majority' ? 'STRING' : i === 1 || i === 2 ? 'INT64' : 'DOUBLE') as 'STRING' | 'INT64' | 'DOUBLE');
+  const types = columns.map(
+    (c, i) =>
+      (c === 'slideId' || c === 'majority' ? 'STRING' : i === 1 || i === 2 ? 'INT64' : 'DOUBLE') as
+        'STRING' | 'INT64' | 'DOUBLE',
+  );
   return parquetWriteBuffer({
-    columnData: columns.map((name, i) => ({ name, type: types[i]!, data: types[i] === 'INT64' ? data[i]!.map((v) => BigInt(v)) : data[i]! })),
+    columnData: columns.map((name, i) => ({
+      name,
+      type: types[i]!,
+      data: types[i] === 'INT64' ? data[i]!.map((v) => BigInt(v)) : data[i]!,
+    })),
   });
 }
 

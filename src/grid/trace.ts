@@ -30,7 +30,8 @@ export function tracePolygons(values: Uint8Array, width: number, height: number,
 /** Closed rings (first vertex repeated last), collinear vertices dropped. */
 export function traceRings(values: Uint8Array, width: number, height: number, value: number): Ring[] {
   const W1 = width + 1;
-  const inside = (x: number, y: number) => x >= 0 && y >= 0 && x < width && y < height && values[y * width + x] === value;
+  const inside = (x: number, y: number) =>
+    x >= 0 && y >= 0 && x < width && y < height && values[y * width + x] === value;
   // Outgoing edge directions per vertex (bit d set = an edge leaves in direction d).
   const out = new Map<number, number>();
   const add = (x: number, y: number, d: number) => out.set(y * W1 + x, (out.get(y * W1 + x) ?? 0) | (1 << d));

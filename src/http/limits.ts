@@ -30,7 +30,12 @@ export function createLimiter(maxRunning: number, maxQueued: number, hooks: Limi
       if (running >= maxRunning) {
         if (queue.length >= maxQueued) {
           hooks.onReject?.();
-          throw new AppError(503, 'BUSY', `${running} renders are running and ${queue.length} waiting: try again shortly`, { 'Retry-After': '1' });
+          throw new AppError(
+            503,
+            'BUSY',
+            `${running} renders are running and ${queue.length} waiting: try again shortly`,
+            { 'Retry-After': '1' },
+          );
         }
         await new Promise<void>((resolve) => queue.push(resolve));
       }
@@ -53,7 +58,8 @@ export function createLimiter(maxRunning: number, maxQueued: number, hooks: Limi
 export function timeBudget(ms: number): RequestHandler {
   return (req, res, next) => {
     const timer = setTimeout(() => {
-      if (!res.headersSent) next(new AppError(503, 'TIMEOUT', `the request took longer than ${ms} ms`, { 'Retry-After': '5' }));
+      if (!res.headersSent)
+        next(new AppError(503, 'TIMEOUT', `the request took longer than ${ms} ms`, { 'Retry-After': '5' }));
     }, ms);
     timer.unref();
     res.on('close', () => clearTimeout(timer));

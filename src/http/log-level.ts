@@ -8,7 +8,12 @@ export type RequestLogLevel = 'error' | 'info' | 'debug';
 /** A request this slow is worth a line at info even when it succeeded. */
 export const SLOW_REQUEST_MS = 1000;
 
-export function requestLogLevel(status: number, failed: boolean, elapsedMs: number, slowMs = SLOW_REQUEST_MS): RequestLogLevel {
+export function requestLogLevel(
+  status: number,
+  failed: boolean,
+  elapsedMs: number,
+  slowMs = SLOW_REQUEST_MS,
+): RequestLogLevel {
   if (failed || status >= 500) return 'error';
   if (status >= 400 || elapsedMs >= slowMs) return 'info';
   return 'debug';

@@ -17,7 +17,13 @@ export function intParam(req: Request, name: string, def: number, min: number, m
   return v;
 }
 
-export function numberParam(req: Request, name: string, def: number | undefined, min: number, max: number): number | undefined {
+export function numberParam(
+  req: Request,
+  name: string,
+  def: number | undefined,
+  min: number,
+  max: number,
+): number | undefined {
   const raw = single(req, name);
   if (raw === undefined) return def;
   const v = /^-?(\d{1,16}(\.\d{0,24})?|\.\d{1,24})(e[+-]?\d{1,3})?$/i.test(raw) ? Number(raw) : NaN; // 24: any double as JS/Python print it (0.1+0.2 = 0.30000000000000004)
@@ -36,7 +42,10 @@ export function enumParam<T extends string>(req: Request, name: string, def: T, 
 export function listParam(req: Request, name: string): string[] {
   const raw = req.query[name];
   if (raw === undefined) return [];
-  const parts = (Array.isArray(raw) ? raw : [raw]).flatMap((v) => (typeof v === 'string' ? v.split(',') : [])).map((v) => v.trim()).filter((v) => v !== '');
+  const parts = (Array.isArray(raw) ? raw : [raw])
+    .flatMap((v) => (typeof v === 'string' ? v.split(',') : []))
+    .map((v) => v.trim())
+    .filter((v) => v !== '');
   if (parts.length > MAX_LIST) throw badParam(name, `lists at most ${MAX_LIST} values`);
   return parts;
 }

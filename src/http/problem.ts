@@ -80,10 +80,19 @@ export function problemHandler(log: Logger): ErrorRequestHandler {
     }
     if (typeof status === 'number' && status >= 400 && status < 500) {
       const errors = (lib.errors ?? []).map((e) => ({ path: String(e.path ?? ''), message: String(e.message ?? '') }));
-      return sendProblem(res, instance, new AppError(status, libraryCode(status, lib.type), libraryDetail(status, lib, errors)), errors);
+      return sendProblem(
+        res,
+        instance,
+        new AppError(status, libraryCode(status, lib.type), libraryDetail(status, lib, errors)),
+        errors,
+      );
     }
     log.error({ err, url: req.originalUrl }, 'unexpected error');
-    sendProblem(res, instance, new AppError(500, 'INTERNAL', 'the service failed to answer this request; it has been logged'));
+    sendProblem(
+      res,
+      instance,
+      new AppError(500, 'INTERNAL', 'the service failed to answer this request; it has been logged'),
+    );
   };
 }
 
@@ -99,6 +108,7 @@ function libraryCode(status: number, type: string | undefined): string {
 function libraryDetail(status: number, lib: LibraryError, errors: Array<{ path: string; message: string }>): string {
   if (lib.type === 'entity.parse.failed') return 'the request body is not valid JSON';
   if (lib.type === 'entity.too.large') return 'the request body is larger than the service accepts';
-  if (errors.length > 0) return errors.map((e) => `${e.path.replace(/^\//, '').replace(/\//g, '.')} ${e.message}`).join('; ');
+  if (errors.length > 0)
+    return errors.map((e) => `${e.path.replace(/^\//, '').replace(/\//g, '.')} ${e.message}`).join('; ');
   return status === 404 ? 'no such endpoint' : 'the request is not valid';
 }

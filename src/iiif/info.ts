@@ -18,10 +18,22 @@ export const PHYSDIM_CONTEXT = 'http://iiif.io/api/annex/services/physdim/1/cont
 const IMAGE_EXTRA = { formats: ['webp'], qualities: ['gray', 'bitonal'] };
 /** Features served for every image (level 2's own plus mirroring and upscaling). */
 const FEATURES = [
-  'regionByPx', 'regionByPct', 'regionSquare',
-  'sizeByW', 'sizeByH', 'sizeByPct', 'sizeByWh', 'sizeByConfinedWh', 'sizeUpscaling',
-  'rotationBy90s', 'mirroring',
-  'baseUriRedirect', 'cors', 'jsonldMediaType', 'profileLinkHeader', 'canonicalLinkHeader',
+  'regionByPx',
+  'regionByPct',
+  'regionSquare',
+  'sizeByW',
+  'sizeByH',
+  'sizeByPct',
+  'sizeByWh',
+  'sizeByConfinedWh',
+  'sizeUpscaling',
+  'rotationBy90s',
+  'mirroring',
+  'baseUriRedirect',
+  'cors',
+  'jsonldMediaType',
+  'profileLinkHeader',
+  'canonicalLinkHeader',
 ];
 
 export interface PyramidLevel {
@@ -61,7 +73,10 @@ export function scaleFactors(width: number, height: number, tileSize: number): n
  * The power-of-two scale factor a stored level is, or null when it is not one: its size must be
  * the full image's divided by that factor (rounded either way), as pyramid writers make them.
  */
-export function levelScaleFactor(full: { width: number; height: number }, level: { width: number; height: number }): number | null {
+export function levelScaleFactor(
+  full: { width: number; height: number },
+  level: { width: number; height: number },
+): number | null {
   const sf = 2 ** Math.round(Math.log2(full.width / level.width));
   const fits = (f: number, l: number) => l === Math.floor(f / sf) || l === Math.ceil(f / sf);
   return sf >= 1 && fits(full.width, level.width) && fits(full.height, level.height) ? sf : null;
@@ -85,7 +100,13 @@ export function alignedStoredTile(
   req: { rect: Rect; size: { width: number; height: number }; rotation: Rotation; quality: Quality; format: Format },
 ): StoredTileRef | null {
   const { rect, size, rotation } = req;
-  if (req.format !== 'jpg' || (req.quality !== 'default' && req.quality !== 'color') || rotation.degrees !== 0 || rotation.mirror) return null;
+  if (
+    req.format !== 'jpg' ||
+    (req.quality !== 'default' && req.quality !== 'color') ||
+    rotation.degrees !== 0 ||
+    rotation.mirror
+  )
+    return null;
   if (tile.width !== tile.height || size.width !== tile.width || size.height !== tile.height) return null;
   for (let i = 0; i < levels.length; i++) {
     const l = levels[i]!;
@@ -172,7 +193,9 @@ export function manifestJson(m: ManifestModel): Record<string, unknown> {
       service: [{ id: service, type: 'ImageService3', profile: kind === 'image' ? 'level2' : 'level0' }],
     };
   };
-  const labels = m.labelled ? [layer('overlay', 'Labels (colour overlay)'), layer('mask', 'Labels (raw class values)')] : [];
+  const labels = m.labelled
+    ? [layer('overlay', 'Labels (colour overlay)'), layer('mask', 'Labels (raw class values)')]
+    : [];
   const items = [layer('image', 'Slide'), ...labels];
   const annotation = { id: `${canvas}/annotation/1`, type: 'Annotation', motivation: 'painting', target: canvas };
   return {

@@ -67,7 +67,7 @@ export function parseRegion(raw: string): Region {
     throw bad('INVALID_REGION', `region must be full, square, x,y,w,h or pct:x,y,w,h, not "${clip(raw)}"`);
   }
   const [x, y, w, h] = parts.map(Number) as [number, number, number, number];
-  if (w <= 0 || h <= 0) throw bad('INVALID_REGION', 'a region\'s width and height must be above zero');
+  if (w <= 0 || h <= 0) throw bad('INVALID_REGION', "a region's width and height must be above zero");
   return { kind: pct ? 'pct' : 'px', x, y, w, h };
 }
 
@@ -97,11 +97,18 @@ export function parseRotation(raw: string): Rotation {
   const mirror = raw.startsWith('!');
   const n = mirror ? raw.slice(1) : raw;
   if (!DECIMAL.test(n) || Number(n) > 360) {
-    throw bad('INVALID_ROTATION', `rotation must be a number of degrees from 0 to 360, optionally after "!", not "${clip(raw)}"`);
+    throw bad(
+      'INVALID_ROTATION',
+      `rotation must be a number of degrees from 0 to 360, optionally after "!", not "${clip(raw)}"`,
+    );
   }
   const degrees = Number(n) % 360;
   if (degrees % 90 !== 0) {
-    throw new AppError(501, 'ROTATION_NOT_SUPPORTED', 'only rotations by multiples of 90 degrees are supported (rotationBy90s)');
+    throw new AppError(
+      501,
+      'ROTATION_NOT_SUPPORTED',
+      'only rotations by multiples of 90 degrees are supported (rotationBy90s)',
+    );
   }
   return { mirror, degrees: degrees as Rotation['degrees'] };
 }
@@ -115,7 +122,10 @@ export function parseQualityFormat(raw: string): { quality: Quality; format: For
   }
   if (!(FORMATS as readonly string[]).includes(format)) {
     const known = KNOWN_FORMATS.includes(format);
-    throw bad('UNSUPPORTED_FORMAT', `${known ? `format ${format} is not served` : 'unknown format'}: use one of ${FORMATS.join(', ')}`);
+    throw bad(
+      'UNSUPPORTED_FORMAT',
+      `${known ? `format ${format} is not served` : 'unknown format'}: use one of ${FORMATS.join(', ')}`,
+    );
   }
   return { quality: quality as Quality, format: format as Format };
 }
@@ -148,7 +158,10 @@ export function outputSize(s: Size, rw: number, rh: number, limits: Limits): { w
   const out = unchecked(s, rw, rh, limits);
   if (out.width < 1 || out.height < 1) throw bad('INVALID_SIZE', 'the requested size has no pixels');
   if (!s.upscale && (out.width > rw || out.height > rh)) {
-    throw bad('UPSCALE_NOT_REQUESTED', `${out.width} x ${out.height} is larger than the ${rw} x ${rh} region: prefix the size with ^ to upscale`);
+    throw bad(
+      'UPSCALE_NOT_REQUESTED',
+      `${out.width} x ${out.height} is larger than the ${rw} x ${rh} region: prefix the size with ^ to upscale`,
+    );
   }
   if (out.width * out.height > limits.maxArea) {
     throw bad('SIZE_TOO_LARGE', `${out.width} x ${out.height} is more than maxArea (${limits.maxArea} pixels)`);
@@ -186,7 +199,13 @@ export function rotatedSize(size: { width: number; height: number }, r: Rotation
 }
 
 /** The canonical parameters of a resolved request (for ETags and the Link header): region x,y,w,h and size w,h. */
-export function canonical(rect: Rect, size: { width: number; height: number }, r: Rotation, quality: Quality, format: Format): string {
+export function canonical(
+  rect: Rect,
+  size: { width: number; height: number },
+  r: Rotation,
+  quality: Quality,
+  format: Format,
+): string {
   return `${rect.x},${rect.y},${rect.w},${rect.h}/${size.width},${size.height}/${r.mirror ? '!' : ''}${r.degrees}/${quality}.${format}`;
 }
 
@@ -195,7 +214,10 @@ function bad(code: string, detail: string): AppError {
 }
 
 function badSize(raw: string): AppError {
-  return bad('INVALID_SIZE', `size must be max, w,, ,h, pct:n, w,h or !w,h (each optionally after ^), not "${clip(raw)}"`);
+  return bad(
+    'INVALID_SIZE',
+    `size must be max, w,, ,h, pct:n, w,h or !w,h (each optionally after ^), not "${clip(raw)}"`,
+  );
 }
 
 /** Request text echoed in a message, bounded. */

@@ -9,7 +9,15 @@ import type { SlideRow } from '../catalogue/repo.js';
 import type { Generation } from '../generation.js';
 import { IMMUTABLE_CACHE, REVALIDATE_CACHE, notModified, sendImage } from '../http/cache.js';
 import { KIND_SUFFIX, infoJson, manifestJson, PRESENTATION_CONTEXT } from './info.js';
-import { canonical, outputSize, parseQualityFormat, parseRegion, parseRotation, parseSize, regionRect } from './params.js';
+import {
+  canonical,
+  outputSize,
+  parseQualityFormat,
+  parseRegion,
+  parseRotation,
+  parseSize,
+  regionRect,
+} from './params.js';
 import { checkKind, type IiifService, type ResolvedRequest } from './service.js';
 
 export interface IiifRouteDeps {
@@ -35,8 +43,18 @@ export function iiifRoutes(deps: IiifRouteDeps): Router {
     const base = origin(req);
     const { rows } = g.catalogue.listSlides({ classValues: null, status: null, limit: COLLECTION_LIMIT, offset: 0 });
     if (notModified(req, res, `${g.datasetVersion}-iiifc-${digest(base)}`, REVALIDATE_CACHE)) return;
-    const items = rows.map((s) => ({ id: `${base}/slides/${s.id}/manifest.json`, type: 'Manifest', label: { none: [s.file_name] } }));
-    const collection = { '@context': PRESENTATION_CONTEXT, id: `${base}/iiif/3/collection.json`, type: 'Collection', label: { none: [datasetName(g)] }, items };
+    const items = rows.map((s) => ({
+      id: `${base}/slides/${s.id}/manifest.json`,
+      type: 'Manifest',
+      label: { none: [s.file_name] },
+    }));
+    const collection = {
+      '@context': PRESENTATION_CONTEXT,
+      id: `${base}/iiif/3/collection.json`,
+      type: 'Collection',
+      label: { none: [datasetName(g)] },
+      items,
+    };
     sendJson(req, res, collection, PRESENTATION_CONTEXT);
   });
 
@@ -55,7 +73,14 @@ export function iiifRoutes(deps: IiifRouteDeps): Router {
     if (notModified(req, res, `${s.etag}-iiifi-${kind}-${digest(base)}`, IMMUTABLE_CACHE)) return;
     const tileSize = s.tile_width === s.tile_height ? s.tile_width : 256;
     const info = infoJson({
-      id, kind, width: s.width, height: s.height, levels: deps.iiif.levels(g, s), tileSize, maxArea: deps.maxArea, mppX: s.mpp_x,
+      id,
+      kind,
+      width: s.width,
+      height: s.height,
+      levels: deps.iiif.levels(g, s),
+      tileSize,
+      maxArea: deps.maxArea,
+      mppX: s.mpp_x,
       manifest: `${base}/slides/${s.id}/manifest.json`,
     });
     res.setHeader('Link', `<${kind === 'image' ? LEVEL2_PROFILE : LEVEL0_PROFILE}>;rel="profile"`);
@@ -69,7 +94,10 @@ export function iiifRoutes(deps: IiifRouteDeps): Router {
     checkKind(kind, resolved);
     const path = canonical(resolved.rect, resolved.size, resolved.rotation, resolved.quality, resolved.format);
     const base = `${origin(req)}/iiif/3/${s.id}${KIND_SUFFIX[kind]}`;
-    res.setHeader('Link', `<${base}/${path}>;rel="canonical", <${kind === 'image' ? LEVEL2_PROFILE : LEVEL0_PROFILE}>;rel="profile"`);
+    res.setHeader(
+      'Link',
+      `<${base}/${path}>;rel="canonical", <${kind === 'image' ? LEVEL2_PROFILE : LEVEL0_PROFILE}>;rel="profile"`,
+    );
     // No commas in an ETag: If-None-Match lists are comma-separated.
     const etag = `${s.etag}-iiif${kind === 'image' ? deps.renderer : ''}-${kind}-${path.replace(/\//g, '_').replace(/,/g, '.')}`;
     if (notModified(req, res, etag, IMMUTABLE_CACHE)) return;

@@ -38,7 +38,12 @@ export interface IiifService {
   /** The slide and which of its images an identifier names; 404 for anything else. */
   identify(g: Generation, identifier: string): { slide: SlideRow; kind: ImageKind };
   levels(g: Generation, s: SlideRow): PyramidLevel[];
-  render(g: Generation, s: SlideRow, kind: ImageKind, r: ResolvedRequest): Promise<{ body: Buffer; passthrough: boolean }>;
+  render(
+    g: Generation,
+    s: SlideRow,
+    kind: ImageKind,
+    r: ResolvedRequest,
+  ): Promise<{ body: Buffer; passthrough: boolean }>;
 }
 
 /** JPEG/WebP quality of IIIF images: the DeepZoom tiles' default, so both paths look the same. */
@@ -66,13 +71,20 @@ export function createIiifService(opts: IiifServiceOptions): IiifService {
       return file.jpeg ? file.jpegTile(at.level, at.tx, at.ty) : null;
     });
 
-  const image = async (g: Generation, s: SlideRow, r: ResolvedRequest): Promise<{ body: Buffer; passthrough: boolean }> => {
+  const image = async (
+    g: Generation,
+    s: SlideRow,
+    r: ResolvedRequest,
+  ): Promise<{ body: Buffer; passthrough: boolean }> => {
     const stored = await storedTile(g, s, r);
     if (stored) return { body: stored, passthrough: true };
     const lv = levels(g, s);
     // The finer axis decides the level: a stretched output is never read from too coarse a level.
     const l0PerPixel = Math.min(r.rect.w / r.size.width, r.rect.h / r.size.height);
-    const level = bestLevelForDownsample(lv.map((l) => l.downsample), l0PerPixel);
+    const level = bestLevelForDownsample(
+      lv.map((l) => l.downsample),
+      l0PerPixel,
+    );
     const ds = lv[level]!.downsample;
     // The same level rectangle /region reads for this rectangle at this level.
     const crop = {
@@ -87,7 +99,11 @@ export function createIiifService(opts: IiifServiceOptions): IiifService {
     }
     const plain = r.rotation.degrees === 0 && !r.rotation.mirror && (r.quality === 'default' || r.quality === 'color');
     if (plain) {
-      const body = (await regions.render(g, s, level, crop, r.size, { kind: 'encoded', format: IMAGE_EXT[r.format], quality: IIIF_QUALITY })) as Buffer;
+      const body = (await regions.render(g, s, level, crop, r.size, {
+        kind: 'encoded',
+        format: IMAGE_EXT[r.format],
+        quality: IIIF_QUALITY,
+      })) as Buffer;
       return { body, passthrough: false };
     }
     const raw = (await regions.render(g, s, level, crop, r.size, { kind: 'raw' })) as RawImage;
@@ -99,13 +115,16 @@ export function createIiifService(opts: IiifServiceOptions): IiifService {
 
   return {
     identify(g, identifier) {
-      const kind = (Object.keys(KIND_SUFFIX) as ImageKind[]).find((k) => k !== 'image' && identifier.endsWith(KIND_SUFFIX[k])) ?? 'image';
+      const kind =
+        (Object.keys(KIND_SUFFIX) as ImageKind[]).find((k) => k !== 'image' && identifier.endsWith(KIND_SUFFIX[k])) ??
+        'image';
       const id = identifier.slice(0, identifier.length - KIND_SUFFIX[kind].length);
       try {
         // Label images exist for unreadable slides too (labels do not need the slide's pixels).
         return { slide: kind === 'image' ? g.readableSlide(id) : g.slide(id), kind };
       } catch (e) {
-        if (e instanceof AppError && e.code === 'SLIDE_NOT_FOUND') throw new AppError(404, 'IMAGE_NOT_FOUND', 'no IIIF image has this identifier');
+        if (e instanceof AppError && e.code === 'SLIDE_NOT_FOUND')
+          throw new AppError(404, 'IMAGE_NOT_FOUND', 'no IIIF image has this identifier');
         throw e;
       }
     },
@@ -127,7 +146,10 @@ function labelImage(g: Generation, s: SlideRow, kind: ImageKind, r: ResolvedRequ
     const sx = r.rect.w / width;
     const sy = r.rect.h / height;
     const sampling = labelResampling(raster, r.rect.x, r.rect.y, sx, width, height, sy);
-    values = resampleLabels(g.labels.region(raster, sampling.level, sampling.x, sampling.y, sampling.width, sampling.height), sampling);
+    values = resampleLabels(
+      g.labels.region(raster, sampling.level, sampling.x, sampling.y, sampling.width, sampling.height),
+      sampling,
+    );
   }
   const turned = orient({ data: values, width, height, channels: 1 }, r.rotation);
   if (kind === 'mask') return encodeGreyPng(turned.data, turned.width, turned.height);

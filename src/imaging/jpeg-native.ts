@@ -62,7 +62,10 @@ function root(): string {
 function load(): void {
   const path = join(root(), BINARY);
   if (!existsSync(path)) {
-    status = { available: false, reason: `${BINARY} is not built (npm install builds it; it needs g++, make and libjpeg62-turbo-dev)` };
+    status = {
+      available: false,
+      reason: `${BINARY} is not built (npm install builds it; it needs g++, make and libjpeg62-turbo-dev)`,
+    };
     return;
   }
   try {

@@ -29,10 +29,16 @@ let probed: Promise<Set<ProbedCodec>> | null = null;
 export function probeCodecs(): Promise<Set<ProbedCodec>> {
   probed ??= (async () => {
     const found = new Set<ProbedCodec>();
-    const tries: Array<[ProbedCodec, 'zstd' | 'webp' | 'jp2k']> = [['ZSTD', 'zstd'], ['WebP', 'webp'], ['JPEG 2000', 'jp2k']];
+    const tries: Array<[ProbedCodec, 'zstd' | 'webp' | 'jp2k']> = [
+      ['ZSTD', 'zstd'],
+      ['WebP', 'webp'],
+      ['JPEG 2000', 'jp2k'],
+    ];
     for (const [name, compression] of tries) {
       try {
-        const tif = await sharp({ create: { width: 8, height: 8, channels: 3, background: '#808080' } }).tiff({ compression }).toBuffer();
+        const tif = await sharp({ create: { width: 8, height: 8, channels: 3, background: '#808080' } })
+          .tiff({ compression })
+          .toBuffer();
         await sharp(tif).raw().toBuffer();
         found.add(name);
       } catch {
@@ -45,7 +51,12 @@ export function probeCodecs(): Promise<Set<ProbedCodec>> {
 }
 
 /** Capabilities worth reporting at /healthz and at start. */
-export async function imagingCapabilities(): Promise<{ libvips: string; sharp: string; openslide: boolean; codecs: ProbedCodec[] }> {
+export async function imagingCapabilities(): Promise<{
+  libvips: string;
+  sharp: string;
+  openslide: boolean;
+  codecs: ProbedCodec[];
+}> {
   return {
     libvips: sharp.versions.vips,
     sharp: sharp.versions.sharp ?? 'unknown',
@@ -56,7 +67,7 @@ export async function imagingCapabilities(): Promise<{ libvips: string; sharp: s
 
 /** A whole slide level (TIFF page), shrunk to fit `maxSize`, as RGB. */
 export async function readLevelRaw(path: string, page: number, maxSize: number): Promise<RawImage> {
-  return guard('PIXELS_UNREADABLE', 'the slide\'s pixels cannot be decoded', async () => {
+  return guard('PIXELS_UNREADABLE', "the slide's pixels cannot be decoded", async () => {
     const { data, info } = await sharp(path, { page, limitInputPixels: false, failOn: 'error' })
       .resize({ width: maxSize, height: maxSize, fit: 'inside', withoutEnlargement: true })
       .removeAlpha()
@@ -79,15 +90,35 @@ export interface MaskHeader {
  * A whole mask, decoded. `check` sees the header first and may refuse the file (a wrong size, a
  * lossy format) before its pixels cost memory; the decode is then limited to the header's size.
  */
-export async function readMaskRaw(path: string, kind: 'label' | 'color', check?: (h: MaskHeader) => void): Promise<RawImage> {
-  const meta = await guard('MASK_UNREADABLE', 'the mask image cannot be read', () => sharp(path, { limitInputPixels: false }).metadata());
+export async function readMaskRaw(
+  path: string,
+  kind: 'label' | 'color',
+  check?: (h: MaskHeader) => void,
+): Promise<RawImage> {
+  const meta = await guard('MASK_UNREADABLE', 'the mask image cannot be read', () =>
+    sharp(path, { limitInputPixels: false }).metadata(),
+  );
   // A palette PNG's pixels are indices; libvips expands them to colours, which are not labels.
-  if (kind === 'label' && meta.isPalette) throw new AppError(422, 'MASK_PALETTE', 'the label mask is a palette image: save it as 8-bit greyscale whose values are the class values');
+  if (kind === 'label' && meta.isPalette)
+    throw new AppError(
+      422,
+      'MASK_PALETTE',
+      'the label mask is a palette image: save it as 8-bit greyscale whose values are the class values',
+    );
   const pixels = (meta.width ?? 0) * (meta.height ?? 0);
-  if (pixels > MAX_MASK_PIXELS) throw new AppError(422, 'MASK_TOO_LARGE', `the mask has ${pixels} pixels, more than ${MAX_MASK_PIXELS}: give it at a coarser downsample`);
+  if (pixels > MAX_MASK_PIXELS)
+    throw new AppError(
+      422,
+      'MASK_TOO_LARGE',
+      `the mask has ${pixels} pixels, more than ${MAX_MASK_PIXELS}: give it at a coarser downsample`,
+    );
   // libvips narrows 16-bit samples to 8 bits (v >> 8): class values 1..255 stored as 16-bit would all read as 0.
   if (kind === 'label' && meta.depth !== undefined && meta.depth !== 'uchar') {
-    throw new AppError(422, 'MASK_NOT_8BIT', `the mask has ${meta.depth} samples: a label mask holds one byte per pixel (8-bit grey)`);
+    throw new AppError(
+      422,
+      'MASK_NOT_8BIT',
+      `the mask has ${meta.depth} samples: a label mask holds one byte per pixel (8-bit grey)`,
+    );
   }
   check?.({ width: meta.width ?? 0, height: meta.height ?? 0, format: meta.format ?? 'unknown' });
   return guard('MASK_UNREADABLE', 'the mask image cannot be decoded', async () => {
@@ -100,8 +131,14 @@ export async function readMaskRaw(path: string, kind: 'label' | 'color', check?:
 }
 
 /** A slide level shrunk to fit `maxSize` and encoded; the caller picks a level that needs no upsampling. */
-export async function renderThumbnail(path: string, page: number, maxSize: number, format: ImageFormat, quality: number): Promise<Buffer> {
-  return guard('PIXELS_UNREADABLE', 'the slide\'s pixels cannot be decoded', () => {
+export async function renderThumbnail(
+  path: string,
+  page: number,
+  maxSize: number,
+  format: ImageFormat,
+  quality: number,
+): Promise<Buffer> {
+  return guard('PIXELS_UNREADABLE', "the slide's pixels cannot be decoded", () => {
     const s = sharp(path, { page, limitInputPixels: false, failOn: 'error' })
       .resize({ width: maxSize, height: maxSize, fit: 'inside', withoutEnlargement: true, kernel: 'lanczos3' })
       .removeAlpha()
@@ -113,10 +150,15 @@ export async function renderThumbnail(path: string, page: number, maxSize: numbe
 }
 
 /** RGB pixels (already decoded, e.g. by the native region decoder) resized to `size` and encoded. */
-export async function renderRaw(img: RawImage, size: { width: number; height: number }, out: RegionOutput): Promise<Buffer | RawImage> {
+export async function renderRaw(
+  img: RawImage,
+  size: { width: number; height: number },
+  out: RegionOutput,
+): Promise<Buffer | RawImage> {
   return guard('ENCODE_FAILED', 'the image could not be encoded', () => {
     let s = sharp(img.data, { raw: { width: img.width, height: img.height, channels: img.channels as 1 | 2 | 3 | 4 } });
-    if (img.width !== size.width || img.height !== size.height) s = s.resize({ width: size.width, height: size.height, fit: 'fill', kernel: 'lanczos3' });
+    if (img.width !== size.width || img.height !== size.height)
+      s = s.resize({ width: size.width, height: size.height, fit: 'fill', kernel: 'lanczos3' });
     return finish(s, out);
   });
 }
@@ -125,7 +167,11 @@ export async function renderRaw(img: RawImage, size: { width: number; height: nu
  * Raw pixels in a IIIF quality, encoded: `gray` is luminance, `bitonal` black or white at mid
  * grey (one channel either way); default and color keep the colours.
  */
-export async function encodeQuality(img: RawImage, quality: 'default' | 'color' | 'gray' | 'bitonal', out: { format: ImageFormat; quality: number }): Promise<Buffer> {
+export async function encodeQuality(
+  img: RawImage,
+  quality: 'default' | 'color' | 'gray' | 'bitonal',
+  out: { format: ImageFormat; quality: number },
+): Promise<Buffer> {
   return guard('ENCODE_FAILED', 'the image could not be encoded', () => {
     let s = sharp(img.data, { raw: { width: img.width, height: img.height, channels: img.channels as 1 | 2 | 3 | 4 } });
     if (quality === 'gray') s = s.toColourspace('b-w');
@@ -135,7 +181,8 @@ export async function encodeQuality(img: RawImage, quality: 'default' | 'color' 
 }
 
 /** Where a region's pixels come from: stored JPEG tiles (laid out `across` per row), or a TIFF page. */
-export type RegionSource = { kind: 'tiles'; tiles: Buffer[]; across: number } | { kind: 'file'; path: string; page: number };
+export type RegionSource =
+  { kind: 'tiles'; tiles: Buffer[]; across: number } | { kind: 'file'; path: string; page: number };
 export interface Crop {
   left: number;
   top: number;
@@ -150,7 +197,12 @@ export type RegionOutput = { kind: 'encoded'; format: ImageFormat; quality: numb
  * pipeline per request keeps the event loop's share (pipeline set-up, buffers to collect) small;
  * decoding tiles one by one into JS buffers cost ~3x more main-thread time and GC.
  */
-export async function renderRegion(src: RegionSource, crop: Crop, size: { width: number; height: number }, out: RegionOutput): Promise<Buffer | RawImage> {
+export async function renderRegion(
+  src: RegionSource,
+  crop: Crop,
+  size: { width: number; height: number },
+  out: RegionOutput,
+): Promise<Buffer | RawImage> {
   return guard('PIXELS_UNREADABLE', "the slide's pixels cannot be decoded", async () => {
     let s =
       src.kind === 'file'
@@ -159,7 +211,8 @@ export async function renderRegion(src: RegionSource, crop: Crop, size: { width:
           ? sharp(src.tiles[0], { failOn: 'error' })
           : sharp(src.tiles, { join: { across: src.across }, failOn: 'error' });
     s = s.extract(crop);
-    if (crop.width !== size.width || crop.height !== size.height) s = s.resize({ width: size.width, height: size.height, fit: 'fill', kernel: 'lanczos3' });
+    if (crop.width !== size.width || crop.height !== size.height)
+      s = s.resize({ width: size.width, height: size.height, fit: 'fill', kernel: 'lanczos3' });
     return finish(s.removeAlpha().toColourspace('srgb'), out);
   });
 }
@@ -177,7 +230,9 @@ async function finish(s: Sharp, out: RegionOutput): Promise<Buffer | RawImage> {
 
 /** A blank (white) JPEG tile: what a sparse tile (never written, offset 0) shows. */
 export async function blankJpeg(width: number, height: number): Promise<Buffer> {
-  return sharp({ create: { width, height, channels: 3, background: '#ffffff' } }).jpeg({ quality: 90 }).toBuffer();
+  return sharp({ create: { width, height, channels: 3, background: '#ffffff' } })
+    .jpeg({ quality: 90 })
+    .toBuffer();
 }
 
 /** Runs a libvips call; a failure becomes a 422 with libvips' reason, paths removed. */

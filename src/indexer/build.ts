@@ -39,7 +39,15 @@ export interface SlideBuild {
   unsupported: string | null;
   tissuePx: number | null;
   raster: RasterGeometry | null;
-  sources: Array<{ position: number; sourceId: string; format: string; relPath: string; size: number; shapes: number | null; downsample: number }>;
+  sources: Array<{
+    position: number;
+    sourceId: string;
+    format: string;
+    relPath: string;
+    size: number;
+    shapes: number | null;
+    downsample: number;
+  }>;
   tiles: StoredTile[];
   counts: Array<{ value: number; tx: number; ty: number; count: number }>;
   classes: ClassStats[];
@@ -59,23 +67,47 @@ export interface BuildLimits {
   maxRasterWork?: number;
 }
 
-export async function buildSlide(c: SlideCandidate, manifest: Manifest, codecs: ReadonlySet<ProbedCodec>, limits: BuildLimits = {}): Promise<SlideBuild> {
+export async function buildSlide(
+  c: SlideCandidate,
+  manifest: Manifest,
+  codecs: ReadonlySet<ProbedCodec>,
+  limits: BuildLimits = {},
+): Promise<SlideBuild> {
   const maxSlidePixels = limits.maxSlidePixels ?? DEFAULT_MAX_SLIDE_PIXELS;
   const maxRasterWork = limits.maxRasterWork ?? DEFAULT_MAX_RASTER_WORK;
   const structure = slideStructure(readTiffFile(c.file.absPath));
   checkPixelBudget(structure, maxSlidePixels);
   // A code no TIFF writer uses means a broken file, not a codec this build lacks: refuse it.
-  if (structure.compression.name.startsWith('unknown')) throw new AppError(422, 'TIFF_UNKNOWN_COMPRESSION', `the file declares compression ${structure.compression.code}, which is no TIFF codec`);
+  if (structure.compression.name.startsWith('unknown'))
+    throw new AppError(
+      422,
+      'TIFF_UNKNOWN_COMPRESSION',
+      `the file declares compression ${structure.compression.code}, which is no TIFF codec`,
+    );
   const unsupported = unsupportedReason(structure.compression, codecs);
   const etag = createHash('sha256').update(c.inputKey).digest('base64url').slice(0, 22);
-  const base: SlideBuild = { candidate: c, etag, structure, unsupported, tissuePx: null, raster: null, sources: [], tiles: [], counts: [], classes: [], warnings: [] };
+  const base: SlideBuild = {
+    candidate: c,
+    etag,
+    structure,
+    unsupported,
+    tissuePx: null,
+    raster: null,
+    sources: [],
+    tiles: [],
+    counts: [],
+    classes: [],
+    warnings: [],
+  };
   if (unsupported) return base;
   const smallest = structure.levels[structure.levels.length - 1]!;
   base.tissuePx = tissuePixels(await readLevelRaw(c.file.absPath, smallest.ifd, TISSUE_PROBE_SIZE), structure);
   if (c.labels.length === 0) return base;
   const loaded: LoadedSource[] = [];
   for (const l of c.labels) {
-    const src = await withContext(l.relPath, () => loadLabelFile(l.absPath, l.size, l.source, manifest.taxonomy, structure));
+    const src = await withContext(l.relPath, () =>
+      loadLabelFile(l.absPath, l.size, l.source, manifest.taxonomy, structure),
+    );
     loaded.push(src);
     if (src.unmatchedPx) base.warnings.push(unmatchedWarning(l.relPath, src.unmatchedPx, l.source.tolerance));
     base.sources.push({
@@ -96,7 +128,11 @@ export async function buildSlide(c: SlideCandidate, manifest: Manifest, codecs: 
 }
 
 function unmatchedWarning(relPath: string, px: number, tolerance: number): SlideBuild['warnings'][number] {
-  return { relPath, code: 'MASK_COLORS_UNMATCHED', detail: `label file ${relPath}: ${px} pixel(s) matched no palette colour within tolerance ${tolerance}: indexed as unlabelled (0)` };
+  return {
+    relPath,
+    code: 'MASK_COLORS_UNMATCHED',
+    detail: `label file ${relPath}: ${px} pixel(s) matched no palette colour within tolerance ${tolerance}: indexed as unlabelled (0)`,
+  };
 }
 
 /** Names the label file in a failure, since the slide file is what the report lists. */
@@ -114,7 +150,11 @@ function checkRasterWork(src: LoadedSource, g: RasterGeometry, relPath: string, 
   if (src.kind !== 'vector') return;
   const work = rasterWork(src.shapes, g.downsample, g.width, g.height, g.tileSize);
   if (work > maxWork) {
-    throw new AppError(422, 'LABEL_TOO_COMPLEX', `label file ${relPath}: rasterising its shapes takes ${work} units of work (edges, edge-row toggles, bounding-box pixels), more than MAX_RASTER_WORK (${maxWork}); simplify the shapes`);
+    throw new AppError(
+      422,
+      'LABEL_TOO_COMPLEX',
+      `label file ${relPath}: rasterising its shapes takes ${work} units of work (edges, edge-row toggles, bounding-box pixels), more than MAX_RASTER_WORK (${maxWork}); simplify the shapes`,
+    );
   }
 }
 
@@ -123,7 +163,13 @@ function rasterize(sources: LoadedSource[], g: RasterGeometry): Pick<SlideBuild,
   const counts: SlideBuild['counts'] = [];
   const stats = new Map<number, ClassStats>();
   const builder = createPyramidBuilder(g, (t) => {
-    tiles.push({ level: t.level, tx: t.tx, ty: t.ty, uniform: t.uniform, data: t.data ? deflateRawSync(t.data, { level: 4 }) : null });
+    tiles.push({
+      level: t.level,
+      tx: t.tx,
+      ty: t.ty,
+      uniform: t.uniform,
+      data: t.data ? deflateRawSync(t.data, { level: 4 }) : null,
+    });
     if (t.level === 0) collectStats(t, g, counts, stats);
   });
   const composer = createBandComposer(sources, g.width, g.downsample, g.tileSize);
@@ -138,16 +184,30 @@ function rasterize(sources: LoadedSource[], g: RasterGeometry): Pick<SlideBuild,
   return { tiles, counts, classes: [...stats.values()].sort((a, b) => a.value - b.value) };
 }
 
-function collectStats(t: LabelTile, g: RasterGeometry, counts: SlideBuild['counts'], stats: Map<number, ClassStats>): void {
+function collectStats(
+  t: LabelTile,
+  g: RasterGeometry,
+  counts: SlideBuild['counts'],
+  stats: Map<number, ClassStats>,
+): void {
   const ts = g.tileSize;
   const x0 = t.tx * ts;
   const y0 = t.ty * ts;
   const w = Math.min(ts, g.width - x0);
   const h = Math.min(ts, g.height - y0);
   const grow = (v: number, box: [number, number, number, number], n: number) => {
-    const s = stats.get(v) ?? { value: v, rasterPx: 0, box: [Infinity, Infinity, -Infinity, -Infinity] as [number, number, number, number] };
+    const s = stats.get(v) ?? {
+      value: v,
+      rasterPx: 0,
+      box: [Infinity, Infinity, -Infinity, -Infinity] as [number, number, number, number],
+    };
     s.rasterPx += n;
-    s.box = [Math.min(s.box[0], box[0]), Math.min(s.box[1], box[1]), Math.max(s.box[2], box[2]), Math.max(s.box[3], box[3])];
+    s.box = [
+      Math.min(s.box[0], box[0]),
+      Math.min(s.box[1], box[1]),
+      Math.max(s.box[2], box[2]),
+      Math.max(s.box[3], box[3]),
+    ];
     stats.set(v, s);
   };
   for (let v = 1; v < 256; v++) {
@@ -176,7 +236,10 @@ function collectStats(t: LabelTile, g: RasterGeometry, counts: SlideBuild['count
 }
 
 /** Tissue estimate from the smallest level, scaled to level-0 pixels. */
-function tissuePixels(img: { data: Buffer; width: number; height: number; channels: number }, s: SlideStructure): number {
+function tissuePixels(
+  img: { data: Buffer; width: number; height: number; channels: number },
+  s: SlideStructure,
+): number {
   let tissue = 0;
   const n = img.width * img.height;
   for (let p = 0, o = 0; p < n; p++, o += img.channels) {

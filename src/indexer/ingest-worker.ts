@@ -13,7 +13,11 @@ const post = (m: WorkerMessage) => parentPort!.postMessage(m);
 async function run(job: WorkerJob): Promise<void> {
   if (job.kind === 'demo') {
     const { generateDemo } = await import('../demo/generate.js');
-    await generateDemo({ outDir: job.outDir, seed: job.seed, onProgress: (p) => post({ type: 'progress', step: p.step, done: p.done, total: p.total }) });
+    await generateDemo({
+      outDir: job.outDir,
+      seed: job.seed,
+      onProgress: (p) => post({ type: 'progress', step: p.step, done: p.done, total: p.total }),
+    });
     post({ type: 'done', report: null });
     return;
   }
@@ -22,7 +26,13 @@ async function run(job: WorkerJob): Promise<void> {
     indexPath: job.indexPath,
     maxSlidePixels: job.maxSlidePixels,
     maxRasterWork: job.maxRasterWork,
-    onEvent: (e) => post({ type: 'progress', step: e.phase === 'slide' ? `slide ${e.slideId ?? 'done'}` : e.phase, done: e.done, total: e.total }),
+    onEvent: (e) =>
+      post({
+        type: 'progress',
+        step: e.phase === 'slide' ? `slide ${e.slideId ?? 'done'}` : e.phase,
+        done: e.done,
+        total: e.total,
+      }),
   });
   post({ type: 'done', report });
 }

@@ -69,17 +69,36 @@ export async function ingest(opts: IngestOptions): Promise<IngestReport> {
     const scan = scanDataset(opts.dataDir, manifest);
     const prev = readPrevious(opts.indexPath);
     if (scan.slides.length === 0 && prev.keys.size > 0 && !opts.allowEmpty) {
-      throw new AppError(422, 'DATASET_EMPTY', `no slide found under "${manifest.slidesDir}" while the index has ${prev.keys.size}: refusing to drop them all (is the volume mounted?)`);
+      throw new AppError(
+        422,
+        'DATASET_EMPTY',
+        `no slide found under "${manifest.slidesDir}" while the index has ${prev.keys.size}: refusing to drop them all (is the volume mounted?)`,
+      );
     }
-    const retryable = (c: SlideCandidate) => !prev.problems.some((p) => p.inputKey === c.inputKey && p.relPath === c.file.relPath);
+    const retryable = (c: SlideCandidate) =>
+      !prev.problems.some((p) => p.inputKey === c.inputKey && p.relPath === c.file.relPath);
     const toBuild = scan.slides.filter((c) => prev.keys.get(c.id) !== c.inputKey && retryable(c));
-    const carried = prev.problems.filter((p) => p.inputKey !== null && scan.slides.some((c) => c.inputKey === p.inputKey));
+    const carried = prev.problems.filter(
+      (p) => p.inputKey !== null && scan.slides.some((c) => c.inputKey === p.inputKey),
+    );
     const removed = [...prev.keys.keys()].filter((id) => !scan.slides.some((c) => c.id === id));
     const unchanged = scan.slides.filter((c) => prev.keys.get(c.id) === c.inputKey).map((c) => c.id);
     const scanProblems: ProblemRow[] = scan.problems.map((p) => ({ ...p, inputKey: null }));
-    const upToDate = toBuild.length === 0 && removed.length === 0 && prev.manifestHash === manifest.hash && sameProblems(prev.problems, [...carried, ...scanProblems]);
+    const upToDate =
+      toBuild.length === 0 &&
+      removed.length === 0 &&
+      prev.manifestHash === manifest.hash &&
+      sameProblems(prev.problems, [...carried, ...scanProblems]);
     if (upToDate && prev.datasetVersion !== null) {
-      return { published: false, datasetVersion: prev.datasetVersion, indexed: [], unchanged, removed: [], problems: prev.problems, ms: performance.now() - t0 };
+      return {
+        published: false,
+        datasetVersion: prev.datasetVersion,
+        indexed: [],
+        unchanged,
+        removed: [],
+        problems: prev.problems,
+        ms: performance.now() - t0,
+      };
     }
     const codecs = await probeCodecs();
     const temp = stageIndex(opts.indexPath);
@@ -91,7 +110,10 @@ export async function ingest(opts: IngestOptions): Promise<IngestReport> {
       for (const [i, c] of toBuild.entries()) {
         emit({ phase: 'slide', done: i, total: toBuild.length, slideId: c.id });
         try {
-          const build = await buildSlide(c, manifest, codecs, { maxSlidePixels: opts.maxSlidePixels, maxRasterWork: opts.maxRasterWork });
+          const build = await buildSlide(c, manifest, codecs, {
+            maxSlidePixels: opts.maxSlidePixels,
+            maxRasterWork: opts.maxRasterWork,
+          });
           writer.replaceSlide(build);
           indexed.push(c.id);
           // Kept while the slide's inputs are unchanged, like a failure's problem.
@@ -129,11 +151,28 @@ function readPrevious(indexPath: string): Previous {
   // A foreign or corrupt file is refused here rather than silently replaced.
   const db = openIndexReadOnly(indexPath);
   try {
-    const keys = new Map(db.prepare<[], { id: string; input_key: string }>('SELECT id, input_key FROM slides').all().map((r) => [r.id, r.input_key]));
+    const keys = new Map(
+      db
+        .prepare<[], { id: string; input_key: string }>('SELECT id, input_key FROM slides')
+        .all()
+        .map((r) => [r.id, r.input_key]),
+    );
     // input_key is in the first schema: every index this service opens has it.
-    const problems = db.prepare<[], { rel_path: string; slide_id: string | null; code: string; detail: string; input_key: string | null }>('SELECT * FROM ingest_problems').all()
-      .map((r) => ({ relPath: r.rel_path, slideId: r.slide_id, code: r.code, detail: r.detail, inputKey: r.input_key }));
-    const get = (k: string) => db.prepare<[string], { value: string }>('SELECT value FROM dataset WHERE key = ?').get(k)?.value ?? null;
+    const problems = db
+      .prepare<
+        [],
+        { rel_path: string; slide_id: string | null; code: string; detail: string; input_key: string | null }
+      >('SELECT * FROM ingest_problems')
+      .all()
+      .map((r) => ({
+        relPath: r.rel_path,
+        slideId: r.slide_id,
+        code: r.code,
+        detail: r.detail,
+        inputKey: r.input_key,
+      }));
+    const get = (k: string) =>
+      db.prepare<[string], { value: string }>('SELECT value FROM dataset WHERE key = ?').get(k)?.value ?? null;
     return { keys, problems, manifestHash: get('manifest_hash'), datasetVersion: get('dataset_version') };
   } finally {
     db.close();

@@ -3,7 +3,19 @@
  * it over the old one only when it is complete. A crash or kill at any point before the rename
  * leaves the old file untouched (readers that have it open keep reading it, too).
  */
-import { closeSync, copyFileSync, constants, existsSync, fsyncSync, openSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  copyFileSync,
+  constants,
+  existsSync,
+  fsyncSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { AppError } from '../errors.js';
 

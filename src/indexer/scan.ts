@@ -61,9 +61,19 @@ export function scanDataset(dataDir: string, manifest: Manifest): ScanResult {
   for (const file of listFiles(root, manifest.slidesDir, manifest.extensions, labelDirs, problems)) {
     const id = stemOf(file.relPath).toLowerCase();
     if (!SLIDE_ID_PATTERN.test(id)) {
-      problems.push({ relPath: file.relPath, slideId: null, code: 'BAD_SLIDE_NAME', detail: `slide file names must be letters, digits, ".", "_" or "-" (at most 128): "${stemOf(file.relPath)}" is not` });
+      problems.push({
+        relPath: file.relPath,
+        slideId: null,
+        code: 'BAD_SLIDE_NAME',
+        detail: `slide file names must be letters, digits, ".", "_" or "-" (at most 128): "${stemOf(file.relPath)}" is not`,
+      });
     } else if (slides.has(id)) {
-      problems.push({ relPath: file.relPath, slideId: id, code: 'DUPLICATE_SLIDE', detail: `another slide file already has the id "${id}" (${slides.get(id)!.file.relPath})` });
+      problems.push({
+        relPath: file.relPath,
+        slideId: id,
+        code: 'DUPLICATE_SLIDE',
+        detail: `another slide file already has the id "${id}" (${slides.get(id)!.file.relPath})`,
+      });
     } else {
       slides.set(id, { id, file, labels: [], inputKey: '' });
     }
@@ -75,9 +85,19 @@ export function scanDataset(dataDir: string, manifest: Manifest): ScanResult {
       const id = suffix && stem.endsWith(suffix) ? stem.slice(0, -suffix.length) : stem;
       const slide = slides.get(id);
       if (!slide) {
-        problems.push({ relPath: file.relPath, slideId: null, code: 'LABEL_WITHOUT_SLIDE', detail: `label source "${source.id}": no slide has the stem "${id}"` });
+        problems.push({
+          relPath: file.relPath,
+          slideId: null,
+          code: 'LABEL_WITHOUT_SLIDE',
+          detail: `label source "${source.id}": no slide has the stem "${id}"`,
+        });
       } else if (slide.labels.some((l) => l.position === position)) {
-        problems.push({ relPath: file.relPath, slideId: id, code: 'DUPLICATE_LABEL_FILE', detail: `label source "${source.id}" has two files for slide "${id}"` });
+        problems.push({
+          relPath: file.relPath,
+          slideId: id,
+          code: 'DUPLICATE_LABEL_FILE',
+          detail: `label source "${source.id}" has two files for slide "${id}"`,
+        });
       } else {
         slide.labels.push({ ...file, position, source });
       }
@@ -93,7 +113,12 @@ export function scanDataset(dataDir: string, manifest: Manifest): ScanResult {
 
 function inputKey(s: SlideCandidate, manifest: Manifest): string {
   const part = (f: FileRef) => [f.relPath, f.size, Math.round(f.mtimeMs)];
-  const key = JSON.stringify([ALGORITHM_VERSION, manifest.hash, part(s.file), s.labels.map((l) => [l.source.id, ...part(l)])]);
+  const key = JSON.stringify([
+    ALGORITHM_VERSION,
+    manifest.hash,
+    part(s.file),
+    s.labels.map((l) => [l.source.id, ...part(l)]),
+  ]);
   return createHash('sha256').update(key).digest('hex');
 }
 
@@ -109,7 +134,13 @@ function stemOf(relPath: string): string {
  * problem with its own code; a link to a directory is not followed (and said so), so a walk never
  * leaves the directories the manifest names.
  */
-function listFiles(root: string, dir: string, extensions: string[], exclude: string[], problems: ScanProblem[]): FileRef[] {
+function listFiles(
+  root: string,
+  dir: string,
+  extensions: string[],
+  exclude: string[],
+  problems: ScanProblem[],
+): FileRef[] {
   const start = resolve(root, dir);
   // A manifest must not point outside the data directory.
   if (start !== root && !start.startsWith(root + sep)) return [];
@@ -126,7 +157,8 @@ function listFiles(root: string, dir: string, extensions: string[], exclude: str
       const p = join(abs, e.name);
       const relPath = relative(root, p).split(sep).join('/');
       if (e.isDirectory() && depth < 8 && !exclude.includes(p)) walk(p, depth + 1);
-      else if (e.isFile() && extensions.includes(extname(e.name).toLowerCase())) out.push(fileRef(p, relPath, statSync(p)));
+      else if (e.isFile() && extensions.includes(extname(e.name).toLowerCase()))
+        out.push(fileRef(p, relPath, statSync(p)));
       else if (e.isSymbolicLink()) {
         const target = followLink(p, relPath, extensions, problems);
         if (target) out.push(fileRef(p, relPath, target));
@@ -150,12 +182,29 @@ function followLink(p: string, relPath: string, extensions: string[], problems: 
     // Only a link named like a file of this directory's kind is worth a problem.
     if (!extensions.includes(extname(p).toLowerCase())) return null;
     const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ELOOP') problems.push({ relPath, slideId: null, code: 'LINK_LOOP', detail: 'the symbolic link leads back to itself (a link loop): refused' });
-    else problems.push({ relPath, slideId: null, code: 'LINK_DANGLING', detail: `the symbolic link names a file that cannot be reached (${code ?? 'unknown error'}): is the storage it points to mounted?` });
+    if (code === 'ELOOP')
+      problems.push({
+        relPath,
+        slideId: null,
+        code: 'LINK_LOOP',
+        detail: 'the symbolic link leads back to itself (a link loop): refused',
+      });
+    else
+      problems.push({
+        relPath,
+        slideId: null,
+        code: 'LINK_DANGLING',
+        detail: `the symbolic link names a file that cannot be reached (${code ?? 'unknown error'}): is the storage it points to mounted?`,
+      });
     return null;
   }
   if (st.isDirectory()) {
-    problems.push({ relPath, slideId: null, code: 'LINK_TO_DIRECTORY', detail: 'a symbolic link to a directory is not followed: link the files, or name the directory in the manifest' });
+    problems.push({
+      relPath,
+      slideId: null,
+      code: 'LINK_TO_DIRECTORY',
+      detail: 'a symbolic link to a directory is not followed: link the files, or name the directory in the manifest',
+    });
     return null;
   }
   return st.isFile() && extensions.includes(extname(p).toLowerCase()) ? st : null;

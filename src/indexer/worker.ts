@@ -56,7 +56,9 @@ function start(job: WorkerJob, onProgress?: Progress): Promise<IngestReport | nu
       else settle(() => reject(m.code ? new AppError(m.status, m.code, m.detail) : new Error(m.detail)));
     });
     worker.on('error', (e) => settle(() => reject(e)));
-    worker.on('exit', (code) => settle(() => reject(new Error(`the ingest worker exited (code ${code}) without a result`))));
+    worker.on('exit', (code) =>
+      settle(() => reject(new Error(`the ingest worker exited (code ${code}) without a result`))),
+    );
   });
 }
 

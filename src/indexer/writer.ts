@@ -20,7 +20,8 @@ export interface ProblemRow extends ScanProblem {
 
 export function createIndexWriter(db: Db): IndexWriter {
   const del = db.prepare('DELETE FROM slides WHERE id = ?');
-  const insSlide = db.prepare(`INSERT INTO slides (id, file_name, rel_path, file_size, file_mtime_ms, input_key, etag, status, status_reason,
+  const insSlide =
+    db.prepare(`INSERT INTO slides (id, file_name, rel_path, file_size, file_mtime_ms, input_key, etag, status, status_reason,
       format, big_tiff, width, height, mpp_x, mpp_y, compression, compression_code, photometric, tile_width, tile_height,
       label_downsample, label_width, label_height, label_levels, labelled_px, tissue_px, ingested_at)
     VALUES (@id, @file_name, @rel_path, @file_size, @file_mtime_ms, @input_key, @etag, @status, @status_reason,
@@ -69,13 +70,19 @@ export function createIndexWriter(db: Db): IndexWriter {
       ingested_at: new Date().toISOString(),
     });
     s.levels.forEach((l, i) => insLevel.run(id, i, l.ifd, l.width, l.height, l.downsample, l.tileWidth, l.tileHeight));
-    for (const src of b.sources) insSource.run(id, src.position, src.sourceId, src.format, src.relPath, src.size, src.shapes, src.downsample);
+    for (const src of b.sources)
+      insSource.run(id, src.position, src.sourceId, src.format, src.relPath, src.size, src.shapes, src.downsample);
     if (g) {
       const d = g.downsample;
       for (const c of b.classes) {
         const areaL0 = c.rasterPx * d * d;
         const um2 = s.mppX !== null && s.mppY !== null ? areaL0 * s.mppX * s.mppY : null;
-        const box = [Math.floor(c.box[0] * d), Math.floor(c.box[1] * d), Math.min(s.width, Math.ceil(c.box[2] * d)), Math.min(s.height, Math.ceil(c.box[3] * d))];
+        const box = [
+          Math.floor(c.box[0] * d),
+          Math.floor(c.box[1] * d),
+          Math.min(s.width, Math.ceil(c.box[2] * d)),
+          Math.min(s.height, Math.ceil(c.box[3] * d)),
+        ];
         insClass.run(id, c.value, c.rasterPx, areaL0, um2, box[0], box[1], box[2], box[3]);
       }
     }
@@ -102,7 +109,13 @@ export function createIndexWriter(db: Db): IndexWriter {
   });
 
   return {
-    slideKeys: () => new Map(db.prepare<[], { id: string; input_key: string }>('SELECT id, input_key FROM slides').all().map((r) => [r.id, r.input_key])),
+    slideKeys: () =>
+      new Map(
+        db
+          .prepare<[], { id: string; input_key: string }>('SELECT id, input_key FROM slides')
+          .all()
+          .map((r) => [r.id, r.input_key]),
+      ),
     replaceSlide: (b) => replaceSlide(b),
     deleteSlide: (id) => void del.run(id),
     setDataset: (m, v, p) => setDataset(m, v, p),

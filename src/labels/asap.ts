@@ -27,11 +27,7 @@ const ORDER_RE = /^\d{1,15}$/;
 type XmlNode = Record<string, unknown>;
 
 /** Reads an ASAP XML document into one shape per area annotation, in document order. */
-export function parseAsapXml(
-  text: string,
-  resolve: ClassResolver,
-  opts: AsapReadOptions = {},
-): LabelShape[] {
+export function parseAsapXml(text: string, resolve: ClassResolver, opts: AsapReadOptions = {}): LabelShape[] {
   const root = parseDocument(text);
   const groups = readGroups(root);
   const classify = makeClassifier(groups, resolve);
@@ -149,9 +145,10 @@ function resolveGroupChain(
     }
     current = parent; // a cycle ends the walk: `seen` already holds the repeated group
   }
-  const what = seen.length > 1
-    ? `neither group ${q(group)} nor its parent groups ${seen.slice(1).map(q).join(', ')} is a known class`
-    : `group ${q(group)} is not a known class`;
+  const what =
+    seen.length > 1
+      ? `neither group ${q(group)} nor its parent groups ${seen.slice(1).map(q).join(', ')} is a known class`
+      : `group ${q(group)} is not a known class`;
   throw invalidInput('UNKNOWN_CLASS', `annotation ${q(annotation)}: ${what}`);
 }
 

@@ -21,8 +21,15 @@ export interface BandComposer {
   compose(band: Uint8Array, rowStart: number, rows: number, dirty: Uint8Array): void;
 }
 
-export function createBandComposer(sources: readonly LoadedSource[], width: number, downsample: number, tileSize: number): BandComposer {
-  const layers = sources.map((s) => (s.kind === 'vector' ? vectorLayer(prepareShapes(s.shapes, downsample)) : maskLayer(s, width, downsample)));
+export function createBandComposer(
+  sources: readonly LoadedSource[],
+  width: number,
+  downsample: number,
+  tileSize: number,
+): BandComposer {
+  const layers = sources.map((s) =>
+    s.kind === 'vector' ? vectorLayer(prepareShapes(s.shapes, downsample)) : maskLayer(s, width, downsample),
+  );
   const layer = new Uint8Array(width * tileSize);
   const layerDirty = new Uint8Array(Math.ceil(width / tileSize));
   return {
@@ -40,14 +47,29 @@ export function createBandComposer(sources: readonly LoadedSource[], width: numb
   };
 }
 
-type Layer = (layer: Uint8Array, rowStart: number, rows: number, dirty: Uint8Array, width: number, tileSize: number) => void;
+type Layer = (
+  layer: Uint8Array,
+  rowStart: number,
+  rows: number,
+  dirty: Uint8Array,
+  width: number,
+  tileSize: number,
+) => void;
 
 function vectorLayer(scanners: ShapeScanner[]): Layer {
-  return (layer, rowStart, rows, dirty, width, tileSize) => rasterizeRows(layer, width, rowStart, rows, scanners, dirty, tileSize);
+  return (layer, rowStart, rows, dirty, width, tileSize) =>
+    rasterizeRows(layer, width, rowStart, rows, scanners, dirty, tileSize);
 }
 
 /** Copies the non-zero values of `layer` over `band`, only in dirty tile columns. */
-function overlay(band: Uint8Array, layer: Uint8Array, dirty: Uint8Array, rows: number, width: number, tileSize: number): void {
+function overlay(
+  band: Uint8Array,
+  layer: Uint8Array,
+  dirty: Uint8Array,
+  rows: number,
+  width: number,
+  tileSize: number,
+): void {
   for (let t = 0; t < dirty.length; t++) {
     if (!dirty[t]) continue;
     const x0 = t * tileSize;

@@ -29,11 +29,7 @@ interface FeatureRef {
 }
 
 /** Reads a GeoJSON document into one shape per polygon, in document order. */
-export function parseGeoJson(
-  text: string,
-  resolve: ClassResolver,
-  opts: GeoJsonReadOptions = {},
-): LabelShape[] {
+export function parseGeoJson(text: string, resolve: ClassResolver, opts: GeoJsonReadOptions = {}): LabelShape[] {
   const features = featureList(parseJson(text));
   const budget: Budget = { used: 0, max: opts.maxVertices ?? DEFAULT_MAX_VERTICES };
   const shapes: LabelShape[] = [];
@@ -72,12 +68,7 @@ function featureList(doc: unknown): JsonObject[] {
   });
 }
 
-function readFeature(
-  feature: JsonObject,
-  index: number,
-  resolve: ClassResolver,
-  budget: Budget,
-): LabelShape[] {
+function readFeature(feature: JsonObject, index: number, resolve: ClassResolver, budget: Budget): LabelShape[] {
   const id = feature['id'];
   const hasId = (typeof id === 'string' && id !== '') || typeof id === 'number';
   const name = hasId ? String(id) : `feature ${index}`;

@@ -26,9 +26,16 @@ const LOSSY_FORMATS = new Set(['jpeg', 'webp', 'heif', 'jp2']);
 /** A loaded source; a colour mask read with a tolerance says how many pixels matched no colour (painted 0). */
 export type LoadedLabel = LoadedSource & { unmatchedPx?: number };
 
-export async function loadLabelFile(path: string, size: number, spec: LabelSourceSpec, taxonomy: readonly TaxonomyClass[], slide: SlideSize): Promise<LoadedLabel> {
+export async function loadLabelFile(
+  path: string,
+  size: number,
+  spec: LabelSourceSpec,
+  taxonomy: readonly TaxonomyClass[],
+  slide: SlideSize,
+): Promise<LoadedLabel> {
   if (spec.format === 'asap-xml' || spec.format === 'geojson') {
-    if (size > MAX_VECTOR_FILE_BYTES) throw invalidInput('LABEL_FILE_TOO_LARGE', `the file has ${size} bytes, more than ${MAX_VECTOR_FILE_BYTES}`);
+    if (size > MAX_VECTOR_FILE_BYTES)
+      throw invalidInput('LABEL_FILE_TOO_LARGE', `the file has ${size} bytes, more than ${MAX_VECTOR_FILE_BYTES}`);
     const text = readFileSync(path, 'utf8');
     const resolve = createClassResolver(taxonomy, spec.classMap);
     const shapes = spec.format === 'asap-xml' ? parseAsapXml(text, resolve) : parseGeoJson(text, resolve);
@@ -40,12 +47,29 @@ export async function loadLabelFile(path: string, size: number, spec: LabelSourc
   const img = await readMaskRaw(path, spec.format === 'label-mask' ? 'label' : 'color', (h) => {
     checkMaskSize(h.width, h.height, downsample, slide);
     if (spec.format === 'color-mask' && spec.tolerance === 0 && LOSSY_FORMATS.has(h.format)) {
-      throw invalidInput('MASK_LOSSY', `the colour mask is ${h.format.toUpperCase()}, whose compression changes colours: save it losslessly (PNG), or give the label source a "tolerance"`);
+      throw invalidInput(
+        'MASK_LOSSY',
+        `the colour mask is ${h.format.toUpperCase()}, whose compression changes colours: save it losslessly (PNG), or give the label source a "tolerance"`,
+      );
     }
   });
-  if (spec.format === 'label-mask') return { kind: 'mask', values: checkLabelValues(img.data, taxonomy), width: img.width, height: img.height, downsample };
+  if (spec.format === 'label-mask')
+    return {
+      kind: 'mask',
+      values: checkLabelValues(img.data, taxonomy),
+      width: img.width,
+      height: img.height,
+      downsample,
+    };
   const { values, unmatchedPx } = colorsToValues(img.data, img.channels, spec, taxonomy);
-  return { kind: 'mask', values, width: img.width, height: img.height, downsample, ...(spec.tolerance > 0 ? { unmatchedPx } : {}) };
+  return {
+    kind: 'mask',
+    values,
+    width: img.width,
+    height: img.height,
+    downsample,
+    ...(spec.tolerance > 0 ? { unmatchedPx } : {}),
+  };
 }
 
 /** A shape wholly outside the slide means the file uses another coordinate plane. */
@@ -67,7 +91,10 @@ export function checkMaskSize(width: number, height: number, downsample: number,
   if (!ok(width, slide.width) || !ok(height, slide.height)) {
     const ew = Math.ceil(slide.width / downsample);
     const eh = Math.ceil(slide.height / downsample);
-    throw invalidInput('MASK_WRONG_SIZE', `the mask is ${width} x ${height}, but a mask at downsample ${downsample} of this ${slide.width} x ${slide.height} slide is ${ew} x ${eh}`);
+    throw invalidInput(
+      'MASK_WRONG_SIZE',
+      `the mask is ${width} x ${height}, but a mask at downsample ${downsample} of this ${slide.width} x ${slide.height} slide is ${ew} x ${eh}`,
+    );
   }
 }
 
@@ -78,7 +105,10 @@ function checkLabelValues(values: Buffer, taxonomy: readonly TaxonomyClass[]): U
   for (let i = 0; i < values.length; i++) counts[values[i]!]!++;
   const bad = [...counts.keys()].filter((v) => counts[v]! > 0 && !known[v]);
   if (bad.length > 0) {
-    const list = bad.slice(0, 5).map((v) => `${v} (${counts[v]} px)`).join(', ');
+    const list = bad
+      .slice(0, 5)
+      .map((v) => `${v} (${counts[v]} px)`)
+      .join(', ');
     throw invalidInput('MASK_UNKNOWN_VALUE', `the mask holds values the taxonomy does not declare: ${list}`);
   }
   return new Uint8Array(values.buffer, values.byteOffset, values.length);
@@ -104,7 +134,12 @@ export function paletteOf(spec: LabelSourceSpec, taxonomy: readonly TaxonomyClas
  * (the manifest keeps palette colours more than 2t apart, so at most one is that close); colours
  * farther from all are unlabelled (0) and counted.
  */
-function colorsToValues(rgb: Buffer, channels: number, spec: LabelSourceSpec, taxonomy: readonly TaxonomyClass[]): { values: Uint8Array; unmatchedPx: number } {
+function colorsToValues(
+  rgb: Buffer,
+  channels: number,
+  spec: LabelSourceSpec,
+  taxonomy: readonly TaxonomyClass[],
+): { values: Uint8Array; unmatchedPx: number } {
   if (channels < 3) throw invalidInput('MASK_NOT_RGB', `a colour mask needs 3 channels, this one has ${channels}`);
   const palette = paletteOf(spec, taxonomy);
   const n = rgb.length / channels;
@@ -127,8 +162,15 @@ function colorsToValues(rgb: Buffer, channels: number, spec: LabelSourceSpec, ta
     }
   }
   if (unknown.size > 0) {
-    const list = [...unknown.entries()].sort((a, b) => b[1] - a[1]).slice(0, 3).map(([k, c]) => `#${k.toString(16).padStart(6, '0')} (${c} px)`).join(', ');
-    throw invalidInput('COLOR_NOT_IN_PALETTE', `${unknown.size} colour(s) of the mask are not in the palette, e.g. ${list}; colour masks must be lossless (PNG), or the label source needs a "tolerance"`);
+    const list = [...unknown.entries()]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 3)
+      .map(([k, c]) => `#${k.toString(16).padStart(6, '0')} (${c} px)`)
+      .join(', ');
+    throw invalidInput(
+      'COLOR_NOT_IN_PALETTE',
+      `${unknown.size} colour(s) of the mask are not in the palette, e.g. ${list}; colour masks must be lossless (PNG), or the label source needs a "tolerance"`,
+    );
   }
   return { values: out, unmatchedPx };
 }

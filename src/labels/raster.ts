@@ -19,7 +19,12 @@ export interface RasterGeometry {
   levels: number;
 }
 
-export function rasterGeometry(slideWidth: number, slideHeight: number, downsample: number, tileSize = LABEL_TILE_SIZE): RasterGeometry {
+export function rasterGeometry(
+  slideWidth: number,
+  slideHeight: number,
+  downsample: number,
+  tileSize = LABEL_TILE_SIZE,
+): RasterGeometry {
   const width = Math.ceil(slideWidth / downsample);
   const height = Math.ceil(slideHeight / downsample);
   let levels = 1;
@@ -117,7 +122,14 @@ function createStage(g: RasterGeometry, level: number, emit: (t: LabelTile) => v
   return stage;
 }
 
-function cutTile(band: Uint8Array, width: number, rows: number, tx: number, ts: number, withCounts: boolean): Omit<LabelTile, 'level' | 'tx' | 'ty'> {
+function cutTile(
+  band: Uint8Array,
+  width: number,
+  rows: number,
+  tx: number,
+  ts: number,
+  withCounts: boolean,
+): Omit<LabelTile, 'level' | 'tx' | 'ty'> {
   const x0 = tx * ts;
   const w = Math.min(ts, width - x0);
   const data = new Uint8Array(ts * ts);

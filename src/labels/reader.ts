@@ -42,7 +42,9 @@ type Tile = Uint8Array | number;
 
 export function createLabelReader(db: Db, cacheBytes: number): LabelReader {
   const levelRows = db
-    .prepare<[string, number], [number, number, number | null]>('SELECT tx, ty, uniform FROM label_tiles WHERE slide_id = ? AND level = ?')
+    .prepare<[string, number], [number, number, number | null]>(
+      'SELECT tx, ty, uniform FROM label_tiles WHERE slide_id = ? AND level = ?',
+    )
     .raw(true);
   const one = db.prepare<[string, number, number, number], { uniform: number | null; data: Buffer | null }>(
     'SELECT uniform, data FROM label_tiles WHERE slide_id = ? AND level = ? AND ty = ? AND tx = ?',
@@ -111,7 +113,15 @@ export function createLabelReader(db: Db, cacheBytes: number): LabelReader {
       for (let tx = Math.floor(x0 / ts); tx <= Math.floor((x1 - 1) / ts); tx++) {
         const ox = tx * ts;
         const oy = ty * ts;
-        visit(tile(r, level, tx, ty), tx, ty, Math.max(x0, ox) - ox, Math.min(x1, ox + ts) - ox, Math.max(y0, oy) - oy, Math.min(y1, oy + ts) - oy);
+        visit(
+          tile(r, level, tx, ty),
+          tx,
+          ty,
+          Math.max(x0, ox) - ox,
+          Math.min(x1, ox + ts) - ox,
+          Math.max(y0, oy) - oy,
+          Math.min(y1, oy + ts) - oy,
+        );
       }
     }
   };
@@ -154,7 +164,7 @@ export function createLabelReader(db: Db, cacheBytes: number): LabelReader {
         // every add on the previous store to the same counter (~2x slower on label rasters).
         for (let yy = cy0; yy < cy1; yy++) {
           const end = yy * ts + cx1;
-          for (let i = yy * ts + cx0; i < end; ) {
+          for (let i = yy * ts + cx0; i < end;) {
             const v = t[i]!;
             let j = i + 1;
             while (j < end && t[j] === v) j++;

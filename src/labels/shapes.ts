@@ -45,7 +45,12 @@ export function ringBounds(ring: ArrayLike<number>): [number, number, number, nu
 /** Bounding box of a shape's rings in level-0 pixels: [minX, minY, maxX, maxY]. */
 export function shapeBounds(shape: LabelShape): [number, number, number, number] {
   const boxes = shape.rings.map(ringBounds);
-  return [Math.min(...boxes.map((b) => b[0])), Math.min(...boxes.map((b) => b[1])), Math.max(...boxes.map((b) => b[2])), Math.max(...boxes.map((b) => b[3]))];
+  return [
+    Math.min(...boxes.map((b) => b[0])),
+    Math.min(...boxes.map((b) => b[1])),
+    Math.max(...boxes.map((b) => b[2])),
+    Math.max(...boxes.map((b) => b[3])),
+  ];
 }
 
 /** Edges of a ring crossed by the ray from (px, py) towards +x (pnpoly: odd = inside). */

@@ -30,7 +30,15 @@ export function rasterLevelFor(g: RasterGeometry, l0PerPixel: number): number {
  * (l0X, l0Y) and whose pixels are `l0PerPixel` level-0 pixels wide (and `l0PerPixelY` high, when
  * the output is stretched: IIIF's w,h sizes).
  */
-export function labelResampling(g: RasterGeometry, l0X: number, l0Y: number, l0PerPixel: number, outW: number, outH: number, l0PerPixelY = l0PerPixel): LabelResampling {
+export function labelResampling(
+  g: RasterGeometry,
+  l0X: number,
+  l0Y: number,
+  l0PerPixel: number,
+  outW: number,
+  outH: number,
+  l0PerPixelY = l0PerPixel,
+): LabelResampling {
   const level = rasterLevelFor(g, Math.min(l0PerPixel, l0PerPixelY));
   const rPerL0 = 1 / (g.downsample * 2 ** level);
   const axis = (l0: number, n: number, step: number) => {

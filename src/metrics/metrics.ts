@@ -25,7 +25,12 @@ export interface MetricsSources {
 export function createMetrics(sources: MetricsSources): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
-  const requests = new Counter({ name: 'http_requests_total', help: 'Requests answered', labelNames: ['method', 'route', 'status'], registers: [registry] });
+  const requests = new Counter({
+    name: 'http_requests_total',
+    help: 'Requests answered',
+    labelNames: ['method', 'route', 'status'],
+    registers: [registry],
+  });
   const latency = new Histogram({
     name: 'http_request_duration_seconds',
     help: 'Time to the last byte, by route',
@@ -34,12 +39,38 @@ export function createMetrics(sources: MetricsSources): Metrics {
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10, 60],
     registers: [registry],
   });
-  const bytes = new Counter({ name: 'http_response_bytes_total', help: 'Body bytes sent', labelNames: ['route'], registers: [registry] });
-  const rendersInFlight = new Gauge({ name: 'renders_in_flight', help: 'Pixel renders running now', registers: [registry] });
-  const rejected = new Counter({ name: 'renders_rejected_total', help: 'Renders refused with 503 because too many were running or queued', registers: [registry] });
-  const ingestRunning = new Gauge({ name: 'ingest_running', help: '1 while a re-ingest started through /admin/ingest runs', registers: [registry] });
-  const nativeFallbacks = new Counter({ name: 'native_decode_fallbacks_total', help: 'Regions the native JPEG decoder could not read, decoded by libvips instead', registers: [registry] });
-  const cache = new Counter({ name: 'cache_lookups_total', help: 'Cache lookups by cache and result (hit, miss)', labelNames: ['cache', 'result'], registers: [registry] });
+  const bytes = new Counter({
+    name: 'http_response_bytes_total',
+    help: 'Body bytes sent',
+    labelNames: ['route'],
+    registers: [registry],
+  });
+  const rendersInFlight = new Gauge({
+    name: 'renders_in_flight',
+    help: 'Pixel renders running now',
+    registers: [registry],
+  });
+  const rejected = new Counter({
+    name: 'renders_rejected_total',
+    help: 'Renders refused with 503 because too many were running or queued',
+    registers: [registry],
+  });
+  const ingestRunning = new Gauge({
+    name: 'ingest_running',
+    help: '1 while a re-ingest started through /admin/ingest runs',
+    registers: [registry],
+  });
+  const nativeFallbacks = new Counter({
+    name: 'native_decode_fallbacks_total',
+    help: 'Regions the native JPEG decoder could not read, decoded by libvips instead',
+    registers: [registry],
+  });
+  const cache = new Counter({
+    name: 'cache_lookups_total',
+    help: 'Cache lookups by cache and result (hit, miss)',
+    labelNames: ['cache', 'result'],
+    registers: [registry],
+  });
   new Gauge({
     name: 'index_slides',
     help: 'Slides in the published index (0 while there is none)',

@@ -28,20 +28,39 @@ export interface OpsDeps {
 }
 
 /** Whether an index serves, how many slides it has and its version: for health and for metrics. */
-export function indexSummary(index: IndexHandle<Generation>): { ready: boolean; slides: number; datasetVersion: string | null; reason: string | null } {
+export function indexSummary(index: IndexHandle<Generation>): {
+  ready: boolean;
+  slides: number;
+  datasetVersion: string | null;
+  reason: string | null;
+} {
   const st = index.status();
   const g = st.ready ? index.current() : null;
-  return { ready: st.ready, slides: g ? g.catalogue.slideCount() : 0, datasetVersion: g ? g.datasetVersion : null, reason: st.reason };
+  return {
+    ready: st.ready,
+    slides: g ? g.catalogue.slideCount() : 0,
+    datasetVersion: g ? g.datasetVersion : null,
+    reason: st.reason,
+  };
 }
 
-type IngestState = { state: 'idle' | 'running' | 'done' | 'failed'; startedAt?: string; report?: IngestReport; error?: string };
+type IngestState = {
+  state: 'idle' | 'running' | 'done' | 'failed';
+  startedAt?: string;
+  report?: IngestReport;
+  error?: string;
+};
 
 export function opsRoutes(deps: OpsDeps): Router {
   const r = createRouter();
   const indexState = () => indexSummary(deps.index);
   r.get('/healthz', (_req, res) => {
     const { reason, ...index } = indexState();
-    const body: Schemas['Health'] = { status: 'ok', index: { ...index, ...(reason ? { reason } : {}) }, imaging: deps.imaging };
+    const body: Schemas['Health'] = {
+      status: 'ok',
+      index: { ...index, ...(reason ? { reason } : {}) },
+      imaging: deps.imaging,
+    };
     res.setHeader('Cache-Control', 'no-store');
     res.json(body);
   });
@@ -64,10 +83,17 @@ export function opsRoutes(deps: OpsDeps): Router {
     const job = deps.ingest();
     ingest = { state: 'running', startedAt: new Date().toISOString() };
     deps.metrics.ingestRunning.set(1);
-    job.then(
-      (report) => (ingest = { ...ingest, state: 'done', report }),
-      (e: unknown) => (ingest = { ...ingest, state: 'failed', error: e instanceof AppError ? `${e.code}: ${e.detail}` : 'the ingest failed; see the service log' }),
-    ).finally(() => deps.metrics.ingestRunning.set(0));
+    job
+      .then(
+        (report) => (ingest = { ...ingest, state: 'done', report }),
+        (e: unknown) =>
+          (ingest = {
+            ...ingest,
+            state: 'failed',
+            error: e instanceof AppError ? `${e.code}: ${e.detail}` : 'the ingest failed; see the service log',
+          }),
+      )
+      .finally(() => deps.metrics.ingestRunning.set(0));
     res.status(202).json(ingestBody(ingest));
   });
   r.get('/admin/ingest', deps.requireAdmin, (_req, res) => {
@@ -90,7 +116,12 @@ function ingestBody(s: IngestState): Schemas['IngestStatus'] {
           indexed: s.report.indexed,
           unchanged: s.report.unchanged.length,
           removed: s.report.removed,
-          problems: s.report.problems.map((p) => ({ file: p.relPath.split('/').pop() ?? p.relPath, slideId: p.slideId, code: p.code, detail: p.detail })),
+          problems: s.report.problems.map((p) => ({
+            file: p.relPath.split('/').pop() ?? p.relPath,
+            slideId: p.slideId,
+            code: p.code,
+            detail: p.detail,
+          })),
           seconds: Math.round(s.report.ms) / 1000,
         }
       : null,

@@ -42,7 +42,9 @@ export function bodyErrorMessage(e: ErrorObject): string {
       return `${at} must be one of ${allowed.join(', ')}${given}`;
     }
     case 'oneOf': {
-      const types = ((e.schema as Array<{ type?: string }> | undefined) ?? []).map((s) => (s.type === 'integer' ? 'an integer' : `a ${s.type}`));
+      const types = ((e.schema as Array<{ type?: string }> | undefined) ?? []).map((s) =>
+        s.type === 'integer' ? 'an integer' : `a ${s.type}`,
+      );
       return types.length > 0 ? `${at} must be ${types.join(' or ')}` : `${at} ${e.message ?? 'is not valid'}`;
     }
     default:

@@ -30,27 +30,49 @@ export type RegionFormat = ImageFormat | 'raw' | 'npy';
  * rectangle must overlap the slide (what lies off it, on any side, is padded with white glass and
  * label 0), else a 422: a patch centred near an edge is served, a rectangle wholly off it is a mistake.
  */
-export function regionScale(g: Generation, s: SlideRow, r: RegionRequest): { l0PerPixel: number; level: number; downsample: number } {
+export function regionScale(
+  g: Generation,
+  s: SlideRow,
+  r: RegionRequest,
+): { l0PerPixel: number; level: number; downsample: number } {
   const scale = levelScale(g, s, r);
   const right = r.x + r.width * scale.l0PerPixel;
   const bottom = r.y + r.height * scale.l0PerPixel;
   if (right <= 0 || bottom <= 0 || r.x >= s.width || r.y >= s.height) {
-    throw new AppError(422, 'REGION_OFF_SLIDE', `the rectangle (level-0 x ${r.x} to ${right}, y ${r.y} to ${bottom}) does not overlap slide "${s.id}" (${s.width} x ${s.height})`);
+    throw new AppError(
+      422,
+      'REGION_OFF_SLIDE',
+      `the rectangle (level-0 x ${r.x} to ${right}, y ${r.y} to ${bottom}) does not overlap slide "${s.id}" (${s.width} x ${s.height})`,
+    );
   }
   return scale;
 }
 
-function levelScale(g: Generation, s: SlideRow, r: RegionRequest): { l0PerPixel: number; level: number; downsample: number } {
+function levelScale(
+  g: Generation,
+  s: SlideRow,
+  r: RegionRequest,
+): { l0PerPixel: number; level: number; downsample: number } {
   const levels = g.catalogue.levels(s.id);
   if (r.level !== null) {
     const l = levels[r.level];
-    if (!l) throw new AppError(422, 'LEVEL_OUT_OF_RANGE', `slide "${s.id}" has levels 0..${levels.length - 1}, not ${r.level}`);
+    if (!l)
+      throw new AppError(
+        422,
+        'LEVEL_OUT_OF_RANGE',
+        `slide "${s.id}" has levels 0..${levels.length - 1}, not ${r.level}`,
+      );
     return { l0PerPixel: l.downsample, level: r.level, downsample: l.downsample };
   }
-  if (s.mpp_x === null) throw new AppError(422, 'MPP_UNKNOWN', `slide "${s.id}" does not say its resolution: ask by level`);
+  if (s.mpp_x === null)
+    throw new AppError(422, 'MPP_UNKNOWN', `slide "${s.id}" does not say its resolution: ask by level`);
   const l0PerPixel = r.mpp! / s.mpp_x;
-  if (l0PerPixel < 0.999) throw new AppError(422, 'MPP_TOO_FINE', `slide "${s.id}" is scanned at ${s.mpp_x} um/px: ${r.mpp} would upsample`);
-  const level = bestLevelForDownsample(levels.map((l) => l.downsample), l0PerPixel);
+  if (l0PerPixel < 0.999)
+    throw new AppError(422, 'MPP_TOO_FINE', `slide "${s.id}" is scanned at ${s.mpp_x} um/px: ${r.mpp} would upsample`);
+  const level = bestLevelForDownsample(
+    levels.map((l) => l.downsample),
+    l0PerPixel,
+  );
   return { l0PerPixel, level, downsample: levels[level]!.downsample };
 }
 
@@ -59,12 +81,29 @@ function levelScale(g: Generation, s: SlideRow, r: RegionRequest): { l0PerPixel:
  * best stored level. `maxSourcePixels` bounds what is read: coarser than the coarsest level, a
  * small output can cover a lot of the slide.
  */
-export async function imageRegion(g: Generation, regions: RegionRenderer, s: SlideRow, r: RegionRequest, format: RegionFormat, quality: number, maxSourcePixels: number): Promise<Buffer> {
+export async function imageRegion(
+  g: Generation,
+  regions: RegionRenderer,
+  s: SlideRow,
+  r: RegionRequest,
+  format: RegionFormat,
+  quality: number,
+  maxSourcePixels: number,
+): Promise<Buffer> {
   const { l0PerPixel, level, downsample: ds } = regionScale(g, s, r);
   const scale = l0PerPixel / ds; // level pixels per output pixel (1 when reading a level as is)
-  const rect = { left: Math.floor(r.x / ds), top: Math.floor(r.y / ds), width: Math.max(1, Math.round(r.width * scale)), height: Math.max(1, Math.round(r.height * scale)) };
+  const rect = {
+    left: Math.floor(r.x / ds),
+    top: Math.floor(r.y / ds),
+    width: Math.max(1, Math.round(r.width * scale)),
+    height: Math.max(1, Math.round(r.height * scale)),
+  };
   if (rect.width * rect.height > maxSourcePixels) {
-    throw new AppError(413, 'REGION_TOO_LARGE', `at this resolution the region reads ${rect.width} x ${rect.height} pixels of the slide's level ${level}, more than ${maxSourcePixels}: ask for fewer pixels or a finer mpp`);
+    throw new AppError(
+      413,
+      'REGION_TOO_LARGE',
+      `at this resolution the region reads ${rect.width} x ${rect.height} pixels of the slide's level ${level}, more than ${maxSourcePixels}: ask for fewer pixels or a finer mpp`,
+    );
   }
   const size = { width: r.width, height: r.height };
   if (format === 'raw' || format === 'npy') {
@@ -79,7 +118,10 @@ export function maskRegion(g: Generation, s: SlideRow, r: RegionRequest): Uint8A
   const raster = labelRaster(s);
   if (!raster) return new Uint8Array(r.width * r.height);
   const sampling = labelResampling(raster, r.x, r.y, l0PerPixel, r.width, r.height);
-  return resampleLabels(g.labels.region(raster, sampling.level, sampling.x, sampling.y, sampling.width, sampling.height), sampling);
+  return resampleLabels(
+    g.labels.region(raster, sampling.level, sampling.x, sampling.y, sampling.width, sampling.height),
+    sampling,
+  );
 }
 
 export const CONTENT_TYPES: Record<RegionFormat, string> = {

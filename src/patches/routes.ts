@@ -11,7 +11,14 @@ import { enumParam, intParam, numberParam } from '../http/params.js';
 import type { Limiter } from '../http/limits.js';
 import type { Schemas } from '../http/types.js';
 import type { RegionRenderer } from '../slides/region.js';
-import { CONTENT_TYPES, encodeMaskRegion, imageRegion, maskRegion, type RegionFormat, type RegionRequest } from './region.js';
+import {
+  CONTENT_TYPES,
+  encodeMaskRegion,
+  imageRegion,
+  maskRegion,
+  type RegionFormat,
+  type RegionRequest,
+} from './region.js';
 import { createSampler, type Descriptor } from './sampler.js';
 import { parseSampleRequest, type SampleSpec } from './spec.js';
 import { shardIndices } from './epoch.js';
@@ -71,14 +78,26 @@ export function patchRoutes(deps: PatchRouteDeps): Router {
     const g = deps.current();
     // The warm-up waits until the answer is sent, not only drawn: writing 3.5 MB of JSON counts too.
     res.once('close', sampler(g).hold());
-    if (!req.is('application/json')) throw new AppError(415, 'UNSUPPORTED_MEDIA_TYPE', 'send the request as application/json');
-    const resolveSplit = deps.splits ? (sel: Parameters<typeof splitSlides>[2]) => splitSlides(deps.splits!, g, sel) : undefined;
+    if (!req.is('application/json'))
+      throw new AppError(415, 'UNSUPPORTED_MEDIA_TYPE', 'send the request as application/json');
+    const resolveSplit = deps.splits
+      ? (sel: Parameters<typeof splitSlides>[2]) => splitSlides(deps.splits!, g, sel)
+      : undefined;
     const { spec, slides } = parseSampleRequest(req.body, g, deps.maxRegionVertices, resolveSplit);
     const shardLength = shardIndices(spec.count, spec.shard, spec.shards, spec.blockSize).length;
-    if (spec.start > shardLength) throw new AppError(422, 'START_BEYOND_SHARD', `start ${spec.start} is beyond the shard, which has ${shardLength} patches`);
+    if (spec.start > shardLength)
+      throw new AppError(
+        422,
+        'START_BEYOND_SHARD',
+        `start ${spec.start} is beyond the shard, which has ${shardLength} patches`,
+      );
     const perShard = Math.min(shardLength - spec.start, spec.limit ?? Infinity);
     if (perShard > maxPerShard) {
-      throw new AppError(413, 'SHARD_TOO_LARGE', `this shard has ${perShard} patches; one request draws at most ${maxPerShard}: use more shards (shard/shards) or a smaller count`);
+      throw new AppError(
+        413,
+        'SHARD_TOO_LARGE',
+        `this shard has ${perShard} patches; one request draws at most ${maxPerShard}: use more shards (shard/shards) or a smaller count`,
+      );
     }
     return { g, spec, items: await sampler(g).sample(spec, slides, Date.now() + deps.requestTimeoutMs) };
   };
@@ -88,15 +107,25 @@ export function patchRoutes(deps: PatchRouteDeps): Router {
     const s = g.readableSlide(req.params.slideId);
     const region = regionParams(req, deps.maxRegionPixels);
     const layer = enumParam(req, 'layer', 'image', ['image', 'mask'] as const);
-    const format = enumParam<RegionFormat>(req, 'format', layer === 'mask' ? 'png' : 'jpeg', ['jpeg', 'png', 'webp', 'raw', 'npy']);
+    const format = enumParam<RegionFormat>(req, 'format', layer === 'mask' ? 'png' : 'jpeg', [
+      'jpeg',
+      'png',
+      'webp',
+      'raw',
+      'npy',
+    ]);
     const quality = intParam(req, 'quality', 90, 30, 100);
     const etag = `${s.etag}-r${layer === 'image' ? deps.renderer : ''}${region.x}.${region.y}.${region.width}.${region.height}.${region.level ?? ''}.${region.mpp ?? ''}.${layer}.${format}.${quality}`;
     if (notModified(req, res, etag, IMMUTABLE_CACHE)) return;
-    const body = layer === 'mask'
-      ? encodeMaskRegion(maskRegion(g, s, region), region, format)
-      : await imageRegion(g, deps.regions, s, region, format, quality, deps.maxRegionPixels * SOURCE_FACTOR);
+    const body =
+      layer === 'mask'
+        ? encodeMaskRegion(maskRegion(g, s, region), region, format)
+        : await imageRegion(g, deps.regions, s, region, format, quality, deps.maxRegionPixels * SOURCE_FACTOR);
     if (format === 'raw' || format === 'npy') {
-      res.setHeader('X-Array-Shape', layer === 'mask' ? `${region.height},${region.width}` : `${region.height},${region.width},3`);
+      res.setHeader(
+        'X-Array-Shape',
+        layer === 'mask' ? `${region.height},${region.width}` : `${region.height},${region.width},3`,
+      );
       res.setHeader('X-Array-Dtype', 'uint8');
     }
     sendImage(res, body, CONTENT_TYPES[format]);
@@ -162,7 +191,13 @@ export function sampleItem(g: Generation, spec: SampleSpec, d: Descriptor): Sche
  * The batch as a WebDataset tar. Each entry waits for the socket to drain (backpressure), and a
  * client that goes away stops the rendering at the next sample.
  */
-async function streamBatch(res: Response, g: Generation, regions: RegionRenderer, spec: SampleSpec, items: Descriptor[]): Promise<void> {
+async function streamBatch(
+  res: Response,
+  g: Generation,
+  regions: RegionRenderer,
+  spec: SampleSpec,
+  items: Descriptor[],
+): Promise<void> {
   let gone = false;
   res.on('close', () => (gone = !res.writableFinished));
   const pack = tar.pack();
@@ -174,11 +209,20 @@ async function streamBatch(res: Response, g: Generation, regions: RegionRenderer
   // Arrays come with arrays (no PNG to decode); encoded images with a PNG mask.
   const maskFormat = spec.format === 'raw' || spec.format === 'npy' ? spec.format : 'png';
   const entry = (name: string, body: Buffer) =>
-    new Promise<void>((resolve, reject) => pack.entry({ name, size: body.length, mtime: new Date(0) }, body, (e) => (e ? reject(e) : resolve())));
+    new Promise<void>((resolve, reject) =>
+      pack.entry({ name, size: body.length, mtime: new Date(0) }, body, (e) => (e ? reject(e) : resolve())),
+    );
   for (const d of items) {
     if (gone) break;
     const s = g.slide(d.slideId);
-    const region: RegionRequest = { x: d.x, y: d.y, width: spec.size, height: spec.size, level: spec.level, mpp: spec.mpp };
+    const region: RegionRequest = {
+      x: d.x,
+      y: d.y,
+      width: spec.size,
+      height: spec.size,
+      level: spec.level,
+      mpp: spec.mpp,
+    };
     const key = String(d.index).padStart(6, '0');
     const image = await renderWhenFree(() => imageRegion(g, regions, s, region, spec.format, BATCH_QUALITY, Infinity));
     await entry(`${key}.${EXT[spec.format]}`, image);
@@ -206,14 +250,19 @@ async function renderWhenFree<T>(fn: () => Promise<T>): Promise<T> {
 }
 
 function regionParams(req: Request, maxPixels: number): RegionRequest {
-  for (const p of ['x', 'y', 'width', 'height']) if (req.query[p] === undefined) throw new AppError(400, 'INVALID_PARAMETER', `query parameter "${p}" is required`);
+  for (const p of ['x', 'y', 'width', 'height'])
+    if (req.query[p] === undefined) throw new AppError(400, 'INVALID_PARAMETER', `query parameter "${p}" is required`);
   // Negative: a rectangle over the top or left edge, padded like the right and bottom ones (region.ts).
   const x = intParam(req, 'x', 0, -(2 ** 32 - 1), 2 ** 32 - 1);
   const y = intParam(req, 'y', 0, -(2 ** 32 - 1), 2 ** 32 - 1);
   const width = intParam(req, 'width', 1, 1, 8192);
   const height = intParam(req, 'height', 1, 1, 8192);
   if (width * height > maxPixels) {
-    throw new AppError(413, 'REGION_TOO_LARGE', `a region may have at most ${maxPixels} pixels; ${width} x ${height} = ${width * height}`);
+    throw new AppError(
+      413,
+      'REGION_TOO_LARGE',
+      `a region may have at most ${maxPixels} pixels; ${width} x ${height} = ${width * height}`,
+    );
   }
   const level = req.query.level === undefined ? null : intParam(req, 'level', 0, 0, 31);
   const mpp = numberParam(req, 'mpp', undefined, 0.05, 1000) ?? null;

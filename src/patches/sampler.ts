@@ -54,10 +54,14 @@ export function createSampler(g: Generation) {
   const wholeSlide = new LRUCache<string, { tiles: Int32Array; cum: Float64Array }>({ max: 4096 });
   // Rows as arrays, not objects: a large class has ~15,000 rows per slide, a million over 73.
   const countsStmt = g.db
-    .prepare<[string, number], [number, number, number]>('SELECT tx, ty, count FROM label_tile_counts WHERE slide_id = ? AND value = ? ORDER BY ty, tx')
+    .prepare<[string, number], [number, number, number]>(
+      'SELECT tx, ty, count FROM label_tile_counts WHERE slide_id = ? AND value = ? ORDER BY ty, tx',
+    )
     .raw(true);
   const allCountsStmt = g.db
-    .prepare<[string], [number, number, number, number]>('SELECT value, tx, ty, count FROM label_tile_counts WHERE slide_id = ? ORDER BY value, ty, tx')
+    .prepare<[string], [number, number, number, number]>(
+      'SELECT value, tx, ty, count FROM label_tile_counts WHERE slide_id = ? ORDER BY value, ty, tx',
+    )
     .raw(true);
   const wholeSlideBucket = (slideId: string, value: number) => {
     const key = `${slideId}:${value}`;
@@ -76,7 +80,12 @@ export function createSampler(g: Generation) {
    * cutting counts the class exactly in every tile the box's edges cross (a second, at 73 slides).
    */
   const inRegion = new LRUCache<string, { tiles: Int32Array; cum: Float64Array }>({ max: 4096 });
-  const regionBucket = (slideId: string, value: number, box: NonNullable<SampleSpec['regionBox']>, cut: () => { tiles: Int32Array; cum: Float64Array }) => {
+  const regionBucket = (
+    slideId: string,
+    value: number,
+    box: NonNullable<SampleSpec['regionBox']>,
+    cut: () => { tiles: Int32Array; cum: Float64Array },
+  ) => {
     const key = `${slideId}:${value}:${box.x},${box.y},${box.width},${box.height}`;
     let b = inRegion.get(key);
     if (!b) inRegion.set(key, (b = cut()));
@@ -86,7 +95,7 @@ export function createSampler(g: Generation) {
   /** Every class's whole-slide bucket of a slide, from one query (the warm-up's way). */
   const loadSlideBuckets = (slideId: string) => {
     const rows = allCountsStmt.all(slideId);
-    for (let start = 0; start < rows.length; ) {
+    for (let start = 0; start < rows.length;) {
       const value = rows[start]![0];
       let end = start;
       while (end < rows.length && rows[end]![0] === value) end++;
@@ -102,7 +111,9 @@ export function createSampler(g: Generation) {
       if (!raster) continue;
       for (const value of spec.targets) {
         const whole = wholeSlideBucket(slide.id, value);
-        const part = spec.regionBox ? regionBucket(slide.id, value, spec.regionBox, () => restrictToRegion(g, spec, raster, value, whole)) : whole;
+        const part = spec.regionBox
+          ? regionBucket(slide.id, value, spec.regionBox, () => restrictToRegion(g, spec, raster, value, whole))
+          : whole;
         if (part.cum.length > 0) out.push({ slide, raster, value, tiles: part.tiles, cum: part.cum, weight: 0 });
       }
     }
@@ -119,7 +130,12 @@ export function createSampler(g: Generation) {
      * (a new ingest was published).
      */
     async warm(): Promise<void> {
-      const { rows } = g.catalogue.listSlides({ classValues: null, status: 'ok', limit: g.catalogue.slideCount(), offset: 0 });
+      const { rows } = g.catalogue.listSlides({
+        classValues: null,
+        status: 'ok',
+        limit: g.catalogue.slideCount(),
+        offset: 0,
+      });
       for (const slide of rows) {
         await new Promise((resolve) => setImmediate(resolve));
         while (sampling > 0) await new Promise((resolve) => setTimeout(resolve, WARM_BACKOFF_MS));
@@ -159,22 +175,39 @@ export function createSampler(g: Generation) {
     const missing = spec.targets.filter((v) => !all.some((b) => b.value === v));
     if (missing.length > 0) {
       const names = missing.map((v) => g.taxonomy.find((c) => c.value === v)?.name ?? String(v));
-      throw new AppError(422, 'CLASS_NOT_PRESENT', `no labelled pixels of ${names.join(', ')} in the chosen slides and region: nothing to sample`);
+      throw new AppError(
+        422,
+        'CLASS_NOT_PRESENT',
+        `no labelled pixels of ${names.join(', ')} in the chosen slides and region: nothing to sample`,
+      );
     }
     const out: Descriptor[] = [];
     let slice = Date.now();
     const pause = async () => {
       await new Promise((resolve) => setImmediate(resolve));
-      if (Date.now() > deadline) throw new AppError(503, 'TIMEOUT', `sampling took too long (${out.length} of the shard's patches drawn): ask for fewer patches per shard`, { 'Retry-After': '5' });
+      if (Date.now() > deadline)
+        throw new AppError(
+          503,
+          'TIMEOUT',
+          `sampling took too long (${out.length} of the shard's patches drawn): ask for fewer patches per shard`,
+          { 'Retry-After': '5' },
+        );
       slice = Date.now();
     };
     // Indexing a 100,000-vertex region takes a while: in slices, between other requests.
     const inRegion = spec.regionRings ? await buildPolygonTester(spec.regionRings, pause) : null;
-    const plan = planEpoch(spec.count, all.map((b) => b.weight), spec.seed, spec.epoch);
+    const plan = planEpoch(
+      spec.count,
+      all.map((b) => b.weight),
+      spec.seed,
+      spec.epoch,
+    );
     // Skipping to `start` is exact: patch i depends only on (seed, epoch, i) and the plan.
     const indices = shardIndices(spec.count, spec.shard, spec.shards, spec.blockSize);
     for (const i of indices.slice(spec.start, spec.limit === null ? undefined : spec.start + spec.limit)) {
-      out.push(drawPatch(g, spec, inRegion, all, plan.bucketOf[i]!, plan.stratumOf[i]!, plan.perBucket[plan.bucketOf[i]!]!, i));
+      out.push(
+        drawPatch(g, spec, inRegion, all, plan.bucketOf[i]!, plan.stratumOf[i]!, plan.perBucket[plan.bucketOf[i]!]!, i),
+      );
       if (Date.now() - slice >= YIELD_EVERY_MS) await pause();
     }
     return out;
@@ -182,7 +215,11 @@ export function createSampler(g: Generation) {
 }
 
 /** The tiles and cumulative pixel counts of count rows [from, to), each ending in tx, ty, count. */
-function bucketOfRows(rows: ReadonlyArray<readonly number[]>, from: number, to: number): { tiles: Int32Array; cum: Float64Array } {
+function bucketOfRows(
+  rows: ReadonlyArray<readonly number[]>,
+  from: number,
+  to: number,
+): { tiles: Int32Array; cum: Float64Array } {
   const tiles = new Int32Array((to - from) * 2);
   const cum = new Float64Array(to - from);
   let total = 0;
@@ -211,7 +248,13 @@ function weigh(spec: SampleSpec, all: Bucket[]): void {
 }
 
 /** The part of a whole-slide bucket inside the request's region box (exact masses at its edges). */
-function restrictToRegion(g: Generation, spec: SampleSpec, r: LabelRaster, value: number, whole: { tiles: Int32Array; cum: Float64Array }): { tiles: Int32Array; cum: Float64Array } {
+function restrictToRegion(
+  g: Generation,
+  spec: SampleSpec,
+  r: LabelRaster,
+  value: number,
+  whole: { tiles: Int32Array; cum: Float64Array },
+): { tiles: Int32Array; cum: Float64Array } {
   const tiles: number[] = [];
   const cum: number[] = [];
   let total = 0;
@@ -230,7 +273,15 @@ function restrictToRegion(g: Generation, spec: SampleSpec, r: LabelRaster, value
  * is wholly inside (or there is no box), an exact count of the clipped part when it straddles
  * the edge, 0 outside. Bucket masses are then exact, so an empty region is known before drawing.
  */
-function massInRegion(g: Generation, spec: SampleSpec, r: LabelRaster, tx: number, ty: number, value: number, count: number): number {
+function massInRegion(
+  g: Generation,
+  spec: SampleSpec,
+  r: LabelRaster,
+  tx: number,
+  ty: number,
+  value: number,
+  count: number,
+): number {
   const clip = clipToRegion(spec, r, tx, ty);
   if (clip === null) return 0;
   if (clip === 'whole') return count;
@@ -255,7 +306,16 @@ function clipToRegion(spec: SampleSpec, r: LabelRaster, tx: number, ty: number):
   return { x: x0, y: y0, width: x1 - x0, height: y1 - y0 };
 }
 
-function drawPatch(g: Generation, spec: SampleSpec, inRegion: PolygonTester | null, all: Bucket[], bucketIndex: number, stratum: number, strata: number, i: number): Descriptor {
+function drawPatch(
+  g: Generation,
+  spec: SampleSpec,
+  inRegion: PolygonTester | null,
+  all: Bucket[],
+  bucketIndex: number,
+  stratum: number,
+  strata: number,
+  i: number,
+): Descriptor {
   const own = all[bucketIndex]!;
   const sameClass = all.filter((b) => b.value === own.value);
   const classCum = new Float64Array(sameClass.length);
@@ -282,7 +342,15 @@ function drawPatch(g: Generation, spec: SampleSpec, inRegion: PolygonTester | nu
   );
 }
 
-function tryPosition(g: Generation, spec: SampleSpec, inRegion: PolygonTester | null, b: Bucket, u: number, rnd: () => number, i: number): Descriptor | null {
+function tryPosition(
+  g: Generation,
+  spec: SampleSpec,
+  inRegion: PolygonTester | null,
+  b: Bucket,
+  u: number,
+  rnd: () => number,
+  i: number,
+): Descriptor | null {
   const total = b.cum[b.cum.length - 1]!;
   const mass = Math.min(total - 1e-9, u * total);
   const k = searchCumulative(b.cum, mass);
@@ -294,7 +362,10 @@ function tryPosition(g: Generation, spec: SampleSpec, inRegion: PolygonTester | 
   const c = clipToRegion(spec, b.raster, tx, ty);
   const clip = c === 'whole' || c === null ? { x: tx * ts, y: ty * ts, width: ts, height: ts } : c;
   const nth = Math.min(b.cum[k]! - before - 1, Math.floor(mass - before));
-  const at = c === 'whole' || c === null ? nthInTile(g.labels.tile(b.raster, 0, tx, ty), b.value, nth) : kthOfValue(g.labels.region(b.raster, 0, clip.x, clip.y, clip.width, clip.height), b.value, nth);
+  const at =
+    c === 'whole' || c === null
+      ? nthInTile(g.labels.tile(b.raster, 0, tx, ty), b.value, nth)
+      : kthOfValue(g.labels.region(b.raster, 0, clip.x, clip.y, clip.width, clip.height), b.value, nth);
   if (at < 0) return null;
   const D = b.raster.downsample;
   const cx = (clip.x + (at % clip.width) + rnd()) * D;
@@ -307,12 +378,17 @@ function tryPosition(g: Generation, spec: SampleSpec, inRegion: PolygonTester | 
   const centreX = x + sizeL0 / 2;
   const centreY = y + sizeL0 / 2;
   const box = spec.regionBox;
-  if (box && (centreX < box.x || centreY < box.y || centreX >= box.x + box.width || centreY >= box.y + box.height)) return null;
+  if (box && (centreX < box.x || centreY < box.y || centreX >= box.x + box.width || centreY >= box.y + box.height))
+    return null;
   if (inRegion && !inRegion(centreX, centreY)) return null;
   const fractions = patchFractions(g, b.raster, x, y, sizeL0);
   const f = (vs: readonly number[]) => vs.reduce((a, v) => a + (fractions.get(v) ?? 0), 0);
   if (spec.criterion === 'fraction' && (fractions.get(b.value) ?? 0) < spec.minFraction) return null;
-  if (spec.criterion === 'center' && g.labels.region(b.raster, 0, Math.floor(centreX / D), Math.floor(centreY / D), 1, 1)[0] !== b.value) return null;
+  if (
+    spec.criterion === 'center' &&
+    g.labels.region(b.raster, 0, Math.floor(centreX / D), Math.floor(centreY / D), 1, 1)[0] !== b.value
+  )
+    return null;
   if (spec.exclude && f(spec.exclude.values) > spec.exclude.maxFraction) return null;
   if (spec.within && f(spec.within.values) < spec.within.minFraction) return null;
   return { index: i, slideId: b.slide.id, x, y, sizeL0, classValue: b.value, fractions };
@@ -329,7 +405,13 @@ function nthInTile(tile: Uint8Array | number, value: number, n: number): number 
 }
 
 /** Fractions over the label pixels whose centres lie inside the level-0 square (x, y, size). */
-export function patchFractions(g: Generation, r: LabelRaster, x: number, y: number, sizeL0: number): Map<number, number> {
+export function patchFractions(
+  g: Generation,
+  r: LabelRaster,
+  x: number,
+  y: number,
+  sizeL0: number,
+): Map<number, number> {
   const D = r.downsample;
   const rx0 = Math.ceil(x / D - 0.5);
   const ry0 = Math.ceil(y / D - 0.5);

@@ -64,12 +64,20 @@ const validateBody = ajv.compile<SampleRequest>({ $ref: 'openapi#/components/sch
 export type SplitResolver = (sel: NonNullable<SampleRequest['split']>) => ReadonlySet<string>;
 
 /** `maxRegionVertices` bounds the region polygon (config MAX_REGION_VERTICES). */
-export function parseSampleRequest(body: unknown, g: Generation, maxRegionVertices: number, resolveSplit?: SplitResolver): { spec: SampleSpec; slides: SlideRow[] } {
+export function parseSampleRequest(
+  body: unknown,
+  g: Generation,
+  maxRegionVertices: number,
+  resolveSplit?: SplitResolver,
+): { spec: SampleSpec; slides: SlideRow[] } {
   const req = checkSampleBody(body);
-  if (req.shard! >= req.shards!) throw new AppError(400, 'VALIDATION_FAILED', `shard must be below shards (${req.shards})`);
-  if (req.level !== undefined && req.mpp !== undefined) throw new AppError(400, 'VALIDATION_FAILED', 'give level or mpp, not both');
+  if (req.shard! >= req.shards!)
+    throw new AppError(400, 'VALIDATION_FAILED', `shard must be below shards (${req.shards})`);
+  if (req.level !== undefined && req.mpp !== undefined)
+    throw new AppError(400, 'VALIDATION_FAILED', 'give level or mpp, not both');
   const targets = classes(g.taxonomy, req.classes, 'classes').filter((v) => v !== 0);
-  if (targets.length === 0) throw new AppError(400, 'VALIDATION_FAILED', 'classes must name at least one labelled class (not 0 / unlabelled)');
+  if (targets.length === 0)
+    throw new AppError(400, 'VALIDATION_FAILED', 'classes must name at least one labelled class (not 0 / unlabelled)');
   const weights = req.weights ? expandWeights(g.taxonomy, req.classes, req.weights) : null;
   const level = req.mpp === undefined ? (req.level ?? 0) : null;
   const allowed = req.split ? (resolveSplit ?? noSplits)(req.split) : null;
@@ -90,7 +98,9 @@ export function parseSampleRequest(body: unknown, g: Generation, maxRegionVertic
     size,
     level,
     mpp: req.mpp ?? null,
-    sizeL0: memo((s) => (level !== null ? size * g.catalogue.levels(s.id)[level]!.downsample : (size * req.mpp!) / s.mpp_x!)),
+    sizeL0: memo((s) =>
+      level !== null ? size * g.catalogue.levels(s.id)[level]!.downsample : (size * req.mpp!) / s.mpp_x!,
+    ),
     sizeLabel: level !== null ? `${size} px level-${level}` : `${size} px ${req.mpp} um/px`,
     count: req.count!,
     seed: req.seed!,
@@ -108,9 +118,11 @@ export function parseSampleRequest(body: unknown, g: Generation, maxRegionVertic
 
 /** The body checked against the SampleRequest schema (defaults filled in), or a 400 naming each bad field. */
 export function checkSampleBody(body: unknown): SampleRequest {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new AppError(400, 'VALIDATION_FAILED', 'the body must be a JSON object');
+  if (typeof body !== 'object' || body === null || Array.isArray(body))
+    throw new AppError(400, 'VALIDATION_FAILED', 'the body must be a JSON object');
   const req = { ...body } as SampleRequest; // shallow: structuredClone recursed on 5,000-deep bodies (RangeError, a 500)
-  if (!validateBody(req)) throw new AppError(400, 'VALIDATION_FAILED', bodyErrorMessages(validateBody.errors ?? []).join('; '));
+  if (!validateBody(req))
+    throw new AppError(400, 'VALIDATION_FAILED', bodyErrorMessages(validateBody.errors ?? []).join('; '));
   return req;
 }
 
@@ -128,14 +140,26 @@ function memo(fn: (s: SlideRow) => number): (s: SlideRow) => number {
   };
 }
 
-function classes(taxonomy: readonly TaxonomyClass[], selectors: ReadonlyArray<string | number>, field: string): number[] {
+function classes(
+  taxonomy: readonly TaxonomyClass[],
+  selectors: ReadonlyArray<string | number>,
+  field: string,
+): number[] {
   const { values, unknown } = selectClasses(taxonomy, selectors);
-  if (unknown.length > 0) throw new AppError(400, 'UNKNOWN_CLASS', `${field}: not a class or category of the taxonomy: ${unknown.slice(0, 5).join(', ')}`);
+  if (unknown.length > 0)
+    throw new AppError(
+      400,
+      'UNKNOWN_CLASS',
+      `${field}: not a class or category of the taxonomy: ${unknown.slice(0, 5).join(', ')}`,
+    );
   return values;
 }
 
 /** Each class's position in the request's `classes`: the first entry that selects it. */
-export function classIndexOf(taxonomy: readonly TaxonomyClass[], selectors: ReadonlyArray<string | number>): Map<number, number> {
+export function classIndexOf(
+  taxonomy: readonly TaxonomyClass[],
+  selectors: ReadonlyArray<string | number>,
+): Map<number, number> {
   const out = new Map<number, number>();
   selectors.forEach((sel, i) => {
     for (const v of selectClasses(taxonomy, [sel]).values) if (!out.has(v)) out.set(v, i);
@@ -144,12 +168,22 @@ export function classIndexOf(taxonomy: readonly TaxonomyClass[], selectors: Read
 }
 
 /** A weight given for a category applies to each of its classes. */
-function expandWeights(taxonomy: readonly TaxonomyClass[], selectors: ReadonlyArray<string | number>, weights: number[]): number[] {
-  if (weights.length !== selectors.length) throw new AppError(400, 'VALIDATION_FAILED', `weights must have one entry per entry of classes (${selectors.length})`);
+function expandWeights(
+  taxonomy: readonly TaxonomyClass[],
+  selectors: ReadonlyArray<string | number>,
+  weights: number[],
+): number[] {
+  if (weights.length !== selectors.length)
+    throw new AppError(
+      400,
+      'VALIDATION_FAILED',
+      `weights must have one entry per entry of classes (${selectors.length})`,
+    );
   const out = new Map<number, number>();
   selectors.forEach((sel, i) => classes(taxonomy, [sel], 'classes').forEach((v) => out.set(v, weights[i]!)));
   const values = classes(taxonomy, selectors, 'classes').filter((v) => v !== 0);
-  if (!values.some((v) => out.get(v)! > 0)) throw new AppError(400, 'VALIDATION_FAILED', 'at least one weight must be above 0');
+  if (!values.some((v) => out.get(v)! > 0))
+    throw new AppError(400, 'VALIDATION_FAILED', 'at least one weight must be above 0');
   return values.map((v) => out.get(v)!);
 }
 
@@ -157,19 +191,35 @@ function expandWeights(taxonomy: readonly TaxonomyClass[], selectors: ReadonlyAr
  * Slides named in the request must all serve the resolution asked (else a 422 naming the slide);
  * without names, the labelled slides that can serve it are used.
  */
-function chooseSlides(g: Generation, ids: string[] | undefined, level: number | null, mpp: number | null, allowed: ReadonlySet<string> | null): SlideRow[] {
+function chooseSlides(
+  g: Generation,
+  ids: string[] | undefined,
+  level: number | null,
+  mpp: number | null,
+  allowed: ReadonlySet<string> | null,
+): SlideRow[] {
   if (ids && ids.length > 0) {
     const named = [...new Set(ids)].map((id) => g.readableSlide(id));
     const outside = allowed ? named.filter((s) => !allowed.has(s.id)) : [];
     // Naming a slide of another part would leak it into this one: refuse rather than drop it silently.
-    if (outside.length > 0) throw new AppError(422, 'SLIDE_NOT_IN_SPLIT', `slides not in the requested part of the split: ${outside.slice(0, 5).map((s) => s.id).join(', ')}`);
+    if (outside.length > 0)
+      throw new AppError(
+        422,
+        'SLIDE_NOT_IN_SPLIT',
+        `slides not in the requested part of the split: ${outside
+          .slice(0, 5)
+          .map((s) => s.id)
+          .join(', ')}`,
+      );
     for (const s of named) {
       const why = resolutionProblem(g, s, level, mpp);
       if (why) throw why;
     }
     return named;
   }
-  const labelled = g.catalogue.listSlides({ classValues: null, status: 'ok', limit: 100_000, offset: 0 }).rows.filter((s) => s.label_downsample !== null && (!allowed || allowed.has(s.id)));
+  const labelled = g.catalogue
+    .listSlides({ classValues: null, status: 'ok', limit: 100_000, offset: 0 })
+    .rows.filter((s) => s.label_downsample !== null && (!allowed || allowed.has(s.id)));
   const usable = labelled.filter((s) => resolutionProblem(g, s, level, mpp) === null);
   // When no labelled slide serves the resolution, say why rather than "class not present".
   if (usable.length === 0 && labelled.length > 0) throw resolutionProblem(g, labelled[0]!, level, mpp)!;
@@ -178,19 +228,30 @@ function chooseSlides(g: Generation, ids: string[] | undefined, level: number | 
 
 function resolutionProblem(g: Generation, s: SlideRow, level: number | null, mpp: number | null): AppError | null {
   const levels = g.catalogue.levels(s.id).length;
-  if (level !== null && level >= levels) return new AppError(422, 'LEVEL_OUT_OF_RANGE', `slide "${s.id}" has levels 0..${levels - 1}, not ${level}`);
-  if (mpp !== null && s.mpp_x === null) return new AppError(422, 'MPP_UNKNOWN', `slide "${s.id}" does not say its resolution: sample it by level`);
-  if (mpp !== null && mpp < s.mpp_x! * 0.999) return new AppError(422, 'MPP_TOO_FINE', `slide "${s.id}" is scanned at ${s.mpp_x} um/px: ${mpp} would upsample`);
+  if (level !== null && level >= levels)
+    return new AppError(422, 'LEVEL_OUT_OF_RANGE', `slide "${s.id}" has levels 0..${levels - 1}, not ${level}`);
+  if (mpp !== null && s.mpp_x === null)
+    return new AppError(422, 'MPP_UNKNOWN', `slide "${s.id}" does not say its resolution: sample it by level`);
+  if (mpp !== null && mpp < s.mpp_x! * 0.999)
+    return new AppError(422, 'MPP_TOO_FINE', `slide "${s.id}" is scanned at ${s.mpp_x} um/px: ${mpp} would upsample`);
   return null;
 }
 
 function excludeOf(taxonomy: readonly TaxonomyClass[], ex: SampleRequest['exclude']): SampleSpec['exclude'] {
   if (!ex || ((ex.classes?.length ?? 0) === 0 && (ex.categories?.length ?? 0) === 0)) return null;
-  const values = [...classes(taxonomy, ex.classes ?? [], 'exclude.classes'), ...classes(taxonomy, ex.categories ?? [], 'exclude.categories')];
+  const values = [
+    ...classes(taxonomy, ex.classes ?? [], 'exclude.classes'),
+    ...classes(taxonomy, ex.categories ?? [], 'exclude.categories'),
+  ];
   return { values: [...new Set(values)], maxFraction: ex.maxFraction ?? 0 };
 }
 
-function applyRegion(spec: SampleSpec, taxonomy: readonly TaxonomyClass[], region: SampleRequest['region'], maxVertices: number): void {
+function applyRegion(
+  spec: SampleSpec,
+  taxonomy: readonly TaxonomyClass[],
+  region: SampleRequest['region'],
+  maxVertices: number,
+): void {
   if (!region) return;
   if (region.rect) spec.regionBox = { ...region.rect };
   if (region.polygon) {
@@ -199,12 +260,16 @@ function applyRegion(spec: SampleSpec, taxonomy: readonly TaxonomyClass[], regio
     const b = bounds(rings);
     spec.regionBox = spec.regionBox ? intersect(spec.regionBox, b) : b;
   }
-  if (spec.regionBox && (spec.regionBox.width <= 0 || spec.regionBox.height <= 0)) throw new AppError(422, 'EMPTY_REGION', 'the region is empty');
+  if (spec.regionBox && (spec.regionBox.width <= 0 || spec.regionBox.height <= 0))
+    throw new AppError(422, 'EMPTY_REGION', 'the region is empty');
   if (region.within && region.within.length > 0) {
     const labelled = region.within.some((w) => w === 'labelled');
     const rest = region.within.filter((w) => w !== 'labelled');
     const values = labelled ? taxonomy.filter((c) => c.value !== 0).map((c) => c.value) : [];
-    spec.within = { values: [...new Set([...values, ...classes(taxonomy, rest, 'region.within')])], minFraction: region.withinFraction ?? 1 };
+    spec.within = {
+      values: [...new Set([...values, ...classes(taxonomy, rest, 'region.within')])],
+      minFraction: region.withinFraction ?? 1,
+    };
   }
 }
 
@@ -218,10 +283,12 @@ function polygonRings(geom: NonNullable<SampleRequest['region']>['polygon'], max
     for (const ring of poly) {
       if (!Array.isArray(ring) || ring.length < 4) throw bad('rings need at least 4 positions (closed)');
       vertices += ring.length;
-      if (vertices > maxVertices) throw new AppError(413, 'TOO_MANY_VERTICES', `region.polygon has more than ${maxVertices} vertices`);
+      if (vertices > maxVertices)
+        throw new AppError(413, 'TOO_MANY_VERTICES', `region.polygon has more than ${maxVertices} vertices`);
       const flat = new Float64Array(ring.length * 2);
       ring.forEach((p: unknown, i: number) => {
-        if (!Array.isArray(p) || p.length < 2 || !Number.isFinite(p[0]) || !Number.isFinite(p[1])) throw bad('positions must be [x, y] numbers');
+        if (!Array.isArray(p) || p.length < 2 || !Number.isFinite(p[0]) || !Number.isFinite(p[1]))
+          throw bad('positions must be [x, y] numbers');
         flat[2 * i] = p[0] as number;
         flat[2 * i + 1] = p[1] as number;
       });
@@ -248,5 +315,10 @@ function bounds(rings: Float64Array[]): { x: number; y: number; width: number; h
 function intersect(a: SampleSpec['regionBox'] & object, b: SampleSpec['regionBox'] & object) {
   const x = Math.max(a.x, b.x);
   const y = Math.max(a.y, b.y);
-  return { x, y, width: Math.min(a.x + a.width, b.x + b.width) - x, height: Math.min(a.y + a.height, b.y + b.height) - y };
+  return {
+    x,
+    y,
+    width: Math.min(a.x + a.width, b.x + b.width) - x,
+    height: Math.min(a.y + a.height, b.y + b.height) - y,
+  };
 }

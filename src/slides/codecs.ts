@@ -41,6 +41,7 @@ export function compressionInfo(code: number): CompressionInfo {
 export function unsupportedReason(c: CompressionInfo, available: ReadonlySet<ProbedCodec>): string | null {
   if (c.support === 'always') return null;
   if (c.support !== 'never' && available.has(c.support)) return null;
-  if (c.name.startsWith('unknown')) return `unsupported compression: TIFF code ${c.code} is not a codec this service knows`;
+  if (c.name.startsWith('unknown'))
+    return `unsupported compression: TIFF code ${c.code} is not a codec this service knows`;
   return `unsupported compression: ${c.name} (TIFF code ${c.code}) cannot be decoded by this build of libvips (prebuilt sharp has no OpenSlide, no JPEG 2000, no ZSTD)`;
 }

@@ -30,7 +30,12 @@ export interface SlideFile {
    * A rectangle of a slide level (inside the level: the caller clips), resized to `size` and
    * encoded (or raw RGB), in one pipeline.
    */
-  render(level: number, crop: Crop, size: { width: number; height: number }, out: RegionOutput): Promise<Buffer | RawImage>;
+  render(
+    level: number,
+    crop: Crop,
+    size: { width: number; height: number },
+    out: RegionOutput,
+  ): Promise<Buffer | RawImage>;
   close(): void;
 }
 
@@ -74,9 +79,15 @@ let sourceCount = 0;
 /** Blank tiles by size, shared: a sparse (never written) tile shows white glass. */
 const blanks = new Map<string, Promise<Buffer>>();
 /** APP14 "Adobe" segment with transform 0: tells decoders the components are RGB, not YCbCr. */
-const ADOBE_RGB = Buffer.from([0xff, 0xee, 0x00, 0x0e, 0x41, 0x64, 0x6f, 0x62, 0x65, 0x00, 0x64, 0x00, 0x00, 0x00, 0x00, 0x00]);
+const ADOBE_RGB = Buffer.from([
+  0xff, 0xee, 0x00, 0x0e, 0x41, 0x64, 0x6f, 0x62, 0x65, 0x00, 0x64, 0x00, 0x00, 0x00, 0x00, 0x00,
+]);
 
-export function openSlideFile(path: string, levels: readonly SourceLevel[], opts: SourceOptions = { native: true }): SlideFile {
+export function openSlideFile(
+  path: string,
+  levels: readonly SourceLevel[],
+  opts: SourceOptions = { native: true },
+): SlideFile {
   const fd = openSync(path, 'r');
   const sourceId = ++sourceCount;
   let index: LevelIndex[];
@@ -88,7 +99,8 @@ export function openSlideFile(path: string, levels: readonly SourceLevel[], opts
       const d = tiff.ifds[l.ifd];
       const offsets = d?.arrays.get(TAG.TileOffsets);
       const counts = d?.arrays.get(TAG.TileByteCounts);
-      if (!d || !offsets || !counts) throw new AppError(503, 'SLIDE_CHANGED', 'the slide file no longer has the structure it was indexed with');
+      if (!d || !offsets || !counts)
+        throw new AppError(503, 'SLIDE_CHANGED', 'the slide file no longer has the structure it was indexed with');
       return {
         ...l,
         across: Math.ceil(l.width / l.tileWidth),
@@ -129,32 +141,61 @@ export function openSlideFile(path: string, levels: readonly SourceLevel[], opts
   };
 
   /** The stored tiles under a rectangle of a level, each as `tileOf` gives it, and the rectangle relative to them. */
-  const gridOf = async <T>(level: number, crop: Crop, tileOf: (l: LevelIndex, tx: number, ty: number) => T | Promise<T>) => {
+  const gridOf = async <T>(
+    level: number,
+    crop: Crop,
+    tileOf: (l: LevelIndex, tx: number, ty: number) => T | Promise<T>,
+  ) => {
     const l = index[level]!;
     const span = tileSpan(crop, l.tileWidth, l.tileHeight);
     const tiles: T[] = [];
-    for (let ty = span.ty0; ty <= span.ty1; ty++) for (let tx = span.tx0; tx <= span.tx1; tx++) tiles.push(await tileOf(l, tx, ty));
-    return { grid: { tiles, across: span.tx1 - span.tx0 + 1, tileWidth: l.tileWidth, tileHeight: l.tileHeight }, local: span.local };
+    for (let ty = span.ty0; ty <= span.ty1; ty++)
+      for (let tx = span.tx0; tx <= span.tx1; tx++) tiles.push(await tileOf(l, tx, ty));
+    return {
+      grid: { tiles, across: span.tx1 - span.tx0 + 1, tileWidth: l.tileWidth, tileHeight: l.tileHeight },
+      local: span.local,
+    };
   };
 
   /** A stored tile for the native decoder: decoded from the cache, or its JPEG (see DecodedTiles). */
-  const cachedTile = async (cache: DecodedTiles, level: number, l: LevelIndex, tx: number, ty: number): Promise<TileGrid['tiles'][number]> => {
+  const cachedTile = async (
+    cache: DecodedTiles,
+    level: number,
+    l: LevelIndex,
+    tx: number,
+    ty: number,
+  ): Promise<TileGrid['tiles'][number]> => {
     const key = `${sourceId}:${level}:${tx}:${ty}`;
     const hit = cache.get(key);
     if (hit) return { rgb: hit };
     const bytes = jpegTile(level, tx, ty);
     if (!bytes || !cache.seen(key)) return bytes;
     const whole = { left: 0, top: 0, width: l.tileWidth, height: l.tileHeight };
-    return { rgb: await cache.fill(key, async () => (await decodeGrid({ tiles: [bytes], across: 1, tileWidth: l.tileWidth, tileHeight: l.tileHeight }, whole)).data) };
+    return {
+      rgb: await cache.fill(
+        key,
+        async () =>
+          (await decodeGrid({ tiles: [bytes], across: 1, tileWidth: l.tileWidth, tileHeight: l.tileHeight }, whole))
+            .data,
+      ),
+    };
   };
 
   /** The native decoder's answer, or null (with the reason told) when libvips must do it. */
-  const renderNative = async (level: number, crop: Crop, size: { width: number; height: number }, out: RegionOutput) => {
+  const renderNative = async (
+    level: number,
+    crop: Crop,
+    size: { width: number; height: number },
+    out: RegionOutput,
+  ) => {
     const unscaled = crop.width === size.width && crop.height === size.height;
     try {
       const cache = opts.decoded;
-      const { grid, local } = await gridOf<TileGrid['tiles'][number]>(level, crop, (l, tx, ty) => (cache ? cachedTile(cache, level, l, tx, ty) : jpegTile(level, tx, ty)));
-      if (unscaled && out.kind === 'encoded' && out.format === 'jpeg') return await encodeGrid(grid, local, out.quality);
+      const { grid, local } = await gridOf<TileGrid['tiles'][number]>(level, crop, (l, tx, ty) =>
+        cache ? cachedTile(cache, level, l, tx, ty) : jpegTile(level, tx, ty),
+      );
+      if (unscaled && out.kind === 'encoded' && out.format === 'jpeg')
+        return await encodeGrid(grid, local, out.quality);
       const raw = await decodeGrid(grid, local);
       return unscaled && out.kind === 'raw' ? raw : await renderRaw(raw, size, out);
     } catch (e) {
@@ -175,7 +216,11 @@ export function openSlideFile(path: string, levels: readonly SourceLevel[], opts
         const done = await renderNative(level, crop, size, out);
         if (done) return done;
       }
-      const { grid, local } = await gridOf(level, crop, (lv, tx, ty) => framed(lv, jpegTile(level, tx, ty)) ?? blank(lv));
+      const { grid, local } = await gridOf(
+        level,
+        crop,
+        (lv, tx, ty) => framed(lv, jpegTile(level, tx, ty)) ?? blank(lv),
+      );
       return renderRegion({ kind: 'tiles', tiles: grid.tiles, across: grid.across }, local, size, out);
     },
     close: () => closeSync(fd),
@@ -212,7 +257,12 @@ export function tileSpan(crop: Crop, tileWidth: number, tileHeight: number): Til
     ty0,
     tx1: Math.floor((crop.left + crop.width - 1) / tileWidth),
     ty1: Math.floor((crop.top + crop.height - 1) / tileHeight),
-    local: { left: crop.left - tx0 * tileWidth, top: crop.top - ty0 * tileHeight, width: crop.width, height: crop.height },
+    local: {
+      left: crop.left - tx0 * tileWidth,
+      top: crop.top - ty0 * tileHeight,
+      width: crop.width,
+      height: crop.height,
+    },
   };
 }
 
@@ -226,7 +276,8 @@ export function maxTileBytes(l: { tileWidth: number; tileHeight: number }): numb
 
 /** Joins abbreviated tile data with the shared tables: SOI, [Adobe], tables, rest of the tile. */
 export function spliceJpeg(tile: Buffer, tables: Buffer | null, rgb: boolean): Buffer {
-  if (tile.length < 4 || tile[0] !== 0xff || tile[1] !== 0xd8) throw new AppError(503, 'SLIDE_DAMAGED', 'a stored tile is not JPEG data');
+  if (tile.length < 4 || tile[0] !== 0xff || tile[1] !== 0xd8)
+    throw new AppError(503, 'SLIDE_DAMAGED', 'a stored tile is not JPEG data');
   const parts: Buffer[] = [tile.subarray(0, 2)];
   if (rgb) parts.push(ADOBE_RGB);
   // Tables are a whole JPEG stream of their own: SOI, DQT/DHT segments, EOI.
@@ -240,7 +291,8 @@ function parseSlide(fd: number, size: number): TiffFile {
   try {
     return parseTiff((offset, length) => pread(fd, offset, Math.max(0, Math.min(length, size - offset))), size);
   } catch (e) {
-    if (e instanceof AppError && e.status === 422) throw new AppError(503, 'SLIDE_DAMAGED', `the slide file no longer parses (${e.code}: ${e.detail})`);
+    if (e instanceof AppError && e.status === 422)
+      throw new AppError(503, 'SLIDE_DAMAGED', `the slide file no longer parses (${e.code}: ${e.detail})`);
     throw e;
   }
 }
@@ -248,6 +300,7 @@ function parseSlide(fd: number, size: number): TiffFile {
 function pread(fd: number, offset: number, length: number): Buffer {
   const buf = Buffer.allocUnsafe(length);
   const n = readSync(fd, buf, 0, length, offset);
-  if (n < length) throw new AppError(503, 'SLIDE_DAMAGED', 'the slide file is shorter than its tile index says (truncated?)');
+  if (n < length)
+    throw new AppError(503, 'SLIDE_DAMAGED', 'the slide file is shorter than its tile index says (truncated?)');
   return buf;
 }

@@ -17,7 +17,14 @@ export interface RegionRenderer {
    * A rectangle of a slide level resized to `size`, encoded or raw RGB, in one pipeline; the
    * parts of the rectangle outside the level are white.
    */
-  render(g: Generation, s: SlideRow, level: number, rect: Crop, size: Size, out: RegionOutput): Promise<Buffer | RawImage>;
+  render(
+    g: Generation,
+    s: SlideRow,
+    level: number,
+    rect: Crop,
+    size: Size,
+    out: RegionOutput,
+  ): Promise<Buffer | RawImage>;
 }
 
 export function createRegionRenderer(pool: SlidePool, limiter: Limiter): RegionRenderer {
@@ -43,9 +50,16 @@ export function onLevelPart(levelSize: Size, rect: Crop, size: Size): { source: 
   return { source: { left: x0, top: y0, width: x1 - x0, height: y1 - y0 }, target: { left, top, width, height } };
 }
 
-async function renderPadded(file: SlideFile, level: number, rect: Crop, size: Size, out: RegionOutput): Promise<Buffer | RawImage> {
+async function renderPadded(
+  file: SlideFile,
+  level: number,
+  rect: Crop,
+  size: Size,
+  out: RegionOutput,
+): Promise<Buffer | RawImage> {
   const l = file.levels[level]!;
-  const inside = rect.left >= 0 && rect.top >= 0 && rect.left + rect.width <= l.width && rect.top + rect.height <= l.height;
+  const inside =
+    rect.left >= 0 && rect.top >= 0 && rect.left + rect.width <= l.width && rect.top + rect.height <= l.height;
   if (inside) return file.render(level, rect, size, out);
   // Part of the rectangle is off the slide: render the part on it, paste it on white glass.
   const canvas: RawImage = { data: Buffer.alloc(size.width * size.height * 3, 255), ...size, channels: 3 };

@@ -35,7 +35,13 @@ export interface SlideStructure {
   description: string | null;
 }
 
-const PHOTOMETRIC: Record<number, string> = { 0: 'min-is-white', 1: 'min-is-black', 2: 'rgb', 3: 'palette', 6: 'ycbcr' };
+const PHOTOMETRIC: Record<number, string> = {
+  0: 'min-is-white',
+  1: 'min-is-black',
+  2: 'rgb',
+  3: 'palette',
+  6: 'ycbcr',
+};
 /**
  * The largest tile side indexed: Camelyon16 tiles are 512 px, Aperio's 240. The native decoder
  * refuses frames beyond 4096 x 4096 (native/jpeg-region), so larger tiles could not be served.
@@ -53,7 +59,8 @@ const ASPECT_TOLERANCE = 0.02;
 
 export function slideStructure(tiff: TiffFile): SlideStructure {
   const tiled = tiff.ifds.filter((d) => d.num.has(TAG.TileWidth) && d.num.has(TAG.TileLength));
-  if (tiled.length === 0) throw invalidInput('NOT_TILED', 'the file has no tiled image: whole-slide images store their levels as tiles');
+  if (tiled.length === 0)
+    throw invalidInput('NOT_TILED', 'the file has no tiled image: whole-slide images store their levels as tiles');
   tiled.sort((a, b) => dim(b, TAG.ImageWidth) - dim(a, TAG.ImageWidth));
   const first = tiled[0]!;
   const width = dim(first, TAG.ImageWidth);
@@ -69,7 +76,11 @@ export function slideStructure(tiff: TiffFile): SlideStructure {
     const tileWidth = dim(d, TAG.TileWidth);
     const tileHeight = dim(d, TAG.TileLength);
     // Tile sizes divide every tile address computation downstream: 0 cannot be served.
-    if (tileWidth < 1 || tileHeight < 1) throw invalidInput('TIFF_BAD_IFD', `image directory ${d.index} declares ${tileWidth} x ${tileHeight} pixel tiles`);
+    if (tileWidth < 1 || tileHeight < 1)
+      throw invalidInput(
+        'TIFF_BAD_IFD',
+        `image directory ${d.index} declares ${tileWidth} x ${tileHeight} pixel tiles`,
+      );
     if (tileWidth > MAX_TILE_SIDE || tileHeight > MAX_TILE_SIDE) {
       const what = `image directory ${d.index} declares ${tileWidth} x ${tileHeight} pixel tiles`;
       throw invalidInput('TIFF_TILE_TOO_LARGE', `${what}: at most ${MAX_TILE_SIDE} a side are served`);
@@ -78,7 +89,11 @@ export function slideStructure(tiff: TiffFile): SlideStructure {
     const grid = Math.ceil(w / tileWidth) * Math.ceil(h / tileHeight);
     const offsets = d.arrays.get(TAG.TileOffsets)?.length ?? 0;
     const counts = d.arrays.get(TAG.TileByteCounts)?.length ?? 0;
-    if (Math.min(offsets, counts) < grid) throw invalidInput('TIFF_BAD_IFD', `image directory ${d.index} indexes ${Math.min(offsets, counts)} tiles for a grid of ${grid}`);
+    if (Math.min(offsets, counts) < grid)
+      throw invalidInput(
+        'TIFF_BAD_IFD',
+        `image directory ${d.index} indexes ${Math.min(offsets, counts)} tiles for a grid of ${grid}`,
+      );
     levels.push({ ifd: d.index, width: w, height: h, downsample: (width / w + height / h) / 2, tileWidth, tileHeight });
   }
   const description = first.text.get(TAG.ImageDescription) ?? null;
@@ -114,7 +129,10 @@ export function checkPixelBudget(s: SlideStructure, maxSlidePixels: number): voi
   if (smallestPixels > MAX_SMALLEST_LEVEL_PIXELS) {
     const what = `the smallest level is ${smallest.width} x ${smallest.height} = ${smallestPixels} pixels`;
     const why = 'thumbnails and the tissue estimate decode it whole';
-    throw invalidInput('SLIDE_NO_PYRAMID', `${what}: ${why}, so a level of at most ${MAX_SMALLEST_LEVEL_PIXELS} pixels is needed`);
+    throw invalidInput(
+      'SLIDE_NO_PYRAMID',
+      `${what}: ${why}, so a level of at most ${MAX_SMALLEST_LEVEL_PIXELS} pixels is needed`,
+    );
   }
 }
 

@@ -75,8 +75,33 @@ const readBudget = (fileSize: number) => Math.min(2 * fileSize + 65_536, MAX_REA
  */
 const MAX_READ_BYTES = 128 * 1024 * 1024;
 const MAX_FILE_ARRAY_VALUES = 16_000_000;
-const ARRAY_TAGS = new Set<number>([TAG.TileOffsets, TAG.TileByteCounts, TAG.StripOffsets, TAG.StripByteCounts, TAG.SubIFDs, TAG.BitsPerSample, TAG.YCbCrSubsampling]);
-const TYPE_SIZE: Record<number, number> = { 1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4, 12: 8, 13: 4, 16: 8, 17: 8, 18: 8 };
+const ARRAY_TAGS = new Set<number>([
+  TAG.TileOffsets,
+  TAG.TileByteCounts,
+  TAG.StripOffsets,
+  TAG.StripByteCounts,
+  TAG.SubIFDs,
+  TAG.BitsPerSample,
+  TAG.YCbCrSubsampling,
+]);
+const TYPE_SIZE: Record<number, number> = {
+  1: 1,
+  2: 1,
+  3: 2,
+  4: 4,
+  5: 8,
+  6: 1,
+  7: 1,
+  8: 2,
+  9: 4,
+  10: 8,
+  11: 4,
+  12: 8,
+  13: 4,
+  16: 8,
+  17: 8,
+  18: 8,
+};
 
 export function readTiffFile(path: string): TiffFile {
   const fd = openSync(path, 'r');
@@ -97,7 +122,8 @@ export function parseTiff(readAt: ReadAt, fileSize: number): TiffFile {
   const head = readAt(0, 16);
   if (head.length < 8) throw invalidInput('TIFF_TRUNCATED', 'the file is shorter than a TIFF header');
   const order = head.toString('latin1', 0, 2);
-  if (order !== 'II' && order !== 'MM') throw invalidInput('NOT_TIFF', 'the file does not start with a TIFF byte-order mark');
+  if (order !== 'II' && order !== 'MM')
+    throw invalidInput('NOT_TIFF', 'the file does not start with a TIFF byte-order mark');
   const le = order === 'II';
   const magic = le ? head.readUInt16LE(2) : head.readUInt16BE(2);
   if (magic !== 42 && magic !== 43) throw invalidInput('NOT_TIFF', `unknown TIFF version ${magic}`);
@@ -112,7 +138,8 @@ export function parseTiff(readAt: ReadAt, fileSize: number): TiffFile {
   while (next !== 0) {
     if (seen.has(next)) throw invalidInput('TIFF_IFD_LOOP', 'the chain of image directories loops');
     if (ifds.length >= MAX_IFDS) throw invalidInput('TIFF_TOO_MANY_IFDS', `more than ${MAX_IFDS} image directories`);
-    if (next >= fileSize) throw invalidInput('TIFF_TRUNCATED', `image directory ${ifds.length} points past the end of the file`);
+    if (next >= fileSize)
+      throw invalidInput('TIFF_TRUNCATED', `image directory ${ifds.length} points past the end of the file`);
     seen.add(next);
     const parsed = readIfd(file, r, big, next, ifds.length);
     ifds.push(parsed.ifd);
@@ -148,7 +175,10 @@ function budgeted(readAt: ReadAt, fileSize: number): BudgetedFile {
   const decoding = (count: number) => {
     values += count;
     if (values > MAX_FILE_ARRAY_VALUES) {
-      throw invalidInput('TIFF_TOO_COMPLEX', `the directories hold more than ${MAX_FILE_ARRAY_VALUES} offsets and counts`);
+      throw invalidInput(
+        'TIFF_TOO_COMPLEX',
+        `the directories hold more than ${MAX_FILE_ARRAY_VALUES} offsets and counts`,
+      );
     }
   };
   return { fileSize, read, arrays: new Map(), decoding };
@@ -162,7 +192,8 @@ function readIfd(file: BudgetedFile, r: Reader, big: boolean, at: number, index:
   const entrySize = big ? 20 : 12;
   const base = at + (big ? 8 : 2);
   const body = file.read(base, n * entrySize + (big ? 8 : 4));
-  if (body.length < n * entrySize + (big ? 8 : 4)) throw invalidInput('TIFF_TRUNCATED', `image directory ${index} is cut off`);
+  if (body.length < n * entrySize + (big ? 8 : 4))
+    throw invalidInput('TIFF_TRUNCATED', `image directory ${index} is cut off`);
   const ifd: Ifd = { index, num: new Map(), arrays: new Map(), text: new Map(), bytes: new Map() };
   const tags = new Set<number>();
   for (let e = 0; e < n; e++) {
@@ -239,17 +270,35 @@ function reader(le: boolean): Reader {
   };
   const scalar = (b: Buffer, type: number, i: number): number => {
     switch (type) {
-      case 1: case 7: return b.readUInt8(i);
-      case 6: return b.readInt8(i);
-      case 3: return u16(b, i * 2);
-      case 8: return le ? b.readInt16LE(i * 2) : b.readInt16BE(i * 2);
-      case 4: case 13: return u32(b, i * 4);
-      case 9: return le ? b.readInt32LE(i * 4) : b.readInt32BE(i * 4);
-      case 5: { const d = u32(b, i * 8 + 4); return d === 0 ? 0 : u32(b, i * 8) / d; }
-      case 10: { const s = (o: number) => (le ? b.readInt32LE(o) : b.readInt32BE(o)); const d = s(i * 8 + 4); return d === 0 ? 0 : s(i * 8) / d; }
-      case 11: return le ? b.readFloatLE(i * 4) : b.readFloatBE(i * 4);
-      case 12: return le ? b.readDoubleLE(i * 8) : b.readDoubleBE(i * 8);
-      default: return u64(b, i * 8);
+      case 1:
+      case 7:
+        return b.readUInt8(i);
+      case 6:
+        return b.readInt8(i);
+      case 3:
+        return u16(b, i * 2);
+      case 8:
+        return le ? b.readInt16LE(i * 2) : b.readInt16BE(i * 2);
+      case 4:
+      case 13:
+        return u32(b, i * 4);
+      case 9:
+        return le ? b.readInt32LE(i * 4) : b.readInt32BE(i * 4);
+      case 5: {
+        const d = u32(b, i * 8 + 4);
+        return d === 0 ? 0 : u32(b, i * 8) / d;
+      }
+      case 10: {
+        const s = (o: number) => (le ? b.readInt32LE(o) : b.readInt32BE(o));
+        const d = s(i * 8 + 4);
+        return d === 0 ? 0 : s(i * 8) / d;
+      }
+      case 11:
+        return le ? b.readFloatLE(i * 4) : b.readFloatBE(i * 4);
+      case 12:
+        return le ? b.readDoubleLE(i * 8) : b.readDoubleBE(i * 8);
+      default:
+        return u64(b, i * 8);
     }
   };
   /** Arrays of offsets and counts (SHORT, LONG, LONG8: nearly all of a slide's values) in bulk. */
@@ -259,7 +308,9 @@ function reader(le: boolean): Reader {
     }
     // An aligned copy in this machine's byte order (little-endian, as every Node platform).
     const bytes = Buffer.from(new Uint8Array(b.subarray(0, count * (type === 3 ? 2 : type === 4 ? 4 : 8))).buffer);
-    if (!le) type === 3 ? bytes.swap16() : type === 4 ? bytes.swap32() : bytes.swap64();
+    if (!le && type === 3) bytes.swap16();
+    else if (!le && type === 4) bytes.swap32();
+    else if (!le) bytes.swap64();
     if (type === 3) return new Float64Array(new Uint16Array(bytes.buffer, bytes.byteOffset, count));
     const words = new Uint32Array(bytes.buffer, bytes.byteOffset, type === 4 ? count : count * 2);
     if (type === 4) return new Float64Array(words);

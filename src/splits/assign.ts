@@ -31,7 +31,10 @@ const MAX_SWAP_PASSES = 50;
 const EPSILON = 1e-12;
 
 /** train/val/test from ratios, or fold0..fold{k-1} with equal ratios. */
-export function partTargets(def: { ratios?: { train: number; val: number; test: number }; folds?: number }): PartTarget[] {
+export function partTargets(def: {
+  ratios?: { train: number; val: number; test: number };
+  folds?: number;
+}): PartTarget[] {
   if (def.ratios) return (['train', 'val', 'test'] as const).map((name) => ({ name, ratio: def.ratios![name] }));
   const k = def.folds!;
   return Array.from({ length: k }, (_, i) => ({ name: `fold${i}`, ratio: 1 / k }));
@@ -50,13 +53,21 @@ export function stringHash(s: string): number {
 /** The groups in a seeded order that does not depend on their input order. */
 export function seededOrder(keys: readonly string[], seed: number): number[] {
   const rank = keys.map((k) => hash32(seed, stringHash(k)));
-  return keys.map((_, i) => i).sort((a, b) => rank[a]! - rank[b]! || (keys[a]! < keys[b]! ? -1 : keys[a]! > keys[b]! ? 1 : 0));
+  return keys
+    .map((_, i) => i)
+    .sort((a, b) => rank[a]! - rank[b]! || (keys[a]! < keys[b]! ? -1 : keys[a]! > keys[b]! ? 1 : 0));
 }
 
 /** The part index of every group (same order as `groups`). */
 export function assignGroups(groups: readonly SplitGroup[], parts: readonly PartTarget[], seed: number): number[] {
-  const perPart = quotas(groups.length, parts.map((p) => p.ratio));
-  const order = seededOrder(groups.map((g) => g.key), seed);
+  const perPart = quotas(
+    groups.length,
+    parts.map((p) => p.ratio),
+  );
+  const order = seededOrder(
+    groups.map((g) => g.key),
+    seed,
+  );
   const totals = strataTotals(groups);
   const out = new Array<number>(groups.length).fill(-1);
   if (!totals.some((t) => t > 0)) {
@@ -76,15 +87,27 @@ export function assignGroups(groups: readonly SplitGroup[], parts: readonly Part
 }
 
 /** Each part's share of each stratum's area: shares[part][stratum] (0 where a stratum has no area). */
-export function achievedShares(groups: readonly SplitGroup[], assignment: readonly number[], nParts: number): number[][] {
+export function achievedShares(
+  groups: readonly SplitGroup[],
+  assignment: readonly number[],
+  nParts: number,
+): number[][] {
   const totals = strataTotals(groups);
   const area = partAreas(groups, assignment, nParts, totals.length);
   return area.map((row) => row.map((a, c) => (totals[c]! > 0 ? a / totals[c]! : 0)));
 }
 
 /** Whether every share of a part with a positive ratio is within SHARE_TOLERANCE of its ratio. */
-export function withinTolerance(shares: readonly number[][], parts: readonly PartTarget[], totals: readonly number[]): boolean {
-  return parts.every((p, i) => p.ratio <= 0 || shares[i]!.every((s, c) => totals[c]! <= 0 || Math.abs(s - p.ratio) <= SHARE_TOLERANCE * p.ratio + 1e-12));
+export function withinTolerance(
+  shares: readonly number[][],
+  parts: readonly PartTarget[],
+  totals: readonly number[],
+): boolean {
+  return parts.every(
+    (p, i) =>
+      p.ratio <= 0 ||
+      shares[i]!.every((s, c) => totals[c]! <= 0 || Math.abs(s - p.ratio) <= SHARE_TOLERANCE * p.ratio + 1e-12),
+  );
 }
 
 export function strataTotals(groups: readonly SplitGroup[]): number[] {
@@ -94,14 +117,26 @@ export function strataTotals(groups: readonly SplitGroup[]): number[] {
   return totals;
 }
 
-function partAreas(groups: readonly SplitGroup[], assignment: readonly number[], nParts: number, nStrata: number): number[][] {
+function partAreas(
+  groups: readonly SplitGroup[],
+  assignment: readonly number[],
+  nParts: number,
+  nStrata: number,
+): number[][] {
   const area = Array.from({ length: nParts }, () => new Array<number>(nStrata).fill(0));
   groups.forEach((g, i) => g.areas.forEach((a, c) => (area[assignment[i]!]![c]! += a)));
   return area;
 }
 
 /** Largest groups first (by their share of the strata), each to the part that lacks most of what it brings. */
-function greedyDeal(groups: readonly SplitGroup[], parts: readonly PartTarget[], perPart: number[], totals: number[], order: number[], out: number[]): void {
+function greedyDeal(
+  groups: readonly SplitGroup[],
+  parts: readonly PartTarget[],
+  perPart: number[],
+  totals: number[],
+  order: number[],
+  out: number[],
+): void {
   const mass = (g: SplitGroup) => g.areas.reduce((s, a, c) => s + (totals[c]! > 0 ? a / totals[c]! : 0), 0);
   const byMass = [...order].sort((a, b) => mass(groups[b]!) - mass(groups[a]!));
   const left = [...perPart];
@@ -114,7 +149,13 @@ function greedyDeal(groups: readonly SplitGroup[], parts: readonly PartTarget[],
     parts.forEach((p, pi) => {
       if (left[pi]! <= 0) return;
       // Relative deficit of the part, weighted by how much of each stratum the group carries.
-      const score = m > 0 ? g.areas.reduce((s, a, c) => s + (totals[c]! > 0 ? (a / totals[c]! / m) * (p.ratio - share[pi]![c]!) / p.ratio : 0), 0) : left[pi]! / perPart[pi]!;
+      const score =
+        m > 0
+          ? g.areas.reduce(
+              (s, a, c) => s + (totals[c]! > 0 ? ((a / totals[c]! / m) * (p.ratio - share[pi]![c]!)) / p.ratio : 0),
+              0,
+            )
+          : left[pi]! / perPart[pi]!;
       if (score > bestScore + EPSILON) [best, bestScore] = [pi, score];
     });
     out[gi] = best;
@@ -124,11 +165,18 @@ function greedyDeal(groups: readonly SplitGroup[], parts: readonly PartTarget[],
 }
 
 /** Swaps two groups of different parts while that lowers the sum of squared relative share errors. */
-function improveBySwaps(groups: readonly SplitGroup[], parts: readonly PartTarget[], totals: number[], order: number[], out: number[]): void {
+function improveBySwaps(
+  groups: readonly SplitGroup[],
+  parts: readonly PartTarget[],
+  totals: number[],
+  order: number[],
+  out: number[],
+): void {
   const nS = totals.length;
   const share = achievedShares(groups, out, parts.length);
   const frac = groups.map((g) => g.areas.map((a, c) => (totals[c]! > 0 ? a / totals[c]! : 0)));
-  const err = (pi: number, c: number, s: number) => (totals[c]! > 0 && parts[pi]!.ratio > 0 ? ((s - parts[pi]!.ratio) / parts[pi]!.ratio) ** 2 : 0);
+  const err = (pi: number, c: number, s: number) =>
+    totals[c]! > 0 && parts[pi]!.ratio > 0 ? ((s - parts[pi]!.ratio) / parts[pi]!.ratio) ** 2 : 0;
   for (let pass = 0; pass < MAX_SWAP_PASSES; pass++) {
     let improved = false;
     for (let x = 0; x < order.length; x++) {
@@ -142,7 +190,11 @@ function improveBySwaps(groups: readonly SplitGroup[], parts: readonly PartTarge
         for (let c = 0; c < nS; c++) {
           const d = frac[b]![c]! - frac[a]![c]!;
           if (d === 0) continue;
-          delta += err(pa, c, share[pa]![c]! + d) - err(pa, c, share[pa]![c]!) + err(pb, c, share[pb]![c]! - d) - err(pb, c, share[pb]![c]!);
+          delta +=
+            err(pa, c, share[pa]![c]! + d) -
+            err(pa, c, share[pa]![c]!) +
+            err(pb, c, share[pb]![c]! - d) -
+            err(pb, c, share[pb]![c]!);
         }
         if (delta < -EPSILON) {
           for (let c = 0; c < nS; c++) {

@@ -7,7 +7,16 @@ import { selectClasses } from '../dataset/taxonomy.js';
 import { AppError } from '../errors.js';
 import type { Generation } from '../generation.js';
 import type { Schemas } from '../http/types.js';
-import { achievedShares, assignGroups, partTargets, SHARE_TOLERANCE, strataTotals, withinTolerance, type PartTarget, type SplitGroup } from './assign.js';
+import {
+  achievedShares,
+  assignGroups,
+  partTargets,
+  SHARE_TOLERANCE,
+  strataTotals,
+  withinTolerance,
+  type PartTarget,
+  type SplitGroup,
+} from './assign.js';
 import type { Split, SplitStore } from './store.js';
 
 export type SplitRequest = Schemas['SplitRequest'];
@@ -23,9 +32,11 @@ export function splitDefinition(req: SplitRequest): string {
   if (methods !== 1) throw new AppError(400, 'VALIDATION_FAILED', 'give exactly one of ratios, folds or adopt');
   if (req.ratios) {
     const sum = req.ratios.train + req.ratios.val + req.ratios.test;
-    if (Math.abs(sum - 1) > RATIO_SUM_SLACK) throw new AppError(400, 'RATIOS_NOT_ONE', `ratios must sum to 1 (train + val + test = ${sum})`);
+    if (Math.abs(sum - 1) > RATIO_SUM_SLACK)
+      throw new AppError(400, 'RATIOS_NOT_ONE', `ratios must sum to 1 (train + val + test = ${sum})`);
   }
-  if (req.adopt !== undefined && (req.groupBy ?? 'slide') !== 'slide') throw new AppError(400, 'VALIDATION_FAILED', 'adopt takes the parts from the attribute: groupBy does not apply');
+  if (req.adopt !== undefined && (req.groupBy ?? 'slide') !== 'slide')
+    throw new AppError(400, 'VALIDATION_FAILED', 'adopt takes the parts from the attribute: groupBy does not apply');
   const { name, seed = 0, ratios, folds, adopt, stratify = [], groupBy = 'slide' } = req;
   return JSON.stringify({ name, seed, ratios, folds, adopt, stratify, groupBy });
 }
@@ -38,14 +49,22 @@ export function makeSplit(g: Generation, req: SplitRequest, attributes: SlideAtt
   const stratify = (req.stratify ?? []).map(String);
   const strata = stratify.map((sel) => {
     const { values, unknown } = selectClasses(g.taxonomy, [sel]);
-    if (unknown.length > 0) throw new AppError(400, 'UNKNOWN_CLASS', `stratify: not a class or category of the taxonomy: ${unknown.join(', ')}`);
+    if (unknown.length > 0)
+      throw new AppError(
+        400,
+        'UNKNOWN_CLASS',
+        `stratify: not a class or category of the taxonomy: ${unknown.join(', ')}`,
+      );
     return values;
   });
-  const slides = g.catalogue.listSlides({ classValues: null, status: 'ok', limit: g.catalogue.slideCount(), offset: 0 }).rows.map((s) => s.id);
+  const slides = g.catalogue
+    .listSlides({ classValues: null, status: 'ok', limit: g.catalogue.slideCount(), offset: 0 })
+    .rows.map((s) => s.id);
   if (slides.length === 0) throw new AppError(422, 'NO_SLIDES', 'the dataset has no servable slide to split');
   const areas = slideAreas(g, slides);
   const useUm2 = [...areas.values()].every((a) => a.um2Known);
-  const stratumArea = (id: string) => strata.map((vs) => vs.reduce((s, v) => s + ((useUm2 ? areas.get(id)!.um2 : areas.get(id)!.l0).get(v) ?? 0), 0));
+  const stratumArea = (id: string) =>
+    strata.map((vs) => vs.reduce((s, v) => s + ((useUm2 ? areas.get(id)!.um2 : areas.get(id)!.l0).get(v) ?? 0), 0));
   const keyOf = (id: string, attr: string) => {
     const v = attributes[id]?.[attr];
     if (v === undefined) throw missingAttribute(slides, attributes, attr);
@@ -63,10 +82,17 @@ export function makeSplit(g: Generation, req: SplitRequest, attributes: SlideAtt
     groupOfSlide = groupBy === 'slide' ? (id) => id : (id) => keyOf(id, groupBy);
     const keys = [...new Set(slides.map(groupOfSlide))].sort();
     if (req.folds !== undefined && req.folds > keys.length) {
-      throw new AppError(422, 'TOO_MANY_FOLDS', `${req.folds} folds need at least ${req.folds} groups; grouping by ${groupBy} gives ${keys.length}`);
+      throw new AppError(
+        422,
+        'TOO_MANY_FOLDS',
+        `${req.folds} folds need at least ${req.folds} groups; grouping by ${groupBy} gives ${keys.length}`,
+      );
     }
     parts = partTargets(req);
-    const groups: SplitGroup[] = keys.map((key) => ({ key, areas: sumAreas(slides.filter((id) => groupOfSlide(id) === key).map(stratumArea), strata.length) }));
+    const groups: SplitGroup[] = keys.map((key) => ({
+      key,
+      areas: sumAreas(slides.filter((id) => groupOfSlide(id) === key).map(stratumArea), strata.length),
+    }));
     const assigned = assignGroups(groups, parts, seed);
     const partOfGroup = new Map(keys.map((k, i) => [k, assigned[i]!]));
     partOfSlide = (id) => partOfGroup.get(groupOfSlide(id))!;
@@ -93,7 +119,8 @@ export function makeSplit(g: Generation, req: SplitRequest, attributes: SlideAtt
   parts.forEach((p, pi) => {
     const ids = slides.filter((_, i) => slideParts[i] === pi);
     const classes: Record<string, number> = {};
-    for (const id of ids) for (const [v, a] of areas.get(id)!.um2) if (v !== 0) classes[name(v)] = (classes[name(v)] ?? 0) + a;
+    for (const id of ids)
+      for (const [v, a] of areas.get(id)!.um2) if (v !== 0) classes[name(v)] = (classes[name(v)] ?? 0) + a;
     out.parts[p.name] = {
       ...(req.adopt === undefined ? { ratio: p.ratio } : {}),
       slides: ids,
@@ -114,19 +141,34 @@ export function splitSlides(store: SplitStore, g: Generation, sel: SplitSelector
   if (!found) throw new AppError(404, 'SPLIT_NOT_FOUND', `no split named "${sel.name}"`);
   const { split } = found;
   if (split.datasetVersion !== g.datasetVersion) {
-    throw new AppError(409, 'SPLIT_VERSION_MISMATCH', `split "${split.name}" was made on dataset version ${split.datasetVersion}; the service now serves ${g.datasetVersion}: make the split again`);
+    throw new AppError(
+      409,
+      'SPLIT_VERSION_MISMATCH',
+      `split "${split.name}" was made on dataset version ${split.datasetVersion}; the service now serves ${g.datasetVersion}: make the split again`,
+    );
   }
   const given = [sel.part, sel.fold, sel.notFold].filter((x) => x !== undefined).length;
   if (given !== 1) throw new AppError(400, 'VALIDATION_FAILED', 'split: give exactly one of part, fold or notFold');
   const names = Object.keys(split.parts);
   if (sel.part !== undefined) {
     const part = split.parts[sel.part];
-    if (!part) throw new AppError(422, 'UNKNOWN_PART', `split "${split.name}" has no part "${sel.part}" (its parts: ${names.join(', ')})`);
+    if (!part)
+      throw new AppError(
+        422,
+        'UNKNOWN_PART',
+        `split "${split.name}" has no part "${sel.part}" (its parts: ${names.join(', ')})`,
+      );
     return new Set(part.slides);
   }
   const k = (sel.fold ?? sel.notFold)!;
-  if (split.folds === undefined) throw new AppError(422, 'NOT_FOLDS', `split "${split.name}" has no folds (its parts: ${names.join(', ')}): use part`);
-  if (k >= split.folds) throw new AppError(422, 'UNKNOWN_PART', `split "${split.name}" has folds 0..${split.folds - 1}, not ${k}`);
+  if (split.folds === undefined)
+    throw new AppError(
+      422,
+      'NOT_FOLDS',
+      `split "${split.name}" has no folds (its parts: ${names.join(', ')}): use part`,
+    );
+  if (k >= split.folds)
+    throw new AppError(422, 'UNKNOWN_PART', `split "${split.name}" has folds 0..${split.folds - 1}, not ${k}`);
   const want = (n: string) => (sel.fold !== undefined ? n === `fold${k}` : n !== `fold${k}`);
   return new Set(names.filter(want).flatMap((n) => split.parts[n]!.slides));
 }
@@ -138,7 +180,12 @@ interface SlideArea {
 }
 
 function slideAreas(g: Generation, slides: string[]): Map<string, SlideArea> {
-  const out = new Map(slides.map((id): [string, SlideArea] => [id, { um2: new Map(), l0: new Map(), um2Known: g.slide(id).mpp_x !== null }]));
+  const out = new Map(
+    slides.map((id): [string, SlideArea] => [
+      id,
+      { um2: new Map(), l0: new Map(), um2Known: g.slide(id).mpp_x !== null },
+    ]),
+  );
   for (const r of g.catalogue.classAreas(slides)) {
     const a = out.get(r.slide_id)!;
     a.l0.set(r.value, r.area_l0);
@@ -155,5 +202,9 @@ function sumAreas(rows: number[][], n: number): number[] {
 
 function missingAttribute(slides: string[], attributes: SlideAttributes, attr: string): AppError {
   const missing = slides.filter((id) => attributes[id]?.[attr] === undefined);
-  return new AppError(422, 'ATTRIBUTE_MISSING', `the manifest's slideAttributes give no "${attr}" for ${missing.length} slide(s): ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', ...' : ''}`);
+  return new AppError(
+    422,
+    'ATTRIBUTE_MISSING',
+    `the manifest's slideAttributes give no "${attr}" for ${missing.length} slide(s): ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', ...' : ''}`,
+  );
 }

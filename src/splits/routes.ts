@@ -22,7 +22,10 @@ export interface SplitRouteDeps {
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 const ajv = new Ajv({ allErrors: true, strict: false, useDefaults: true });
-ajv.addSchema({ $id: 'openapi', components: (parseYaml(readFileSync(OPENAPI_PATH, 'utf8')) as { components: unknown }).components });
+ajv.addSchema({
+  $id: 'openapi',
+  components: (parseYaml(readFileSync(OPENAPI_PATH, 'utf8')) as { components: unknown }).components,
+});
 const validateBody = ajv.compile<SplitRequest>({ $ref: 'openapi#/components/schemas/SplitRequest' });
 
 export function splitRoutes(deps: SplitRouteDeps): Router {
@@ -31,7 +34,8 @@ export function splitRoutes(deps: SplitRouteDeps): Router {
   const json = express.json({ limit: deps.maxBodyBytes, strict: true });
 
   r.post('/splits', json, (req, res) => {
-    if (!req.is('application/json')) throw new AppError(415, 'UNSUPPORTED_MEDIA_TYPE', 'send the request as application/json');
+    if (!req.is('application/json'))
+      throw new AppError(415, 'UNSUPPORTED_MEDIA_TYPE', 'send the request as application/json');
     const body = parseBody(req.body);
     const g = deps.current();
     const definition = splitDefinition(body);
@@ -41,12 +45,17 @@ export function splitRoutes(deps: SplitRouteDeps): Router {
         res.status(200).json(existing.split);
         return;
       }
-      throw new AppError(409, 'SPLIT_EXISTS', `a different split named "${body.name}" exists (made on dataset version ${existing.split.datasetVersion}): delete it first or choose another name`);
+      throw new AppError(
+        409,
+        'SPLIT_EXISTS',
+        `a different split named "${body.name}" exists (made on dataset version ${existing.split.datasetVersion}): delete it first or choose another name`,
+      );
     }
     const needsAttributes = body.adopt !== undefined || (body.groupBy ?? 'slide') !== 'slide';
     const split = makeSplit(g, body, needsAttributes ? attributesOf(g, deps.dataDir) : {}, new Date());
     // Two requests racing for a name: the loser sees what the winner stored.
-    if (!deps.store.insert(split, definition)) throw new AppError(409, 'SPLIT_EXISTS', `a split named "${body.name}" was stored meanwhile`);
+    if (!deps.store.insert(split, definition))
+      throw new AppError(409, 'SPLIT_EXISTS', `a split named "${body.name}" was stored meanwhile`);
     res.status(201).json(split);
   });
 
@@ -69,10 +78,13 @@ export function splitRoutes(deps: SplitRouteDeps): Router {
 }
 
 function parseBody(body: unknown): SplitRequest {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new AppError(400, 'VALIDATION_FAILED', 'the body must be a JSON object');
+  if (typeof body !== 'object' || body === null || Array.isArray(body))
+    throw new AppError(400, 'VALIDATION_FAILED', 'the body must be a JSON object');
   const req = { ...body } as SplitRequest;
   if (!validateBody(req)) {
-    const errors = (validateBody.errors ?? []).slice(0, 10).map((e) => `${e.instancePath || 'body'} ${e.message ?? ''}`.trim());
+    const errors = (validateBody.errors ?? [])
+      .slice(0, 10)
+      .map((e) => `${e.instancePath || 'body'} ${e.message ?? ''}`.trim());
     throw new AppError(400, 'VALIDATION_FAILED', errors.join('; '));
   }
   return req;
@@ -80,7 +92,12 @@ function parseBody(body: unknown): SplitRequest {
 
 function found(store: SplitStore, name: string | undefined) {
   const f = name !== undefined && NAME.test(name) ? store.get(name) : undefined;
-  if (!f) throw new AppError(404, 'SPLIT_NOT_FOUND', name !== undefined && NAME.test(name) ? `no split named "${name}"` : 'no such split');
+  if (!f)
+    throw new AppError(
+      404,
+      'SPLIT_NOT_FOUND',
+      name !== undefined && NAME.test(name) ? `no split named "${name}"` : 'no such split',
+    );
   return f;
 }
 
@@ -91,6 +108,11 @@ function found(store: SplitStore, name: string | undefined) {
 function attributesOf(g: Generation, dataDir: string): SlideAttributes {
   const m = loadManifest(dataDir);
   const indexed = g.catalogue.datasetInfo().manifest_hash;
-  if (indexed !== undefined && m.hash !== indexed) throw new AppError(409, 'MANIFEST_CHANGED', 'manifest.json changed since the last ingest: re-ingest before making a split from its attributes');
+  if (indexed !== undefined && m.hash !== indexed)
+    throw new AppError(
+      409,
+      'MANIFEST_CHANGED',
+      'manifest.json changed since the last ingest: re-ingest before making a split from its attributes',
+    );
   return m.slideAttributes;
 }

@@ -42,7 +42,11 @@ export function createSplitStore(path: string): SplitStore {
       const v = d.pragma('user_version', { simple: true }) as number;
       if (v > SCHEMA_VERSION) {
         d.close();
-        throw new AppError(503, 'SPLITS_FROM_THE_FUTURE', `the splits file has schema version ${v}, newer than this service's ${SCHEMA_VERSION}`);
+        throw new AppError(
+          503,
+          'SPLITS_FROM_THE_FUTURE',
+          `the splits file has schema version ${v}, newer than this service's ${SCHEMA_VERSION}`,
+        );
       }
       d.transaction(() => {
         d.exec(SCHEMA);
@@ -52,16 +56,32 @@ export function createSplitStore(path: string): SplitStore {
       return d;
     } catch (e) {
       if (e instanceof AppError) throw e;
-      throw new AppError(503, 'SPLITS_UNAVAILABLE', `the splits file cannot be opened for writing (${(e as Error).message.slice(0, 120)}): set SPLITS_PATH to a writable place`);
+      throw new AppError(
+        503,
+        'SPLITS_UNAVAILABLE',
+        `the splits file cannot be opened for writing (${(e as Error).message.slice(0, 120)}): set SPLITS_PATH to a writable place`,
+      );
     }
   };
-  const row = (r: { body: string; definition: string } | undefined) => (r ? { split: JSON.parse(r.body) as Split, definition: r.definition } : undefined);
+  const row = (r: { body: string; definition: string } | undefined) =>
+    r ? { split: JSON.parse(r.body) as Split, definition: r.definition } : undefined;
   return {
-    get: (name) => row(open().prepare<[string], { body: string; definition: string }>('SELECT body, definition FROM splits WHERE name = ?').get(name)),
-    list: () => open().prepare<[], { body: string }>('SELECT body FROM splits ORDER BY name').all().map((r) => JSON.parse(r.body) as Split),
+    get: (name) =>
+      row(
+        open()
+          .prepare<[string], { body: string; definition: string }>('SELECT body, definition FROM splits WHERE name = ?')
+          .get(name),
+      ),
+    list: () =>
+      open()
+        .prepare<[], { body: string }>('SELECT body FROM splits ORDER BY name')
+        .all()
+        .map((r) => JSON.parse(r.body) as Split),
     insert: (split, definition) =>
       open()
-        .prepare('INSERT OR IGNORE INTO splits (name, dataset_version, definition, body, created_at) VALUES (?, ?, ?, ?, ?)')
+        .prepare(
+          'INSERT OR IGNORE INTO splits (name, dataset_version, definition, body, created_at) VALUES (?, ?, ?, ?, ?)',
+        )
         .run(split.name, split.datasetVersion, definition, JSON.stringify(split), split.createdAt).changes === 1,
     delete: (name) => open().prepare('DELETE FROM splits WHERE name = ?').run(name).changes === 1,
     close: () => {

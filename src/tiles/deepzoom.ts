@@ -51,7 +51,11 @@ export interface TileRead {
   zHeight: number;
 }
 
-export function deepZoomGeometry(slideLevels: readonly SlideLevelGeometry[], tileSize: number, overlap: number): DzGeometry {
+export function deepZoomGeometry(
+  slideLevels: readonly SlideLevelGeometry[],
+  tileSize: number,
+  overlap: number,
+): DzGeometry {
   const base = slideLevels[0]!;
   const sizes: Array<[number, number]> = [[base.width, base.height]];
   let [zw, zh] = [base.width, base.height];
@@ -66,7 +70,14 @@ export function deepZoomGeometry(slideLevels: readonly SlideLevelGeometry[], til
   const levels = sizes.map(([w, h], dz): DzLevel => {
     const l0PerZ = 2 ** (count - dz - 1);
     const slideLevel = bestLevelForDownsample(downsamples, l0PerZ);
-    return { width: w, height: h, cols: Math.ceil(w / tileSize), rows: Math.ceil(h / tileSize), slideLevel, lPerZ: l0PerZ / downsamples[slideLevel]! };
+    return {
+      width: w,
+      height: h,
+      cols: Math.ceil(w / tileSize),
+      rows: Math.ceil(h / tileSize),
+      slideLevel,
+      lPerZ: l0PerZ / downsamples[slideLevel]!,
+    };
   });
   return { tileSize, overlap, width: base.width, height: base.height, levels };
 }
@@ -79,7 +90,13 @@ export function bestLevelForDownsample(downsamples: readonly number[], wanted: n
 }
 
 /** The region a tile is made from, or null when the address is outside the level. */
-export function tileRead(g: DzGeometry, slideLevels: readonly SlideLevelGeometry[], dz: number, col: number, row: number): TileRead | null {
+export function tileRead(
+  g: DzGeometry,
+  slideLevels: readonly SlideLevelGeometry[],
+  dz: number,
+  col: number,
+  row: number,
+): TileRead | null {
   const level = g.levels[dz];
   if (!level || col < 0 || row < 0 || col >= level.cols || row >= level.rows) return null;
   const sl = slideLevels[level.slideLevel]!;
@@ -112,17 +129,34 @@ export function tileRead(g: DzGeometry, slideLevels: readonly SlideLevelGeometry
  * resolution, with no overlap, exactly one stored tile's rectangle (at the right and bottom edges
  * only when the stored tile is whole). Its stored tile is then (lX / tileSize, lY / tileSize).
  */
-export function isStoredTile(g: DzGeometry, dz: number, read: TileRead, stored: { width: number; height: number }): boolean {
+export function isStoredTile(
+  g: DzGeometry,
+  dz: number,
+  read: TileRead,
+  stored: { width: number; height: number },
+): boolean {
   const size = g.tileSize;
   return (
-    g.overlap === 0 && g.levels[dz]?.lPerZ === 1 && stored.width === size && stored.height === size &&
-    read.lWidth === size && read.lHeight === size && read.zWidth === size && read.zHeight === size &&
-    read.lX % size === 0 && read.lY % size === 0
+    g.overlap === 0 &&
+    g.levels[dz]?.lPerZ === 1 &&
+    stored.width === size &&
+    stored.height === size &&
+    read.lWidth === size &&
+    read.lHeight === size &&
+    read.zWidth === size &&
+    read.zHeight === size &&
+    read.lX % size === 0 &&
+    read.lY % size === 0
   );
 }
 
 /** A tile's first pixel in level-0 pixels (plane `l0`), and level-0 pixels per pixel of its DeepZoom level. */
-export function tileOrigin(g: DzGeometry, dz: number, col: number, row: number): { l0X: number; l0Y: number; l0PerZ: number } {
+export function tileOrigin(
+  g: DzGeometry,
+  dz: number,
+  col: number,
+  row: number,
+): { l0X: number; l0Y: number; l0PerZ: number } {
   const l0PerZ = 2 ** (g.levels.length - 1 - dz);
   const zX = col * g.tileSize - (col > 0 ? g.overlap : 0);
   const zY = row * g.tileSize - (row > 0 ? g.overlap : 0);

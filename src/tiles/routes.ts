@@ -53,7 +53,15 @@ export function tileRoutes(deps: TileRouteDeps): Router {
     const quality = intParam(req, 'quality', QUALITY_DEFAULT, 30, 95);
     const etag = `${s.etag}-i${deps.renderer}${tileSize}.${overlap}.${level}.${col}.${row}.${quality}`;
     if (notModified(req, res, etag, IMMUTABLE_CACHE)) return;
-    const tile = await deps.tiles.imageTile(g, s, { tileSize, overlap, level, col, row, format: format as ImageFormat, quality });
+    const tile = await deps.tiles.imageTile(g, s, {
+      tileSize,
+      overlap,
+      level,
+      col,
+      row,
+      format: format as ImageFormat,
+      quality,
+    });
     sendImage(res, tile.body, IMAGE_TYPES[format as ImageFormat]);
   });
 
@@ -73,7 +81,11 @@ export function tileRoutes(deps: TileRouteDeps): Router {
     const style = enumParam(req, 'style', 'raw', ['raw', 'color'] as const);
     const palette = style === 'color' ? overlay(req, g) : null;
     if (style === 'raw' && (req.query.classes !== undefined || req.query.opacity !== undefined)) {
-      throw new AppError(400, 'INVALID_PARAMETER', 'classes and opacity apply to style=color only; raw masks always carry every value');
+      throw new AppError(
+        400,
+        'INVALID_PARAMETER',
+        'classes and opacity apply to style=color only; raw masks always carry every value',
+      );
     }
     const etag = `${s.etag}-m${tileSize}.${overlap}.${level}.${col}.${row}.${palette?.key ?? 'raw'}`;
     if (notModified(req, res, etag, IMMUTABLE_CACHE)) return;
@@ -85,18 +97,27 @@ export function tileRoutes(deps: TileRouteDeps): Router {
 
 /** Native geometry (the slide's own square tiles, no overlap) unless the query says otherwise. */
 function geometryParams(req: Request, s: SlideRow): { tileSize: number; overlap: number } {
-  const native = s.tile_width === s.tile_height && s.tile_width >= TILE_SIZE_MIN && s.tile_width <= TILE_SIZE_MAX ? s.tile_width : 256;
+  const native =
+    s.tile_width === s.tile_height && s.tile_width >= TILE_SIZE_MIN && s.tile_width <= TILE_SIZE_MAX
+      ? s.tile_width
+      : 256;
   const tileSize = intParam(req, 'tileSize', native, TILE_SIZE_MIN, TILE_SIZE_MAX);
   const overlap = intParam(req, 'overlap', 0, 0, OVERLAP_MAX);
-  if (overlap * 2 >= tileSize) throw new AppError(400, 'INVALID_PARAMETER', 'overlap must be less than half the tile size');
+  if (overlap * 2 >= tileSize)
+    throw new AppError(400, 'INVALID_PARAMETER', 'overlap must be less than half the tile size');
   return { tileSize, overlap };
 }
 
-function tileAddress(req: Request, formats: readonly string[]): { level: number; col: number; row: number; format: string } {
+function tileAddress(
+  req: Request,
+  formats: readonly string[],
+): { level: number; col: number; row: number; format: string } {
   const levelRaw = String(req.params.level ?? '');
   const t = parseTileName(String(req.params.tile ?? ''));
-  if (!/^\d{1,3}$/.test(levelRaw) || !t) throw new AppError(400, 'INVALID_TILE', 'tile URLs are {level}/{col}_{row}.{format} with whole numbers');
-  if (!formats.includes(t.format)) throw new AppError(400, 'UNSUPPORTED_FORMAT', `tile format must be one of ${formats.join(', ')}`);
+  if (!/^\d{1,3}$/.test(levelRaw) || !t)
+    throw new AppError(400, 'INVALID_TILE', 'tile URLs are {level}/{col}_{row}.{format} with whole numbers');
+  if (!formats.includes(t.format))
+    throw new AppError(400, 'UNSUPPORTED_FORMAT', `tile format must be one of ${formats.join(', ')}`);
   return { level: Number(levelRaw), col: t.col, row: t.row, format: t.format };
 }
 
@@ -105,7 +126,12 @@ function overlay(req: Request, g: Generation): { rgba: Uint8Array; key: string }
   let shown: Set<number> | null = null;
   if (selectors.length > 0) {
     const { values, unknown } = selectClasses(g.taxonomy, selectors);
-    if (unknown.length > 0) throw new AppError(400, 'UNKNOWN_CLASS', `not a class or category of the taxonomy: ${unknown.slice(0, 5).join(', ')}`);
+    if (unknown.length > 0)
+      throw new AppError(
+        400,
+        'UNKNOWN_CLASS',
+        `not a class or category of the taxonomy: ${unknown.slice(0, 5).join(', ')}`,
+      );
     shown = new Set(values);
   }
   const opacity = numberParam(req, 'opacity', 1, 0, 1)!;

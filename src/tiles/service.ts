@@ -14,7 +14,14 @@ import { encodeGreyPng, encodeIndexedPng } from '../masks/png.js';
 import { labelResampling, resampleLabels } from '../masks/resample.js';
 import type { CacheName, SlidePool } from '../slides/pool.js';
 import type { RegionRenderer } from '../slides/region.js';
-import { deepZoomGeometry, isStoredTile, tileOrigin, tileRead, type DzGeometry, type SlideLevelGeometry } from './deepzoom.js';
+import {
+  deepZoomGeometry,
+  isStoredTile,
+  tileOrigin,
+  tileRead,
+  type DzGeometry,
+  type SlideLevelGeometry,
+} from './deepzoom.js';
 
 export interface TileServiceOptions {
   pool: SlidePool;
@@ -56,7 +63,10 @@ export interface TileService {
 
 export function createTileService(opts: TileServiceOptions): TileService {
   const { pool, regions } = opts;
-  const rendered = new LRUCache<string, Buffer>({ maxSize: Math.max(1, opts.tileCacheBytes), sizeCalculation: (v) => v.length + 64 });
+  const rendered = new LRUCache<string, Buffer>({
+    maxSize: Math.max(1, opts.tileCacheBytes),
+    sizeCalculation: (v) => v.length + 64,
+  });
   const geometries = new LRUCache<string, Geometry>({ max: 1024 });
   const cached = (key: string): Buffer | undefined => {
     const hit = rendered.get(key);
@@ -68,7 +78,9 @@ export function createTileService(opts: TileServiceOptions): TileService {
     const key = `${s.etag}:${tileSize}:${overlap}`;
     let geo = geometries.get(key);
     if (!geo) {
-      const levels = g.catalogue.levels(s.id).map((l) => ({ width: l.width, height: l.height, downsample: l.downsample }));
+      const levels = g.catalogue
+        .levels(s.id)
+        .map((l) => ({ width: l.width, height: l.height, downsample: l.downsample }));
       geo = { dz: deepZoomGeometry(levels, tileSize, overlap), levels };
       geometries.set(key, geo);
     }
@@ -76,12 +88,19 @@ export function createTileService(opts: TileServiceOptions): TileService {
   };
 
   /** The tile's stored JPEG bytes when it is one stored tile of a JPEG slide, else null. */
-  const storedBytes = (g: Generation, s: SlideRow, geo: Geometry, r: ImageTileRequest, read: NonNullable<ReturnType<typeof tileRead>>) =>
+  const storedBytes = (
+    g: Generation,
+    s: SlideRow,
+    geo: Geometry,
+    r: ImageTileRequest,
+    read: NonNullable<ReturnType<typeof tileRead>>,
+  ) =>
     g.guardPixels(s.id, async () => {
       if (r.format !== 'jpeg') return null;
       const file = pool.open(g, s);
       const stored = file.levels[read.slideLevel]!;
-      if (!file.jpeg || !isStoredTile(geo.dz, r.level, read, { width: stored.tileWidth, height: stored.tileHeight })) return null;
+      if (!file.jpeg || !isStoredTile(geo.dz, r.level, read, { width: stored.tileWidth, height: stored.tileHeight }))
+        return null;
       return file.jpegTile(read.slideLevel, read.lX / r.tileSize, read.lY / r.tileSize);
     });
 
@@ -99,7 +118,11 @@ export function createTileService(opts: TileServiceOptions): TileService {
       if (stored) return { body: stored, passthrough: true };
       const crop = { left: read.lX, top: read.lY, width: read.lWidth, height: read.lHeight };
       const size = { width: read.zWidth, height: read.zHeight };
-      const body = (await regions.render(g, s, read.slideLevel, crop, size, { kind: 'encoded', format: r.format, quality: r.quality })) as Buffer;
+      const body = (await regions.render(g, s, read.slideLevel, crop, size, {
+        kind: 'encoded',
+        format: r.format,
+        quality: r.quality,
+      })) as Buffer;
       rendered.set(key, body);
       return { body, passthrough: false };
     },
@@ -115,11 +138,16 @@ export function createTileService(opts: TileServiceOptions): TileService {
       if (raster) {
         const o = tileOrigin(geo.dz, r.level, r.col, r.row);
         const sampling = labelResampling(raster, o.l0X, o.l0Y, o.l0PerZ, read.zWidth, read.zHeight);
-        values = resampleLabels(g.labels.region(raster, sampling.level, sampling.x, sampling.y, sampling.width, sampling.height), sampling);
+        values = resampleLabels(
+          g.labels.region(raster, sampling.level, sampling.x, sampling.y, sampling.width, sampling.height),
+          sampling,
+        );
       } else {
         values = new Uint8Array(read.zWidth * read.zHeight);
       }
-      const body = r.palette ? encodeIndexedPng(values, read.zWidth, read.zHeight, r.palette.rgba) : encodeGreyPng(values, read.zWidth, read.zHeight);
+      const body = r.palette
+        ? encodeIndexedPng(values, read.zWidth, read.zHeight, r.palette.rgba)
+        : encodeGreyPng(values, read.zWidth, read.zHeight);
       rendered.set(key, body);
       return body;
     },
@@ -128,5 +156,9 @@ export function createTileService(opts: TileServiceOptions): TileService {
 }
 
 function tileNotFound(r: TileAddress): AppError {
-  return new AppError(404, 'TILE_NOT_FOUND', `no tile ${r.col}_${r.row} at level ${r.level} of this slide's DeepZoom pyramid`);
+  return new AppError(
+    404,
+    'TILE_NOT_FOUND',
+    `no tile ${r.col}_${r.row} at level ${r.level} of this slide's DeepZoom pyramid`,
+  );
 }

@@ -17,7 +17,10 @@ export function esc(value: string | number): string {
  * `</script>` and `<!--` from ending the element; U+2028/9 are escaped for old JS parsers.
  */
 export function jsonForScript(value: unknown): string {
-  return JSON.stringify(value).replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return JSON.stringify(value).replace(
+    /[<>&\u2028\u2029]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
 }
 
 /** A #rrggbb colour, or neutral grey: colours end up in style attributes, so nothing else passes. */
@@ -27,7 +30,8 @@ export function safeColor(color: string): string {
 
 /** Micrometres squared as people read them: mm² from 1 mm² up, µm² below; pixels without an mpp. */
 export function formatArea(areaUm2: number | null, areaPx: number): string {
-  if (areaUm2 === null) return areaPx >= 1e6 ? `${(areaPx / 1e6).toFixed(1)} Mpx` : `${Math.round(areaPx).toLocaleString('en')} px`;
+  if (areaUm2 === null)
+    return areaPx >= 1e6 ? `${(areaPx / 1e6).toFixed(1)} Mpx` : `${Math.round(areaPx).toLocaleString('en')} px`;
   if (areaUm2 >= 1e6) return `${(areaUm2 / 1e6).toFixed(areaUm2 >= 1e8 ? 0 : 2)} mm²`;
   return `${Math.round(areaUm2).toLocaleString('en')} µm²`;
 }

@@ -130,7 +130,11 @@ function opacityControl(): string {
 </section>`;
 }
 
-function legendGroups(legend: readonly Schemas['Class'][], areas: readonly Schemas['ClassArea'][], interactive: boolean): string {
+function legendGroups(
+  legend: readonly Schemas['Class'][],
+  areas: readonly Schemas['ClassArea'][],
+  interactive: boolean,
+): string {
   const areaOf = new Map(areas.map((a) => [a.value, a]));
   const dis = interactive ? '' : ' disabled';
   return [...legendByCategory(legend)]
@@ -163,5 +167,12 @@ function legendByCategory(legend: readonly Schemas['Class'][]): Map<string | nul
 
 function viewerConfig(s: Schemas['SlideSummary']): ViewerConfig {
   const base = `/slides/${encodeURIComponent(s.id)}`;
-  return { slideId: s.id, imageDzi: `${base}/image.dzi`, maskDzi: `${base}/mask.dzi`, mpp: s.mpp?.x ?? null, opacity: DEFAULT_OPACITY, osdImages: `${OSD_PATH}/images/` };
+  return {
+    slideId: s.id,
+    imageDzi: `${base}/image.dzi`,
+    maskDzi: `${base}/mask.dzi`,
+    mpp: s.mpp?.x ?? null,
+    opacity: DEFAULT_OPACITY,
+    osdImages: `${OSD_PATH}/images/`,
+  };
 }

@@ -46,7 +46,13 @@ export function viewerRoutes(deps: ViewerDeps): Router {
     const g = deps.current();
     const { rows, total } = g.catalogue.listSlides({ classValues: null, status: null, limit: LIST_LIMIT, offset: 0 });
     const areas = g.catalogue.classAreas(rows.map((s) => s.id));
-    const slides = rows.map((s) => slideSummary(s, areas.filter((a) => a.slide_id === s.id), g.taxonomy));
+    const slides = rows.map((s) =>
+      slideSummary(
+        s,
+        areas.filter((a) => a.slide_id === s.id),
+        g.taxonomy,
+      ),
+    );
     sendPage(res, renderSlideList({ datasetName: datasetName(g), slides, total }));
   });
 

@@ -2,7 +2,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CAMELYON_HEIGHT, CAMELYON_WIDTH, camelyonLevels, verifyCamelyonTiff, writeCamelyonTiff } from '../../bench/camelyon-tiff.js';
+import {
+  CAMELYON_HEIGHT,
+  CAMELYON_WIDTH,
+  camelyonLevels,
+  verifyCamelyonTiff,
+  writeCamelyonTiff,
+} from '../../bench/camelyon-tiff.js';
 import { mapCentre } from '../../bench/datasets.js';
 import { lesionBox, levelTiles, maskTilePool, Pool, rng, tileMeets } from '../../bench/lists.js';
 import { slideStructure } from '../../src/slides/structure.js';
@@ -31,7 +37,11 @@ describe('the Camelyon16-geometry BigTIFF', () => {
 
 describe('patch centres', () => {
   it('swap landscape coordinates onto the portrait slide and stay inside', () => {
-    expect(mapCentre({ slide: 'Tumor_106', x: 35081, y: 33425 }, 256, CAMELYON_WIDTH, CAMELYON_HEIGHT)).toEqual({ id: 'tumor_106', x: 33297, y: 34953 });
+    expect(mapCentre({ slide: 'Tumor_106', x: 35081, y: 33425 }, 256, CAMELYON_WIDTH, CAMELYON_HEIGHT)).toEqual({
+      id: 'tumor_106',
+      x: 33297,
+      y: 34953,
+    });
     const far = mapCentre({ slide: 'Tumor_102', x: 157309, y: 98157 }, 256, CAMELYON_WIDTH, CAMELYON_HEIGHT);
     expect(far.x).toBe(CAMELYON_WIDTH - 256);
     expect(far.y).toBe(157309 - 128);

@@ -10,10 +10,16 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from 'vitest';
-import { parse } from 'yaml';
 import { runProcess } from '../../dev/procs.js';
 import {
-  classIndex, classNames, createSlidesClient, type SampleRequest, ok, ProblemError, type Problem, type SlidesClient,
+  classIndex,
+  classNames,
+  createSlidesClient,
+  type SampleRequest,
+  ok,
+  ProblemError,
+  type Problem,
+  type SlidesClient,
 } from '../../clients/typescript/client.js';
 import { serveCore, type Served } from '../support/app-fixture.js';
 
@@ -71,7 +77,10 @@ describe('typed client', () => {
     expect(r.response.headers.get('content-type')).toMatch(/^application\/problem\+json/);
     expect(r.error).toMatchObject({ status: 404, code: 'SLIDE_NOT_FOUND', title: 'Not Found' });
     expect(r.error?.detail).toContain('nope');
-    const thrown = await api.GET('/slides/{slideId}', { params: { path: { slideId: 'nope' } } }).then(ok, (e: unknown) => e).catch((e: unknown) => e);
+    const thrown = await api
+      .GET('/slides/{slideId}', { params: { path: { slideId: 'nope' } } })
+      .then(ok, (e: unknown) => e)
+      .catch((e: unknown) => e);
     expect(thrown).toBeInstanceOf(ProblemError);
     expect((thrown as ProblemError).problem.code).toBe('SLIDE_NOT_FOUND');
   });
@@ -92,7 +101,9 @@ describe('typed client', () => {
   });
 
   it('classIndex and classNames: a model target per descriptor, in the order the classes were asked', async () => {
-    const list = ok(await api.POST('/samples', { body: { classes: ['adipose', 'metastasis'], size: 32, count: 10, seed: 3 } }));
+    const list = ok(
+      await api.POST('/samples', { body: { classes: ['adipose', 'metastasis'], size: 32, count: 10, seed: 3 } }),
+    );
     expect(classNames(list)).toEqual(['adipose', 'metastasis']);
     for (const item of list.items) expect(classNames(list)[classIndex(item)]).toBe(item.class);
     expect(new Set(list.items.map(classIndex))).toEqual(new Set([0, 1]));
@@ -100,7 +111,10 @@ describe('typed client', () => {
 
   it('sends the API key as a bearer token', async () => {
     let seen: string | null = null;
-    const keyed = createSlidesClient(`${url}/`, { apiKey: 'k-123', fetch: (req) => ((seen = req.headers.get('authorization')), fetch(req)) });
+    const keyed = createSlidesClient(`${url}/`, {
+      apiKey: 'k-123',
+      fetch: (req) => ((seen = req.headers.get('authorization')), fetch(req)),
+    });
     ok(await keyed.GET('/healthz'));
     expect(seen).toBe('Bearer k-123');
   });
@@ -132,7 +146,9 @@ describe('example.ts', () => {
 /** Never called: what the compiler must accept and refuse (checked by `npx tsc -p tsconfig.test.json`). */
 export function typeChecks(c: SlidesClient): void {
   void c.POST('/samples', { body: { classes: ['metastasis'] } });
-  void c.POST('/batches', { body: { classes: [1, 'artefact'], region: { within: ['labelled'] }, exclude: { categories: ['artefact'] } } });
+  void c.POST('/batches', {
+    body: { classes: [1, 'artefact'], region: { within: ['labelled'] }, exclude: { categories: ['artefact'] } },
+  });
   // @ts-expect-error the slide id is a required path parameter
   void c.GET('/slides/{slideId}', {});
   // @ts-expect-error no such path in the contract

@@ -34,6 +34,9 @@ describe('categoriesOf / selectClasses', () => {
   });
 
   it('selects by name, value and category, in order, without repeats; reports the unknown', () => {
-    expect(selectClasses(taxonomy, ['ink', 3, 'artefact', 'Diagnostic', 'cancer', 99])).toEqual({ values: [6, 3, 5, 7, 8, 1, 2], unknown: ['cancer', '99'] });
+    expect(selectClasses(taxonomy, ['ink', 3, 'artefact', 'Diagnostic', 'cancer', 99])).toEqual({
+      values: [6, 3, 5, 7, 8, 1, 2],
+      unknown: ['cancer', '99'],
+    });
   });
 });

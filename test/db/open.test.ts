@@ -35,14 +35,31 @@ describe('migrate / openIndexForWrite', () => {
     const db = new Database(':memory:');
     expect(migrate(db)).toBe(SCHEMA_VERSION);
     expect(migrate(db)).toBe(SCHEMA_VERSION);
-    const tables = db.prepare<[], { name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all().map((r) => r.name);
-    expect(tables).toEqual(['classes', 'dataset', 'ingest_problems', 'label_sources', 'label_tile_counts', 'label_tiles', 'slide_classes', 'slide_levels', 'slides']);
+    const tables = db
+      .prepare<[], { name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+      .all()
+      .map((r) => r.name);
+    expect(tables).toEqual([
+      'classes',
+      'dataset',
+      'ingest_problems',
+      'label_sources',
+      'label_tile_counts',
+      'label_tiles',
+      'slide_classes',
+      'slide_levels',
+      'slides',
+    ]);
     db.close();
   });
 
   it('opens for writing in WAL mode with foreign keys on', () => {
     const db = openIndexForWrite(join(dir, 'w.sqlite'));
-    expect([db.pragma('journal_mode', { simple: true }), db.pragma('foreign_keys', { simple: true }), db.pragma('user_version', { simple: true })]).toEqual(['wal', 1, SCHEMA_VERSION]);
+    expect([
+      db.pragma('journal_mode', { simple: true }),
+      db.pragma('foreign_keys', { simple: true }),
+      db.pragma('user_version', { simple: true }),
+    ]).toEqual(['wal', 1, SCHEMA_VERSION]);
     db.close();
   });
 
@@ -61,11 +78,16 @@ describe('openIndexReadOnly', () => {
   const cases: Array<[string, (path: string) => void, number, string]> = [
     ['no file', () => {}, 503, 'INDEX_MISSING'],
     ['a text file', (p) => writeFileSync(p, 'hello'), 503, 'INDEX_UNREADABLE'],
-    ['another program\'s SQLite database', (p) => {
-      const db = new Database(p);
-      db.exec('CREATE TABLE t (x)');
-      db.close();
-    }, 503, 'INDEX_FOREIGN'],
+    [
+      "another program's SQLite database",
+      (p) => {
+        const db = new Database(p);
+        db.exec('CREATE TABLE t (x)');
+        db.close();
+      },
+      503,
+      'INDEX_FOREIGN',
+    ],
     ['an index from a future schema', future, 503, 'INDEX_FROM_THE_FUTURE'],
   ];
   for (const [what, make, status, code] of cases) {

@@ -39,10 +39,18 @@ describe('generateDemo: files and manifest', () => {
   it('writes three slides and every label file, and nothing half-written', () => {
     expect(a.slides.map((s) => s.id)).toEqual(['tumor_001', 'tumor_002', 'tumor_003']);
     for (const rel of [
-      'slides/tumor_001.tif', 'slides/tumor_002.tif', 'slides/tumor_003.tif', 'manifest.json', 'README.txt',
-      'masks/labels/tumor_001_mask.png', 'annotations/lesions/tumor_001.xml', 'annotations/geojson/tumor_002.geojson',
-      'masks/color/tumor_003_color.png', 'annotations/context-xml/tumor_003.xml',
-    ]) expect(existsSync(join(dirA, rel)), rel).toBe(true);
+      'slides/tumor_001.tif',
+      'slides/tumor_002.tif',
+      'slides/tumor_003.tif',
+      'manifest.json',
+      'README.txt',
+      'masks/labels/tumor_001_mask.png',
+      'annotations/lesions/tumor_001.xml',
+      'annotations/geojson/tumor_002.geojson',
+      'masks/color/tumor_003_color.png',
+      'annotations/context-xml/tumor_003.xml',
+    ])
+      expect(existsSync(join(dirA, rel)), rel).toBe(true);
     expect(existsSync(join(dirB, 'stale.txt'))).toBe(false);
     expect(readdirSync(root).sort()).toEqual(['a', 'b', 'c']);
     expect(a.manifestPath).toBe(join(dirA, 'manifest.json'));
@@ -64,7 +72,12 @@ describe('generateDemo: files and manifest', () => {
         { id: 'context-colour-masks', format: 'color-mask', dir: 'masks/color', suffix: '_color', downsample: 16 },
         { id: 'context-geojson', format: 'geojson', dir: 'annotations/geojson' },
         { id: 'context-xml', format: 'asap-xml', dir: 'annotations/context-xml' },
-        { id: 'lesions', format: 'asap-xml', dir: 'annotations/lesions', classMap: { _0: 'metastasis', _1: 'metastasis', Tumor: 'metastasis', _2: null, Exclusion: null } },
+        {
+          id: 'lesions',
+          format: 'asap-xml',
+          dir: 'annotations/lesions',
+          classMap: { _0: 'metastasis', _1: 'metastasis', Tumor: 'metastasis', _2: null, Exclusion: null },
+        },
       ],
     });
   });
@@ -91,7 +104,10 @@ describe('generateDemo: TIFF structure (read with geotiff)', () => {
       expect(l).toMatchObject({ tileWidth: 512, tileHeight: 512, compression: 7, resolutionUnit: 3 });
       if (i > 0) {
         expect(l.newSubfileType).toBe(1);
-        expect([l.width, l.height]).toEqual([Math.floor(t.levels[i - 1]!.width / 2), Math.floor(t.levels[i - 1]!.height / 2)]);
+        expect([l.width, l.height]).toEqual([
+          Math.floor(t.levels[i - 1]!.width / 2),
+          Math.floor(t.levels[i - 1]!.height / 2),
+        ]);
       }
     });
     const last = t.levels.at(-1)!;
@@ -100,7 +116,14 @@ describe('generateDemo: TIFF structure (read with geotiff)', () => {
 });
 
 describe('generateDemo: determinism', () => {
-  const files = ['manifest.json', 'masks/labels/tumor_001_mask.png', 'masks/color/tumor_003_color.png', 'annotations/lesions/tumor_001.xml', 'annotations/geojson/tumor_002.geojson', 'annotations/context-xml/tumor_003.xml'];
+  const files = [
+    'manifest.json',
+    'masks/labels/tumor_001_mask.png',
+    'masks/color/tumor_003_color.png',
+    'annotations/lesions/tumor_001.xml',
+    'annotations/geojson/tumor_002.geojson',
+    'annotations/context-xml/tumor_003.xml',
+  ];
 
   it('gives identical labels for the same seed', () => {
     for (const f of files) expect(read(dirB, f).equals(read(dirA, f)), f).toBe(true);
@@ -122,8 +145,24 @@ describe('generateDemo: determinism', () => {
 });
 
 describe('generateDemo: label files', () => {
-  const xml = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '', isArray: (n) => ['Annotation', 'Coordinate', 'Group'].includes(n) });
-  type AsapDoc = { ASAP_Annotations: { Annotations: { Annotation: Array<{ Name: string; Type: string; PartOfGroup: string; Coordinates: { Coordinate: Array<{ Order: string; X: string; Y: string }> } }> }; AnnotationGroups: { Group: Array<{ Name: string }> } } };
+  const xml = new XMLParser({
+    ignoreAttributes: false,
+    attributeNamePrefix: '',
+    isArray: (n) => ['Annotation', 'Coordinate', 'Group'].includes(n),
+  });
+  type AsapDoc = {
+    ASAP_Annotations: {
+      Annotations: {
+        Annotation: Array<{
+          Name: string;
+          Type: string;
+          PartOfGroup: string;
+          Coordinates: { Coordinate: Array<{ Order: string; X: string; Y: string }> };
+        }>;
+      };
+      AnnotationGroups: { Group: Array<{ Name: string }> };
+    };
+  };
   const parseAsap = (rel: string): AsapDoc => xml.parse(read(dirA, rel).toString()) as AsapDoc;
   const names = new Set(taxonomy.map((t) => t.name));
 
@@ -142,18 +181,28 @@ describe('generateDemo: label files', () => {
   });
 
   it('writes a QuPath GeoJSON with every class of tumor_002, holes as rings', () => {
-    const fc = JSON.parse(read(dirA, 'annotations/geojson/tumor_002.geojson').toString()) as { type: string; features: Array<{ geometry: { type: string; coordinates: number[][][] | number[][][][] }; properties: { objectType: string; classification: { name: string; color: number[] } } }> };
+    const fc = JSON.parse(read(dirA, 'annotations/geojson/tumor_002.geojson').toString()) as {
+      type: string;
+      features: Array<{
+        geometry: { type: string; coordinates: number[][][] | number[][][][] };
+        properties: { objectType: string; classification: { name: string; color: number[] } };
+      }>;
+    };
     expect(fc.type).toBe('FeatureCollection');
     const classes = new Set(fc.features.map((f) => f.properties.classification.name));
     expect([...classes].sort()).toEqual([...names].filter((n) => n !== 'unlabelled').sort());
     for (const f of fc.features) {
       expect(f.properties.objectType).toBe('annotation');
       expect(f.properties.classification.color).toHaveLength(3);
-      const polygons = (f.geometry.type === 'Polygon' ? [f.geometry.coordinates] : f.geometry.coordinates) as number[][][][];
+      const polygons = (
+        f.geometry.type === 'Polygon' ? [f.geometry.coordinates] : f.geometry.coordinates
+      ) as number[][][][];
       for (const ring of polygons.flat()) expect(ring[0]).toEqual(ring.at(-1));
     }
     const tumour = fc.features.find((f) => f.properties.classification.name === 'metastasis')!;
-    const rings = (tumour.geometry.type === 'Polygon' ? [tumour.geometry.coordinates] : tumour.geometry.coordinates) as number[][][][];
+    const rings = (
+      tumour.geometry.type === 'Polygon' ? [tumour.geometry.coordinates] : tumour.geometry.coordinates
+    ) as number[][][][];
     expect(rings.some((p) => p.length > 1)).toBe(true);
     expect(fc.features.some((f) => f.geometry.type === 'MultiPolygon')).toBe(true);
   });
@@ -173,8 +222,19 @@ describe('generateDemo: label files', () => {
     const label = await sharp(labelFile).extractChannel(0).raw().toBuffer({ resolveWithObject: true });
     expect(label.info.width).toBe(Math.ceil(s1!.width / 16));
     const values = new Set(label.data);
-    expect([...values].sort()).toEqual([0, CLASS.parenchyma, CLASS.adipose, CLASS.connective, CLASS.fold, CLASS.ink, CLASS.blur, CLASS.bubbleDebris]);
-    const colour = await sharp(join(dirA, 'masks/color/tumor_003_color.png')).raw().toBuffer({ resolveWithObject: true });
+    expect([...values].sort()).toEqual([
+      0,
+      CLASS.parenchyma,
+      CLASS.adipose,
+      CLASS.connective,
+      CLASS.fold,
+      CLASS.ink,
+      CLASS.blur,
+      CLASS.bubbleDebris,
+    ]);
+    const colour = await sharp(join(dirA, 'masks/color/tumor_003_color.png'))
+      .raw()
+      .toBuffer({ resolveWithObject: true });
     expect(colour.info).toMatchObject({ ...maskSize(s3!), channels: 3 });
     const palette = new Set(['#000000', ...taxonomy.map((t) => t.color)]);
     for (let i = 0; i < colour.data.length; i += 3) {

@@ -24,7 +24,10 @@ describe('defaultPolygonsDir', () => {
     const code = `import(${JSON.stringify(module)}).then((m) => process.stdout.write(m.defaultPolygonsDir()))`;
     // tsx named by its file: a bare `--import tsx` would be looked up from the other directory.
     const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
-    const r = spawnSync(process.execPath, ['--import', tsx, '--input-type=module', '-e', code], { cwd: tmpdir(), encoding: 'utf8' });
+    const r = spawnSync(process.execPath, ['--import', tsx, '--input-type=module', '-e', code], {
+      cwd: tmpdir(),
+      encoding: 'utf8',
+    });
     expect(r.stderr).toBe('');
     expect(r.stdout).toBe(defaultPolygonsDir());
   });

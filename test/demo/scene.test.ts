@@ -57,7 +57,7 @@ describe('buildScene', () => {
     });
   });
 
-  it('orders shapes as each slide\'s label formats paint them', () => {
+  it("orders shapes as each slide's label formats paint them", () => {
     const [s1, , s3] = scenes;
     // Lesion XML is painted last, so tumor_001's tumours come after its artefacts.
     const firstTumour = s1!.shapes.findIndex((s) => s.value === CLASS.metastasis);
@@ -98,11 +98,18 @@ describe('buildScene', () => {
 describe('sanitise', () => {
   it('keeps holes inside one tumour and drops stray or overlapping ones', () => {
     const set = sanitise(
-      [{ name: 'a', ring: square(0, 0, 100) }, { name: 'b', ring: square(50, 50, 100) }, { name: 'c', ring: square(300, 0, 100) }],
+      [
+        { name: 'a', ring: square(0, 0, 100) },
+        { name: 'b', ring: square(50, 50, 100) },
+        { name: 'c', ring: square(300, 0, 100) },
+      ],
       [square(10, 10, 20), square(20, 20, 20), square(500, 500, 10), square(310, 10, 10)],
       'test',
     );
-    expect(set.polygons.map((p) => [p.name, p.holes.length])).toEqual([['a', 1], ['c', 1]]);
+    expect(set.polygons.map((p) => [p.name, p.holes.length])).toEqual([
+      ['a', 1],
+      ['c', 1],
+    ]);
     expect(set.dropped).toBe(3);
   });
 });
@@ -141,8 +148,19 @@ describe('simplifyRing', () => {
     for (let i = 0; i < ring.length; i += 2) {
       let best = Infinity;
       for (let k = 0; k < simple.length; k += 2) {
-        const [ax, ay, bx, by] = [simple[k]!, simple[k + 1]!, simple[(k + 2) % simple.length]!, simple[(k + 3) % simple.length]!];
-        const t = Math.max(0, Math.min(1, ((ring[i]! - ax) * (bx - ax) + (ring[i + 1]! - ay) * (by - ay)) / ((bx - ax) ** 2 + (by - ay) ** 2 || 1)));
+        const [ax, ay, bx, by] = [
+          simple[k]!,
+          simple[k + 1]!,
+          simple[(k + 2) % simple.length]!,
+          simple[(k + 3) % simple.length]!,
+        ];
+        const t = Math.max(
+          0,
+          Math.min(
+            1,
+            ((ring[i]! - ax) * (bx - ax) + (ring[i + 1]! - ay) * (by - ay)) / ((bx - ax) ** 2 + (by - ay) ** 2 || 1),
+          ),
+        );
         best = Math.min(best, Math.hypot(ring[i]! - ax - t * (bx - ax), ring[i + 1]! - ay - t * (by - ay)));
       }
       expect(best).toBeLessThanOrEqual(0.5 + 1e-9);
@@ -152,10 +170,15 @@ describe('simplifyRing', () => {
 
 describe('qupathGeoJson', () => {
   it('closes rings, orients outer rings counter-clockwise and holes clockwise', () => {
-    const fc = JSON.parse(qupathGeoJson(scenes[1]!)) as { features: Array<{ geometry: { type: string; coordinates: number[][][] | number[][][][] } }> };
-    const area = (r: number[][]) => r.slice(1).reduce((s, p, i) => s + (r[i]![0]! - p[0]!) * (r[i]![1]! + p[1]!), 0) / 2;
+    const fc = JSON.parse(qupathGeoJson(scenes[1]!)) as {
+      features: Array<{ geometry: { type: string; coordinates: number[][][] | number[][][][] } }>;
+    };
+    const area = (r: number[][]) =>
+      r.slice(1).reduce((s, p, i) => s + (r[i]![0]! - p[0]!) * (r[i]![1]! + p[1]!), 0) / 2;
     for (const f of fc.features) {
-      const polygons = (f.geometry.type === 'Polygon' ? [f.geometry.coordinates] : f.geometry.coordinates) as number[][][][];
+      const polygons = (
+        f.geometry.type === 'Polygon' ? [f.geometry.coordinates] : f.geometry.coordinates
+      ) as number[][][][];
       for (const p of polygons) p.forEach((ring, i) => expect(area(ring) > 0).toBe(i === 0));
     }
   });

@@ -20,9 +20,15 @@ const read = (p: string) => readFileSync(join(ROOT, p), 'utf8');
 const DOCKERFILE = read('docker/Dockerfile');
 const NGINX_CONF = read('docker/nginx.conf');
 /** Every variable the service reads (src/config.ts is the only reader of process.env). */
-const CONFIG_VARS = new Set([...read('src/config.ts').matchAll(/\b(?:env\.|env, ')([A-Z][A-Z0-9_]+)/g)].map((m) => m[1]!));
+const CONFIG_VARS = new Set(
+  [...read('src/config.ts').matchAll(/\b(?:env\.|env, ')([A-Z][A-Z0-9_]+)/g)].map((m) => m[1]!),
+);
 
-interface Instruction { op: string; args: string; line: number }
+interface Instruction {
+  op: string;
+  args: string;
+  line: number;
+}
 
 /** Instructions with continuation lines joined, grouped by stage. */
 function stages(text: string): Instruction[][] {
@@ -78,7 +84,8 @@ describe('docker/Dockerfile', () => {
     // dockerfilelint 1.8.0 reads HEALTHCHECK options with /--\w+/, which cuts "--start-period"
     // (a Docker option since 17.05) to "--start": that one report is expected, nothing else.
     const issues = dockerfilelint(join(ROOT, 'docker'), DOCKERFILE);
-    const known = (i: { rule: string; line: number }) => i.rule === 'invalid_format' && DOCKERFILE.split('\n')[i.line - 1]?.startsWith('HEALTHCHECK') === true;
+    const known = (i: { rule: string; line: number }) =>
+      i.rule === 'invalid_format' && DOCKERFILE.split('\n')[i.line - 1]?.startsWith('HEALTHCHECK') === true;
     expect(issues.filter((i) => !known(i))).toEqual([]);
     expect(dockerfilelint(join(ROOT, 'docker'), DOCKERFILE.replace(/ --start-period=\w+/, ''))).toEqual([]);
   });
@@ -99,31 +106,49 @@ describe('docker/Dockerfile', () => {
     expect(copies[0]?.args).toBe('package.json package-lock.json ./');
     expect(copies[0]!.line).toBeLessThan(find(build, 'RUN').find((r) => /npm ci/.test(r.args))!.line);
     // The runtime installs nothing from npm and no toolchain: only the JPEG library the addon links.
-    const runtimeRuns = find(runtime, 'RUN').map((i) => i.args).join('\n');
+    const runtimeRuns = find(runtime, 'RUN')
+      .map((i) => i.args)
+      .join('\n');
     expect(runtimeRuns).not.toMatch(/npm (ci|install)|g\+\+|\bmake\b|-dev\b/);
     expect(runtimeRuns).toMatch(/apt-get install -y --no-install-recommends libjpeg62-turbo\b/);
     // The native decoder builds in npm ci (it needs its sources and libjpeg-turbo's headers there).
-    expect(runs.find((r) => /npm ci/.test(r))).toMatch(/test -f native\/jpeg-region\/build\/Release\/jpeg_region\.node/);
+    expect(runs.find((r) => /npm ci/.test(r))).toMatch(
+      /test -f native\/jpeg-region\/build\/Release\/jpeg_region\.node/,
+    );
     expect(runs.join('\n')).toMatch(/libjpeg62-turbo-dev/);
   });
 
   it('copies dist, node_modules, the native decoder, package.json and openapi.yaml from the build stage', () => {
     const copied = find(runtime, 'COPY').map((i) => /^--from=build \/app\/(\S+) \.\/(\S+)$/.exec(i.args)?.slice(1));
-    expect(copied.map((c) => c?.[0]).sort()).toEqual(['dist', 'native/jpeg-region/build/Release/jpeg_region.node', 'node_modules', 'openapi.yaml', 'package.json']);
+    expect(copied.map((c) => c?.[0]).sort()).toEqual([
+      'dist',
+      'native/jpeg-region/build/Release/jpeg_region.node',
+      'node_modules',
+      'openapi.yaml',
+      'package.json',
+    ]);
     for (const c of copied) expect(c?.[1]).toBe(c?.[0]);
     // Everything the build stage copies from the context exists and is not .dockerignored.
-    const ignored = read('.dockerignore').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+    const ignored = read('.dockerignore')
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l && !l.startsWith('#'));
     for (const c of find(build, 'COPY')) {
       for (const src of c.args.split(' ').slice(0, -1)) {
         expect(existsSync(join(ROOT, src)), src).toBe(true);
-        expect(ignored.some((p) => src === p || src.startsWith(`${p}/`)), src).toBe(false);
+        expect(
+          ignored.some((p) => src === p || src.startsWith(`${p}/`)),
+          src,
+        ).toBe(false);
       }
     }
     for (const p of ['node_modules', 'dist', 'var', '.git', 'coverage', 'bench/results']) expect(ignored).toContain(p);
   });
 
   it('runs as node with the documented settings, volumes and port', () => {
-    const env = Object.fromEntries(find(runtime, 'ENV').flatMap((i) => i.args.split(' ').map((kv) => kv.split('=') as [string, string])));
+    const env = Object.fromEntries(
+      find(runtime, 'ENV').flatMap((i) => i.args.split(' ').map((kv) => kv.split('=') as [string, string])),
+    );
     expect(env).toEqual({ NODE_ENV: 'production', PORT: '8080', DATA_DIR: '/data', INDEX_PATH: '/index/index.sqlite' });
     for (const k of Object.keys(env).filter((k) => k !== 'NODE_ENV')) expect(CONFIG_VARS).toContain(k);
     expect(find(runtime, 'USER').map((i) => i.args)).toEqual(['node']);
@@ -153,14 +178,23 @@ describe('docker/Dockerfile', () => {
 });
 
 type Service = {
-  image?: string; build?: { context: string; dockerfile: string }; profiles?: string[]; command?: string[];
-  environment?: Record<string, string>; volumes?: string[]; ports?: string[];
-  depends_on?: Record<string, { condition: string }>; deploy?: { replicas?: string | number };
+  image?: string;
+  build?: { context: string; dockerfile: string };
+  profiles?: string[];
+  command?: string[];
+  environment?: Record<string, string>;
+  volumes?: string[];
+  ports?: string[];
+  depends_on?: Record<string, { condition: string }>;
+  deploy?: { replicas?: string | number };
   healthcheck?: { test: string[]; start_period?: string };
 };
 
 describe('docker/compose.yaml', () => {
-  const compose = parse(read('docker/compose.yaml'), { merge: true }) as { services: Record<string, Service>; volumes: Record<string, unknown> };
+  const compose = parse(read('docker/compose.yaml'), { merge: true }) as {
+    services: Record<string, Service>;
+    volumes: Record<string, unknown>;
+  };
   const s = compose.services;
 
   it('has the demo service and the "scaled" profile (ingest, replicas, proxy), each in a profile', () => {
@@ -234,7 +268,8 @@ describe('docker/nginx.conf', () => {
       'proxy_cache_revalidate on;',
       'proxy_next_upstream error timeout http_502 http_503;',
       'add_header X-Cache-Status $upstream_cache_status always;',
-    ]) expect(NGINX_CONF).toContain(line);
+    ])
+      expect(NGINX_CONF).toContain(line);
     expect(NGINX_CONF).toMatch(/proxy_cache_use_stale error timeout updating/);
     expect(NGINX_CONF).toMatch(/keys_zone=slides:/);
     // The upstream and the listen port are the compose service's.
@@ -244,7 +279,9 @@ describe('docker/nginx.conf', () => {
 
   it('the loopback config of scripts/scale-out.ts keeps every proxy setting as written', () => {
     const conf = loopbackNginxConf(NGINX_CONF, { dir: '/tmp/x', listenPort: 18080, upstreams: [18081, 18082] });
-    const kept = NGINX_CONF.split('\n').filter((l) => /^\s*(proxy_(?!cache_path)|add_header|location|client_max_body_size)/.test(l));
+    const kept = NGINX_CONF.split('\n').filter((l) =>
+      /^\s*(proxy_(?!cache_path)|add_header|location|client_max_body_size)/.test(l),
+    );
     expect(kept.length).toBeGreaterThan(20);
     for (const l of kept) expect(conf).toContain(l);
     expect(conf).toContain('server 127.0.0.1:18081 max_fails=1 fail_timeout=5s;');

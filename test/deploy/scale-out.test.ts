@@ -17,7 +17,10 @@ import { ingest } from '../../src/indexer/ingest.js';
 import { buildDataset } from '../support/core-dataset.js';
 
 const HAS_NGINX = existsSync(NGINX_BIN);
-if (!HAS_NGINX) process.stderr.write(`scale-out.test: skipped: ${NGINX_BIN} is not installed (Debian package nginx; .ci/run must install it)\n`);
+if (!HAS_NGINX)
+  process.stderr.write(
+    `scale-out.test: skipped: ${NGINX_BIN} is not installed (Debian package nginx; .ci/run must install it)\n`,
+  );
 
 const SLIDE = '/slides/tumor_083';
 const CASES = {
@@ -39,7 +42,9 @@ async function get(url: string, headers: Record<string, string> = {}): Promise<G
   return { status: res.status, headers: res.headers, body: Buffer.from(await res.arrayBuffer()) };
 }
 
-const TITLE = HAS_NGINX ? 'two replicas behind nginx, loopback only' : `two replicas behind nginx: SKIPPED, ${NGINX_BIN} is not installed (.ci/run must install the Debian package nginx)`;
+const TITLE = HAS_NGINX
+  ? 'two replicas behind nginx, loopback only'
+  : `two replicas behind nginx: SKIPPED, ${NGINX_BIN} is not installed (.ci/run must install the Debian package nginx)`;
 
 describe.skipIf(!HAS_NGINX)(TITLE, () => {
   let dir: string;
@@ -52,7 +57,13 @@ describe.skipIf(!HAS_NGINX)(TITLE, () => {
     const indexPath = join(dir, 'index', 'index.sqlite');
     await buildDataset(dataDir, { real: false });
     await ingest({ dataDir, indexPath });
-    run = await startScaleOut({ dataDir, indexPath, replicas: 2, entry: 'src', onOutput: (s, l) => output.push(`${s}: ${l}`) });
+    run = await startScaleOut({
+      dataDir,
+      indexPath,
+      replicas: 2,
+      entry: 'src',
+      onOutput: (s, l) => output.push(`${s}: ${l}`),
+    });
   });
 
   afterAll(async () => {
@@ -71,31 +82,34 @@ describe.skipIf(!HAS_NGINX)(TITLE, () => {
     expect(conf).toContain('daemon off;');
   });
 
-  it.each(Object.entries(CASES))('%s: byte-identical through the proxy and direct, then a cache HIT and a 304', async (_name, path) => {
-    const direct = await get(`${run.replicas[1]!.url}${path}`);
-    expect(direct.status).toBe(200);
-    const etag = direct.headers.get('etag');
-    expect(etag).toMatch(/^"[^"]+"$/); // strong
-    expect(direct.headers.get('cache-control')).toMatch(/^public, max-age=86400\b/);
+  it.each(Object.entries(CASES))(
+    '%s: byte-identical through the proxy and direct, then a cache HIT and a 304',
+    async (_name, path) => {
+      const direct = await get(`${run.replicas[1]!.url}${path}`);
+      expect(direct.status).toBe(200);
+      const etag = direct.headers.get('etag');
+      expect(etag).toMatch(/^"[^"]+"$/); // strong
+      expect(direct.headers.get('cache-control')).toMatch(/^public, max-age=86400\b/);
 
-    const first = await get(`${run.url}${path}`);
-    expect(first.status).toBe(200);
-    expect(first.headers.get('x-cache-status')).toBe('MISS');
-    expect(first.body.equals(direct.body)).toBe(true);
-    expect(first.headers.get('etag')).toBe(etag);
-    expect(first.headers.get('content-type')).toBe(direct.headers.get('content-type'));
+      const first = await get(`${run.url}${path}`);
+      expect(first.status).toBe(200);
+      expect(first.headers.get('x-cache-status')).toBe('MISS');
+      expect(first.body.equals(direct.body)).toBe(true);
+      expect(first.headers.get('etag')).toBe(etag);
+      expect(first.headers.get('content-type')).toBe(direct.headers.get('content-type'));
 
-    const again = await get(`${run.url}${path}`);
-    expect(again.headers.get('x-cache-status')).toBe('HIT');
-    expect(again.body.equals(direct.body)).toBe(true);
-    expect(again.headers.get('etag')).toBe(etag);
+      const again = await get(`${run.url}${path}`);
+      expect(again.headers.get('x-cache-status')).toBe('HIT');
+      expect(again.body.equals(direct.body)).toBe(true);
+      expect(again.headers.get('etag')).toBe(etag);
 
-    const viaProxy = await get(`${run.url}${path}`, { 'If-None-Match': etag! });
-    expect(viaProxy.status).toBe(304);
-    expect(viaProxy.body.length).toBe(0);
-    const viaReplica = await get(`${run.replicas[0]!.url}${path}`, { 'If-None-Match': etag! });
-    expect(viaReplica.status).toBe(304);
-  });
+      const viaProxy = await get(`${run.url}${path}`, { 'If-None-Match': etag! });
+      expect(viaProxy.status).toBe(304);
+      expect(viaProxy.body.length).toBe(0);
+      const viaReplica = await get(`${run.replicas[0]!.url}${path}`, { 'If-None-Match': etag! });
+      expect(viaReplica.status).toBe(304);
+    },
+  );
 
   it('never caches what the service marks no-store (health, readiness)', async () => {
     for (const path of ['/healthz', '/readyz']) {
@@ -124,22 +138,24 @@ describe.skipIf(!HAS_NGINX)(TITLE, () => {
     let killedAt = -1;
     const started = Date.now();
     // Four clients at once, so requests are in flight on both replicas when one dies.
-    await Promise.all(Array.from({ length: 4 }, async () => {
-      while (next < paths.length) {
-        const i = next++;
-        try {
-          const r = await get(`${run.url}${paths[i]}`);
-          statuses[i] = r.status;
-          cache[i] = r.headers.get('x-cache-status') ?? '';
-        } catch {
-          statuses[i] = -1;
+    await Promise.all(
+      Array.from({ length: 4 }, async () => {
+        while (next < paths.length) {
+          const i = next++;
+          try {
+            const r = await get(`${run.url}${paths[i]}`);
+            statuses[i] = r.status;
+            cache[i] = r.headers.get('x-cache-status') ?? '';
+          } catch {
+            statuses[i] = -1;
+          }
+          if (++done === 100) {
+            killedAt = done;
+            signalProcess(victim.proc, 'SIGKILL');
+          }
         }
-        if (++done === 100) {
-          killedAt = done;
-          signalProcess(victim.proc, 'SIGKILL');
-        }
-      }
-    }));
+      }),
+    );
     expect(await exited).toBe('SIGKILL');
     expect(killedAt).toBe(100);
     expect(Date.now() - started).toBeLessThan(45_000);
@@ -151,7 +167,9 @@ describe.skipIf(!HAS_NGINX)(TITLE, () => {
     // at least one request found the dead replica and was retried on the other.
     const a = `127.0.0.1:${victim.port}`;
     const b = `127.0.0.1:${survivor.port}`;
-    const log = readFileSync(run.accessLog, 'utf8').split('\n').filter((l) => l.includes('/region?') && l.includes('width=64'));
+    const log = readFileSync(run.accessLog, 'utf8')
+      .split('\n')
+      .filter((l) => l.includes('/region?') && l.includes('width=64'));
     expect(log).toHaveLength(200);
     const upstreams = log.map((l) => /upstream=(.*?) upstream_status=/.exec(l)?.[1] ?? '');
     expect(upstreams.filter((u) => u === a).length).toBeGreaterThan(10);

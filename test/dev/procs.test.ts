@@ -9,8 +9,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
-  freePort, isRunning, recordedPids, rssOf, runProcess, startProcess, stopAll, stopProcess, waitForHttp, waitForLine,
-  waitForPort, type Started,
+  freePort,
+  isRunning,
+  recordedPids,
+  rssOf,
+  runProcess,
+  startProcess,
+  stopAll,
+  stopProcess,
+  waitForHttp,
+  waitForLine,
+  waitForPort,
+  type Started,
 } from '../../dev/procs.js';
 
 const node = (script: string, name = 'tiny') => startProcess(name, process.execPath, ['-e', script]);
@@ -51,8 +61,9 @@ describe('start, wait, measure, stop', () => {
     const s = node(SERVER(port));
     try {
       await waitForPort(port, 30_000, { proc: s });
-      await expect(waitForHttp(`http://127.0.0.1:${port}/nope`, 500, { proc: s }))
-        .rejects.toThrow(`tiny (pid ${s.pid}): no HTTP 200 from http://127.0.0.1:${port}/nope within 500 ms`);
+      await expect(waitForHttp(`http://127.0.0.1:${port}/nope`, 500, { proc: s })).rejects.toThrow(
+        `tiny (pid ${s.pid}): no HTTP 200 from http://127.0.0.1:${port}/nope within 500 ms`,
+      );
     } finally {
       await stopProcess(s);
     }
@@ -94,8 +105,9 @@ describe('a child that exits before listening', () => {
 
   it('fails waitForLine at once', async () => {
     const s = dying();
-    const e = await waitForLine(s, 'listening line', (l) => (l.includes('listening') ? l : undefined), NEVER_MS)
-      .catch((x: unknown) => x);
+    const e = await waitForLine(s, 'listening line', (l) => (l.includes('listening') ? l : undefined), NEVER_MS).catch(
+      (x: unknown) => x,
+    );
     expectClear(e, s);
   }, 30_000);
 

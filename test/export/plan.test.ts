@@ -18,14 +18,38 @@ describe('parseEpochs', () => {
 
 describe('shardPlan', () => {
   it.each([
-    [10, 4, [['shard-000000.tar', 0, 4], ['shard-000001.tar', 4, 4], ['shard-000002.tar', 8, 2]]],
-    [8, 4, [['shard-000000.tar', 0, 4], ['shard-000001.tar', 4, 4]]],
+    [
+      10,
+      4,
+      [
+        ['shard-000000.tar', 0, 4],
+        ['shard-000001.tar', 4, 4],
+        ['shard-000002.tar', 8, 2],
+      ],
+    ],
+    [
+      8,
+      4,
+      [
+        ['shard-000000.tar', 0, 4],
+        ['shard-000001.tar', 4, 4],
+      ],
+    ],
     [3, 1000, [['shard-000000.tar', 0, 3]]],
   ])('count %i, shard size %i', (count, size, want) => {
     expect(shardPlan(count, size).map((s) => [s.name, s.start, s.count])).toEqual(want);
   });
   it('names epochs and builds the /batches body of a shard', () => {
     expect(epochDir(7)).toBe('epoch-0007');
-    expect(shardRequest({ classes: ['a'], count: 10 }, 3, { name: 'x', start: 4, count: 4 })).toEqual({ classes: ['a'], count: 10, epoch: 3, shard: 0, shards: 1, blockSize: 1, start: 4, limit: 4 });
+    expect(shardRequest({ classes: ['a'], count: 10 }, 3, { name: 'x', start: 4, count: 4 })).toEqual({
+      classes: ['a'],
+      count: 10,
+      epoch: 3,
+      shard: 0,
+      shards: 1,
+      blockSize: 1,
+      start: 4,
+      limit: 4,
+    });
   });
 });

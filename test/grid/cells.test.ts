@@ -19,9 +19,15 @@ describe('gridArea and gridCells', () => {
   const slide = { width: 1000, height: 600 };
   it.each([
     [null, { x: 0, y: 0, width: 1000, height: 600 }],
-    [{ x: 900, y: 500, width: 400, height: 400 }, { x: 900, y: 500, width: 100, height: 100 }],
+    [
+      { x: 900, y: 500, width: 400, height: 400 },
+      { x: 900, y: 500, width: 100, height: 100 },
+    ],
     [{ x: 1000, y: 0, width: 10, height: 10 }, null],
-    [{ x: 10.7, y: 0, width: 100, height: 100 }, { x: 10, y: 0, width: 100.7, height: 100 }],
+    [
+      { x: 10.7, y: 0, width: 100, height: 100 },
+      { x: 10, y: 0, width: 100.7, height: 100 },
+    ],
   ])('%j', (rect, want) => {
     expect(gridArea(slide, rect)).toEqual(want);
   });
@@ -33,10 +39,34 @@ describe('gridArea and gridCells', () => {
 
 describe('majorityOf', () => {
   it.each([
-    [[[0, 0.2], [3, 0.8]], 3],
-    [[[0, 0.6], [3, 0.4]], null],
-    [[[1, 0.5], [3, 0.5]], null],
-    [[[1, 0.500001], [3, 0.499999]], 1],
+    [
+      [
+        [0, 0.2],
+        [3, 0.8],
+      ],
+      3,
+    ],
+    [
+      [
+        [0, 0.6],
+        [3, 0.4],
+      ],
+      null,
+    ],
+    [
+      [
+        [1, 0.5],
+        [3, 0.5],
+      ],
+      null,
+    ],
+    [
+      [
+        [1, 0.500001],
+        [3, 0.499999],
+      ],
+      1,
+    ],
     [[], null],
   ])('%j', (entries, want) => {
     expect(majorityOf(new Map(entries as [number, number][]), 0)).toBe(want);

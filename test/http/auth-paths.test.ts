@@ -46,22 +46,36 @@ const ROUTES: Route[] = [
   { method: 'GET', path: '/slides', ok: 200, access: 'data' },
   { method: 'GET', path: '/slides/tumor_083', ok: 200, access: 'data' },
   {
-    method: 'GET', path: '/slides/tumor_083/thumbnail.png', query: 'maxSize=16', ok: 200, access: 'data',
+    method: 'GET',
+    path: '/slides/tumor_083/thumbnail.png',
+    query: 'maxSize=16',
+    ok: 200,
+    access: 'data',
     cased: ['/slides/tumor_083/thumbnail.PNG'],
   },
   { method: 'GET', path: '/classes', ok: 200, access: 'data' },
   { method: 'GET', path: '/dataset', ok: 200, access: 'data' },
   {
-    method: 'GET', path: '/slides/tumor_083/image.dzi', ok: 200, access: 'data',
+    method: 'GET',
+    path: '/slides/tumor_083/image.dzi',
+    ok: 200,
+    access: 'data',
     cased: ['/slides/tumor_083/IMAGE.dzi'],
   },
   { method: 'GET', path: '/slides/tumor_083/image_files/11/0_0.jpeg', ok: 200, access: 'data' },
   {
-    method: 'GET', path: '/slides/tumor_083/mask_files/11/0_0.png', ok: 200, access: 'data',
+    method: 'GET',
+    path: '/slides/tumor_083/mask_files/11/0_0.png',
+    ok: 200,
+    access: 'data',
     cased: ['/slides/tumor_083/MASK_FILES/11/0_0.png'],
   },
   {
-    method: 'GET', path: '/slides/tumor_083/region', query: 'x=0&y=0&width=16&height=16', ok: 200, access: 'data',
+    method: 'GET',
+    path: '/slides/tumor_083/region',
+    query: 'x=0&y=0&width=16&height=16',
+    ok: 200,
+    access: 'data',
     cased: ['/slides/tumor_083/Region'],
   },
   { method: 'POST', path: '/samples', body: SAMPLE, ok: 200, access: 'data' },
@@ -69,7 +83,10 @@ const ROUTES: Route[] = [
   { method: 'GET', path: '/', ok: 200, access: 'data' },
   { method: 'GET', path: '/view/tumor_083', ok: 200, access: 'data' },
   {
-    method: 'GET', path: '/viewer/assets/viewer.css', ok: 200, access: 'data',
+    method: 'GET',
+    path: '/viewer/assets/viewer.css',
+    ok: 200,
+    access: 'data',
     cased: ['/viewer/Assets/viewer.css', '/viewer/assets/VIEWER.CSS'],
   },
   // Open routes: their canonical spelling needs no key, and no other spelling is open.
@@ -119,16 +136,19 @@ beforeAll(async () => {
   const indexPath = join(dir, 'index.sqlite');
   await buildDataset(dataDir, { real: false });
   await ingest({ dataDir, indexPath });
-  const config = loadConfig({}, {
-    dataDir,
-    indexPath,
-    slideHandles: 4,
-    tileCacheBytes: 1 << 20,
-    labelCacheBytes: 8 << 20,
-    apiKeys: [hashKey(KEYS.data), hashKey(KEYS.revoked)],
-    adminApiKeys: [hashKey(KEYS.admin)],
-    revokedApiKeys: [hashKey(KEYS.revoked)],
-  });
+  const config = loadConfig(
+    {},
+    {
+      dataDir,
+      indexPath,
+      slideHandles: 4,
+      tileCacheBytes: 1 << 20,
+      labelCacheBytes: 8 << 20,
+      apiKeys: [hashKey(KEYS.data), hashKey(KEYS.revoked)],
+      adminApiKeys: [hashKey(KEYS.admin)],
+      revokedApiKeys: [hashKey(KEYS.revoked)],
+    },
+  );
   const index = createIndexHandle(indexPath, (db) => createGeneration(db, dataDir, config.labelCacheBytes));
   const fakeIngest = async (): Promise<IngestReport> => {
     ingests++;
@@ -185,10 +205,19 @@ function checkAnswer(res: request.Response, want: Want, cell: string, head: bool
 
 describe('every protected route, in every spelling, with every key', () => {
   it('spellings() makes the variants the issue names', () => {
-    expect(spellings('/admin/ingest')).toEqual(expect.arrayContaining([
-      '/ADMIN/INGEST', '/Admin/ingest', '//admin/ingest', '/admin//ingest', '/admin/ingest/',
-      '/admin%2Fingest', '/%61dmin/ingest', '/admin/%2e%2e/admin/ingest', '/admin/../admin/ingest',
-    ]));
+    expect(spellings('/admin/ingest')).toEqual(
+      expect.arrayContaining([
+        '/ADMIN/INGEST',
+        '/Admin/ingest',
+        '//admin/ingest',
+        '/admin//ingest',
+        '/admin/ingest/',
+        '/admin%2Fingest',
+        '/%61dmin/ingest',
+        '/admin/%2e%2e/admin/ingest',
+        '/admin/../admin/ingest',
+      ]),
+    );
     expect(spellings('/')).toEqual(expect.arrayContaining(['//', '/%2F']));
   });
 
@@ -282,7 +311,9 @@ describe('the key as sent', () => {
       const res = await request(server).get('/classes').set('Cookie', cookie);
       expect([cookie, res.status, res.body.code]).toEqual([cookie, 401, 'UNAUTHORIZED']);
     }
-    const ok = await request(server).get('/classes').set('Cookie', `slides_key=${encodeURIComponent(KEYS.data)}`);
+    const ok = await request(server)
+      .get('/classes')
+      .set('Cookie', `slides_key=${encodeURIComponent(KEYS.data)}`);
     expect(ok.status).toBe(200);
     // Cookie names are case-sensitive (RFC 6265 5.2): another name is no key.
     expect((await request(server).get('/classes').set('Cookie', `SLIDES_KEY=${KEYS.data}`)).status).toBe(401);

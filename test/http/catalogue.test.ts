@@ -15,7 +15,16 @@ describe('GET /slides', () => {
     const res = await request(s.app).get('/slides');
     expect(res.status).toBe(200);
     const ids = res.body.items.map((i: { id: string }) => i.id);
-    expect(ids).toEqual(['boxes', 'cmu-1-small-region', 'normal_001', 'small', 'tcga-cr-7395-01a-01-ts1', 'tumor_083', 'tumor_107', 'yb10kx5k.zstd']);
+    expect(ids).toEqual([
+      'boxes',
+      'cmu-1-small-region',
+      'normal_001',
+      'small',
+      'tcga-cr-7395-01a-01-ts1',
+      'tumor_083',
+      'tumor_107',
+      'yb10kx5k.zstd',
+    ]);
     expect(res.body.total).toBe(8);
     expect(res.body.next).toBeNull();
     const page = await request(s.app).get('/slides?limit=3&offset=3');
@@ -25,7 +34,8 @@ describe('GET /slides', () => {
   });
 
   it('filters by class, value or category present, and by status', async () => {
-    const ids = async (q: string) => (await request(s.app).get(`/slides?${q}`)).body.items.map((i: { id: string }) => i.id);
+    const ids = async (q: string) =>
+      (await request(s.app).get(`/slides?${q}`)).body.items.map((i: { id: string }) => i.id);
     expect(await ids('class=metastasis')).toEqual(['tumor_083', 'tumor_107']);
     expect(await ids('class=5')).toEqual(['tumor_083']);
     expect(await ids('category=artefact')).toEqual(['tumor_083']);
@@ -33,14 +43,18 @@ describe('GET /slides', () => {
     expect(await ids('status=unsupported')).toEqual(['tcga-cr-7395-01a-01-ts1', 'yb10kx5k.zstd']);
   });
 
-  it.each([['class=nope', 'UNKNOWN_CLASS'], ['limit=0', 'INVALID_PARAMETER'], ['limit=abc', 'INVALID_PARAMETER'], ['offset=-1', 'INVALID_PARAMETER'], ['status=bad', 'INVALID_PARAMETER'], ['limit=1&limit=2', 'INVALID_PARAMETER']])(
-    '%s -> 400 %s',
-    async (q, code) => {
-      const res = await request(s.app).get(`/slides?${q}`);
-      expect(res.status).toBe(400);
-      expect(res.body.code).toBe(code);
-    },
-  );
+  it.each([
+    ['class=nope', 'UNKNOWN_CLASS'],
+    ['limit=0', 'INVALID_PARAMETER'],
+    ['limit=abc', 'INVALID_PARAMETER'],
+    ['offset=-1', 'INVALID_PARAMETER'],
+    ['status=bad', 'INVALID_PARAMETER'],
+    ['limit=1&limit=2', 'INVALID_PARAMETER'],
+  ])('%s -> 400 %s', async (q, code) => {
+    const res = await request(s.app).get(`/slides?${q}`);
+    expect(res.status).toBe(400);
+    expect(res.body.code).toBe(code);
+  });
 });
 
 describe('GET /slides/{id}', () => {
@@ -48,7 +62,17 @@ describe('GET /slides/{id}', () => {
     const res = await request(s.app).get('/slides/tumor_083');
     expect(res.status).toBe(200);
     const b = res.body;
-    expect(b).toMatchObject({ id: 'tumor_083', name: 'Tumor_083.tif', status: 'ok', format: 'generic-tiff', width: 3000, height: 2400, tileWidth: 512, compression: 'JPEG', bigTiff: true });
+    expect(b).toMatchObject({
+      id: 'tumor_083',
+      name: 'Tumor_083.tif',
+      status: 'ok',
+      format: 'generic-tiff',
+      width: 3000,
+      height: 2400,
+      tileWidth: 512,
+      compression: 'JPEG',
+      bigTiff: true,
+    });
     expect(b.mpp.x).toBeCloseTo(0.243, 4);
     expect(b.levels[0]).toEqual({ width: 3000, height: 2400, downsample: 1, tileWidth: 512, tileHeight: 512 });
     expect(b.levels[1]).toMatchObject({ width: 1500, height: 1200, downsample: 2 });
@@ -83,8 +107,15 @@ describe('GET /slides/{id}', () => {
 });
 
 describe('thumbnails', () => {
-  it.each([['jpeg', 'image/jpeg'], ['png', 'image/png'], ['webp', 'image/webp']])('%s', async (format, type) => {
-    const res = await request(s.app).get(`/slides/tumor_083/thumbnail.${format}?maxSize=200`).buffer(true).parse(binary);
+  it.each([
+    ['jpeg', 'image/jpeg'],
+    ['png', 'image/png'],
+    ['webp', 'image/webp'],
+  ])('%s', async (format, type) => {
+    const res = await request(s.app)
+      .get(`/slides/tumor_083/thumbnail.${format}?maxSize=200`)
+      .buffer(true)
+      .parse(binary);
     expect(res.status).toBe(200);
     expect(res.headers['content-type']).toBe(type);
     const meta = await sharp(res.body as Buffer).metadata();
@@ -102,10 +133,24 @@ describe('thumbnails', () => {
 describe('classes, dataset, health, contract', () => {
   it('GET /classes: the taxonomy with dataset-wide areas that add up', async () => {
     const classes = (await request(s.app).get('/classes')).body;
-    expect(classes.items.map((c: { name: string }) => c.name)).toEqual(['unlabelled', 'metastasis', 'lymph-node-parenchyma', 'adipose', 'connective-tissue', 'fold', 'ink', 'blur', 'bubble-debris']);
+    expect(classes.items.map((c: { name: string }) => c.name)).toEqual([
+      'unlabelled',
+      'metastasis',
+      'lymph-node-parenchyma',
+      'adipose',
+      'connective-tissue',
+      'fold',
+      'ink',
+      'blur',
+      'bubble-debris',
+    ]);
     expect(classes.categories).toEqual(['diagnostic', 'background', 'artefact']);
     const slides = (await request(s.app).get('/slides?class=metastasis')).body.items;
-    const sum = slides.reduce((a: number, sl: { classes: Array<{ name: string; areaPx: number }> }) => a + sl.classes.find((c) => c.name === 'metastasis')!.areaPx, 0);
+    const sum = slides.reduce(
+      (a: number, sl: { classes: Array<{ name: string; areaPx: number }> }) =>
+        a + sl.classes.find((c) => c.name === 'metastasis')!.areaPx,
+      0,
+    );
     expect(classes.items[1]).toMatchObject({ slides: 2, areaPx: sum });
   });
   it('GET /dataset: name, version and the problems of the last ingest, without paths', async () => {

@@ -14,7 +14,10 @@ interface Layer {
   handle?: { stack?: Layer[] };
 }
 
-const spec = parseYaml(readFileSync('openapi.yaml', 'utf8')) as { paths: Record<string, Record<string, unknown>>; components: object };
+const spec = parseYaml(readFileSync('openapi.yaml', 'utf8')) as {
+  paths: Record<string, Record<string, unknown>>;
+  components: object;
+};
 /** Pages for people, not API: the viewer and the documentation. */
 const NOT_API = [/^\/$/, /^\/view\//, /^\/docs/, /^\/viewer\//, /^\/openapi\.yaml$/, /^\/login$/];
 
@@ -26,7 +29,10 @@ afterAll(() => s.cleanup());
 
 function routes(stack: Layer[]): string[] {
   return stack.flatMap((layer) => {
-    if (layer.route) return Object.keys(layer.route.methods).filter((m) => m !== '_all').map((m) => `${m.toUpperCase()} ${layer.route!.path.replace(/:(\w+)/g, '{$1}')}`);
+    if (layer.route)
+      return Object.keys(layer.route.methods)
+        .filter((m) => m !== '_all')
+        .map((m) => `${m.toUpperCase()} ${layer.route!.path.replace(/:(\w+)/g, '{$1}')}`);
     return layer.handle?.stack ? routes(layer.handle.stack) : [];
   });
 }
@@ -35,7 +41,11 @@ describe('openapi.yaml and the app', () => {
   it('describe the same endpoints', () => {
     const app = s.app as unknown as { router: { stack: Layer[] } };
     const served = routes(app.router.stack).filter((r) => !NOT_API.some((re) => re.test(r.split(' ')[1]!)));
-    const documented = Object.entries(spec.paths).flatMap(([path, ops]) => Object.keys(ops).filter((k) => ['get', 'post', 'put', 'delete', 'patch'].includes(k)).map((m) => `${m.toUpperCase()} ${path}`));
+    const documented = Object.entries(spec.paths).flatMap(([path, ops]) =>
+      Object.keys(ops)
+        .filter((k) => ['get', 'post', 'put', 'delete', 'patch'].includes(k))
+        .map((m) => `${m.toUpperCase()} ${path}`),
+    );
     expect([...new Set(served)].sort()).toEqual([...new Set(documented)].sort());
   });
 
@@ -53,7 +63,12 @@ describe('openapi.yaml and the app', () => {
     await check('Slide', await request(s.app).get('/slides/yb10kx5k.zstd'));
     await check('ClassList', await request(s.app).get('/classes'));
     await check('Dataset', await request(s.app).get('/dataset'));
-    await check('SampleList', await request(s.app).post('/samples').send({ classes: ['adipose'], count: 3, size: 64 }));
+    await check(
+      'SampleList',
+      await request(s.app)
+        .post('/samples')
+        .send({ classes: ['adipose'], count: 3, size: 64 }),
+    );
     await check('Problem', await request(s.app).get('/slides/nope'));
     await check('Problem', await request(s.app).post('/samples').send({ classes: 'x' }));
   });

@@ -16,7 +16,11 @@ let labelledSlide: string;
 beforeAll(async () => {
   s = await serveCore();
   classNames = (await request(s.app).get('/classes')).body.items.map((c: { name: string }) => c.name);
-  labelledSlide = (await request(s.app).post('/samples').send({ classes: ['metastasis'], count: 1, size: 64 })).body.items[0].slideId;
+  labelledSlide = (
+    await request(s.app)
+      .post('/samples')
+      .send({ classes: ['metastasis'], count: 1, size: 64 })
+  ).body.items[0].slideId;
 }, 120_000);
 afterAll(() => s.cleanup());
 
@@ -47,10 +51,16 @@ describe('fractions equal /samples for the same rectangle', () => {
     [{ level: 0, size: 64 }, 'level=0&size=64'],
     [{ mpp: 0.5, size: 32 }, 'mpp=0.5&size=32'],
   ])('%j', async (res, q) => {
-    const items = (await request(s.app).post('/samples').send({ classes: ['metastasis', 'adipose'], minFraction: 0.2, count: 12, seed: 4, ...res })).body.items as Array<Row & { fractions: Record<string, number>; sizeL0: number }>;
+    const items = (
+      await request(s.app)
+        .post('/samples')
+        .send({ classes: ['metastasis', 'adipose'], minFraction: 0.2, count: 12, seed: 4, ...res })
+    ).body.items as Array<Row & { fractions: Record<string, number>; sizeL0: number }>;
     expect(items.length).toBe(12);
     for (const it of items) {
-      const rows = await jsonGrid(`/slides/${it.slideId}/grid?${q}&x=${it.x}&y=${it.y}&width=${Math.ceil(it.sizeL0)}&height=${Math.ceil(it.sizeL0)}&format=json`);
+      const rows = await jsonGrid(
+        `/slides/${it.slideId}/grid?${q}&x=${it.x}&y=${it.y}&width=${Math.ceil(it.sizeL0)}&height=${Math.ceil(it.sizeL0)}&format=json`,
+      );
       expect(rows).toHaveLength(1);
       const row = rows[0]!;
       expect([row.x, row.y, row.sizeL0]).toEqual([it.x, it.y, it.sizeL0]);
@@ -90,7 +100,10 @@ describe('formats', () => {
       }
     });
     // Counts and totals agree through DuckDB's own aggregation too.
-    const agg = (path: string, reader: string) => query(`SELECT count(*) AS n, sum(metastasis) AS m, count(*) FILTER (WHERE majority = 'metastasis') AS maj FROM ${reader}('${path}')`);
+    const agg = (path: string, reader: string) =>
+      query(
+        `SELECT count(*) AS n, sum(metastasis) AS m, count(*) FILTER (WHERE majority = 'metastasis') AS maj FROM ${reader}('${path}')`,
+      );
     const [a] = await agg(pqPath, 'read_parquet');
     const [b] = await agg(csvPath, 'read_csv');
     expect(Number(a!.n)).toBe(Number(b!.n));
@@ -115,12 +128,23 @@ describe('GET /slides/{id}/labels.geojson', () => {
     const res = await request(s.app).get(`/slides/${labelledSlide}/labels.geojson?level=0`);
     expect(res.status).toBe(200);
     expect(res.headers['content-type']).toMatch(/application\/geo\+json/);
-    const fc = JSON.parse(res.text) as { type: string; features: Array<{ geometry: { type: string; coordinates: number[][][][] }; properties: { objectType: string; classification: { name: string; color: number[] } } }> };
+    const fc = JSON.parse(res.text) as {
+      type: string;
+      features: Array<{
+        geometry: { type: string; coordinates: number[][][][] };
+        properties: { objectType: string; classification: { name: string; color: number[] } };
+      }>;
+    };
     expect(fc.type).toBe('FeatureCollection');
     const taxonomy = (await request(s.app).get('/classes')).body.items as Array<{ name: string; color: string }>;
-    const slide = (await request(s.app).get(`/slides/${labelledSlide}`)).body as { classes: Array<{ name: string; areaPx: number }> };
-    expect(fc.features.map((f) => f.properties.classification.name).sort()).toEqual(slide.classes.map((c) => c.name).sort());
-    const shoelace = (r: number[][]) => r.slice(0, -1).reduce((a, p, i) => a + p[0]! * r[i + 1]![1]! - r[i + 1]![0]! * p[1]!, 0) / 2;
+    const slide = (await request(s.app).get(`/slides/${labelledSlide}`)).body as {
+      classes: Array<{ name: string; areaPx: number }>;
+    };
+    expect(fc.features.map((f) => f.properties.classification.name).sort()).toEqual(
+      slide.classes.map((c) => c.name).sort(),
+    );
+    const shoelace = (r: number[][]) =>
+      r.slice(0, -1).reduce((a, p, i) => a + p[0]! * r[i + 1]![1]! - r[i + 1]![0]! * p[1]!, 0) / 2;
     for (const f of fc.features) {
       expect(f.properties.objectType).toBe('annotation');
       const hex = taxonomy.find((c) => c.name === f.properties.classification.name)!.color;

@@ -23,7 +23,11 @@ describe('API keys', () => {
   const revoked = 'old-key';
   let app: Awaited<ReturnType<typeof serveIndex>>['app'];
   beforeAll(async () => {
-    ({ app } = await serveIndex(s.dataDir, s.indexPath, { apiKeys: [hashKey(key), hashKey(revoked)], adminApiKeys: [hashKey(admin)], revokedApiKeys: [hashKey(revoked)] }));
+    ({ app } = await serveIndex(s.dataDir, s.indexPath, {
+      apiKeys: [hashKey(key), hashKey(revoked)],
+      adminApiKeys: [hashKey(admin)],
+      revokedApiKeys: [hashKey(revoked)],
+    }));
   });
 
   it('data endpoints need a valid key; missing and wrong keys get the same 401, revoked keys 403', async () => {
@@ -32,14 +36,27 @@ describe('API keys', () => {
     expect(missing.headers['www-authenticate']).toContain('Bearer');
     const wrong = await request(app).get('/slides/tumor_083').set('Authorization', 'Bearer nope');
     expect(wrong.status).toBe(401);
-    expect(wrong.body.detail).toBe(missing.body.detail.replace('this endpoint needs an API key: Authorization: Bearer <key>', 'the API key is not valid'));
+    expect(wrong.body.detail).toBe(
+      missing.body.detail.replace(
+        'this endpoint needs an API key: Authorization: Bearer <key>',
+        'the API key is not valid',
+      ),
+    );
     expect((await request(app).get('/slides/tumor_083').set('Authorization', `Bearer ${revoked}`)).status).toBe(403);
     expect((await request(app).get('/slides/tumor_083').set('Authorization', `Bearer ${key}`)).status).toBe(200);
-    const tile = await request(app).get('/slides/tumor_083/mask_files/11/0_0.png').set('Authorization', `Bearer ${key}`);
+    const tile = await request(app)
+      .get('/slides/tumor_083/mask_files/11/0_0.png')
+      .set('Authorization', `Bearer ${key}`);
     expect(tile.status).toBe(200);
     // Shared caches must not serve keyed answers to others.
     expect(tile.headers['cache-control']).toMatch(/^private,/);
-    expect((await request(app).post('/samples').send({ classes: ['adipose'] })).status).toBe(401);
+    expect(
+      (
+        await request(app)
+          .post('/samples')
+          .send({ classes: ['adipose'] })
+      ).status,
+    ).toBe(401);
   });
 
   it('nothing about the data leaks without a key', async () => {
@@ -52,7 +69,8 @@ describe('API keys', () => {
   });
 
   it('health, readiness, metrics and the contract stay open', async () => {
-    for (const url of ['/healthz', '/readyz', '/metrics', '/openapi.yaml', '/docs']) expect([url, (await request(app).get(url)).status]).toEqual([url, 200]);
+    for (const url of ['/healthz', '/readyz', '/metrics', '/openapi.yaml', '/docs'])
+      expect([url, (await request(app).get(url)).status]).toEqual([url, 200]);
   });
 
   it('the admin re-ingest needs an admin key and runs', async () => {
@@ -73,7 +91,10 @@ describe('API keys', () => {
 describe('limits', () => {
   it('refuses renders beyond the concurrency and queue bounds with 503 and Retry-After', async () => {
     const { app } = await serveIndex(s.dataDir, s.indexPath, { maxConcurrentRenders: 1, maxQueuedRenders: 0 });
-    const urls = Array.from({ length: 8 }, (_, i) => `/slides/tumor_083/region?x=${i * 100}&y=0&width=1024&height=1024&mpp=0.5&format=png`);
+    const urls = Array.from(
+      { length: 8 },
+      (_, i) => `/slides/tumor_083/region?x=${i * 100}&y=0&width=1024&height=1024&mpp=0.5&format=png`,
+    );
     const answers = await Promise.all(urls.map((u) => request(app).get(u)));
     const statuses = answers.map((a) => a.status);
     expect(statuses).toContain(200);
@@ -89,16 +110,19 @@ describe('limits', () => {
     const l = createLimiter(2, 1);
     let running = 0;
     let peak = 0;
-    const job = () => l.run(async () => {
-      peak = Math.max(peak, ++running);
-      await new Promise((r) => setTimeout(r, 20));
-      running--;
-      return 1;
-    });
+    const job = () =>
+      l.run(async () => {
+        peak = Math.max(peak, ++running);
+        await new Promise((r) => setTimeout(r, 20));
+        running--;
+        return 1;
+      });
     const results = await Promise.allSettled([job(), job(), job(), job(), job()]);
     expect(peak).toBe(2);
     expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(3);
-    expect(results.filter((r) => r.status === 'rejected').map((r) => ((r as PromiseRejectedResult).reason as AppError).code)).toEqual(['BUSY', 'BUSY']);
+    expect(
+      results.filter((r) => r.status === 'rejected').map((r) => ((r as PromiseRejectedResult).reason as AppError).code),
+    ).toEqual(['BUSY', 'BUSY']);
   });
 
   it('a request over its time budget gets a 503 problem, and the late result is dropped', async () => {
@@ -117,7 +141,9 @@ describe('limits', () => {
 
   it('caps the samples a batch may stream', async () => {
     const { app } = await serveIndex(s.dataDir, s.indexPath, { maxBatchSamples: 5 });
-    const res = await request(app).post('/batches').send({ classes: ['adipose'], count: 6, size: 32 });
+    const res = await request(app)
+      .post('/batches')
+      .send({ classes: ['adipose'], count: 6, size: 32 });
     expect(res.status).toBe(413);
     expect(res.body.code).toBe('BATCH_TOO_LARGE');
   });
@@ -138,7 +164,9 @@ describe('readiness and metrics', () => {
     await request(s.app).get('/slides/tumor_083/mask_files/11/0_0.png');
     await request(s.app).get('/slides/tumor_083/mask_files/11/0_1.png');
     const text = (await request(s.app).get('/metrics')).text;
-    expect(text).toContain('http_requests_total{method="GET",route="/slides/:slideId/mask_files/:level/:tile",status="200"}');
+    expect(text).toContain(
+      'http_requests_total{method="GET",route="/slides/:slideId/mask_files/:level/:tile",status="200"}',
+    );
     expect(text).not.toContain('0_1.png');
     expect(text).toMatch(/index_slides 8/);
     expect(text).toContain('http_request_duration_seconds_bucket');
@@ -174,7 +202,9 @@ describe('faults after indexing', () => {
     const file = join(copy, 'slides', 'Tumor_083.tif');
     const bytes = readFileSync(file);
     writeFileSync(file, bytes.subarray(0, Math.floor(bytes.length / 3)));
-    const res = await request(app).get('/slides/tumor_083/region?x=2400&y=1800&width=256&height=256&level=0&format=png');
+    const res = await request(app).get(
+      '/slides/tumor_083/region?x=2400&y=1800&width=256&height=256&level=0&format=png',
+    );
     expect(res.status).toBe(503);
     expect((await request(app).get('/slides/tumor_107/region?x=0&y=0&width=64&height=64&level=0')).status).toBe(200);
     const report = await ingest({ dataDir: copy, indexPath: idx });
@@ -185,7 +215,9 @@ describe('faults after indexing', () => {
     expect(again.indexed).toEqual(['tumor_083']);
     expect(again.problems.find((p) => p.slideId === 'tumor_083')).toBeUndefined();
     await new Promise((r) => setTimeout(r, 1100)); // the index handle looks for a new file at most once a second
-    expect((await request(app).get('/slides/tumor_083/region?x=2400&y=1800&width=256&height=256&level=0&format=png')).status).toBe(200);
+    expect(
+      (await request(app).get('/slides/tumor_083/region?x=2400&y=1800&width=256&height=256&level=0&format=png')).status,
+    ).toBe(200);
   });
 });
 

@@ -54,18 +54,34 @@ describe('info.json', () => {
 
   it('answers JSON-LD to a client that asks for it, and 304 to a current copy', async () => {
     // The document names the host it was asked through (supertest listens on a new port per request).
-    const ld = await request(s.app).get(`/iiif/3/${id}/info.json`).set('Accept', 'application/ld+json').set('Host', 'h');
-    expect(ld.headers['content-type']).toBe('application/ld+json; profile="http://iiif.io/api/image/3/context.json"; charset=utf-8');
-    const again = await request(s.app).get(`/iiif/3/${id}/info.json`).set('If-None-Match', ld.headers['etag']!).set('Host', 'h');
+    const ld = await request(s.app)
+      .get(`/iiif/3/${id}/info.json`)
+      .set('Accept', 'application/ld+json')
+      .set('Host', 'h');
+    expect(ld.headers['content-type']).toBe(
+      'application/ld+json; profile="http://iiif.io/api/image/3/context.json"; charset=utf-8',
+    );
+    const again = await request(s.app)
+      .get(`/iiif/3/${id}/info.json`)
+      .set('If-None-Match', ld.headers['etag']!)
+      .set('Host', 'h');
     expect(again.status).toBe(304);
-    const elsewhere = await request(s.app).get(`/iiif/3/${id}/info.json`).set('If-None-Match', ld.headers['etag']!).set('Host', 'other');
+    const elsewhere = await request(s.app)
+      .get(`/iiif/3/${id}/info.json`)
+      .set('If-None-Match', ld.headers['etag']!)
+      .set('Host', 'other');
     expect(elsewhere.status).toBe(200);
   });
 
   it('label images are png-only images of the same size', async () => {
     for (const kind of ['mask', 'overlay']) {
       const info = (await request(s.app).get(`/iiif/3/${id}~${kind}/info.json`)).body;
-      expect(info).toMatchObject({ width: slide.width, height: slide.height, profile: 'level0', preferredFormats: ['png'] });
+      expect(info).toMatchObject({
+        width: slide.width,
+        height: slide.height,
+        profile: 'level0',
+        preferredFormats: ['png'],
+      });
     }
   });
 
@@ -79,9 +95,14 @@ describe('info.json', () => {
 describe('image requests', () => {
   it('an aligned request is the stored tile, byte for byte (the DeepZoom native tile)', async () => {
     const top = slide.levels.length;
-    for (const [sf, col, row] of [[1, 1, 1], [2, 0, 1]] as const) {
+    for (const [sf, col, row] of [
+      [1, 1, 1],
+      [2, 0, 1],
+    ] as const) {
       const span = slide.tileWidth * sf;
-      const res = await get(`/iiif/3/${id}/${col * span},${row * span},${span},${span}/${slide.tileWidth},${slide.tileWidth}/0/default.jpg`);
+      const res = await get(
+        `/iiif/3/${id}/${col * span},${row * span},${span},${span}/${slide.tileWidth},${slide.tileWidth}/0/default.jpg`,
+      );
       expect(res.status).toBe(200);
       expect(res.headers['content-type']).toBe('image/jpeg');
       const dzLevels = Math.ceil(Math.log2(Math.max(slide.width, slide.height))) + 1;
@@ -92,9 +113,14 @@ describe('image requests', () => {
   });
 
   it('regions equal /region for the same rectangle and level', async () => {
-    for (const [level, x, y, w, h] of [[0, 333, 517, 300, 200], [1, 1001, 700, 257, 129]] as const) {
+    for (const [level, x, y, w, h] of [
+      [0, 333, 517, 300, 200],
+      [1, 1001, 700, 257, 129],
+    ] as const) {
       const ds = slide.levels[level]!.downsample;
-      const iiif = await get(`/iiif/3/${id}/${x},${y},${Math.round(w * ds)},${Math.round(h * ds)}/${w},${h}/0/default.png`);
+      const iiif = await get(
+        `/iiif/3/${id}/${x},${y},${Math.round(w * ds)},${Math.round(h * ds)}/${w},${h}/0/default.png`,
+      );
       const region = await get(`/slides/${id}/region?x=${x}&y=${y}&width=${w}&height=${h}&level=${level}&format=png`);
       expect(iiif.status).toBe(200);
       expect(iiif.headers['link']).toContain(';rel="canonical"');
@@ -106,7 +132,9 @@ describe('image requests', () => {
     const url = (rot: string) => `/iiif/3/${id}/600,400,120,80/max/${rot}/default.png`;
     const base = await raw((await get(url('0'))).body);
     const expected = async (op: (x: Sharp) => Sharp) =>
-      (await op(sharp(base.data, { raw: { width: base.info.width, height: base.info.height, channels: 3 } })).raw().toBuffer({ resolveWithObject: true }));
+      await op(sharp(base.data, { raw: { width: base.info.width, height: base.info.height, channels: 3 } }))
+        .raw()
+        .toBuffer({ resolveWithObject: true });
     for (const [rot, op] of [
       ['90', (x: Sharp) => x.rotate(90)],
       ['180', (x: Sharp) => x.rotate(180)],
@@ -126,24 +154,34 @@ describe('image requests', () => {
     const bitonal = await raw((await get(`/iiif/3/${id}/full/256,/0/bitonal.png`)).body);
     expect(new Set(bitonal.data)).toEqual(new Set([0, 255]));
     const webp = await get(`/iiif/3/${id}/full/256,/0/default.webp`);
-    expect([webp.headers['content-type'], webp.body.subarray(8, 12).toString('latin1')]).toEqual(['image/webp', 'WEBP']);
+    expect([webp.headers['content-type'], webp.body.subarray(8, 12).toString('latin1')]).toEqual([
+      'image/webp',
+      'WEBP',
+    ]);
   });
 
   it('answers 304 to a current copy, with the same headers as tiles', async () => {
     const first = await get(`/iiif/3/${id}/pct:10,10,20,20/!300,300/0/default.jpg`);
     expect(first.headers['cache-control']).toMatch(/^public, max-age=/);
     expect(first.headers['etag']).toMatch(/^"[^"]+"$/);
-    const again = await request(s.app).get(`/iiif/3/${id}/pct:10,10,20,20/!300,300/0/default.jpg`).set('If-None-Match', first.headers['etag']!);
+    const again = await request(s.app)
+      .get(`/iiif/3/${id}/pct:10,10,20,20/!300,300/0/default.jpg`)
+      .set('If-None-Match', first.headers['etag']!);
     expect(again.status).toBe(304);
   });
 });
 
 describe('label images', () => {
   it('~mask carries only taxonomy values, the same as the DeepZoom mask tile of that rectangle', async () => {
-    const values = new Set([0, ...(await request(s.app).get('/classes')).body.items.map((c: { value: number }) => c.value)]);
+    const values = new Set([
+      0,
+      ...(await request(s.app).get('/classes')).body.items.map((c: { value: number }) => c.value),
+    ]);
     const t = slide.tileWidth;
     const dzLevels = Math.ceil(Math.log2(Math.max(slide.width, slide.height))) + 1;
-    const iiif = await raw((await get(`/iiif/3/${id}~mask/${2 * t},${2 * t},${2 * t},${2 * t}/${t},${t}/0/default.png`)).body);
+    const iiif = await raw(
+      (await get(`/iiif/3/${id}~mask/${2 * t},${2 * t},${2 * t},${2 * t}/${t},${t}/0/default.png`)).body,
+    );
     const dz = await raw((await get(`/slides/${id}/mask_files/${dzLevels - 2}/1_1.png`)).body);
     expect(iiif.info.channels).toBe(1);
     expect(iiif.data.equals(dz.data)).toBe(true);
@@ -205,15 +243,22 @@ describe('presentation', () => {
     expect(canvas).toMatchObject({ type: 'Canvas', width: slide.width, height: slide.height });
     const body = canvas.items[0].items[0].body;
     expect(body.type).toBe('Choice');
-    expect(body.items.map((i: { service: Array<{ id: string }> }) => i.service[0]!.id)).toEqual([`http://h:1/iiif/3/${id}`, `http://h:1/iiif/3/${id}~overlay`, `http://h:1/iiif/3/${id}~mask`]);
-    for (const item of body.items) expect((await request(s.app).get(new URL(`${item.service[0].id}/info.json`).pathname)).status).toBe(200);
+    expect(body.items.map((i: { service: Array<{ id: string }> }) => i.service[0]!.id)).toEqual([
+      `http://h:1/iiif/3/${id}`,
+      `http://h:1/iiif/3/${id}~overlay`,
+      `http://h:1/iiif/3/${id}~mask`,
+    ]);
+    for (const item of body.items)
+      expect((await request(s.app).get(new URL(`${item.service[0].id}/info.json`).pathname)).status).toBe(200);
   });
 
-  it('the collection lists every slide\'s manifest', async () => {
+  it("the collection lists every slide's manifest", async () => {
     const res = await request(s.app).get('/iiif/3/collection.json');
     const slides = (await request(s.app).get('/slides')).body.items as Array<{ id: string }>;
     expect(res.body.type).toBe('Collection');
-    expect(res.body.items.map((m: { id: string }) => new URL(m.id).pathname)).toEqual(slides.map((x) => `/slides/${x.id}/manifest.json`));
+    expect(res.body.items.map((m: { id: string }) => new URL(m.id).pathname)).toEqual(
+      slides.map((x) => `/slides/${x.id}/manifest.json`),
+    );
   });
 });
 

@@ -54,8 +54,12 @@ describe('native decoder and libvips: the same pixels', () => {
 
   it('with the decoded-tile cache (DECODED_TILE_CACHE_BYTES): panning and overlapping patches, the same pixels', async () => {
     const urls: string[] = [];
-    for (let row = 2; row < 5; row++) for (let col = 3; col < 6; col++) urls.push(`/slides/tumor_083/image_files/12/${col}_${row}.jpeg?tileSize=254&overlap=1`);
-    for (let y = 900; y < 1300; y += 128) for (let x = 700; x < 1200; x += 128) urls.push(`/slides/tumor_083/region?x=${x}&y=${y}&width=256&height=256&format=raw`);
+    for (let row = 2; row < 5; row++)
+      for (let col = 3; col < 6; col++)
+        urls.push(`/slides/tumor_083/image_files/12/${col}_${row}.jpeg?tileSize=254&overlap=1`);
+    for (let y = 900; y < 1300; y += 128)
+      for (let x = 700; x < 1200; x += 128)
+        urls.push(`/slides/tumor_083/region?x=${x}&y=${y}&width=256&height=256&format=raw`);
     for (const url of urls) {
       const [a, b] = await Promise.all([get(cached.app, url), get(vips.app, url)]);
       expect(a.status, url).toBe(200);
@@ -80,7 +84,11 @@ describe('native decoder and libvips: the same pixels', () => {
   it('/healthz says which decoder renders', async () => {
     const on = (await request(s.app).get('/healthz')).body.imaging.nativeJpeg;
     const off = (await request(vips.app).get('/healthz')).body.imaging.nativeJpeg;
-    expect(on).toMatchObject({ available: true, enabled: true, libjpegTurbo: expect.stringMatching(/^\d+\.\d+\.\d+$/) });
+    expect(on).toMatchObject({
+      available: true,
+      enabled: true,
+      libjpegTurbo: expect.stringMatching(/^\d+\.\d+\.\d+$/),
+    });
     expect(off).toMatchObject({ available: true, enabled: false });
   });
 

@@ -16,7 +16,9 @@ afterAll(() => s.cleanup());
 
 describe('validation messages', () => {
   it.each(['/samples', '/batches'])('%s names a misspelt field and the field it meant', async (path) => {
-    const res = await request(s.app).post(path).send({ classes: ['adipose'], minfraction: 0.5 });
+    const res = await request(s.app)
+      .post(path)
+      .send({ classes: ['adipose'], minfraction: 0.5 });
     expect(res.status).toBe(400);
     expect(res.headers['content-type']).toMatch(/problem\+json/);
     expect(res.body.code).toBe('VALIDATION_FAILED');
@@ -24,13 +26,27 @@ describe('validation messages', () => {
   });
 
   it('names the nested field and its bound', async () => {
-    const res = await request(s.app).post('/samples').send({ classes: ['adipose'], region: { rect: { x: 0, y: 0, width: 0, height: 5 } } });
+    const res = await request(s.app)
+      .post('/samples')
+      .send({ classes: ['adipose'], region: { rect: { x: 0, y: 0, width: 0, height: 5 } } });
     expect(res.status).toBe(400);
     expect(res.body.detail).toBe('body.region.rect.width must be > 0');
   });
 });
 
-type Item = { index: number; slideId: string; x: number; y: number; width: number; height: number; class: string; classValue: number; classIndex: number; imageUrl: string; maskUrl: string };
+type Item = {
+  index: number;
+  slideId: string;
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+  class: string;
+  classValue: number;
+  classIndex: number;
+  imageUrl: string;
+  maskUrl: string;
+};
 
 const get = async (url: string) => {
   const res = await request(s.app).get(url).buffer(true).parse(binary);
@@ -57,7 +73,7 @@ async function untar(body: Buffer): Promise<Map<string, Buffer>> {
 }
 
 describe('classIndex', () => {
-  it('is the position in the request\'s classes of the entry that selected the class', async () => {
+  it("is the position in the request's classes of the entry that selected the class", async () => {
     const body = { classes: ['metastasis', 'background'], minFraction: 0.3, size: 64, count: 30, seed: 4 };
     const res = await request(s.app).post('/samples').send(body);
     expect(res.status).toBe(200);
@@ -66,7 +82,11 @@ describe('classIndex', () => {
     // a category's classes share its index
     expect(new Set(items.map((i) => i.class))).toEqual(new Set(['metastasis', 'adipose', 'connective-tissue']));
     for (const i of items) expect([i.class, i.classIndex]).toEqual([i.class, i.class === 'metastasis' ? 0 : 1]);
-    const reversed = (await request(s.app).post('/samples').send({ ...body, classes: ['metastasis', 3] })).body;
+    const reversed = (
+      await request(s.app)
+        .post('/samples')
+        .send({ ...body, classes: ['metastasis', 3] })
+    ).body;
     expect(reversed.classes).toEqual(['metastasis', 3]);
     for (const i of reversed.items as Item[]) expect(i.classIndex).toBe(i.classValue === 1 ? 0 : 1);
   });
@@ -84,7 +104,11 @@ describe('lossless batches', () => {
   const body = { classes: ['metastasis', 'adipose'], size: 48, count: 3, seed: 9 };
 
   it('npy: image and mask arrays, the same bytes as /region serves', async () => {
-    const res = await request(s.app).post('/batches').send({ ...body, format: 'npy' }).buffer(true).parse(binary);
+    const res = await request(s.app)
+      .post('/batches')
+      .send({ ...body, format: 'npy' })
+      .buffer(true)
+      .parse(binary);
     expect(res.status).toBe(200);
     const entries = await untar(res.body as Buffer);
     expect([...entries.keys()].slice(0, 3)).toEqual(['000000.npy', '000000.mask.npy', '000000.json']);
@@ -100,7 +124,11 @@ describe('lossless batches', () => {
   });
 
   it('raw: bare bytes, height x width x 3 and height x width', async () => {
-    const res = await request(s.app).post('/batches').send({ ...body, format: 'raw' }).buffer(true).parse(binary);
+    const res = await request(s.app)
+      .post('/batches')
+      .send({ ...body, format: 'raw' })
+      .buffer(true)
+      .parse(binary);
     const entries = await untar(res.body as Buffer);
     expect([...entries.keys()].slice(0, 3)).toEqual(['000000.raw', '000000.mask.raw', '000000.json']);
     for (let k = 0; k < 3; k++) {
@@ -118,7 +146,9 @@ describe('lossless batches', () => {
 describe('regions over the top and left edges', () => {
   const raw = (q: string) => get(`/slides/tumor_083/region?${q}&format=raw`);
   const WHITE = [255, 255, 255];
-  const px = (img: Buffer, width: number, col: number, row: number) => [...img.subarray((row * width + col) * 3, (row * width + col) * 3 + 3)];
+  const px = (img: Buffer, width: number, col: number, row: number) => [
+    ...img.subarray((row * width + col) * 3, (row * width + col) * 3 + 3),
+  ];
 
   it('pads pixels off the slide with white glass, and the rest is the slide', async () => {
     const img = await raw('x=-10&y=-6&width=20&height=16&level=0');
@@ -132,7 +162,7 @@ describe('regions over the top and left edges', () => {
     expect(inside.some((v) => v !== 255)).toBe(true); // the slide's corner is not glass itself
   });
 
-  it('pads labels off the slide with 0, and the rest is the slide\'s labels', async () => {
+  it("pads labels off the slide with 0, and the rest is the slide's labels", async () => {
     // Somewhere labelled along the top edge: the mask of the top rows of the slide.
     const top = await get('/slides/tumor_083/region?x=0&y=0&width=3000&height=8&level=0&layer=mask&format=raw');
     const labelledX = top.findIndex((v) => v !== 0);

@@ -11,17 +11,49 @@ beforeAll(async () => {
 });
 afterAll(() => s.cleanup());
 
-type Item = { index: number; slideId: string; x: number; y: number; width: number; sizeL0: number; class: string; classValue: number; fractions: Record<string, number>; imageUrl: string; maskUrl: string };
+type Item = {
+  index: number;
+  slideId: string;
+  x: number;
+  y: number;
+  width: number;
+  sizeL0: number;
+  class: string;
+  classValue: number;
+  fractions: Record<string, number>;
+  imageUrl: string;
+  maskUrl: string;
+};
 const samples = async (body: object) => {
   const res = await request(s.app).post('/samples').send(body);
   if (res.status !== 200) throw new Error(`${res.status} ${JSON.stringify(res.body)}`);
   return res.body as { datasetVersion: string; items: Item[] };
 };
-const names = ['unlabelled', 'metastasis', 'lymph-node-parenchyma', 'adipose', 'connective-tissue', 'fold', 'ink', 'blur', 'bubble-debris'];
-const maskOf = async (url: string) => (await request(s.app).get(url.replace('layer=mask', 'layer=mask&format=raw')).buffer(true).parse(binary)).body as Buffer;
+const names = [
+  'unlabelled',
+  'metastasis',
+  'lymph-node-parenchyma',
+  'adipose',
+  'connective-tissue',
+  'fold',
+  'ink',
+  'blur',
+  'bubble-debris',
+];
+const maskOf = async (url: string) =>
+  (await request(s.app).get(url.replace('layer=mask', 'layer=mask&format=raw')).buffer(true).parse(binary))
+    .body as Buffer;
 
 describe('POST /samples', () => {
-  const base = { classes: ['metastasis', 'adipose'], balance: 'classes', minFraction: 0.5, size: 128, level: 0, count: 40, seed: 7 };
+  const base = {
+    classes: ['metastasis', 'adipose'],
+    balance: 'classes',
+    minFraction: 0.5,
+    size: 128,
+    level: 0,
+    count: 40,
+    seed: 7,
+  };
 
   it('is reproducible for a seed, and another seed or epoch gives other patches', async () => {
     const a = await samples(base);
@@ -47,12 +79,27 @@ describe('POST /samples', () => {
   });
 
   it('follows the requested class weights (chi-square) and balance', async () => {
-    const { items } = await samples({ classes: ['metastasis', 'adipose', 'connective-tissue'], weights: [1, 2, 1], minFraction: 0.3, size: 64, count: 200, seed: 3 });
-    const observed = ['metastasis', 'adipose', 'connective-tissue'].map((c) => items.filter((i) => i.class === c).length);
+    const { items } = await samples({
+      classes: ['metastasis', 'adipose', 'connective-tissue'],
+      weights: [1, 2, 1],
+      minFraction: 0.3,
+      size: 64,
+      count: 200,
+      seed: 3,
+    });
+    const observed = ['metastasis', 'adipose', 'connective-tissue'].map(
+      (c) => items.filter((i) => i.class === c).length,
+    );
     const expected = [50, 100, 50];
     const chi2 = observed.reduce((a, o, k) => a + (o - expected[k]!) ** 2 / expected[k]!, 0);
     expect(chi2).toBeLessThan(5.99); // 95th percentile, 2 degrees of freedom
-    const balanced = await samples({ classes: ['metastasis', 'adipose'], balance: 'classes', size: 64, count: 100, seed: 3 });
+    const balanced = await samples({
+      classes: ['metastasis', 'adipose'],
+      balance: 'classes',
+      size: 64,
+      count: 100,
+      seed: 3,
+    });
     expect(balanced.items.filter((i) => i.class === 'metastasis')).toHaveLength(50);
   });
 
@@ -65,18 +112,47 @@ describe('POST /samples', () => {
   });
 
   it('keeps patch centres inside the region and patches out of excluded classes', async () => {
-    const detail = (await request(s.app).get('/slides/tumor_083')).body as { classes: Array<{ name: string; bbox: { x: number; y: number; width: number; height: number } }> };
+    const detail = (await request(s.app).get('/slides/tumor_083')).body as {
+      classes: Array<{ name: string; bbox: { x: number; y: number; width: number; height: number } }>;
+    };
     const b = detail.classes.find((c) => c.name === 'metastasis')!.bbox;
     const rect = { x: b.x + b.width / 4, y: b.y + b.height / 4, width: b.width / 2, height: b.height / 2 };
-    const { items } = await samples({ classes: ['metastasis'], slides: ['tumor_083'], region: { rect }, exclude: { categories: ['artefact'], maxFraction: 0 }, size: 64, count: 30, seed: 1, minFraction: 0.2 });
+    const { items } = await samples({
+      classes: ['metastasis'],
+      slides: ['tumor_083'],
+      region: { rect },
+      exclude: { categories: ['artefact'], maxFraction: 0 },
+      size: 64,
+      count: 30,
+      seed: 1,
+      minFraction: 0.2,
+    });
     for (const it of items) {
       const cx = it.x + it.sizeL0 / 2;
       const cy = it.y + it.sizeL0 / 2;
       expect(cx >= rect.x && cx < rect.x + rect.width && cy >= rect.y && cy < rect.y + rect.height).toBe(true);
       for (const a of ['fold', 'ink', 'blur', 'bubble-debris']) expect(it.fractions[a] ?? 0).toBe(0);
     }
-    const tri = { type: 'Polygon', coordinates: [[[0, 0], [3000, 0], [0, 2400], [0, 0]]] };
-    const inTri = await samples({ classes: ['connective-tissue', 'metastasis'], slides: ['tumor_083'], region: { polygon: tri }, size: 64, count: 20, seed: 2, minFraction: 0.2 });
+    const tri = {
+      type: 'Polygon',
+      coordinates: [
+        [
+          [0, 0],
+          [3000, 0],
+          [0, 2400],
+          [0, 0],
+        ],
+      ],
+    };
+    const inTri = await samples({
+      classes: ['connective-tissue', 'metastasis'],
+      slides: ['tumor_083'],
+      region: { polygon: tri },
+      size: 64,
+      count: 20,
+      seed: 2,
+      minFraction: 0.2,
+    });
     for (const it of inTri.items) expect((it.x + 32) / 3000 + (it.y + 32) / 2400).toBeLessThan(1);
   });
 
@@ -105,7 +181,24 @@ describe('POST /samples', () => {
     [{ classes: ['adipose'], bogus: 1 }, 400, 'VALIDATION_FAILED'],
     [{ classes: ['lymph-node-parenchyma'] }, 422, 'CLASS_NOT_PRESENT'],
     [{ classes: ['metastasis'], region: { rect: { x: 0, y: 0, width: 10, height: 10 } } }, 422, 'CLASS_NOT_PRESENT'],
-    [{ classes: ['adipose'], region: { polygon: { type: 'Polygon', coordinates: [[[0, 0], [1, 1]]] } } }, 400, 'INVALID_GEOJSON'],
+    [
+      {
+        classes: ['adipose'],
+        region: {
+          polygon: {
+            type: 'Polygon',
+            coordinates: [
+              [
+                [0, 0],
+                [1, 1],
+              ],
+            ],
+          },
+        },
+      },
+      400,
+      'INVALID_GEOJSON',
+    ],
     [{ classes: ['adipose'], region: { polygon: { type: 'Polygon', coordinates: 'x' } } }, 400, 'VALIDATION_FAILED'],
     [{ classes: ['metastasis'], size: 2048, minFraction: 1 }, 422, 'NO_QUALIFYING_PATCH'],
     [{ classes: ['adipose'], mpp: 0.1 }, 422, 'MPP_TOO_FINE'],
@@ -117,45 +210,78 @@ describe('POST /samples', () => {
   });
 
   it('refuses bodies that are not JSON objects', async () => {
-    for (const [body, type, status] of [['{', 'application/json', 400], ['[]', 'application/json', 400], ['classes=a', 'application/x-www-form-urlencoded', 415]] as const) {
+    for (const [body, type, status] of [
+      ['{', 'application/json', 400],
+      ['[]', 'application/json', 400],
+      ['classes=a', 'application/x-www-form-urlencoded', 415],
+    ] as const) {
       const res = await request(s.app).post('/samples').set('Content-Type', type).send(body);
       expect(res.status).toBe(status);
       expect(res.headers['content-type']).toMatch(/problem\+json/);
     }
-    const big = await request(s.app).post('/samples').set('Content-Type', 'application/json').send(JSON.stringify({ classes: ['adipose'], pad: 'x'.repeat(2 << 20) }));
+    const big = await request(s.app)
+      .post('/samples')
+      .set('Content-Type', 'application/json')
+      .send(JSON.stringify({ classes: ['adipose'], pad: 'x'.repeat(2 << 20) }));
     expect(big.status).toBe(413);
   });
 });
 
 describe('GET /slides/{id}/region', () => {
   it('serves images in every format and masks losslessly; npy is a NumPy array', async () => {
-    for (const [format, type] of [['jpeg', 'image/jpeg'], ['png', 'image/png'], ['webp', 'image/webp']] as const) {
-      const res = await request(s.app).get(`/slides/tumor_083/region?x=900&y=700&width=200&height=100&level=0&format=${format}`).buffer(true).parse(binary);
+    for (const [format, type] of [
+      ['jpeg', 'image/jpeg'],
+      ['png', 'image/png'],
+      ['webp', 'image/webp'],
+    ] as const) {
+      const res = await request(s.app)
+        .get(`/slides/tumor_083/region?x=900&y=700&width=200&height=100&level=0&format=${format}`)
+        .buffer(true)
+        .parse(binary);
       expect([res.status, res.headers['content-type']]).toEqual([200, type]);
       expect(await sharp(res.body as Buffer).metadata()).toMatchObject({ width: 200, height: 100 });
     }
-    const npy = (await request(s.app).get('/slides/tumor_083/region?x=900&y=700&width=20&height=10&level=0&format=npy').buffer(true).parse(binary)).body as Buffer;
+    const npy = (
+      await request(s.app)
+        .get('/slides/tumor_083/region?x=900&y=700&width=20&height=10&level=0&format=npy')
+        .buffer(true)
+        .parse(binary)
+    ).body as Buffer;
     expect(npy.subarray(0, 6).toString('latin1')).toBe('\x93NUMPY');
     const headerLen = npy.readUInt16LE(8);
     expect((10 + headerLen) % 64).toBe(0);
     expect(npy.subarray(10, 10 + headerLen).toString()).toContain("'shape': (10, 20, 3)");
     expect(npy.length).toBe(10 + headerLen + 600);
-    const raw = await request(s.app).get('/slides/tumor_083/region?x=900&y=700&width=20&height=10&level=0&format=raw&layer=mask');
+    const raw = await request(s.app).get(
+      '/slides/tumor_083/region?x=900&y=700&width=20&height=10&level=0&format=raw&layer=mask',
+    );
     expect(raw.headers['x-array-shape']).toBe('10,20');
   });
 
   it('pads outside the slide with white and resamples mpp from the finer level', async () => {
-    const res = await request(s.app).get('/slides/tumor_083/region?x=2990&y=2390&width=20&height=20&level=0&format=raw').buffer(true).parse(binary);
+    const res = await request(s.app)
+      .get('/slides/tumor_083/region?x=2990&y=2390&width=20&height=20&level=0&format=raw')
+      .buffer(true)
+      .parse(binary);
     const px = res.body as Buffer;
     expect(px.subarray((19 * 20 + 19) * 3, (19 * 20 + 19) * 3 + 3)).toEqual(Buffer.from([255, 255, 255]));
-    const mpp = await request(s.app).get('/slides/tumor_083/region?x=0&y=0&width=100&height=100&mpp=0.5&format=png').buffer(true).parse(binary);
+    const mpp = await request(s.app)
+      .get('/slides/tumor_083/region?x=0&y=0&width=100&height=100&mpp=0.5&format=png')
+      .buffer(true)
+      .parse(binary);
     expect(await sharp(mpp.body as Buffer).metadata()).toMatchObject({ width: 100, height: 100 });
   });
 
   it.each([
-    ['x=0&y=0&width=10', 400], ['x=-10&y=0&width=10&height=10', 422], ['x=0&y=0&width=0&height=10', 400], ['x=0&y=0&width=8000&height=8000', 413],
-    ['x=0&y=0&width=10&height=10&level=1&mpp=1', 400], ['x=0&y=0&width=10&height=10&level=12', 422], ['x=0&y=0&width=10&height=10&layer=mask&format=jpeg', 400],
-    ['x=1.5&y=0&width=10&height=10', 400], ['x=0&y=0&width=10&height=10&format=tiff', 400],
+    ['x=0&y=0&width=10', 400],
+    ['x=-10&y=0&width=10&height=10', 422],
+    ['x=0&y=0&width=0&height=10', 400],
+    ['x=0&y=0&width=8000&height=8000', 413],
+    ['x=0&y=0&width=10&height=10&level=1&mpp=1', 400],
+    ['x=0&y=0&width=10&height=10&level=12', 422],
+    ['x=0&y=0&width=10&height=10&layer=mask&format=jpeg', 400],
+    ['x=1.5&y=0&width=10&height=10', 400],
+    ['x=0&y=0&width=10&height=10&format=tiff', 400],
   ])('%s -> %i', async (q, status) => {
     const res = await request(s.app).get(`/slides/tumor_083/region?${q}`);
     expect(res.status).toBe(status);
@@ -190,14 +316,19 @@ describe('POST /batches', () => {
     for (const d of described) {
       const key = String(d.index).padStart(6, '0');
       expect(JSON.parse(entries.get(`${key}.json`)!.toString())).toEqual(d);
-      const mask = await sharp(entries.get(`${key}.mask.png`)!).extractChannel(0).raw().toBuffer();
+      const mask = await sharp(entries.get(`${key}.mask.png`)!)
+        .extractChannel(0)
+        .raw()
+        .toBuffer();
       expect(Buffer.compare(mask, await maskOf(d.maskUrl))).toBe(0);
       expect(await sharp(entries.get(`${key}.png`)!).metadata()).toMatchObject({ width: 64, height: 64 });
     }
   });
 
   it('answers a bad body with a problem before streaming', async () => {
-    const res = await request(s.app).post('/batches').send({ classes: ['nope'] });
+    const res = await request(s.app)
+      .post('/batches')
+      .send({ classes: ['nope'] });
     expect(res.status).toBe(400);
     expect(res.headers['content-type']).toMatch(/problem\+json/);
   });

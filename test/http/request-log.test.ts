@@ -64,10 +64,22 @@ describe('the request log of the app', () => {
   it('writes no line at info for successful requests, one for each error', async () => {
     lines.length = 0;
     for (let k = 0; k < 5; k++) expect((await request(app).get('/classes')).status).toBe(200);
-    expect((await request(app).post('/samples').send({ classes: ['adipose'], count: 2 })).status).toBeLessThan(500);
+    expect(
+      (
+        await request(app)
+          .post('/samples')
+          .send({ classes: ['adipose'], count: 2 })
+      ).status,
+    ).toBeLessThan(500);
     expect(requestLines().filter((l) => l.res!.statusCode < 400)).toEqual([]);
     expect((await request(app).get('/slides/nope')).status).toBe(404);
-    expect((await request(app).post('/samples').send({ classes: ['adipose'], minfraction: 0.5 })).status).toBe(400);
+    expect(
+      (
+        await request(app)
+          .post('/samples')
+          .send({ classes: ['adipose'], minfraction: 0.5 })
+      ).status,
+    ).toBe(400);
     const logged = requestLines();
     expect(logged.map((l) => [l.req!.url, l.res!.statusCode, l.level])).toEqual([
       ['/slides/nope', 404, 30],

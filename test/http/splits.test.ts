@@ -12,8 +12,20 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ingest } from '../../src/indexer/ingest.js';
 import { serveCore, serveIndex, type Served } from '../support/app-fixture.js';
 
-type Part = { ratio?: number; slides: string[]; groups: string[]; classes: Record<string, number>; shares: Record<string, number> };
-type Split = { name: string; datasetVersion: string; parts: Record<string, Part>; withinTolerance: boolean | null; folds?: number };
+type Part = {
+  ratio?: number;
+  slides: string[];
+  groups: string[];
+  classes: Record<string, number>;
+  shares: Record<string, number>;
+};
+type Split = {
+  name: string;
+  datasetVersion: string;
+  parts: Record<string, Part>;
+  withinTolerance: boolean | null;
+  folds?: number;
+};
 
 let s: Served;
 let slides: string[];
@@ -28,7 +40,9 @@ beforeAll(async () => {
   // Attributes are outside the manifest's hash: adding them needs no re-ingest.
   const path = join(s.dataDir, 'manifest.json');
   const m = JSON.parse(readFileSync(path, 'utf8')) as object;
-  const attrs = Object.fromEntries(slides.map((id, i) => [id, { centre: centre[id]!, split: i % 4 === 0 ? 'test' : 'train' }]));
+  const attrs = Object.fromEntries(
+    slides.map((id, i) => [id, { centre: centre[id]!, split: i % 4 === 0 ? 'test' : 'train' }]),
+  );
   writeFileSync(path, JSON.stringify({ ...m, slideAttributes: attrs }));
 }, 120_000);
 afterAll(() => s.cleanup());
@@ -51,7 +65,12 @@ const allSlidesOnce = (split: Split) => {
 
 describe('POST /splits, GET /splits', () => {
   it('stores a stratified train/val/test split with every slide in exactly one part', async () => {
-    const res = await post({ name: 'tvt', seed: 5, ratios: { train: 0.6, val: 0.2, test: 0.2 }, stratify: ['metastasis', 'background'] });
+    const res = await post({
+      name: 'tvt',
+      seed: 5,
+      ratios: { train: 0.6, val: 0.2, test: 0.2 },
+      stratify: ['metastasis', 'background'],
+    });
     expect(res.status, JSON.stringify(res.body)).toBe(201);
     const split = res.body as Split;
     expect(Object.keys(split.parts)).toEqual(['train', 'val', 'test']);
@@ -65,7 +84,10 @@ describe('POST /splits, GET /splits', () => {
     expect(typeof split.withinTolerance).toBe('boolean');
     // The answer is what openapi.yaml says a Split is.
     const ajv = new Ajv({ strict: false, allErrors: true });
-    ajv.addSchema({ $id: 'openapi', components: (parseYaml(readFileSync('openapi.yaml', 'utf8')) as { components: object }).components });
+    ajv.addSchema({
+      $id: 'openapi',
+      components: (parseYaml(readFileSync('openapi.yaml', 'utf8')) as { components: object }).components,
+    });
     for (const schema of ['Split', 'SplitList']) {
       const validate = ajv.compile({ $ref: `openapi#/components/schemas/${schema}` });
       const body = schema === 'Split' ? split : (await request(s.app).get('/splits')).body;
@@ -74,7 +96,12 @@ describe('POST /splits, GET /splits', () => {
     expect((await request(s.app).get('/splits/tvt')).body).toEqual(split);
     expect((await request(s.app).get('/splits')).body.items.map((x: Split) => x.name)).toContain('tvt');
     // The same request again is the same split; another one under the name is refused.
-    const again = await post({ name: 'tvt', seed: 5, ratios: { train: 0.6, val: 0.2, test: 0.2 }, stratify: ['metastasis', 'background'] });
+    const again = await post({
+      name: 'tvt',
+      seed: 5,
+      ratios: { train: 0.6, val: 0.2, test: 0.2 },
+      stratify: ['metastasis', 'background'],
+    });
     expect(again.status).toBe(200);
     expect(again.body).toEqual(split);
     const other = await post({ name: 'tvt', seed: 6, ratios: { train: 0.6, val: 0.2, test: 0.2 } });
@@ -101,17 +128,35 @@ describe('POST /splits, GET /splits', () => {
     allSlidesOnce(split);
     const [k, cls] = labelledFold(split);
     const fold = new Set(split.parts[`fold${k}`]!.slides);
-    const inFold = await sampleItems({ classes: [cls], minFraction: 0, size: 32, count: 20, split: { name: 'cv', fold: k } });
+    const inFold = await sampleItems({
+      classes: [cls],
+      minFraction: 0,
+      size: 32,
+      count: 20,
+      split: { name: 'cv', fold: k },
+    });
     expect(inFold.every((i) => fold.has(i.slideId))).toBe(true);
     const other = Object.values(split.parts).findIndex((p, j) => j !== k && Object.keys(p.classes).length > 0);
     const otherCls = Object.keys(split.parts[`fold${other}`]!.classes)[0]!;
-    const notFold = await sampleItems({ classes: [otherCls], minFraction: 0, size: 32, count: 20, split: { name: 'cv', notFold: k } });
+    const notFold = await sampleItems({
+      classes: [otherCls],
+      minFraction: 0,
+      size: 32,
+      count: 20,
+      split: { name: 'cv', notFold: k },
+    });
     expect(notFold.every((i) => !fold.has(i.slideId))).toBe(true);
-    const samePart = await sampleItems({ classes: [cls], minFraction: 0, size: 32, count: 20, split: { name: 'cv', part: `fold${k}` } });
+    const samePart = await sampleItems({
+      classes: [cls],
+      minFraction: 0,
+      size: 32,
+      count: 20,
+      split: { name: 'cv', part: `fold${k}` },
+    });
     expect(samePart).toEqual(inFold);
   });
 
-  it('groupBy an attribute keeps each centre in one part; adopt takes the authors\' split', async () => {
+  it("groupBy an attribute keeps each centre in one part; adopt takes the authors' split", async () => {
     const byCentre = (await post({ name: 'centres', folds: 3, groupBy: 'centre' })).body as Split;
     allSlidesOnce(byCentre);
     for (const p of Object.values(byCentre.parts)) {
@@ -152,7 +197,11 @@ describe('bad input', () => {
       [{ ...base, split: { name: 'plain', fold: 0 } }, 422, 'NOT_FOLDS'],
       [{ ...base, split: { name: 'cv', fold: 3 } }, 422, 'UNKNOWN_PART'],
       [{ ...base, split: { name: 'plain', part: 'train', fold: 1 } }, 400, 'VALIDATION_FAILED'],
-      [{ ...base, split: { name: 'plain', part: 'train' }, slides: [tvt.parts.test!.slides[0]] }, 422, 'SLIDE_NOT_IN_SPLIT'],
+      [
+        { ...base, split: { name: 'plain', part: 'train' }, slides: [tvt.parts.test!.slides[0]] },
+        422,
+        'SLIDE_NOT_IN_SPLIT',
+      ],
       [{ ...base, start: 5 }, 422, 'START_BEYOND_SHARD'],
     ];
     for (const [body, status, code] of cases) {
@@ -176,7 +225,9 @@ describe('bad input', () => {
     expect(changed.datasetVersion).not.toBe(before);
     // The service looks for a new index file at most once a second (src/db/handle.ts).
     await new Promise((resolve) => setTimeout(resolve, 1100));
-    const res = await request(s.app).post('/samples').send({ classes: [cls], minFraction: 0, size: 32, count: 4, split: { name: 'cv', fold: k } });
+    const res = await request(s.app)
+      .post('/samples')
+      .send({ classes: [cls], minFraction: 0, size: 32, count: 4, split: { name: 'cv', fold: k } });
     expect(res.status).toBe(409);
     expect(res.body.code).toBe('SPLIT_VERSION_MISMATCH');
     expect(res.body.detail).toContain(before);

@@ -11,7 +11,13 @@ beforeAll(async () => {
 afterAll(() => s.cleanup());
 
 const get = (url: string) => request(s.app).get(url).buffer(true).parse(binary);
-const levelsOf = async (id: string) => (await request(s.app).get(`/slides/${id}`)).body.levels as Array<{ width: number; height: number; downsample: number; tileWidth: number }>;
+const levelsOf = async (id: string) =>
+  (await request(s.app).get(`/slides/${id}`)).body.levels as Array<{
+    width: number;
+    height: number;
+    downsample: number;
+    tileWidth: number;
+  }>;
 const raw = async (png: Buffer) => sharp(png).raw().toBuffer({ resolveWithObject: true });
 /** Mask PNGs are 8-bit grey; sharp's raw output would expand them to RGB. */
 const values = async (png: Buffer) => sharp(png).extractChannel(0).raw().toBuffer({ resolveWithObject: true });
@@ -34,7 +40,12 @@ describe('DZI documents', () => {
     expect(mask.replace('Format="png"', 'Format="jpeg"')).toBe(img);
   });
   it.each([
-    ['tileSize=8', 400], ['tileSize=4096', 400], ['overlap=-1', 400], ['overlap=200&tileSize=254', 400], ['tileSize=1e3', 400], ['format=gif', 400],
+    ['tileSize=8', 400],
+    ['tileSize=4096', 400],
+    ['overlap=-1', 400],
+    ['overlap=200&tileSize=254', 400],
+    ['tileSize=1e3', 400],
+    ['format=gif', 400],
   ])('%s -> %i', async (q, status) => {
     const res = await request(s.app).get(`/slides/tumor_083/image.dzi?${q}`);
     expect(res.status).toBe(status);
@@ -45,11 +56,17 @@ describe('DZI documents', () => {
 describe('image tiles', () => {
   it('every tile has the size OpenSlide geometry says, at every level', async () => {
     const levels = await levelsOf('tumor_083');
-    for (const [ts, ov] of [[512, 0], [254, 1]] as const) {
+    for (const [ts, ov] of [
+      [512, 0],
+      [254, 1],
+    ] as const) {
       const g = deepZoomGeometry(levels, ts, ov);
       for (const dz of [g.levels.length - 1, g.levels.length - 2, g.levels.length - 4, 3, 0]) {
         const l = g.levels[dz]!;
-        for (const [c, r] of [[0, 0], [l.cols - 1, l.rows - 1]] as const) {
+        for (const [c, r] of [
+          [0, 0],
+          [l.cols - 1, l.rows - 1],
+        ] as const) {
           const res = await get(`/slides/tumor_083/image_files/${dz}/${c}_${r}.png?tileSize=${ts}&overlap=${ov}`);
           expect(res.status).toBe(200);
           const meta = await sharp(res.body).metadata();
@@ -84,7 +101,10 @@ describe('image tiles', () => {
     const left = await raw((await get(`/slides/tumor_083/image_files/${dz}/1_1.png?tileSize=254&overlap=1`)).body);
     const right = await raw((await get(`/slides/tumor_083/image_files/${dz}/2_1.png?tileSize=254&overlap=1`)).body);
     // Left tile's last two columns are level-0 x = 507, 508; right tile's first two are the same.
-    const col = (img: typeof left, x: number) => Array.from({ length: img.info.height }, (_, y) => img.data.subarray((y * img.info.width + x) * 3, (y * img.info.width + x) * 3 + 3).join(','));
+    const col = (img: typeof left, x: number) =>
+      Array.from({ length: img.info.height }, (_, y) =>
+        img.data.subarray((y * img.info.width + x) * 3, (y * img.info.width + x) * 3 + 3).join(','),
+      );
     expect(col(right, 0)).toEqual(col(left, left.info.width - 2));
     expect(col(right, 1)).toEqual(col(left, left.info.width - 1));
   });
@@ -135,7 +155,9 @@ describe('image tiles', () => {
     expect(first.headers['x-content-type-options']).toBe('nosniff');
     const again = await request(s.app).get(url).set('If-None-Match', first.headers.etag!);
     expect(again.status).toBe(304);
-    const other = await request(s.app).get('/slides/tumor_083/image_files/12/1_1.jpeg?tileSize=254&overlap=1&quality=50');
+    const other = await request(s.app).get(
+      '/slides/tumor_083/image_files/12/1_1.jpeg?tileSize=254&overlap=1&quality=50',
+    );
     expect(other.headers.etag).not.toBe(first.headers.etag);
   });
 });
@@ -149,7 +171,9 @@ describe('mask tiles', () => {
     const seen = new Set<number>();
     for (let dz = 0; dz < g.levels.length; dz++) {
       const l = g.levels[dz]!;
-      const res = await get(`/slides/tumor_083/mask_files/${dz}/${l.cols - 1}_${l.rows - 1}.png?tileSize=254&overlap=1`);
+      const res = await get(
+        `/slides/tumor_083/mask_files/${dz}/${l.cols - 1}_${l.rows - 1}.png?tileSize=254&overlap=1`,
+      );
       expect(res.status).toBe(200);
       const img = await values(res.body);
       expect((await sharp(res.body).metadata()).channels).toBe(1);
@@ -176,8 +200,16 @@ describe('mask tiles', () => {
     const levels = await levelsOf('tumor_083');
     const dz = deepZoomGeometry(levels, 512, 0).levels.length - 2;
     const rawTile = await values((await get(`/slides/tumor_083/mask_files/${dz}/0_0.png`)).body);
-    const colour = await sharp((await get(`/slides/tumor_083/mask_files/${dz}/0_0.png?style=color&opacity=0.5`)).body).ensureAlpha().raw().toBuffer();
-    const only = await sharp((await get(`/slides/tumor_083/mask_files/${dz}/0_0.png?style=color&classes=connective-tissue`)).body).ensureAlpha().raw().toBuffer();
+    const colour = await sharp((await get(`/slides/tumor_083/mask_files/${dz}/0_0.png?style=color&opacity=0.5`)).body)
+      .ensureAlpha()
+      .raw()
+      .toBuffer();
+    const only = await sharp(
+      (await get(`/slides/tumor_083/mask_files/${dz}/0_0.png?style=color&classes=connective-tissue`)).body,
+    )
+      .ensureAlpha()
+      .raw()
+      .toBuffer();
     const palette: Record<number, number[]> = { 1: [214, 39, 40], 3: [242, 193, 46], 4: [44, 160, 44] };
     for (let i = 0; i < rawTile.data.length; i += 97) {
       const v = rawTile.data[i]!;
@@ -192,7 +224,11 @@ describe('mask tiles', () => {
   });
 
   it.each([
-    ['style=fancy', 400], ['style=raw&classes=adipose', 400], ['style=color&classes=nope', 400], ['style=color&opacity=2', 400], ['style=color&opacity=NaN', 400],
+    ['style=fancy', 400],
+    ['style=raw&classes=adipose', 400],
+    ['style=color&classes=nope', 400],
+    ['style=color&opacity=2', 400],
+    ['style=color&opacity=NaN', 400],
   ])('%s -> %i', async (q, status) => {
     const res = await request(s.app).get(`/slides/tumor_083/mask_files/11/0_0.png?${q}`);
     expect(res.status).toBe(status);

@@ -54,17 +54,25 @@ beforeAll(async () => {
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const base = `/iiif/3/${ID}`;
-const fetch = (path: string, headers: Record<string, string> = {}) => request(app).get(path).set(headers).buffer(true).parse(binary);
+const fetch = (path: string, headers: Record<string, string> = {}) =>
+  request(app).get(path).set(headers).buffer(true).parse(binary);
 const image = async (region = 'full', size = 'max', rotation = '0', quality = 'default', format = 'jpg') => {
   const res = await fetch(`${base}/${region}/${size}/${rotation}/${quality}.${format}`);
   expect(res.status, `${region}/${size}/${rotation}/${quality}.${format}`).toBe(200);
-  const { data, info } = await sharp(res.body as Buffer).raw().toBuffer({ resolveWithObject: true });
+  const { data, info } = await sharp(res.body as Buffer)
+    .raw()
+    .toBuffer({ resolveWithObject: true });
   return { data, width: info.width, height: info.height, channels: info.channels, res };
 };
 type Img = Awaited<ReturnType<typeof image>>;
 
 /** The validator's square test: the most frequent colour of a crop is the square's colour (within 5). */
-function matches(img: Img, box: { left: number; top: number; width: number; height: number }, x: number, y: number): boolean {
+function matches(
+  img: Img,
+  box: { left: number; top: number; width: number; height: number },
+  x: number,
+  y: number,
+): boolean {
   const counts = new Map<number, number>();
   for (let j = box.top; j < box.top + box.height; j++) {
     for (let i = box.left; i < box.left + box.width; i++) {
@@ -82,26 +90,48 @@ function matches(img: Img, box: { left: number; top: number; width: number; heig
 function squaresMatch(img: Img, pick: Array<[number, number]>): boolean {
   const sw = Math.floor((img.width / SIDE) * 100);
   const sh = Math.floor((img.height / SIDE) * 100);
-  return pick.every(([x, y]) => matches(img, { left: x * sw + 13, top: y * sh + 13, width: sw - 13, height: sh - 13 }, x, y));
+  return pick.every(([x, y]) =>
+    matches(img, { left: x * sw + 13, top: y * sh + 13, width: sw - 13, height: sh - 13 }, x, y),
+  );
 }
 
-const SOME: Array<[number, number]> = [[0, 0], [9, 9], [3, 7], [8, 1], [5, 5]];
+const SOME: Array<[number, number]> = [
+  [0, 0],
+  [9, 9],
+  [3, 7],
+  [8, 1],
+  [5, 5],
+];
 
 describe('info.json (info_json, jsonld, cors, baseurl_redirect)', () => {
   it('has the required fields, the right id, context, protocol, profile and type', async () => {
     const res = await request(app).get(`${base}/info.json`).set('Host', 'validator.test');
     const info = JSON.parse(res.text);
     expect(res.headers['content-type']).toMatch(/^application\/json/);
-    expect(info).toMatchObject({ '@context': 'http://iiif.io/api/image/3/context.json', id: `http://validator.test${base}`, protocol: 'http://iiif.io/api/image', profile: 'level2', type: 'ImageService3', width: SIDE, height: SIDE });
+    expect(info).toMatchObject({
+      '@context': 'http://iiif.io/api/image/3/context.json',
+      id: `http://validator.test${base}`,
+      protocol: 'http://iiif.io/api/image',
+      profile: 'level2',
+      type: 'ImageService3',
+      width: SIDE,
+      height: SIDE,
+    });
     for (const s of info.sizes) expect([Number.isInteger(s.width), Number.isInteger(s.height)]).toEqual([true, true]);
-    for (const t of info.tiles) expect([Number.isInteger(t.width), Array.isArray(t.scaleFactors)]).toEqual([true, true]);
-    for (const k of ['extraQualities', 'extraFormats', 'extraFeatures', 'service', 'partOf']) expect(Array.isArray(info[k])).toBe(true);
-    for (const item of [...info.service, ...info.partOf]) expect([typeof (item.id ?? item['@id']), typeof (item.type ?? item['@type'])]).toEqual(['string', 'string']);
+    for (const t of info.tiles)
+      expect([Number.isInteger(t.width), Array.isArray(t.scaleFactors)]).toEqual([true, true]);
+    for (const k of ['extraQualities', 'extraFormats', 'extraFeatures', 'service', 'partOf'])
+      expect(Array.isArray(info[k])).toBe(true);
+    for (const item of [...info.service, ...info.partOf])
+      expect([typeof (item.id ?? item['@id']), typeof (item.type ?? item['@type'])]).toEqual(['string', 'string']);
     for (const gone of ['license', 'attribution', 'logo']) expect(info).not.toHaveProperty(gone);
   });
 
   it('answers application/ld+json when asked, with CORS for any origin', async () => {
-    const res = await request(app).get(`${base}/info.json`).set('Accept', 'application/ld+json').set('Origin', 'http://iiif.io/');
+    const res = await request(app)
+      .get(`${base}/info.json`)
+      .set('Accept', 'application/ld+json')
+      .set('Origin', 'http://iiif.io/');
     expect(res.headers['content-type']).toMatch(/^application\/ld\+json/);
     expect(res.headers['access-control-allow-origin']).toBe('*');
   });
@@ -118,7 +148,9 @@ describe('identifiers (id_basic, id_squares, id_escaped, id_error_*)', () => {
     expect([img.width, img.height]).toEqual([SIDE, SIDE]);
     const all: Array<[number, number]> = [];
     for (let x = 0; x < 10; x++) for (let y = 0; y < 10; y++) all.push([x, y]);
-    expect(all.filter(([x, y]) => !matches(img, { left: x * 100 + 13, top: y * 100 + 13, width: 74, height: 74 }, x, y))).toEqual([]);
+    expect(
+      all.filter(([x, y]) => !matches(img, { left: x * 100 + 13, top: y * 100 + 13, width: 74, height: 74 }, x, y)),
+    ).toEqual([]);
   });
 
   it('takes percent-escaped identifiers', async () => {
@@ -186,12 +218,20 @@ describe('size (size_wc, size_ch, size_wh, size_bwh, size_percent, size_region, 
     }
   });
 
-  it.each(['1500,1500', ',1200', '1100,', 'pct:200', 'full', 'xyzzy1', '!,7'])('%s -> 400 (no upscaling without ^; 3.0 has no "full")', async (size) => {
-    expect((await fetch(`${base}/full/${size}/0/default.jpg`)).status).toBe(400);
-  });
+  it.each(['1500,1500', ',1200', '1100,', 'pct:200', 'full', 'xyzzy1', '!,7'])(
+    '%s -> 400 (no upscaling without ^; 3.0 has no "full")',
+    async (size) => {
+      expect((await fetch(`${base}/full/${size}/0/default.jpg`)).status).toBe(400);
+    },
+  );
 
   it('upscales with ^ (size_up, beyond level 2 but declared as sizeUpscaling)', async () => {
-    for (const [size, side] of [['^1500,1500', 1500], ['^,1200', 1200], ['^pct:150', 1500], ['^!2000,1500', 1500]] as const) {
+    for (const [size, side] of [
+      ['^1500,1500', 1500],
+      ['^,1200', 1200],
+      ['^pct:150', 1500],
+      ['^!2000,1500', 1500],
+    ] as const) {
       const img = await image('full', size);
       expect([img.width, img.height]).toEqual([side, side]);
       expect(squaresMatch(img, SOME)).toBe(true);
@@ -245,9 +285,15 @@ describe('quality and format (quality_*, format_jpg, format_png, format_error_ra
 
   it('jpg is JPEG and png is PNG', async () => {
     const jpg = await fetch(`${base}/full/max/0/default.jpg`);
-    expect([jpg.headers['content-type'], (await sharp(jpg.body as Buffer).metadata()).format]).toEqual(['image/jpeg', 'jpeg']);
+    expect([jpg.headers['content-type'], (await sharp(jpg.body as Buffer).metadata()).format]).toEqual([
+      'image/jpeg',
+      'jpeg',
+    ]);
     const png = await fetch(`${base}/full/max/0/default.png`);
-    expect([png.headers['content-type'], (await sharp(png.body as Buffer).metadata()).format]).toEqual(['image/png', 'png']);
+    expect([png.headers['content-type'], (await sharp(png.body as Buffer).metadata()).format]).toEqual([
+      'image/png',
+      'png',
+    ]);
   });
 
   it.each(['q1w2e3', 'grey', 'native'])('quality %s -> 400', async (q) => {

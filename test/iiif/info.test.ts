@@ -12,7 +12,11 @@ const LEVELS = [
   { width: 1_250, height: 875, downsample: 8.0006 },
 ];
 const TILE = { width: 512, height: 512 };
-const plain = { rotation: { mirror: false, degrees: 0 } as Rotation, quality: 'default' as const, format: 'jpg' as const };
+const plain = {
+  rotation: { mirror: false, degrees: 0 } as Rotation,
+  quality: 'default' as const,
+  format: 'jpg' as const,
+};
 
 describe('scale factors', () => {
   it.each([
@@ -54,7 +58,9 @@ describe('aligned stored tiles', () => {
     // Scale factor 16 has no stored level.
     [{ x: 0, y: 0, w: 8_192, h: 7_001 }, 512, null],
   ])('%o at %i px -> %o', (rect, side, expected) => {
-    expect(alignedStoredTile(FULL, LEVELS, TILE, { rect, size: { width: side, height: side }, ...plain })).toEqual(expected);
+    expect(alignedStoredTile(FULL, LEVELS, TILE, { rect, size: { width: side, height: side }, ...plain })).toEqual(
+      expected,
+    );
   });
 
   it('only jpg, default or color, unrotated, unmirrored requests pass through', () => {
@@ -62,14 +68,27 @@ describe('aligned stored tiles', () => {
     expect(alignedStoredTile(FULL, LEVELS, TILE, { ...req, ...plain, quality: 'color' })).not.toBeNull();
     expect(alignedStoredTile(FULL, LEVELS, TILE, { ...req, ...plain, quality: 'gray' })).toBeNull();
     expect(alignedStoredTile(FULL, LEVELS, TILE, { ...req, ...plain, format: 'png' })).toBeNull();
-    expect(alignedStoredTile(FULL, LEVELS, TILE, { ...req, ...plain, rotation: { mirror: false, degrees: 90 } })).toBeNull();
-    expect(alignedStoredTile(FULL, LEVELS, TILE, { ...req, ...plain, rotation: { mirror: true, degrees: 0 } })).toBeNull();
+    expect(
+      alignedStoredTile(FULL, LEVELS, TILE, { ...req, ...plain, rotation: { mirror: false, degrees: 90 } }),
+    ).toBeNull();
+    expect(
+      alignedStoredTile(FULL, LEVELS, TILE, { ...req, ...plain, rotation: { mirror: true, degrees: 0 } }),
+    ).toBeNull();
     expect(alignedStoredTile(FULL, LEVELS, { width: 512, height: 256 }, { ...req, ...plain })).toBeNull();
   });
 });
 
 describe('info.json', () => {
-  const model = { id: 'http://h/iiif/3/s', kind: 'image' as const, ...FULL, levels: LEVELS, tileSize: 512, maxArea: 16_000_000, mppX: 0.25, manifest: 'http://h/slides/s/manifest.json' };
+  const model = {
+    id: 'http://h/iiif/3/s',
+    kind: 'image' as const,
+    ...FULL,
+    levels: LEVELS,
+    tileSize: 512,
+    maxArea: 16_000_000,
+    mppX: 0.25,
+    manifest: 'http://h/slides/s/manifest.json',
+  };
 
   it('describes a slide at level 2 with its tiles, sizes and physical scale', () => {
     expect(infoJson(model)).toEqual({
@@ -82,28 +101,66 @@ describe('info.json', () => {
       height: 7_001,
       maxArea: 16_000_000,
       // Levels 0 (70 Mpx) and 1 (17.5 Mpx) are above maxArea: not offered as whole-image sizes.
-      sizes: [{ width: 1_250, height: 875 }, { width: 2_500, height: 1_750 }],
+      sizes: [
+        { width: 1_250, height: 875 },
+        { width: 2_500, height: 1_750 },
+      ],
       tiles: [{ width: 512, height: 512, scaleFactors: [1, 2, 4, 8, 16, 32] }],
       extraFormats: ['webp'],
       extraQualities: ['gray', 'bitonal'],
       extraFeatures: expect.arrayContaining(['mirroring', 'sizeUpscaling', 'rotationBy90s', 'regionSquare']),
       partOf: [{ id: 'http://h/slides/s/manifest.json', type: 'Manifest' }],
-      service: [{ '@context': 'http://iiif.io/api/annex/services/physdim/1/context.json', id: 'http://h/iiif/3/s#physdim', type: 'PhysicalDimensions', profile: 'http://iiif.io/api/annex/services/physdim', physicalScale: 0.00025, physicalUnits: 'mm' }],
+      service: [
+        {
+          '@context': 'http://iiif.io/api/annex/services/physdim/1/context.json',
+          id: 'http://h/iiif/3/s#physdim',
+          type: 'PhysicalDimensions',
+          profile: 'http://iiif.io/api/annex/services/physdim',
+          physicalScale: 0.00025,
+          physicalUnits: 'mm',
+        },
+      ],
     });
   });
 
   it('label images are png only, with no physical service when the mpp is unknown', () => {
     const info = infoJson({ ...model, kind: 'mask', mppX: null });
-    expect(info).toMatchObject({ profile: 'level0', preferredFormats: ['png'], extraFormats: ['png'], extraQualities: [] });
+    expect(info).toMatchObject({
+      profile: 'level0',
+      preferredFormats: ['png'],
+      extraFormats: ['png'],
+      extraQualities: [],
+    });
     expect(info).not.toHaveProperty('service');
   });
 });
 
 describe('manifest', () => {
-  const m = { id: 'http://h/slides/s/manifest.json', iiifBase: 'http://h/iiif/3', slideId: 's', label: 'S.tif', width: 100, height: 50, mppX: null, labelled: true, metadata: [{ label: 'Slide id', value: 's' }] };
+  const m = {
+    id: 'http://h/slides/s/manifest.json',
+    iiifBase: 'http://h/iiif/3',
+    slideId: 's',
+    label: 'S.tif',
+    width: 100,
+    height: 50,
+    mppX: null,
+    labelled: true,
+    metadata: [{ label: 'Slide id', value: 's' }],
+  };
 
   it('paints the slide and its two label layers as a Choice on one canvas', () => {
-    const doc = manifestJson(m) as { items: Array<{ id: string; width: number; items: Array<{ items: Array<{ target: string; body: { type: string; items: Array<{ id: string; format: string; service: Array<{ id: string }> }> } }> }> }> };
+    const doc = manifestJson(m) as {
+      items: Array<{
+        id: string;
+        width: number;
+        items: Array<{
+          items: Array<{
+            target: string;
+            body: { type: string; items: Array<{ id: string; format: string; service: Array<{ id: string }> }> };
+          }>;
+        }>;
+      }>;
+    };
     const canvas = doc.items[0]!;
     expect(canvas).toMatchObject({ id: 'http://h/slides/s/canvas/1', type: 'Canvas', width: 100, height: 50 });
     const anno = canvas.items[0]!.items[0]!;
@@ -117,7 +174,9 @@ describe('manifest', () => {
   });
 
   it('an unlabelled slide paints the image alone', () => {
-    const doc = manifestJson({ ...m, labelled: false }) as { items: Array<{ items: Array<{ items: Array<{ body: { type: string } }> }> }> };
+    const doc = manifestJson({ ...m, labelled: false }) as {
+      items: Array<{ items: Array<{ items: Array<{ body: { type: string } }> }> }>;
+    };
     expect(doc.items[0]!.items[0]!.items[0]!.body.type).toBe('Image');
   });
 });

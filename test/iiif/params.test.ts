@@ -1,7 +1,16 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { AppError } from '../../src/errors.js';
-import { canonical, outputSize, parseQualityFormat, parseRegion, parseRotation, parseSize, regionRect, rotatedSize } from '../../src/iiif/params.js';
+import {
+  canonical,
+  outputSize,
+  parseQualityFormat,
+  parseRegion,
+  parseRotation,
+  parseSize,
+  regionRect,
+  rotatedSize,
+} from '../../src/iiif/params.js';
 
 /** The status and code an input fails with, or 'ok'. */
 function outcome(fn: () => unknown): string {
@@ -178,13 +187,18 @@ describe('quality.format', () => {
 });
 
 it('canonical form: pixels region, w,h size', () => {
-  expect(canonical({ x: 1, y: 2, w: 3, h: 4 }, { width: 5, height: 6 }, { mirror: true, degrees: 90 }, 'gray', 'png')).toBe('1,2,3,4/5,6/!90/gray.png');
+  expect(
+    canonical({ x: 1, y: 2, w: 3, h: 4 }, { width: 5, height: 6 }, { mirror: true, degrees: 90 }, 'gray', 'png'),
+  ).toBe('1,2,3,4/5,6/!90/gray.png');
 });
 
 describe('any input', () => {
   /** Segments built from the characters IIIF parameters use, plus a few that they never do. */
   const segment = fc.stringMatching(/^[\^!]?(pct:)?[0-9.,!^a-z:%-]{0,14}$/);
-  const number = fc.oneof(fc.integer({ min: 0, max: 5000 }).map(String), fc.double({ min: 0, max: 400, noNaN: true }).map((n) => n.toFixed(3)));
+  const number = fc.oneof(
+    fc.integer({ min: 0, max: 5000 }).map(String),
+    fc.double({ min: 0, max: 400, noNaN: true }).map((n) => n.toFixed(3)),
+  );
   const wellFormed = fc.oneof(
     fc.tuple(number, number, number, number).map((p) => p.join(',')),
     fc.tuple(number, number, number, number).map((p) => `pct:${p.join(',')}`),
@@ -194,22 +208,37 @@ describe('any input', () => {
 
   it('is answered, or refused with a 400 or 501; what is answered fits the image and the limits', () => {
     fc.assert(
-      fc.property(fc.oneof(segment, wellFormed), fc.oneof(segment, wellFormed), fc.integer({ min: 1, max: 3000 }), fc.integer({ min: 1, max: 3000 }), (region, size, width, height) => {
-        let rect: { x: number; y: number; w: number; h: number };
-        let out: { width: number; height: number };
-        try {
-          rect = regionRect(parseRegion(region), width, height);
-          out = outputSize(parseSize(size), rect.w, rect.h, LIMITS);
-        } catch (e) {
-          expect(e).toBeInstanceOf(AppError);
-          expect([400, 501]).toContain((e as AppError).status);
-          return;
-        }
-        expect(rect.x >= 0 && rect.y >= 0 && rect.w >= 1 && rect.h >= 1 && rect.x + rect.w <= width && rect.y + rect.h <= height).toBe(true);
-        expect(Number.isInteger(out.width) && Number.isInteger(out.height) && out.width >= 1 && out.height >= 1).toBe(true);
-        expect(out.width * out.height).toBeLessThanOrEqual(LIMITS.maxArea);
-        if (!size.startsWith('^')) expect(out.width <= rect.w && out.height <= rect.h).toBe(true);
-      }),
+      fc.property(
+        fc.oneof(segment, wellFormed),
+        fc.oneof(segment, wellFormed),
+        fc.integer({ min: 1, max: 3000 }),
+        fc.integer({ min: 1, max: 3000 }),
+        (region, size, width, height) => {
+          let rect: { x: number; y: number; w: number; h: number };
+          let out: { width: number; height: number };
+          try {
+            rect = regionRect(parseRegion(region), width, height);
+            out = outputSize(parseSize(size), rect.w, rect.h, LIMITS);
+          } catch (e) {
+            expect(e).toBeInstanceOf(AppError);
+            expect([400, 501]).toContain((e as AppError).status);
+            return;
+          }
+          expect(
+            rect.x >= 0 &&
+              rect.y >= 0 &&
+              rect.w >= 1 &&
+              rect.h >= 1 &&
+              rect.x + rect.w <= width &&
+              rect.y + rect.h <= height,
+          ).toBe(true);
+          expect(Number.isInteger(out.width) && Number.isInteger(out.height) && out.width >= 1 && out.height >= 1).toBe(
+            true,
+          );
+          expect(out.width * out.height).toBeLessThanOrEqual(LIMITS.maxArea);
+          if (!size.startsWith('^')) expect(out.width <= rect.w && out.height <= rect.h).toBe(true);
+        },
+      ),
       { seed: 15, numRuns: 3000 },
     );
   });

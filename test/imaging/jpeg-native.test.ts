@@ -26,7 +26,13 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 function openLevel0(path: string, opts: SourceOptions = { native: true }): SlideFile {
   const bytes = readFileSync(path);
   const d = parseTiff((o, l) => bytes.subarray(o, o + l), bytes.length).ifds[0]!;
-  const level = { ifd: 0, width: d.num.get(TAG.ImageWidth)!, height: d.num.get(TAG.ImageLength)!, tileWidth: d.num.get(TAG.TileWidth)!, tileHeight: d.num.get(TAG.TileLength)! };
+  const level = {
+    ifd: 0,
+    width: d.num.get(TAG.ImageWidth)!,
+    height: d.num.get(TAG.ImageLength)!,
+    tileWidth: d.num.get(TAG.TileWidth)!,
+    tileHeight: d.num.get(TAG.TileLength)!,
+  };
   return openSlideFile(path, [level], opts);
 }
 
@@ -35,7 +41,9 @@ const gridOf = async (src: SlideFile, crop: Crop) => jpegGrid(src, 0, crop);
 
 /** libvips' answer: the whole tiles joined, decoded, cropped. */
 async function viaLibvips(grid: TileGrid, local: Crop): Promise<Buffer> {
-  const out = await renderRegion({ kind: 'tiles', tiles: grid.tiles as Buffer[], across: grid.across }, local, local, { kind: 'raw' });
+  const out = await renderRegion({ kind: 'tiles', tiles: grid.tiles as Buffer[], across: grid.across }, local, local, {
+    kind: 'raw',
+  });
   return (out as { data: Buffer }).data;
 }
 
@@ -50,12 +58,22 @@ function crops(width: number, height: number, tile: number, n: number, seed: num
     { left: 15, top: 17, width: 18, height: 14 },
     { left: 8, top: 8, width: tile - 16, height: tile - 16 },
     { left: 32, top: 0, width: 100, height: Math.min(height, tile + 7) },
-    { left: tile - 3, top: tile - 3, width: Math.min(width - tile + 3, tile + 6), height: Math.min(height - tile + 3, tile + 6) },
+    {
+      left: tile - 3,
+      top: tile - 3,
+      width: Math.min(width - tile + 3, tile + 6),
+      height: Math.min(height - tile + 3, tile + 6),
+    },
   ];
   for (let i = 0; i < n; i++) {
     const w = 1 + Math.floor(rnd() * Math.min(width, 300));
     const h = 1 + Math.floor(rnd() * Math.min(height, 300));
-    out.push({ left: Math.floor(rnd() * (width - w + 1)), top: Math.floor(rnd() * (height - h + 1)), width: w, height: h });
+    out.push({
+      left: Math.floor(rnd() * (width - w + 1)),
+      top: Math.floor(rnd() * (height - h + 1)),
+      width: w,
+      height: h,
+    });
   }
   return out.filter((c) => c.left + c.width <= width && c.top + c.height <= height);
 }
@@ -93,7 +111,7 @@ describe('native JPEG region decoder', () => {
     const h = 1100;
     const px = Buffer.alloc(w * h * 3);
     const rnd = seededRandom(3);
-    for (let i = 0; i < px.length; i++) px[i] = (i % 3 === 0 ? (i >> 5) & 255 : Math.floor(rnd() * 256));
+    for (let i = 0; i < px.length; i++) px[i] = i % 3 === 0 ? (i >> 5) & 255 : Math.floor(rnd() * 256);
     await sharp(px, { raw: { width: w, height: h, channels: 3 } })
       .tiff({ tile: true, tileWidth: 512, tileHeight: 512, compression: 'jpeg', quality: 85 })
       .toFile(file);
@@ -107,13 +125,18 @@ describe('native JPEG region decoder', () => {
 
   it('decodes grey (one-component) tiles to RGB like libvips', async () => {
     const tile = await sharp({ create: { width: 64, height: 64, channels: 3, background: '#7a7a7a' } })
-      .composite([{ input: Buffer.from('<svg width="64" height="64"><circle cx="20" cy="30" r="17" fill="#202020"/></svg>') }])
+      .composite([
+        { input: Buffer.from('<svg width="64" height="64"><circle cx="20" cy="30" r="17" fill="#202020"/></svg>') },
+      ])
       .toColourspace('b-w')
       .jpeg({ quality: 80 })
       .toBuffer();
     expect((await sharp(tile).metadata()).channels).toBe(1);
     const grid = { tiles: [tile], across: 1, tileWidth: 64, tileHeight: 64 };
-    for (const c of [{ left: 0, top: 0, width: 64, height: 64 }, { left: 9, top: 13, width: 30, height: 41 }]) {
+    for (const c of [
+      { left: 0, top: 0, width: 64, height: 64 },
+      { left: 9, top: 13, width: 30, height: 41 },
+    ]) {
       const raw = await decodeGrid(grid, c);
       const ref = await sharp(tile).extract(c).toColourspace('srgb').raw().toBuffer();
       expect(raw.data.equals(ref)).toBe(true);
@@ -121,11 +144,18 @@ describe('native JPEG region decoder', () => {
   });
 
   it('fills sparse (null) tiles with white and decodes the others', async () => {
-    const tile = await sharp({ create: { width: 32, height: 32, channels: 3, background: '#204080' } }).jpeg({ quality: 90 }).toBuffer();
-    const raw = await decodeGrid({ tiles: [tile, null], across: 2, tileWidth: 32, tileHeight: 32 }, { left: 16, top: 0, width: 32, height: 32 });
+    const tile = await sharp({ create: { width: 32, height: 32, channels: 3, background: '#204080' } })
+      .jpeg({ quality: 90 })
+      .toBuffer();
+    const raw = await decodeGrid(
+      { tiles: [tile, null], across: 2, tileWidth: 32, tileHeight: 32 },
+      { left: 16, top: 0, width: 32, height: 32 },
+    );
     const ref = await sharp(tile).raw().toBuffer();
     for (let y = 0; y < 32; y++) {
-      expect(raw.data.subarray(y * 96, y * 96 + 48).equals(ref.subarray((y * 32 + 16) * 3, (y * 32 + 32) * 3))).toBe(true);
+      expect(raw.data.subarray(y * 96, y * 96 + 48).equals(ref.subarray((y * 32 + 16) * 3, (y * 32 + 32) * 3))).toBe(
+        true,
+      );
       expect([...raw.data.subarray(y * 96 + 48, y * 96 + 96)].every((v) => v === 255)).toBe(true);
     }
   });
@@ -140,11 +170,17 @@ describe('native JPEG region decoder', () => {
       const mixed = { ...grid, tiles: grid.tiles.map((t, i) => (i === 1 ? { rgb } : t)) };
       expect((await decodeGrid(mixed, local)).data.equals((await decodeGrid(grid, local)).data)).toBe(true);
       // And JPEG-encoded from a mixed grid, the same pixels as from JPEG tiles only.
-      const a = await sharp(await encodeGrid(mixed, local, 80)).raw().toBuffer();
-      const b = await sharp(await encodeGrid(grid, local, 80)).raw().toBuffer();
+      const a = await sharp(await encodeGrid(mixed, local, 80))
+        .raw()
+        .toBuffer();
+      const b = await sharp(await encodeGrid(grid, local, 80))
+        .raw()
+        .toBuffer();
       expect(a.equals(b)).toBe(true);
       // A decoded tile must hold a whole tile.
-      await expect(decodeGrid({ ...grid, tiles: grid.tiles.map((t, i) => (i === 1 ? { rgb: rgb.subarray(0, 100) } : t)) }, local)).rejects.toThrow(RangeError);
+      await expect(
+        decodeGrid({ ...grid, tiles: grid.tiles.map((t, i) => (i === 1 ? { rgb: rgb.subarray(0, 100) } : t)) }, local),
+      ).rejects.toThrow(RangeError);
     } finally {
       src.close();
     }
@@ -169,9 +205,15 @@ describe('native JPEG region decoder', () => {
     try {
       const crop = { left: 230, top: 470, width: 256, height: 256 };
       const want = ((await plain.render(0, crop, crop, { kind: 'raw' })) as { data: Buffer }).data;
-      const under = (Math.floor((crop.left + crop.width - 1) / level.tileWidth) - Math.floor(crop.left / level.tileWidth) + 1) * (Math.floor((crop.top + crop.height - 1) / level.tileHeight) - Math.floor(crop.top / level.tileHeight) + 1);
+      const under =
+        (Math.floor((crop.left + crop.width - 1) / level.tileWidth) - Math.floor(crop.left / level.tileWidth) + 1) *
+        (Math.floor((crop.top + crop.height - 1) / level.tileHeight) - Math.floor(crop.top / level.tileHeight) + 1);
       expect(under).toBeGreaterThan(1);
-      for (const [round, kept] of [[1, 0], [2, under], [3, under]] as const) {
+      for (const [round, kept] of [
+        [1, 0],
+        [2, under],
+        [3, under],
+      ] as const) {
         const got = ((await cached.render(0, crop, crop, { kind: 'raw' })) as { data: Buffer }).data;
         expect(got.equals(want), `round ${round}`).toBe(true);
         expect(store.size, `round ${round}`).toBe(kept);
@@ -185,7 +227,7 @@ describe('native JPEG region decoder', () => {
     }
   });
 
-  it('encodes JPEG in the same job: the pixels of libvips\' encoder at that quality, baseline JFIF', async () => {
+  it("encodes JPEG in the same job: the pixels of libvips' encoder at that quality, baseline JFIF", async () => {
     const src = openLevel0(realPath('CMU-1-Small-Region.svs'));
     try {
       for (const quality of [40, 75, 95]) {
@@ -194,7 +236,13 @@ describe('native JPEG region decoder', () => {
         const jpeg = await encodeGrid(grid, local, quality);
         expect(jpeg.subarray(0, 4)).toEqual(Buffer.from([0xff, 0xd8, 0xff, 0xe0]));
         const ours = await sharp(jpeg).raw().toBuffer();
-        const theirs = await sharp(await sharp(raw.data, { raw: { width: 256, height: 256, channels: 3 } }).jpeg({ quality }).toBuffer()).raw().toBuffer();
+        const theirs = await sharp(
+          await sharp(raw.data, { raw: { width: 256, height: 256, channels: 3 } })
+            .jpeg({ quality })
+            .toBuffer(),
+        )
+          .raw()
+          .toBuffer();
         expect(ours.equals(theirs), `quality ${quality}`).toBe(true);
       }
     } finally {
@@ -202,24 +250,47 @@ describe('native JPEG region decoder', () => {
     }
   });
 
-  it('refuses corrupt and truncated tiles with the decoder\'s reason', async () => {
-    const good = await sharp({ create: { width: 64, height: 64, channels: 3, background: '#336699' } }).jpeg().toBuffer();
+  it("refuses corrupt and truncated tiles with the decoder's reason", async () => {
+    const good = await sharp({ create: { width: 64, height: 64, channels: 3, background: '#336699' } })
+      .jpeg()
+      .toBuffer();
     const grid = (tile: Buffer) => ({ tiles: [tile], across: 1, tileWidth: 64, tileHeight: 64 });
     const whole = { left: 0, top: 0, width: 64, height: 64 };
-    await expect(decodeGrid(grid(good.subarray(0, good.length >> 1)), whole)).rejects.toThrow(/JPEG tile: Premature end/);
-    await expect(decodeGrid(grid(Buffer.from('not a jpeg at all')), whole)).rejects.toThrow(/JPEG tile: Not a JPEG file/);
+    await expect(decodeGrid(grid(good.subarray(0, good.length >> 1)), whole)).rejects.toThrow(
+      /JPEG tile: Premature end/,
+    );
+    await expect(decodeGrid(grid(Buffer.from('not a jpeg at all')), whole)).rejects.toThrow(
+      /JPEG tile: Not a JPEG file/,
+    );
     await expect(decodeGrid(grid(Buffer.alloc(0)), whole)).rejects.toThrow(/JPEG tile/);
     // A tile smaller than the TIFF says: refused, never read past.
-    await expect(decodeGrid({ tiles: [good], across: 1, tileWidth: 128, tileHeight: 128 }, { left: 0, top: 0, width: 100, height: 100 })).rejects.toThrow(/smaller than the TIFF tile size/);
+    await expect(
+      decodeGrid(
+        { tiles: [good], across: 1, tileWidth: 128, tileHeight: 128 },
+        { left: 0, top: 0, width: 100, height: 100 },
+      ),
+    ).rejects.toThrow(/smaller than the TIFF tile size/);
     // One claiming far more than the tile size: refused before it allocates anything.
-    const huge = await sharp({ create: { width: 4000, height: 300, channels: 3, background: '#336699' } }).jpeg({ progressive: true }).toBuffer();
-    await expect(decodeGrid({ tiles: [huge], across: 1, tileWidth: 256, tileHeight: 256 }, { left: 0, top: 0, width: 64, height: 64 })).rejects.toThrow(/larger than the TIFF tile size/);
-    const cmyk = await sharp({ create: { width: 64, height: 64, channels: 3, background: '#336699' } }).toColourspace('cmyk').jpeg().toBuffer();
+    const huge = await sharp({ create: { width: 4000, height: 300, channels: 3, background: '#336699' } })
+      .jpeg({ progressive: true })
+      .toBuffer();
+    await expect(
+      decodeGrid(
+        { tiles: [huge], across: 1, tileWidth: 256, tileHeight: 256 },
+        { left: 0, top: 0, width: 64, height: 64 },
+      ),
+    ).rejects.toThrow(/larger than the TIFF tile size/);
+    const cmyk = await sharp({ create: { width: 64, height: 64, channels: 3, background: '#336699' } })
+      .toColourspace('cmyk')
+      .jpeg()
+      .toBuffer();
     await expect(decodeGrid(grid(cmyk), whole)).rejects.toThrow(/4 components/);
   });
 
   it('refuses a region the tiles do not cover (or an empty one, or a bad quality), without decoding', async () => {
-    const t = await sharp({ create: { width: 16, height: 16, channels: 3, background: '#000' } }).jpeg().toBuffer();
+    const t = await sharp({ create: { width: 16, height: 16, channels: 3, background: '#000' } })
+      .jpeg()
+      .toBuffer();
     const g = { tiles: [t, t], across: 2, tileWidth: 16, tileHeight: 16 };
     await expect(decodeGrid(g, { left: 20, top: 0, width: 13, height: 4 })).rejects.toThrow(RangeError);
     await expect(decodeGrid(g, { left: -1, top: 0, width: 4, height: 4 })).rejects.toThrow(RangeError);
@@ -241,12 +312,21 @@ describe('native JPEG region decoder', () => {
     const d = parseTiff((o, l) => bytes.subarray(o, o + l), bytes.length).ifds[0]!;
     const offsets = d.arrays.get(TAG.TileOffsets)!;
     const counts = d.arrays.get(TAG.TileByteCounts)!;
-    const cmyk = await sharp({ create: { width: 256, height: 256, channels: 3, background: '#8040c0' } }).toColourspace('cmyk').jpeg({ quality: 30 }).toBuffer();
+    const cmyk = await sharp({ create: { width: 256, height: 256, channels: 3, background: '#8040c0' } })
+      .toColourspace('cmyk')
+      .jpeg({ quality: 30 })
+      .toBuffer();
     expect(cmyk.length).toBeLessThan(counts[0]!);
     const patched = Buffer.concat([bytes, cmyk]);
     // Point tile 0 at the CMYK stream appended to the file (the tables, if any, are ignored by a full stream).
-    patched.writeUInt32LE(bytes.length, offsets.length === 1 ? tagValueOffset(bytes, TAG.TileOffsets) : readU32Array(bytes, TAG.TileOffsets));
-    patched.writeUInt32LE(cmyk.length, offsets.length === 1 ? tagValueOffset(bytes, TAG.TileByteCounts) : readU32Array(bytes, TAG.TileByteCounts));
+    patched.writeUInt32LE(
+      bytes.length,
+      offsets.length === 1 ? tagValueOffset(bytes, TAG.TileOffsets) : readU32Array(bytes, TAG.TileOffsets),
+    );
+    patched.writeUInt32LE(
+      cmyk.length,
+      offsets.length === 1 ? tagValueOffset(bytes, TAG.TileByteCounts) : readU32Array(bytes, TAG.TileByteCounts),
+    );
     writeFileSync(file, patched);
     const reasons: string[] = [];
     const src = openLevel0(file, { native: true, onNativeFallback: (r) => reasons.push(r) });
@@ -289,7 +369,9 @@ function markerAt(jpeg: Buffer, code: number): number {
 
 /** A small progressive JPEG whose frame header claims `width` x `height`. */
 async function claiming(width: number, height: number): Promise<Buffer> {
-  const jpeg = await sharp({ create: { width: 16, height: 16, channels: 3, background: '#336699' } }).jpeg({ progressive: true }).toBuffer();
+  const jpeg = await sharp({ create: { width: 16, height: 16, channels: 3, background: '#336699' } })
+    .jpeg({ progressive: true })
+    .toBuffer();
   const sof = markerAt(jpeg, 0xc2);
   jpeg.writeUInt16BE(height, sof + 5);
   jpeg.writeUInt16BE(width, sof + 7);
@@ -303,39 +385,67 @@ describe('native JPEG region decoder: hostile tiles and arguments', () => {
     const tile = await claiming(32767, 32767);
     expect(tile.length).toBeLessThan(1024);
     // The grid itself is beyond the absolute cap: refused as an argument.
-    await expect(decodeGrid({ tiles: [tile], across: 1, tileWidth: 16384, tileHeight: 16384 }, corner)).rejects.toThrow(/tileWidth \* tileHeight/);
+    await expect(decodeGrid({ tiles: [tile], across: 1, tileWidth: 16384, tileHeight: 16384 }, corner)).rejects.toThrow(
+      /tileWidth \* tileHeight/,
+    );
     // Within twice a 4096 px tile, above the absolute frame cap: refused from the header, as an AppError.
     const wide = await claiming(4100, 4100);
-    const err = await appErrorOf(() => decodeGrid({ tiles: [wide], across: 1, tileWidth: 4096, tileHeight: 4096 }, corner));
+    const err = await appErrorOf(() =>
+      decodeGrid({ tiles: [wide], across: 1, tileWidth: 4096, tileHeight: 4096 }, corner),
+    );
     expect([err.status, err.code]).toEqual([503, 'TILE_TOO_LARGE']);
     expect(err.detail).toMatch(/4100x4100, larger than the TIFF tile size/);
     // And the same in the JPEG-encoding job.
     // A CMYK tile (which would go on to libvips) is refused for its size first.
-    const cmyk = await sharp({ create: { width: 16, height: 16, channels: 3, background: '#336699' } }).toColourspace('cmyk').jpeg().toBuffer();
+    const cmyk = await sharp({ create: { width: 16, height: 16, channels: 3, background: '#336699' } })
+      .toColourspace('cmyk')
+      .jpeg()
+      .toBuffer();
     const cmykSof = markerAt(cmyk, 0xc0);
     cmyk.writeUInt16BE(4100, cmykSof + 5);
     cmyk.writeUInt16BE(4100, cmykSof + 7);
-    expect((await appErrorOf(() => decodeGrid({ tiles: [cmyk], across: 1, tileWidth: 4096, tileHeight: 4096 }, corner))).code).toBe('TILE_TOO_LARGE');
+    expect(
+      (await appErrorOf(() => decodeGrid({ tiles: [cmyk], across: 1, tileWidth: 4096, tileHeight: 4096 }, corner)))
+        .code,
+    ).toBe('TILE_TOO_LARGE');
     const long = await claiming(8200, 100);
-    const enc = await appErrorOf(() => encodeGrid({ tiles: [long], across: 1, tileWidth: 4096, tileHeight: 4096 }, corner, 80));
+    const enc = await appErrorOf(() =>
+      encodeGrid({ tiles: [long], across: 1, tileWidth: 4096, tileHeight: 4096 }, corner, 80),
+    );
     expect(enc.code).toBe('TILE_TOO_LARGE');
   });
 
   it('refuses a progressive tile of more than 100 scans with TILE_TOO_MANY_SCANS', async () => {
-    const jpeg = await sharp({ create: { width: 16, height: 16, channels: 3, background: '#336699' } }).jpeg({ progressive: true }).toBuffer();
+    const jpeg = await sharp({ create: { width: 16, height: 16, channels: 3, background: '#336699' } })
+      .jpeg({ progressive: true })
+      .toBuffer();
     // The last scan (SOS to EOI) repeated: libjpeg warns of a bogus progression and goes on reading.
     let sos = -1;
-    for (let o = jpeg.length - 3; o > 0; o--) if (jpeg[o] === 0xff && jpeg[o + 1] === 0xda) { sos = o; break; }
+    for (let o = jpeg.length - 3; o > 0; o--)
+      if (jpeg[o] === 0xff && jpeg[o + 1] === 0xda) {
+        sos = o;
+        break;
+      }
     const scan = jpeg.subarray(sos, jpeg.length - 2);
-    const ok = Buffer.concat([jpeg.subarray(0, jpeg.length - 2), ...Array<Buffer>(20).fill(scan), Buffer.from([0xff, 0xd9])]);
+    const ok = Buffer.concat([
+      jpeg.subarray(0, jpeg.length - 2),
+      ...Array<Buffer>(20).fill(scan),
+      Buffer.from([0xff, 0xd9]),
+    ]);
     const grid = (t: Buffer) => ({ tiles: [t], across: 1, tileWidth: 16, tileHeight: 16 });
     expect((await decodeGrid(grid(ok), corner)).data.length).toBe(16 * 16 * 3);
-    const many = Buffer.concat([jpeg.subarray(0, jpeg.length - 2), ...Array<Buffer>(120).fill(scan), Buffer.from([0xff, 0xd9])]);
+    const many = Buffer.concat([
+      jpeg.subarray(0, jpeg.length - 2),
+      ...Array<Buffer>(120).fill(scan),
+      Buffer.from([0xff, 0xd9]),
+    ]);
     expect((await appErrorOf(() => decodeGrid(grid(many), corner))).code).toBe('TILE_TOO_MANY_SCANS');
   });
 
   it('refuses left/top beyond 2^63, NaN, fractions and sizes beyond the caps; never hands back an unwritten buffer', async () => {
-    const t = await sharp({ create: { width: 16, height: 16, channels: 3, background: '#000' } }).jpeg().toBuffer();
+    const t = await sharp({ create: { width: 16, height: 16, channels: 3, background: '#000' } })
+      .jpeg()
+      .toBuffer();
     const g = { tiles: [t, t], across: 2, tileWidth: 16, tileHeight: 16 };
     for (const bad of [
       { left: 2 ** 63, top: 0, width: 4, height: 4 },

@@ -3,7 +3,13 @@ import { copyFileSync, existsSync, readFileSync, readdirSync, writeFileSync } fr
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  isRunning, runProcess, signalProcess, startProcess, stopProcess, waitForLine, type StartOptions,
+  isRunning,
+  runProcess,
+  signalProcess,
+  startProcess,
+  stopProcess,
+  waitForLine,
+  type StartOptions,
 } from '../../dev/procs.js';
 import { openIndexReadOnly } from '../../src/db/open.js';
 import { SCHEMA_VERSION } from '../../src/db/migrate.js';
@@ -27,8 +33,14 @@ beforeAll(async () => {
   await buildDataset(data, { real: false });
   for (let k = 0; k < COPIES; k++) {
     copyFileSync(join(data, 'slides/Tumor_083.tif'), join(data, `slides/tumor_3${String(k).padStart(2, '0')}.tif`));
-    copyFileSync(join(data, 'labels/lesions/Tumor_083.xml'), join(data, `labels/lesions/tumor_3${String(k).padStart(2, '0')}.xml`));
-    copyFileSync(join(data, 'labels/artefacts/tumor_083.geojson'), join(data, `labels/artefacts/tumor_3${String(k).padStart(2, '0')}.geojson`));
+    copyFileSync(
+      join(data, 'labels/lesions/Tumor_083.xml'),
+      join(data, `labels/lesions/tumor_3${String(k).padStart(2, '0')}.xml`),
+    );
+    copyFileSync(
+      join(data, 'labels/artefacts/tumor_083.geojson'),
+      join(data, `labels/artefacts/tumor_3${String(k).padStart(2, '0')}.geojson`),
+    );
   }
   await ingest({ dataDir: data, indexPath: index });
 });
@@ -37,8 +49,11 @@ afterAll(() => removeTempDir(root));
 const CLI = ['tsx', 'src/cli.ts', 'ingest'];
 // npx and tsx each start a child: the CLI runs as a process group, signalled as a whole, or the
 // ingest itself would survive.
-const cliOptions = (env: Record<string, string>): StartOptions =>
-  ({ env: { ...process.env, ...env }, group: true, stdio: ['ignore', 'ignore', 'pipe'] });
+const cliOptions = (env: Record<string, string>): StartOptions => ({
+  env: { ...process.env, ...env },
+  group: true,
+  stdio: ['ignore', 'ignore', 'pipe'],
+});
 
 async function until(ok: () => boolean, ms: number): Promise<void> {
   const end = Date.now() + ms;
@@ -55,7 +70,7 @@ describe('ingest: atomic publish', () => {
     // A new raster resolution: every slide must be rebuilt, at 4x the pixels.
     writeFileSync(join(data, 'manifest.json'), JSON.stringify(manifestJson(1)));
     const cli = startProcess('ingest CLI', 'npx', CLI, cliOptions({ DATA_DIR: data, INDEX_PATH: index }));
-    let killedAt = '';
+    let killedAt: string;
     try {
       const slideLine = (l: string) => (/^ingest: slide [a-z0-9]/.test(l) ? l : undefined);
       killedAt = await waitForLine(cli, 'first slide line', slideLine, 60_000);
@@ -104,20 +119,28 @@ describe('ingest: atomic publish', () => {
   });
 });
 
-describe('ingest: a file at INDEX_PATH that is not this service\'s index', () => {
+describe("ingest: a file at INDEX_PATH that is not this service's index", () => {
   const cases: Array<[string, (path: string) => void, string]> = [
-    ['a foreign SQLite database', (p) => {
-      const db = new Database(p);
-      db.exec("CREATE TABLE notes (body TEXT); INSERT INTO notes VALUES ('keep me')");
-      db.close();
-    }, 'INDEX_FOREIGN'],
+    [
+      'a foreign SQLite database',
+      (p) => {
+        const db = new Database(p);
+        db.exec("CREATE TABLE notes (body TEXT); INSERT INTO notes VALUES ('keep me')");
+        db.close();
+      },
+      'INDEX_FOREIGN',
+    ],
     ['a text file', (p) => writeFileSync(p, 'these are my notes, not an index\n'.repeat(100)), 'INDEX_UNREADABLE'],
-    ['an index from a future schema version', (p) => {
-      copyFileSync(index, p);
-      const db = new Database(p);
-      db.pragma(`user_version = ${SCHEMA_VERSION + 1}`);
-      db.close();
-    }, 'INDEX_FROM_THE_FUTURE'],
+    [
+      'an index from a future schema version',
+      (p) => {
+        copyFileSync(index, p);
+        const db = new Database(p);
+        db.pragma(`user_version = ${SCHEMA_VERSION + 1}`);
+        db.close();
+      },
+      'INDEX_FROM_THE_FUTURE',
+    ],
   ];
   for (const [what, make, code] of cases) {
     it(`${what}: refused with ${code}, left untouched, nothing left behind`, async () => {

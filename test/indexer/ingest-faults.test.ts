@@ -28,7 +28,8 @@ beforeAll(async () => {
   data = join(root, 'data');
   index = join(root, 'index.sqlite');
   await buildDataset(data, { real: false });
-  for (const id of ['tumor_201', 'tumor_202', 'tumor_203']) copyFileSync(join(data, 'slides/Tumor_083.tif'), join(data, `slides/${id}.tif`));
+  for (const id of ['tumor_201', 'tumor_202', 'tumor_203'])
+    copyFileSync(join(data, 'slides/Tumor_083.tif'), join(data, `slides/${id}.tif`));
   // Cut off mid-element, as a half-copied file is.
   const xml = writeLesionsText('Tumor_083');
   writeFileSync(join(data, 'labels/lesions/tumor_201.xml'), xml.slice(0, Math.floor(xml.length / 2)));
@@ -63,7 +64,11 @@ describe('ingest: one bad label file fails only its slide', () => {
     expect(byId.get('tumor_202')!.detail).toMatch(/group "Tumour"/);
     expect(byId.get('tumor_203')!.detail).toMatch(/150 x 150.*188 x 150/);
     for (const p of first.problems) expect(p.detail).not.toContain(root);
-    expect(problemRows(index).map((p) => p.code).sort()).toEqual(['ASAP_UNDECLARED_GROUP', 'MASK_WRONG_SIZE', 'XML_MALFORMED']);
+    expect(
+      problemRows(index)
+        .map((p) => p.code)
+        .sort(),
+    ).toEqual(['ASAP_UNDECLARED_GROUP', 'MASK_WRONG_SIZE', 'XML_MALFORMED']);
   });
 
   it('an unchanged bad file is not retried', async () => {
@@ -91,7 +96,9 @@ describe('ingest: one bad label file fails only its slide', () => {
     expect([r.indexed, built()]).toEqual([['tumor_202'], ['tumor_202']]);
     expect(problems(r).map((p) => p[0])).toEqual(['tumor_107', 'tumor_201', 'tumor_203']);
     // One triangle of tumour: (100,100) (900,100) (500,800) at downsample 4.
-    const classes = withIndex(index, (db) => db.prepare("SELECT value, raster_px FROM slide_classes WHERE slide_id = 'tumor_202'").all());
+    const classes = withIndex(index, (db) =>
+      db.prepare("SELECT value, raster_px FROM slide_classes WHERE slide_id = 'tumor_202'").all(),
+    );
     expect(classes).toEqual([{ value: 1, raster_px: expect.any(Number) }]);
     expect((classes[0] as { raster_px: number }).raster_px).toBeCloseTo((800 * 700) / 2 / 16, -2);
   });
@@ -100,9 +107,14 @@ describe('ingest: one bad label file fails only its slide', () => {
 /** Everything the index holds for one slide: its rows in every table. */
 function snapshot(id: string): unknown[] {
   return withIndex(index, (db) =>
-    ['slides WHERE id', 'slide_levels WHERE slide_id', 'label_sources WHERE slide_id', 'slide_classes WHERE slide_id', 'label_tiles WHERE slide_id', 'label_tile_counts WHERE slide_id'].map((t) =>
-      db.prepare(`SELECT * FROM ${t} = ? ORDER BY 1, 2, 3`).all(id),
-    ),
+    [
+      'slides WHERE id',
+      'slide_levels WHERE slide_id',
+      'label_sources WHERE slide_id',
+      'slide_classes WHERE slide_id',
+      'label_tiles WHERE slide_id',
+      'label_tile_counts WHERE slide_id',
+    ].map((t) => db.prepare(`SELECT * FROM ${t} = ? ORDER BY 1, 2, 3`).all(id)),
   );
 }
 
@@ -117,7 +129,9 @@ describe('ingest: non-integer downsamples', () => {
     expect([r.indexed, r.problems]).toEqual([['tumor_107'], []]);
     const s = slideRows(join(dir, 'index.sqlite')).get('tumor_107')!;
     expect(s).toMatchObject({ label_downsample: 2.5, label_width: 520, label_height: 400 });
-    const areas = withIndex(join(dir, 'index.sqlite'), (db) => db.prepare<[], { raster_px: number; area_l0: number }>('SELECT raster_px, area_l0 FROM slide_classes').all());
+    const areas = withIndex(join(dir, 'index.sqlite'), (db) =>
+      db.prepare<[], { raster_px: number; area_l0: number }>('SELECT raster_px, area_l0 FROM slide_classes').all(),
+    );
     expect(areas.map((a) => a.area_l0)).toEqual(areas.map((a) => a.raster_px * 6.25));
     expect(s['labelled_px']).toBe(Math.round(areas.reduce((n, a) => n + a.area_l0, 0)));
   });

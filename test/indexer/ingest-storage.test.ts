@@ -42,7 +42,11 @@ afterAll(() => removeTempDir(root));
 function runCliLimited(blocks: number): Promise<{ code: number | null; stderr: string }> {
   return new Promise((resolve, reject) => {
     const cmd = `ulimit -f ${blocks} && exec npx tsx src/cli.ts ingest`;
-    const child = spawn('bash', ['-c', cmd], { cwd: process.cwd(), env: { ...process.env, DATA_DIR: data, INDEX_PATH: index }, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn('bash', ['-c', cmd], {
+      cwd: process.cwd(),
+      env: { ...process.env, DATA_DIR: data, INDEX_PATH: index },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     let stderr = '';
     child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     child.on('error', reject);
@@ -57,7 +61,9 @@ describe('ingest: storage failures publish nothing', () => {
     expect(rows.size).toBe(3);
     writeManifest(1); // every slide must be rebuilt, larger
     const r = await runCliLimited(Math.ceil(statSync(index).size / 1024) + 4);
-    expect(r.stderr).toMatch(/error: INGEST_STORAGE_FAILED: the index could not be written while indexing slide "\w+": disk I\/O error \(SQLITE_IOERR/);
+    expect(r.stderr).toMatch(
+      /error: INGEST_STORAGE_FAILED: the index could not be written while indexing slide "\w+": disk I\/O error \(SQLITE_IOERR/,
+    );
     expect(r.stderr).not.toMatch(/published in/);
     expect(r.code).toBe(1);
     expect(readFileSync(index).equals(before)).toBe(true);
@@ -86,13 +92,16 @@ describe('storage errors: which failures stop the ingest', () => {
       expect(storageErrorCode(err)).toBe('SQLITE_FULL');
       const f = storageFailure(err, 'tumor_001');
       expect([f.status, f.code]).toEqual([507, 'INGEST_STORAGE_FAILED']);
-      expect(f.detail).toMatch(/^the index could not be written while indexing slide "tumor_001": database or disk is full \(SQLITE_FULL\); nothing was published/);
+      expect(f.detail).toMatch(
+        /^the index could not be written while indexing slide "tumor_001": database or disk is full \(SQLITE_FULL\); nothing was published/,
+      );
     } finally {
       db.close();
     }
   });
 
-  const errno = (code: string) => Object.assign(new Error(`${code}: failed, write '/some/where/index.sqlite'`), { code });
+  const errno = (code: string) =>
+    Object.assign(new Error(`${code}: failed, write '/some/where/index.sqlite'`), { code });
   const sqlite = (code: string) => Object.assign(new Error('x'), { code });
   const cases: Array<[string, unknown, string | null]> = [
     ['ENOSPC', errno('ENOSPC'), 'ENOSPC'],
@@ -113,7 +122,7 @@ describe('storage errors: which failures stop the ingest', () => {
     it(`${what} -> ${code ?? 'not a storage error'}`, () => expect(storageErrorCode(e)).toBe(code));
   }
 
-  it('a Node error\'s detail keeps its code and drops its message (which names a path)', () => {
+  it("a Node error's detail keeps its code and drops its message (which names a path)", () => {
     const f = storageFailure(errno('ENOSPC'), null);
     expect(f.detail).toMatch(/^the index could not be written: ENOSPC; nothing was published/);
     expect(f.detail).not.toContain('/some/where');

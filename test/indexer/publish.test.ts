@@ -20,7 +20,10 @@ function zombieMaker(): Promise<{ parent: ChildProcess; zombie: number }> {
     parent.on('error', reject);
     parent.stdout!.once('data', (b: Buffer) => {
       const zombie = Number(b.toString().trim());
-      const wait = () => (/^\d+ \(.*\) Z/s.test(readFileSync(`/proc/${zombie}/stat`, 'utf8')) ? resolve({ parent, zombie }) : setTimeout(wait, 10));
+      const wait = () =>
+        /^\d+ \(.*\) Z/s.test(readFileSync(`/proc/${zombie}/stat`, 'utf8'))
+          ? resolve({ parent, zombie })
+          : setTimeout(wait, 10);
       wait();
     });
   });
@@ -33,7 +36,11 @@ describe('acquireIngestLock', () => {
     // Held by a live process (here: our parent), the lock refuses.
     writeFileSync(`${index}.lock`, String(process.ppid));
     const e = await appErrorOf(() => acquireIngestLock(index));
-    expect([e.status, e.code, e.detail]).toEqual([409, 'INGEST_RUNNING', `another ingest (process ${process.ppid}) is running`]);
+    expect([e.status, e.code, e.detail]).toEqual([
+      409,
+      'INGEST_RUNNING',
+      `another ingest (process ${process.ppid}) is running`,
+    ]);
     release();
     expect(existsSync(`${index}.lock`)).toBe(false);
   });
@@ -67,12 +74,17 @@ describe('acquireIngestLock', () => {
 describe('stageIndex / publishIndex / discardStaged', () => {
   it('stages a copy, removes what dead ingests left, and publishes by rename', () => {
     writeFileSync(index, 'old index');
-    for (const junk of ['index.sqlite.building-1', 'index.sqlite.building-1-wal', 'index.sqlite.building-77-shm']) writeFileSync(join(dir, junk), 'junk');
+    for (const junk of ['index.sqlite.building-1', 'index.sqlite.building-1-wal', 'index.sqlite.building-77-shm'])
+      writeFileSync(join(dir, junk), 'junk');
     writeFileSync(join(dir, 'other.sqlite.building-1'), 'not ours');
     const temp = stageIndex(index);
     expect(temp).toBe(`${index}.building-${process.pid}`);
     expect(readFileSync(temp, 'utf8')).toBe('old index');
-    expect(readdirSync(dir).sort()).toEqual(['index.sqlite', `index.sqlite.building-${process.pid}`, 'other.sqlite.building-1']);
+    expect(readdirSync(dir).sort()).toEqual([
+      'index.sqlite',
+      `index.sqlite.building-${process.pid}`,
+      'other.sqlite.building-1',
+    ]);
     writeFileSync(temp, 'new index');
     publishIndex(temp, index);
     expect(readFileSync(index, 'utf8')).toBe('new index');

@@ -26,8 +26,26 @@ function touch(rel: string, content = 'x'): void {
 beforeAll(() => {
   root = makeTempDir('scan');
   data = join(root, 'data');
-  for (const f of ['slides/Tumor_001.tif', 'slides/normal_002.TIFF', 'slides/sub/test_003.svs', 'slides/tumor_001.svs', 'slides/bad name.tif', 'slides/.hidden.tif', 'slides/readme.txt']) touch(f);
-  for (const f of ['slides/masks/tumor_001_mask.tif', 'slides/masks/NORMAL_002_MASK.png', 'lesions/TUMOR_001.xml', 'lesions/tumor_009.xml', 'qupath/tumor_001.json', 'qupath/tumor_001.geojson', 'qupath/test_003.geojson']) touch(f);
+  for (const f of [
+    'slides/Tumor_001.tif',
+    'slides/normal_002.TIFF',
+    'slides/sub/test_003.svs',
+    'slides/tumor_001.svs',
+    'slides/bad name.tif',
+    'slides/.hidden.tif',
+    'slides/readme.txt',
+  ])
+    touch(f);
+  for (const f of [
+    'slides/masks/tumor_001_mask.tif',
+    'slides/masks/NORMAL_002_MASK.png',
+    'lesions/TUMOR_001.xml',
+    'lesions/tumor_009.xml',
+    'qupath/tumor_001.json',
+    'qupath/tumor_001.geojson',
+    'qupath/test_003.geojson',
+  ])
+    touch(f);
   touch('../elsewhere/tumor_001.geojson');
   // Links as a dataset assembled on shared storage has them: absolute and relative, to files
   // outside the data directory; and the broken kinds.
@@ -51,36 +69,49 @@ describe('scanDataset', () => {
       ['linked_005', 'slides/linked_005.tif', []],
       ['normal_002', 'slides/normal_002.TIFF', [[0, 'slides/masks/NORMAL_002_MASK.png']]],
       ['test_003', 'slides/sub/test_003.svs', [[2, 'qupath/test_003.geojson']]],
-      ['tumor_001', 'slides/tumor_001.svs', [[0, 'slides/masks/tumor_001_mask.tif'], [1, 'lesions/TUMOR_001.xml'], [2, 'qupath/tumor_001.geojson']]],
+      [
+        'tumor_001',
+        'slides/tumor_001.svs',
+        [
+          [0, 'slides/masks/tumor_001_mask.tif'],
+          [1, 'lesions/TUMOR_001.xml'],
+          [2, 'qupath/tumor_001.geojson'],
+        ],
+      ],
     ]);
   });
 
   it('reports what it cannot take: bad names, duplicates, labels without a slide', () => {
     const { problems } = scanDataset(data, manifest);
-    expect(problems.map((p) => [p.relPath, p.slideId, p.code]).sort()).toEqual([
-      ['slides/bad name.tif', null, 'BAD_SLIDE_NAME'],
-      ['slides/dangling_006.tif', null, 'LINK_DANGLING'],
-      ['slides/loop_a.tif', null, 'LINK_LOOP'],
-      ['slides/loop_b.tif', null, 'LINK_LOOP'],
-      ['slides/store-link', null, 'LINK_TO_DIRECTORY'],
-      // Files are taken in localeCompare order of their paths: the later duplicate is reported.
-      ['slides/Tumor_001.tif', 'tumor_001', 'DUPLICATE_SLIDE'],
-      ['lesions/tumor_009.xml', null, 'LABEL_WITHOUT_SLIDE'],
-      ['qupath/tumor_001.json', 'tumor_001', 'DUPLICATE_LABEL_FILE'],
-    ].sort());
+    expect(problems.map((p) => [p.relPath, p.slideId, p.code]).sort()).toEqual(
+      [
+        ['slides/bad name.tif', null, 'BAD_SLIDE_NAME'],
+        ['slides/dangling_006.tif', null, 'LINK_DANGLING'],
+        ['slides/loop_a.tif', null, 'LINK_LOOP'],
+        ['slides/loop_b.tif', null, 'LINK_LOOP'],
+        ['slides/store-link', null, 'LINK_TO_DIRECTORY'],
+        // Files are taken in localeCompare order of their paths: the later duplicate is reported.
+        ['slides/Tumor_001.tif', 'tumor_001', 'DUPLICATE_SLIDE'],
+        ['lesions/tumor_009.xml', null, 'LABEL_WITHOUT_SLIDE'],
+        ['qupath/tumor_001.json', 'tumor_001', 'DUPLICATE_LABEL_FILE'],
+      ].sort(),
+    );
   });
 
-  it('a linked slide is the file the link names: its size and time, the link\'s name, nothing else read', () => {
+  it("a linked slide is the file the link names: its size and time, the link's name, nothing else read", () => {
     const { slides, problems } = scanDataset(data, manifest);
     const byId = new Map(slides.map((s) => [s.id, s.file]));
-    expect(byId.get('linked_004')).toMatchObject({ absPath: join(data, 'slides/linked_004.tif'), size: 'a slide stored elsewhere'.length });
+    expect(byId.get('linked_004')).toMatchObject({
+      absPath: join(data, 'slides/linked_004.tif'),
+      size: 'a slide stored elsewhere'.length,
+    });
     expect(byId.get('linked_005')!.size).toBe('another, longer, slide stored elsewhere'.length);
     // The directory link is not walked: S_0004 is not found a second time through it.
     expect(slides.map((s) => s.id)).not.toContain('s_0004');
     for (const p of problems) expect(p.detail).not.toContain(root);
   });
 
-  it('a linked slide\'s input key follows its target', () => {
+  it("a linked slide's input key follows its target", () => {
     const key = () => scanDataset(data, manifest).slides.find((s) => s.id === 'linked_004')!.inputKey;
     const k0 = key();
     const later = new Date(Date.now() + 20_000);
@@ -96,7 +127,10 @@ describe('scanDataset', () => {
     const later = new Date(Date.now() + 10_000);
     utimesSync(join(data, 'lesions/TUMOR_001.xml'), later, later);
     const k1 = key();
-    expect([k1.get('tumor_001') === k0.get('tumor_001'), k1.get('normal_002') === k0.get('normal_002')]).toEqual([false, true]);
+    expect([k1.get('tumor_001') === k0.get('tumor_001'), k1.get('normal_002') === k0.get('normal_002')]).toEqual([
+      false,
+      true,
+    ]);
     touch('lesions/normal_002.xml');
     expect(key().get('normal_002')).not.toBe(k0.get('normal_002'));
     expect(key(parseManifest({ version: '2', labelSources: SOURCES })).get('test_003')).not.toBe(k0.get('test_003'));

@@ -2,11 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { AppError } from '../../src/errors.js';
 import { parseAsapXml } from '../../src/labels/asap.js';
 import type { ClassResolver, LabelShape } from '../../src/labels/shapes.js';
-import {
-  camelyonJsonToAsapXml,
-  loadCamelyonJson,
-  type CamelyonPolygonsJson,
-} from '../support/camelyon-json.js';
+import { camelyonJsonToAsapXml, loadCamelyonJson, type CamelyonPolygonsJson } from '../support/camelyon-json.js';
 import { plain, rejection } from '../support/readers.js';
 
 /** Camelyon16's groups: _0/_1/Tumor are tumour (value 1), _2/Exclusion are holes. */
@@ -20,7 +16,9 @@ const CLASSES = new Map<string, number | null>([
 ]);
 const camelyon: ClassResolver = (name) => CLASSES.get(name);
 
-const GROUPS = ['_0', '_1', '_2'].map((g) => `<Group Name="${g}" PartOfGroup="None" Color="#FF0000"><Attributes/></Group>`);
+const GROUPS = ['_0', '_1', '_2'].map(
+  (g) => `<Group Name="${g}" PartOfGroup="None" Color="#FF0000"><Attributes/></Group>`,
+);
 
 /** [Order, X, Y] of one Coordinate element. */
 type Pt = [number | string, number | string, number | string];
@@ -36,11 +34,17 @@ function ann(name: string, type: string, group: string | null, points: Pt[]): st
 }
 
 function doc(annotations: string[], groups: string[] = GROUPS): string {
-  return `<?xml version="1.0"?>\n<ASAP_Annotations><Annotations>${annotations.join('\n')}</Annotations>` +
-    `<AnnotationGroups>${groups.join('')}</AnnotationGroups></ASAP_Annotations>`;
+  return (
+    `<?xml version="1.0"?>\n<ASAP_Annotations><Annotations>${annotations.join('\n')}</Annotations>` +
+    `<AnnotationGroups>${groups.join('')}</AnnotationGroups></ASAP_Annotations>`
+  );
 }
 
-const TRIANGLE: Array<[number, number, number]> = [[0, 10, 20], [1, 30, 20], [2, 20, 40]];
+const TRIANGLE: Array<[number, number, number]> = [
+  [0, 10, 20],
+  [1, 30, 20],
+  [2, 20, 40],
+];
 
 describe('parseAsapXml: shapes', () => {
   const cases: Array<{ title: string; xml: string; expected: ReturnType<typeof plain> }> = [
@@ -51,19 +55,43 @@ describe('parseAsapXml: shapes', () => {
     },
     {
       title: 'coordinates are placed by Order, not document order, and Order may have gaps',
-      xml: doc([ann('a', 'Polygon', '_0', [[7, 5, 6], [0, 1, 2], [3, 3, 4], [12, 7, 9]])]),
+      xml: doc([
+        ann('a', 'Polygon', '_0', [
+          [7, 5, 6],
+          [0, 1, 2],
+          [3, 3, 4],
+          [12, 7, 9],
+        ]),
+      ]),
       expected: [{ name: 'a', value: 1, rings: [[1, 2, 3, 4, 5, 6, 7, 9]] }],
     },
     {
       title: 'decimal commas, signs, exponents and surrounding spaces are read',
-      xml: doc([ann('a', 'Polygon', '_0', [[0, '1234,5', '0,25'], [1, '-3', '+4.75'], [2, ' 1.5e2 ', ',5'], [3, '7.', '.5']])]),
+      xml: doc([
+        ann('a', 'Polygon', '_0', [
+          [0, '1234,5', '0,25'],
+          [1, '-3', '+4.75'],
+          [2, ' 1.5e2 ', ',5'],
+          [3, '7.', '.5'],
+        ]),
+      ]),
       expected: [{ name: 'a', value: 1, rings: [[1234.5, 0.25, -3, 4.75, 150, 0.5, 7, 0.5]] }],
     },
     {
       title: 'a Spline reads its control points as a polygon, a Rectangle its 4 corners',
       xml: doc([
-        ann('s', 'Spline', '_0', [[0, 0, 0], [1, 10, 0], [2, 10, 10], [3, 0, 10]]),
-        ann('r', 'Rectangle', '_1', [[0, 100, 100], [1, 200, 100], [2, 200, 150], [3, 100, 150]]),
+        ann('s', 'Spline', '_0', [
+          [0, 0, 0],
+          [1, 10, 0],
+          [2, 10, 10],
+          [3, 0, 10],
+        ]),
+        ann('r', 'Rectangle', '_1', [
+          [0, 100, 100],
+          [1, 200, 100],
+          [2, 200, 150],
+          [3, 100, 150],
+        ]),
       ]),
       expected: [
         { name: 's', value: 1, rings: [[0, 0, 10, 0, 10, 10, 0, 10]] },
@@ -75,15 +103,25 @@ describe('parseAsapXml: shapes', () => {
       xml: doc([
         ann('dot', 'Dot', null, [[0, 'x', 'y']]),
         ann('t', 'Polygon', '_0', TRIANGLE),
-        ann('set', 'PointSet', '_1', [[0, 1, 1], [1, 2, 2]]),
-        ann('ruler', 'Measurement', 'None', [[0, 1, 1], [1, 9, 9]]),
+        ann('set', 'PointSet', '_1', [
+          [0, 1, 1],
+          [1, 2, 2],
+        ]),
+        ann('ruler', 'Measurement', 'None', [
+          [0, 1, 1],
+          [1, 9, 9],
+        ]),
       ]),
       expected: [{ name: 't', value: 1, rings: [[10, 20, 30, 20, 20, 40]] }],
     },
     {
       title: 'group _2 is a hole (null); output keeps document order',
       xml: doc([
-        ann('hole', 'Polygon', '_2', [[0, 15, 25], [1, 25, 25], [2, 20, 30]]),
+        ann('hole', 'Polygon', '_2', [
+          [0, 15, 25],
+          [1, 25, 25],
+          [2, 20, 30],
+        ]),
         ann('tumour', 'Polygon', '_1', TRIANGLE),
       ]),
       expected: [
@@ -121,8 +159,10 @@ describe('parseAsapXml: shapes', () => {
     },
     {
       title: 'XML entities in names are decoded; an unnamed annotation is named by its index',
-      xml: doc([ann('A &amp; B', 'Polygon', '_0', TRIANGLE), '<Annotation Type="Polygon" PartOfGroup="_0">' +
-        `<Coordinates>${coords(TRIANGLE)}</Coordinates></Annotation>`]),
+      xml: doc([
+        ann('A &amp; B', 'Polygon', '_0', TRIANGLE),
+        '<Annotation Type="Polygon" PartOfGroup="_0">' + `<Coordinates>${coords(TRIANGLE)}</Coordinates></Annotation>`,
+      ]),
       expected: [
         { name: 'A & B', value: 1, rings: [[10, 20, 30, 20, 20, 40]] },
         { name: '#1', value: 1, rings: [[10, 20, 30, 20, 20, 40]] },
@@ -153,33 +193,113 @@ describe('parseAsapXml: shapes', () => {
 
 describe('parseAsapXml: rejections', () => {
   const cases: Array<{ title: string; xml: string; code: string; parts: string[]; max?: number }> = [
-    { title: 'truncated document', xml: doc([ann('a', 'Polygon', '_0', TRIANGLE)]).slice(0, 120), code: 'XML_MALFORMED', parts: ['line'] },
-    { title: 'mismatched tags', xml: '<ASAP_Annotations><Annotations></ASAP_Annotations>', code: 'XML_MALFORMED', parts: ['line 1', 'Annotations'] },
+    {
+      title: 'truncated document',
+      xml: doc([ann('a', 'Polygon', '_0', TRIANGLE)]).slice(0, 120),
+      code: 'XML_MALFORMED',
+      parts: ['line'],
+    },
+    {
+      title: 'mismatched tags',
+      xml: '<ASAP_Annotations><Annotations></ASAP_Annotations>',
+      code: 'XML_MALFORMED',
+      parts: ['line 1', 'Annotations'],
+    },
     { title: 'empty text', xml: '', code: 'XML_MALFORMED', parts: ['not well-formed'] },
     { title: 'not XML at all', xml: '{"type":"FeatureCollection"}', code: 'XML_MALFORMED', parts: ['column 1'] },
-    { title: 'another root element', xml: '<Annotations><Annotation/></Annotations>', code: 'ASAP_NO_ROOT', parts: ['ASAP_Annotations'] },
+    {
+      title: 'another root element',
+      xml: '<Annotations><Annotation/></Annotations>',
+      code: 'ASAP_NO_ROOT',
+      parts: ['ASAP_Annotations'],
+    },
     {
       title: 'undeclared group',
       xml: doc([ann('Annotation 3', 'Polygon', '_5', TRIANGLE)]),
       code: 'ASAP_UNDECLARED_GROUP',
       parts: ['"Annotation 3"', '"_5"', 'does not declare'],
     },
-    { title: 'undeclared group on a Dot (ASAP rejects the whole file)', xml: doc([ann('d', 'Dot', 'nowhere', [[0, 1, 1]])]), code: 'ASAP_UNDECLARED_GROUP', parts: ['"d"', '"nowhere"'] },
+    {
+      title: 'undeclared group on a Dot (ASAP rejects the whole file)',
+      xml: doc([ann('d', 'Dot', 'nowhere', [[0, 1, 1]])]),
+      code: 'ASAP_UNDECLARED_GROUP',
+      parts: ['"d"', '"nowhere"'],
+    },
     {
       title: 'undeclared group without any AnnotationGroups',
       xml: `<ASAP_Annotations><Annotations>${ann('a', 'Polygon', '_0', TRIANGLE)}</Annotations></ASAP_Annotations>`,
       code: 'ASAP_UNDECLARED_GROUP',
       parts: ['"a"', '"_0"'],
     },
-    { title: 'a group whose parent is undeclared', xml: doc([ann('a', 'Polygon', 'child', TRIANGLE)], ['<Group Name="child" PartOfGroup="ghost"/>']), code: 'ASAP_UNDECLARED_GROUP', parts: ['"a"', '"child"', '"ghost"'] },
-    { title: 'PartOfGroup None', xml: doc([ann('lonely', 'Polygon', 'None', TRIANGLE)]), code: 'ASAP_NO_GROUP', parts: ['"lonely"', 'no group'] },
-    { title: 'no PartOfGroup at all', xml: doc([ann('bare', 'Polygon', null, TRIANGLE)]), code: 'ASAP_NO_GROUP', parts: ['"bare"'] },
-    { title: 'a declared group no resolver knows', xml: doc([ann('a', 'Polygon', 'stroma', TRIANGLE)], ['<Group Name="stroma" PartOfGroup="None"/>']), code: 'UNKNOWN_CLASS', parts: ['"a"', '"stroma"', 'not a known class'] },
-    { title: 'a cyclic unknown group chain names every group it tried', xml: doc([ann('a', 'Polygon', 'x', TRIANGLE)], ['<Group Name="x" PartOfGroup="y"/>', '<Group Name="y" PartOfGroup="x"/>']), code: 'UNKNOWN_CLASS', parts: ['neither group "x" nor its parent groups "y"'] },
-    { title: 'unknown Type', xml: doc([ann('e', 'Ellipse', '_0', TRIANGLE)]), code: 'ASAP_UNKNOWN_TYPE', parts: ['"e"', '"Ellipse"'] },
-    { title: 'two points', xml: doc([ann('line', 'Polygon', '_0', [[0, 1, 1], [1, 2, 2]])]), code: 'ASAP_TOO_FEW_POINTS', parts: ['"line"', '2 coordinates'] },
-    { title: 'four points but only two distinct', xml: doc([ann('flat', 'Polygon', '_0', [[0, 1, 1], [1, 2, 2], [2, 1, 1], [3, 2, 2]])]), code: 'ASAP_TOO_FEW_POINTS', parts: ['"flat"', 'fewer than 3 distinct'] },
-    { title: 'no coordinates', xml: doc(['<Annotation Name="empty" Type="Polygon" PartOfGroup="_0"><Coordinates/></Annotation>']), code: 'ASAP_TOO_FEW_POINTS', parts: ['"empty"'] },
+    {
+      title: 'a group whose parent is undeclared',
+      xml: doc([ann('a', 'Polygon', 'child', TRIANGLE)], ['<Group Name="child" PartOfGroup="ghost"/>']),
+      code: 'ASAP_UNDECLARED_GROUP',
+      parts: ['"a"', '"child"', '"ghost"'],
+    },
+    {
+      title: 'PartOfGroup None',
+      xml: doc([ann('lonely', 'Polygon', 'None', TRIANGLE)]),
+      code: 'ASAP_NO_GROUP',
+      parts: ['"lonely"', 'no group'],
+    },
+    {
+      title: 'no PartOfGroup at all',
+      xml: doc([ann('bare', 'Polygon', null, TRIANGLE)]),
+      code: 'ASAP_NO_GROUP',
+      parts: ['"bare"'],
+    },
+    {
+      title: 'a declared group no resolver knows',
+      xml: doc([ann('a', 'Polygon', 'stroma', TRIANGLE)], ['<Group Name="stroma" PartOfGroup="None"/>']),
+      code: 'UNKNOWN_CLASS',
+      parts: ['"a"', '"stroma"', 'not a known class'],
+    },
+    {
+      title: 'a cyclic unknown group chain names every group it tried',
+      xml: doc(
+        [ann('a', 'Polygon', 'x', TRIANGLE)],
+        ['<Group Name="x" PartOfGroup="y"/>', '<Group Name="y" PartOfGroup="x"/>'],
+      ),
+      code: 'UNKNOWN_CLASS',
+      parts: ['neither group "x" nor its parent groups "y"'],
+    },
+    {
+      title: 'unknown Type',
+      xml: doc([ann('e', 'Ellipse', '_0', TRIANGLE)]),
+      code: 'ASAP_UNKNOWN_TYPE',
+      parts: ['"e"', '"Ellipse"'],
+    },
+    {
+      title: 'two points',
+      xml: doc([
+        ann('line', 'Polygon', '_0', [
+          [0, 1, 1],
+          [1, 2, 2],
+        ]),
+      ]),
+      code: 'ASAP_TOO_FEW_POINTS',
+      parts: ['"line"', '2 coordinates'],
+    },
+    {
+      title: 'four points but only two distinct',
+      xml: doc([
+        ann('flat', 'Polygon', '_0', [
+          [0, 1, 1],
+          [1, 2, 2],
+          [2, 1, 1],
+          [3, 2, 2],
+        ]),
+      ]),
+      code: 'ASAP_TOO_FEW_POINTS',
+      parts: ['"flat"', 'fewer than 3 distinct'],
+    },
+    {
+      title: 'no coordinates',
+      xml: doc(['<Annotation Name="empty" Type="Polygon" PartOfGroup="_0"><Coordinates/></Annotation>']),
+      code: 'ASAP_TOO_FEW_POINTS',
+      parts: ['"empty"'],
+    },
     ...(
       [
         ['abc', 'X="abc"'],
@@ -193,23 +313,48 @@ describe('parseAsapXml: rejections', () => {
       ] as const
     ).map(([x, part]) => ({
       title: `X="${x}"`,
-      xml: doc([ann('bad', 'Polygon', '_0', [[0, 1, 1], [1, x, 2], [2, 3, 3]])]),
+      xml: doc([
+        ann('bad', 'Polygon', '_0', [
+          [0, 1, 1],
+          [1, x, 2],
+          [2, 3, 3],
+        ]),
+      ]),
       code: 'ASAP_BAD_COORDINATE',
       parts: ['"bad"', 'Order="1"', part],
     })),
     {
       title: 'missing Y',
-      xml: doc(['<Annotation Name="m" Type="Polygon" PartOfGroup="_0"><Coordinates><Coordinate Order="0" X="1"/></Coordinates></Annotation>']),
+      xml: doc([
+        '<Annotation Name="m" Type="Polygon" PartOfGroup="_0"><Coordinates><Coordinate Order="0" X="1"/></Coordinates></Annotation>',
+      ]),
       code: 'ASAP_BAD_COORDINATE',
       parts: ['"m"', 'Order="0"', 'Y="(missing)"'],
     },
     ...['-1', '1.5', '', 'first'].map((order) => ({
       title: `Order="${order}"`,
-      xml: doc([ann('o', 'Polygon', '_0', [[0, 1, 1], [order, 2, 2], [2, 3, 3]])]),
+      xml: doc([
+        ann('o', 'Polygon', '_0', [
+          [0, 1, 1],
+          [order, 2, 2],
+          [2, 3, 3],
+        ]),
+      ]),
       code: 'ASAP_BAD_COORDINATE',
       parts: ['"o"', 'coordinate 2', `Order ${JSON.stringify(order)}`],
     })),
-    { title: 'duplicate Order', xml: doc([ann('dup', 'Polygon', '_0', [[0, 1, 1], [2, 2, 2], [2, 3, 3]])]), code: 'ASAP_BAD_COORDINATE', parts: ['"dup"', 'Order="2"'] },
+    {
+      title: 'duplicate Order',
+      xml: doc([
+        ann('dup', 'Polygon', '_0', [
+          [0, 1, 1],
+          [2, 2, 2],
+          [2, 3, 3],
+        ]),
+      ]),
+      code: 'ASAP_BAD_COORDINATE',
+      parts: ['"dup"', 'Order="2"'],
+    },
     {
       title: 'vertex budget over the whole file',
       xml: doc([ann('first', 'Polygon', '_0', TRIANGLE), ann('second', 'Polygon', '_2', TRIANGLE)]),
@@ -251,7 +396,10 @@ describe('parseAsapXml: rejections', () => {
 describe('parseAsapXml: real Camelyon16 polygons', () => {
   /** Every polygon of the fixture in the order the XML writer emits them. */
   function expectSameAsJson(shapes: LabelShape[], json: CamelyonPolygonsJson): void {
-    const polygons = [...json.positive.map((p) => ({ p, value: 1 })), ...json.negative.map((p) => ({ p, value: null }))];
+    const polygons = [
+      ...json.positive.map((p) => ({ p, value: 1 })),
+      ...json.negative.map((p) => ({ p, value: null })),
+    ];
     expect(shapes).toHaveLength(polygons.length);
     shapes.forEach((shape, i) => {
       const { p, value } = polygons[i]!;
@@ -281,7 +429,11 @@ describe('parseAsapXml: real Camelyon16 polygons', () => {
 
   it('reads the same polygons when coordinates are listed in reverse and groups are _1 / Exclusion', () => {
     const json = loadCamelyonJson('Tumor_105');
-    const xml = camelyonJsonToAsapXml(json, { reverseCoordinates: true, positiveGroup: '_1', negativeGroup: 'Exclusion' });
+    const xml = camelyonJsonToAsapXml(json, {
+      reverseCoordinates: true,
+      positiveGroup: '_1',
+      negativeGroup: 'Exclusion',
+    });
     expectSameAsJson(parseAsapXml(xml, camelyon), json);
   });
 

@@ -8,16 +8,32 @@ type Mask = Extract<LoadedSource, { kind: 'mask' }>;
 
 function mask(downsample: number, table: string[]): Mask {
   const width = table[0]!.length;
-  return { kind: 'mask', width, height: table.length, downsample, values: Uint8Array.from(table.join(''), (c) => Number(c)) };
+  return {
+    kind: 'mask',
+    width,
+    height: table.length,
+    downsample,
+    values: Uint8Array.from(table.join(''), (c) => Number(c)),
+  };
 }
 
 function vector(...shapes: Array<[number | null, number, number, number, number]>): LoadedSource {
-  const out: LabelShape[] = shapes.map(([value, x0, y0, x1, y1]) => ({ value, name: 's', rings: [Float64Array.from([x0, y0, x1, y0, x1, y1, x0, y1])] }));
+  const out: LabelShape[] = shapes.map(([value, x0, y0, x1, y1]) => ({
+    value,
+    name: 's',
+    rings: [Float64Array.from([x0, y0, x1, y0, x1, y1, x0, y1])],
+  }));
   return { kind: 'vector', shapes: out };
 }
 
 /** Composes the whole raster in bands of `tileSize` rows; also returns each band's dirty columns. */
-function compose(sources: LoadedSource[], width: number, height: number, d: number, tileSize = 4): { data: Uint8Array; dirty: number[][] } {
+function compose(
+  sources: LoadedSource[],
+  width: number,
+  height: number,
+  d: number,
+  tileSize = 4,
+): { data: Uint8Array; dirty: number[][] } {
   const c = createBandComposer(sources, width, d, tileSize);
   const data = new Uint8Array(width * height);
   const band = new Uint8Array(width * tileSize);
@@ -36,10 +52,7 @@ function compose(sources: LoadedSource[], width: number, height: number, d: numb
 describe('createBandComposer: masks', () => {
   it('a downsample-16 mask in a downsample-4 raster: each mask pixel becomes 4 x 4', () => {
     const got = compose([mask(16, ['120', '034'])], 12, 8, 4).data;
-    expect(rows(got, 12)).toEqual([
-      ...Array(4).fill('111122220000'),
-      ...Array(4).fill('000033334444'),
-    ]);
+    expect(rows(got, 12)).toEqual([...Array(4).fill('111122220000'), ...Array(4).fill('000033334444')]);
   });
 
   it('a mask at the raster resolution is copied; rows and columns past the mask stay 0', () => {
@@ -59,7 +72,13 @@ describe('createBandComposer: masks', () => {
       const rnd = seededRandom(dm * 100 + d);
       const mw = 13;
       const mh = 9;
-      const m: Mask = { kind: 'mask', width: mw, height: mh, downsample: dm, values: Uint8Array.from({ length: mw * mh }, () => randomInt(rnd, 0, 5)) };
+      const m: Mask = {
+        kind: 'mask',
+        width: mw,
+        height: mh,
+        downsample: dm,
+        values: Uint8Array.from({ length: mw * mh }, () => randomInt(rnd, 0, 5)),
+      };
       const w = Math.ceil((mw * dm) / d);
       const h = Math.ceil((mh * dm) / d);
       expect(rows(compose([m], w, h, d, 8).data, w)).toEqual(rows(bruteCompose([m], w, h, d), w));
@@ -96,9 +115,18 @@ describe('createBandComposer: painting order', () => {
   });
 
   it('dirty columns: set where a band holds a label, reset between bands', () => {
-    const { data, dirty } = compose([mask(1, ['00000000', '00000300', '00000000', '00000000', '00000000', '00000000'])], 8, 6, 1, 4);
+    const { data, dirty } = compose(
+      [mask(1, ['00000000', '00000300', '00000000', '00000000', '00000000', '00000000'])],
+      8,
+      6,
+      1,
+      4,
+    );
     expect(data.filter((v) => v !== 0)).toEqual(Uint8Array.from([3]));
-    expect(dirty).toEqual([[0, 1], [0, 0]]);
+    expect(dirty).toEqual([
+      [0, 1],
+      [0, 0],
+    ]);
   });
 });
 
@@ -115,13 +143,22 @@ describe('createBandComposer against the brute-force reference', () => {
           const dm = d * [1, 2, 4, 8][randomInt(rnd, 0, 3)]!;
           const mw = Math.ceil((w * d) / dm);
           const mh = Math.ceil((h * d) / dm);
-          sources.push({ kind: 'mask', width: mw, height: mh, downsample: dm, values: Uint8Array.from({ length: mw * mh }, () => (rnd() < 0.5 ? 0 : randomInt(rnd, 1, 8))) });
-        } else {
-          const shapes = Array.from({ length: randomInt(rnd, 1, 4) }, (): [number | null, number, number, number, number] => {
-            const q = () => Math.round(rnd() * (w + 4) * d * 2) / 2 - 2 * d;
-            const r = () => Math.round(rnd() * (h + 4) * d * 2) / 2 - 2 * d;
-            return [rnd() < 0.2 ? null : randomInt(rnd, 1, 8), q(), r(), q(), r()];
+          sources.push({
+            kind: 'mask',
+            width: mw,
+            height: mh,
+            downsample: dm,
+            values: Uint8Array.from({ length: mw * mh }, () => (rnd() < 0.5 ? 0 : randomInt(rnd, 1, 8))),
           });
+        } else {
+          const shapes = Array.from(
+            { length: randomInt(rnd, 1, 4) },
+            (): [number | null, number, number, number, number] => {
+              const q = () => Math.round(rnd() * (w + 4) * d * 2) / 2 - 2 * d;
+              const r = () => Math.round(rnd() * (h + 4) * d * 2) / 2 - 2 * d;
+              return [rnd() < 0.2 ? null : randomInt(rnd, 1, 8), q(), r(), q(), r()];
+            },
+          );
           sources.push(vector(...shapes));
         }
       }

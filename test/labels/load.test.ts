@@ -14,7 +14,13 @@ const manifest: Manifest = parseManifest({
   labelSources: [
     { id: 'labels', format: 'label-mask', dir: 'm', downsample: 4 },
     { id: 'colours', format: 'color-mask', dir: 'c', downsample: 4 },
-    { id: 'painted', format: 'color-mask', dir: 'p', downsample: 4, palette: { '#102030': 'fold', '#FFFFFF': 'adipose' } },
+    {
+      id: 'painted',
+      format: 'color-mask',
+      dir: 'p',
+      downsample: 4,
+      palette: { '#102030': 'fold', '#FFFFFF': 'adipose' },
+    },
     { id: 'lossy', format: 'color-mask', dir: 'j', downsample: 4, tolerance: 24 },
     { id: 'near', format: 'color-mask', dir: 'n', downsample: 4, palette: { '#102030': 'fold' }, tolerance: 2 },
     { id: 'asap', format: 'asap-xml', dir: 'a', classMap: { _0: 'metastasis', _2: null } },
@@ -24,7 +30,13 @@ const manifest: Manifest = parseManifest({
 const spec = (id: string): LabelSourceSpec => manifest.labelSources.find((s) => s.id === id)!;
 
 /** Writes a mask image from a value per pixel (grey) or a colour per pixel. */
-async function writeMask(name: string, width: number, height: number, pixel: (i: number, j: number) => number[], format: 'png' | 'jpeg' | 'tiff' = 'png'): Promise<string> {
+async function writeMask(
+  name: string,
+  width: number,
+  height: number,
+  pixel: (i: number, j: number) => number[],
+  format: 'png' | 'jpeg' | 'tiff' = 'png',
+): Promise<string> {
   const channels = pixel(0, 0).length as 1 | 3 | 4;
   const raw = Buffer.alloc(width * height * channels);
   for (let j = 0; j < height; j++) for (let i = 0; i < width; i++) raw.set(pixel(i, j), (j * width + i) * channels);
@@ -34,7 +46,8 @@ async function writeMask(name: string, width: number, height: number, pixel: (i:
   if (channels === 1) img = img.toColourspace('b-w');
   if (format === 'png') await img.png().toFile(path);
   else if (format === 'jpeg') await img.jpeg({ quality: 90 }).toFile(path);
-  else await img.tiff({ tile: true, tileWidth: 16, tileHeight: 16, pyramid: true, compression: 'deflate' }).toFile(path);
+  else
+    await img.tiff({ tile: true, tileWidth: 16, tileHeight: 16, pyramid: true, compression: 'deflate' }).toFile(path);
   return path;
 }
 
@@ -61,7 +74,10 @@ describe('checkMaskSize', () => {
   for (const [w, h, ok] of table) {
     it(`${w} x ${h} for a 101 x 61 slide at downsample 4: ${ok ? 'accepted' : 'MASK_WRONG_SIZE'}`, async () => {
       if (ok) expect(() => checkMaskSize(w, h, 4, { width: 101, height: 61 })).not.toThrow();
-      else expect((await appErrorOf(() => checkMaskSize(w, h, 4, { width: 101, height: 61 }))).code).toBe('MASK_WRONG_SIZE');
+      else
+        expect((await appErrorOf(() => checkMaskSize(w, h, 4, { width: 101, height: 61 }))).code).toBe(
+          'MASK_WRONG_SIZE',
+        );
     });
   }
 });
@@ -97,16 +113,24 @@ describe('loadLabelFile: label masks', () => {
   });
 
   it('refuses values the taxonomy does not declare, with their pixel counts', async () => {
-    const e = await appErrorOf(async () => load(await writeMask('unknown.png', 25, 15, (i, j) => [i === 0 && j < 3 ? 12 : 1]), 'labels'));
+    const e = await appErrorOf(async () =>
+      load(await writeMask('unknown.png', 25, 15, (i, j) => [i === 0 && j < 3 ? 12 : 1]), 'labels'),
+    );
     expect(e.code).toBe('MASK_UNKNOWN_VALUE');
     expect(e.detail).toContain('12 (3 px)');
   });
 
   it('refuses a 16-bit mask rather than reading every class value as 0', async () => {
     const path = join(dir, 'sixteen.png');
-    writeFileSync(path, png16(25, 15, (i) => i % 9));
+    writeFileSync(
+      path,
+      png16(25, 15, (i) => i % 9),
+    );
     const e = await appErrorOf(() => load(path, 'labels'));
-    expect([e.code, e.detail]).toEqual(['MASK_NOT_8BIT', 'the mask has ushort samples: a label mask holds one byte per pixel (8-bit grey)']);
+    expect([e.code, e.detail]).toEqual([
+      'MASK_NOT_8BIT',
+      'the mask has ushort samples: a label mask holds one byte per pixel (8-bit grey)',
+    ]);
   });
 
   it('checks the size from the header, before decoding: a wrong-size mask with broken pixel data is MASK_WRONG_SIZE', async () => {
@@ -114,7 +138,10 @@ describe('loadLabelFile: label masks', () => {
     const path = join(dir, 'huge-header.png');
     writeFileSync(path, truncatedPng(4000, 3000));
     const e = await appErrorOf(() => load(path, 'labels'));
-    expect([e.code, e.detail]).toEqual(['MASK_WRONG_SIZE', 'the mask is 4000 x 3000, but a mask at downsample 4 of this 100 x 60 slide is 25 x 15']);
+    expect([e.code, e.detail]).toEqual([
+      'MASK_WRONG_SIZE',
+      'the mask is 4000 x 3000, but a mask at downsample 4 of this 100 x 60 slide is 25 x 15',
+    ]);
   });
 
   it('a mask of the right size whose pixel data is broken is still refused when decoded', async () => {
@@ -137,14 +164,24 @@ describe('loadLabelFile: colour masks', () => {
   const adipose = [0xf2, 0xc1, 0x2e];
 
   it('maps the taxonomy colours to values; black is unlabelled; alpha is ignored', async () => {
-    const path = await writeMask('colour.png', 25, 15, (i) => [...(i < 5 ? metastasis : i < 10 ? adipose : [0, 0, 0]), 255]);
+    const path = await writeMask('colour.png', 25, 15, (i) => [
+      ...(i < 5 ? metastasis : i < 10 ? adipose : [0, 0, 0]),
+      255,
+    ]);
     const src = await load(path, 'colours');
     if (src.kind !== 'mask') throw new Error('not a mask');
-    expect(Array.from(src.values.subarray(0, 25))).toEqual([...Array(5).fill(1), ...Array(5).fill(3), ...Array(15).fill(0)]);
+    expect(Array.from(src.values.subarray(0, 25))).toEqual([
+      ...Array(5).fill(1),
+      ...Array(5).fill(3),
+      ...Array(15).fill(0),
+    ]);
   });
 
   it('uses the source palette when it has one', async () => {
-    const src = await load(await writeMask('palette.png', 25, 15, (i) => (i < 2 ? [0x10, 0x20, 0x30] : [255, 255, 255])), 'painted');
+    const src = await load(
+      await writeMask('palette.png', 25, 15, (i) => (i < 2 ? [0x10, 0x20, 0x30] : [255, 255, 255])),
+      'painted',
+    );
     if (src.kind !== 'mask') throw new Error('not a mask');
     expect(Array.from(src.values.subarray(0, 4))).toEqual([5, 5, 3, 3]);
   });
@@ -156,7 +193,13 @@ describe('loadLabelFile: colour masks', () => {
   });
 
   it('refuses a JPEG colour mask without a tolerance, from its header (exactness asked)', async () => {
-    const path = await writeMask('lossy.jpeg', 25, 15, (i, j) => ((i >> 2) + (j >> 2)) % 2 ? metastasis : adipose, 'jpeg');
+    const path = await writeMask(
+      'lossy.jpeg',
+      25,
+      15,
+      (i, j) => (((i >> 2) + (j >> 2)) % 2 ? metastasis : adipose),
+      'jpeg',
+    );
     const e = await appErrorOf(() => load(path, 'colours'));
     expect(e.code).toBe('MASK_LOSSY');
     expect(e.detail).toMatch(/JPEG.*losslessly \(PNG\), or give the label source a "tolerance"/);
@@ -164,7 +207,13 @@ describe('loadLabelFile: colour masks', () => {
 
   it('reads a real JPEG colour mask with a tolerance: each pixel its class or 0, the 0s counted', async () => {
     const truth = (i: number, j: number) => (((i >> 3) + (j >> 3)) % 2 ? 1 : 3);
-    const path = await writeMask('lossy-ok.jpeg', 100, 60, (i, j) => (truth(i, j) === 1 ? metastasis : adipose), 'jpeg');
+    const path = await writeMask(
+      'lossy-ok.jpeg',
+      100,
+      60,
+      (i, j) => (truth(i, j) === 1 ? metastasis : adipose),
+      'jpeg',
+    );
     const src = await load(path, 'lossy', { width: 400, height: 240 });
     if (src.kind !== 'mask') throw new Error('not a mask');
     let right = 0;
@@ -184,7 +233,8 @@ describe('loadLabelFile: colour masks', () => {
 
   it('a tolerance maps colours within it on every channel, and counts the rest as unlabelled', async () => {
     // #102030 is fold (5); 2 off on one channel matches, 3 off does not; black stays unlabelled.
-    const colour = (i: number) => (i < 5 ? [0x12, 0x20, 0x30] : i < 10 ? [0x10, 0x1e, 0x32] : i < 12 ? [0x13, 0x20, 0x30] : [0, 0, 1]);
+    const colour = (i: number) =>
+      i < 5 ? [0x12, 0x20, 0x30] : i < 10 ? [0x10, 0x1e, 0x32] : i < 12 ? [0x13, 0x20, 0x30] : [0, 0, 1];
     const src = await load(await writeMask('near.png', 25, 15, colour), 'near');
     if (src.kind !== 'mask') throw new Error('not a mask');
     expect(Array.from(src.values.subarray(0, 25))).toEqual([...Array(10).fill(5), 0, 0, ...Array(13).fill(0)]);
@@ -222,7 +272,12 @@ describe('loadLabelFile: vector files', () => {
   });
 
   it('refuses a shape wholly outside the slide: the file uses another coordinate plane', async () => {
-    for (const [x0, y0, x1, y1] of [[100, 0, 150, 50], [-50, 0, 0, 50], [0, 60, 50, 90], [10, -30, 20, -1]]) {
+    for (const [x0, y0, x1, y1] of [
+      [100, 0, 150, 50],
+      [-50, 0, 0, 50],
+      [0, 60, 50, 90],
+      [10, -30, 20, -1],
+    ]) {
       const e = await appErrorOf(() => load(file('out.xml', asap(x0!, y0!, x1!, y1!)), 'asap'));
       expect(e.code).toBe('LABEL_OUTSIDE_SLIDE');
       expect(e.detail).toContain('"t1"');
@@ -230,13 +285,32 @@ describe('loadLabelFile: vector files', () => {
   });
 
   it('refuses a GeoJSON shape wholly outside the slide as well', async () => {
-    const feature = { type: 'Feature', id: 'far', properties: { classification: { name: 'fold' } }, geometry: { type: 'Polygon', coordinates: [[[1000, 1000], [1100, 1000], [1100, 1100], [1000, 1000]]] } };
-    const e = await appErrorOf(() => load(file('far.geojson', JSON.stringify({ type: 'FeatureCollection', features: [feature] })), 'qupath'));
+    const feature = {
+      type: 'Feature',
+      id: 'far',
+      properties: { classification: { name: 'fold' } },
+      geometry: {
+        type: 'Polygon',
+        coordinates: [
+          [
+            [1000, 1000],
+            [1100, 1000],
+            [1100, 1100],
+            [1000, 1000],
+          ],
+        ],
+      },
+    };
+    const e = await appErrorOf(() =>
+      load(file('far.geojson', JSON.stringify({ type: 'FeatureCollection', features: [feature] })), 'qupath'),
+    );
     expect(e.code).toBe('LABEL_OUTSIDE_SLIDE');
   });
 
   it('refuses an oversized vector file before reading it', async () => {
-    const e = await appErrorOf(() => loadLabelFile(join(dir, 'absent.xml'), MAX_VECTOR_FILE_BYTES + 1, spec('asap'), manifest.taxonomy, SLIDE));
+    const e = await appErrorOf(() =>
+      loadLabelFile(join(dir, 'absent.xml'), MAX_VECTOR_FILE_BYTES + 1, spec('asap'), manifest.taxonomy, SLIDE),
+    );
     expect(e.code).toBe('LABEL_FILE_TOO_LARGE');
   });
 });
@@ -256,8 +330,14 @@ function png16(width: number, height: number, value: (i: number, j: number) => n
   header.writeUInt32BE(height, 4);
   header.set([16, 0, 0, 0, 0], 8); // 16 bits, grey, deflate, no filter, no interlace
   const raw = Buffer.alloc(height * (1 + width * 2));
-  for (let j = 0; j < height; j++) for (let i = 0; i < width; i++) raw.writeUInt16BE(value(i, j), j * (1 + width * 2) + 1 + i * 2);
-  return Buffer.concat([Buffer.from('89504e470d0a1a0a', 'hex'), chunk('IHDR', header), chunk('IDAT', deflateSync(raw)), chunk('IEND', Buffer.alloc(0))]);
+  for (let j = 0; j < height; j++)
+    for (let i = 0; i < width; i++) raw.writeUInt16BE(value(i, j), j * (1 + width * 2) + 1 + i * 2);
+  return Buffer.concat([
+    Buffer.from('89504e470d0a1a0a', 'hex'),
+    chunk('IHDR', header),
+    chunk('IDAT', deflateSync(raw)),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
 }
 
 /** An 8-bit grey PNG whose header says width x height but whose pixel data stops after 2 rows. */

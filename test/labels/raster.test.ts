@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { createPyramidBuilder, levelSize, mode4, rasterGeometry, reduceBand, type LabelTile, type RasterGeometry } from '../../src/labels/raster.js';
+import {
+  createPyramidBuilder,
+  levelSize,
+  mode4,
+  rasterGeometry,
+  reduceBand,
+  type LabelTile,
+  type RasterGeometry,
+} from '../../src/labels/raster.js';
 import { assembleLevels, bruteLevels, bruteReduce, rows, type Image } from '../support/core-raster.js';
 import { randomInt, seededRandom } from '../support/core-fixtures.js';
 
@@ -103,7 +111,10 @@ describe('rasterGeometry / levelSize', () => {
 describe('createPyramidBuilder', () => {
   it('a uniform raster gives uniform tiles only, none with pixel data', () => {
     const g = rasterGeometry(40, 24, 1, 8);
-    const tiles = pyramid(image(40, 24, () => 3), g);
+    const tiles = pyramid(
+      image(40, 24, () => 3),
+      g,
+    );
     expect(tiles.every((t) => t.uniform === 3 && t.data === null)).toBe(true);
     // 40 x 24, 20 x 12, 10 x 6, 5 x 3 in tiles of 8.
     expect([0, 1, 2, 3].map((k) => tiles.filter((t) => t.level === k).length)).toEqual([15, 6, 2, 1]);
@@ -111,7 +122,10 @@ describe('createPyramidBuilder', () => {
 
   it('all-zero tiles are not emitted; mixed tiles carry their data, 0 past the raster edge', () => {
     const g = rasterGeometry(12, 10, 1, 8);
-    const tiles = pyramid(image(12, 10, (i, j) => (i === 11 && j === 9 ? 2 : 0)), g);
+    const tiles = pyramid(
+      image(12, 10, (i, j) => (i === 11 && j === 9 ? 2 : 0)),
+      g,
+    );
     const base = tiles.filter((t) => t.level === 0);
     expect(base.map((t) => [t.tx, t.ty, t.uniform])).toEqual([[1, 1, null]]);
     const data = base[0]!.data!;
@@ -147,19 +161,30 @@ describe('createPyramidBuilder', () => {
       const cx = rnd() * w;
       const cy = rnd() * h;
       const r = rnd() * 30;
-      const img = image(w, h, (i, j) => ((i - cx) ** 2 + (j - cy) ** 2 < r * r ? (rnd() < 0.8 ? 1 : randomInt(rnd, 2, 4)) : 0));
+      const img = image(w, h, (i, j) =>
+        (i - cx) ** 2 + (j - cy) ** 2 < r * r ? (rnd() < 0.8 ? 1 : randomInt(rnd, 2, 4)) : 0,
+      );
       const g = rasterGeometry(w, h, 1, ts);
       const want = bruteLevels(img, g.levels);
       for (const dirtyAll of [false, true]) {
         const got = assembleLevels(pyramid(img, g, dirtyAll), g);
-        got.forEach((lvl, k) => expect({ trial, k, rows: rows(lvl.data, lvl.width) }).toEqual({ trial, k, rows: rows(want[k]!.data, want[k]!.width) }));
+        got.forEach((lvl, k) =>
+          expect({ trial, k, rows: rows(lvl.data, lvl.width) }).toEqual({
+            trial,
+            k,
+            rows: rows(want[k]!.data, want[k]!.width),
+          }),
+        );
       }
     }
   });
 
   it('tiles are keyed by level and position, each emitted once, inside their level', () => {
     const g = rasterGeometry(70, 50, 1, 8);
-    const tiles = pyramid(image(70, 50, (i, j) => (i + j) % 3), g);
+    const tiles = pyramid(
+      image(70, 50, (i, j) => (i + j) % 3),
+      g,
+    );
     const keys = tiles.map((t) => `${t.level}/${t.tx}/${t.ty}`);
     expect(new Set(keys).size).toBe(keys.length);
     for (const t of tiles) {

@@ -16,18 +16,42 @@ import { combRing } from '../support/fuzz-arbitraries.js';
 let root: string;
 let data: string;
 const comb = combRing(100_000, 10, 20, 2028, 2008);
-const square = [[100, 100], [900, 100], [900, 900], [100, 900], [100, 100]];
-const feature = (ring: number[][]) => ({ type: 'Feature', geometry: { type: 'Polygon', coordinates: [ring] }, properties: { classification: { name: 'adipose' } } });
+const square = [
+  [100, 100],
+  [900, 100],
+  [900, 900],
+  [100, 900],
+  [100, 100],
+];
+const feature = (ring: number[][]) => ({
+  type: 'Feature',
+  geometry: { type: 'Polygon', coordinates: [ring] },
+  properties: { classification: { name: 'adipose' } },
+});
 
 beforeAll(async () => {
   root = makeTempDir('raster-budget');
   data = join(root, 'data');
   mkdirSync(join(data, 'labels'), { recursive: true });
-  writeFileSync(join(data, 'manifest.json'), JSON.stringify({ name: 'budget', version: '1', labelDownsample: 4, labelSources: [{ id: 'shapes', format: 'geojson', dir: 'labels' }] }));
+  writeFileSync(
+    join(data, 'manifest.json'),
+    JSON.stringify({
+      name: 'budget',
+      version: '1',
+      labelDownsample: 4,
+      labelSources: [{ id: 'shapes', format: 'geojson', dir: 'labels' }],
+    }),
+  );
   await writeSlide(join(data, 'slides', 'comb.tif'), { width: 2048, height: 2048, mpp: 0.243, seed: 3 });
   await writeSlide(join(data, 'slides', 'plain.tif'), { width: 1024, height: 1024, mpp: 0.243, seed: 4 });
-  writeFileSync(join(data, 'labels', 'comb.geojson'), JSON.stringify({ type: 'FeatureCollection', features: [feature(comb)] }));
-  writeFileSync(join(data, 'labels', 'plain.geojson'), JSON.stringify({ type: 'FeatureCollection', features: [feature(square)] }));
+  writeFileSync(
+    join(data, 'labels', 'comb.geojson'),
+    JSON.stringify({ type: 'FeatureCollection', features: [feature(comb)] }),
+  );
+  writeFileSync(
+    join(data, 'labels', 'plain.geojson'),
+    JSON.stringify({ type: 'FeatureCollection', features: [feature(square)] }),
+  );
 }, 120_000);
 afterAll(() => removeTempDir(root));
 

@@ -10,10 +10,22 @@ function shape(value: number | null, ...rings: Array<Array<[number, number]>>): 
   return { value, name: `v${value}`, rings: rings.map((r) => Float64Array.from(r.flat())) };
 }
 
-const rect = (x0: number, y0: number, x1: number, y1: number): Array<[number, number]> => [[x0, y0], [x1, y0], [x1, y1], [x0, y1]];
+const rect = (x0: number, y0: number, x1: number, y1: number): Array<[number, number]> => [
+  [x0, y0],
+  [x1, y0],
+  [x1, y1],
+  [x0, y1],
+];
 
 /** Rasterises one source band by band (bands of `band` rows), as the composer does. */
-function raster(shapes: LabelShape[], width: number, height: number, d = 1, band = height, tileSize = 4): { data: Uint8Array; dirty: Uint8Array[] } {
+function raster(
+  shapes: LabelShape[],
+  width: number,
+  height: number,
+  d = 1,
+  band = height,
+  tileSize = 4,
+): { data: Uint8Array; dirty: Uint8Array[] } {
   const scanners = prepareShapes(shapes, d);
   const data = new Uint8Array(width * height);
   const dirty: Uint8Array[] = [];
@@ -33,55 +45,76 @@ describe('rasterizeRows: exact tables (pixel centre inside, even-odd)', () => {
     {
       title: 'a square on integer corners covers the pixels whose centres it holds',
       shapes: [shape(1, rect(1, 1, 4, 3))],
-      w: 6, h: 4,
+      w: 6,
+      h: 4,
       expected: ['000000', '011100', '011100', '000000'],
     },
     {
       title: 'edges through pixel centres: left/top edge included, right/bottom excluded',
       shapes: [shape(2, rect(0.5, 0.5, 2.5, 2.5))],
-      w: 4, h: 4,
+      w: 4,
+      h: 4,
       expected: ['2200', '2200', '0000', '0000'],
     },
     {
       title: 'a triangle whose hypotenuse runs through pixel centres (i + j = 5 is outside)',
-      shapes: [shape(3, [[0, 0], [6, 0], [0, 6]])],
-      w: 6, h: 6,
+      shapes: [
+        shape(3, [
+          [0, 0],
+          [6, 0],
+          [0, 6],
+        ]),
+      ],
+      w: 6,
+      h: 6,
       expected: ['333330', '333300', '333000', '330000', '300000', '000000'],
     },
     {
       title: 'a polygon with a hole (second ring): even-odd leaves the hole empty',
       shapes: [shape(1, rect(0, 0, 6, 6), rect(2, 2, 4, 5))],
-      w: 6, h: 6,
+      w: 6,
+      h: 6,
       expected: ['111111', '111111', '110011', '110011', '110011', '111111'],
     },
     {
       title: 'three nested rings: an island inside the hole is filled again',
       shapes: [shape(4, rect(0, 0, 7, 7), rect(1, 1, 6, 6), rect(3, 3, 4, 4))],
-      w: 7, h: 7,
+      w: 7,
+      h: 7,
       expected: ['4444444', '4000004', '4000004', '4004004', '4000004', '4000004', '4444444'],
     },
     {
       title: 'downsample 4: the raster pixel (i, j) is sampled at level-0 (4i + 2, 4j + 2)',
       shapes: [shape(1, rect(4, 4, 20, 12)), shape(2, rect(0, 14, 6, 18))],
-      d: 4, w: 6, h: 5,
+      d: 4,
+      w: 6,
+      h: 5,
       expected: ['000000', '011110', '011110', '200000', '000000'],
     },
     {
       title: 'shapes partly outside are clipped to the raster; one wholly outside paints nothing',
-      shapes: [shape(1, rect(-3, -3, 3, 2)), shape(2, rect(2, 3, 9, 9)), shape(3, rect(-9, 1, -1, 3)), shape(5, rect(10, 0, 12, 4))],
-      w: 4, h: 4,
+      shapes: [
+        shape(1, rect(-3, -3, 3, 2)),
+        shape(2, rect(2, 3, 9, 9)),
+        shape(3, rect(-9, 1, -1, 3)),
+        shape(5, rect(10, 0, 12, 4)),
+      ],
+      w: 4,
+      h: 4,
       expected: ['1110', '1110', '0000', '0022'],
     },
     {
       title: 'painting order: a later shape paints over an earlier one',
       shapes: [shape(1, rect(0, 0, 4, 3)), shape(2, rect(2, 1, 5, 3))],
-      w: 5, h: 3,
+      w: 5,
+      h: 3,
       expected: ['11110', '11222', '11222'],
     },
     {
       title: 'a hole erases what its source painted, wherever it stands in the file',
       shapes: [shape(null, rect(1, 1, 3, 3)), shape(1, rect(0, 0, 4, 4)), shape(2, rect(2, 0, 4, 2))],
-      w: 4, h: 4,
+      w: 4,
+      h: 4,
       expected: ['1122', '1002', '1001', '1111'],
     },
   ];
@@ -92,7 +125,14 @@ describe('rasterizeRows: exact tables (pixel centre inside, even-odd)', () => {
   }
 
   it('gives the same pixels whatever the band height', () => {
-    const shapes = [shape(1, [[0.3, 0.2], [9.7, 3.1], [4.4, 8.9]]), shape(null, rect(3, 3, 5, 5))];
+    const shapes = [
+      shape(1, [
+        [0.3, 0.2],
+        [9.7, 3.1],
+        [4.4, 8.9],
+      ]),
+      shape(null, rect(3, 3, 5, 5)),
+    ];
     const whole = raster(shapes, 10, 9).data;
     for (const band of [1, 2, 3, 4]) expect(raster(shapes, 10, 9, 1, band).data).toEqual(whole);
   });
@@ -114,7 +154,10 @@ describe('rasterizeRows: dirty tile columns', () => {
 
   it('marks per band: a column is dirty in the bands its shape reaches', () => {
     const { dirty } = raster([shape(1, rect(0, 5, 2, 7))], 8, 8, 1, 4);
-    expect(dirty.map((d) => Array.from(d))).toEqual([[0, 0], [1, 0]]);
+    expect(dirty.map((d) => Array.from(d))).toEqual([
+      [0, 0],
+      [1, 0],
+    ]);
   });
 });
 
@@ -179,7 +222,8 @@ describe('rasterizeRows against a brute-force point-in-polygon reference', () =>
 });
 
 describe('rasterizeRows on combs (every edge spans every row: vertical runs and split edges)', () => {
-  const comb = (value: number | null, n: number, x0: number, y0: number, w: number, h: number) => shape(value, combRing(n, x0, y0, w, h) as Array<[number, number]>);
+  const comb = (value: number | null, n: number, x0: number, y0: number, w: number, h: number) =>
+    shape(value, combRing(n, x0, y0, w, h) as Array<[number, number]>);
 
   /**
    * The reference of the rule: per row, every edge's crossing (the same expression), sorted, and
@@ -220,14 +264,27 @@ describe('rasterizeRows on combs (every edge spans every row: vertical runs and 
       { shapes: [comb(3, 303, 2, 12, 240, 220), comb(null, 55, 40, 40, 100, 100)], w: 64, h: 64, d: 4 },
       { shapes: [comb(4, 5_000, -10, -20, 300, 260)], w: 70, h: 70, d: 2 },
       // Nearly vertical long edges (one column change each) next to 45-degree ones.
-      { shapes: [shape(5, [[3.3, 0], [4.6, 63], [40, 63], [10, 0]])], w: 48, h: 64, d: 1 },
+      {
+        shapes: [
+          shape(5, [
+            [3.3, 0],
+            [4.6, 63],
+            [40, 63],
+            [10, 0],
+          ]),
+        ],
+        w: 48,
+        h: 64,
+        d: 1,
+      },
     ];
     for (const [k, l] of layouts.entries()) {
       const want = sortedCrossings(l.shapes, l.w, l.h, l.d);
       expect(want.some((v) => v !== 0)).toBe(true);
       for (const band of [l.h, 1, randomInt(rnd, 2, 40)]) {
         const got = raster(l.shapes, l.w, l.h, l.d, band).data;
-        if (!Buffer.from(got).equals(Buffer.from(want))) expect({ k, band, rows: rows(got, l.w) }).toEqual({ k, band, rows: rows(want, l.w) });
+        if (!Buffer.from(got).equals(Buffer.from(want)))
+          expect({ k, band, rows: rows(got, l.w) }).toEqual({ k, band, rows: rows(want, l.w) });
       }
     }
   });
@@ -241,7 +298,19 @@ describe('rasterWork: the budget the indexer checks before painting', () => {
     // Off the raster: only the edges themselves.
     expect(rasterWork([shape(1, rect(20, 20, 25, 25))], 1, 10, 10, 4)).toBe(2);
     // A diagonal changes column every row: it costs its rows, not more.
-    const diag = rasterWork([shape(1, [[0, 0], [100, 100], [0, 100]])], 1, 100, 100, 256);
+    const diag = rasterWork(
+      [
+        shape(1, [
+          [0, 0],
+          [100, 100],
+          [0, 100],
+        ]),
+      ],
+      1,
+      100,
+      100,
+      256,
+    );
     expect(diag).toBeGreaterThan(100 + 100 * 101);
     expect(diag).toBeLessThan(3 * 100 + 100 * 101 + 10);
   });

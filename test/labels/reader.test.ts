@@ -8,7 +8,13 @@ import Database from 'better-sqlite3';
 import { deflateRawSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { migrate } from '../../src/db/migrate.js';
-import { createPyramidBuilder, levelSize, rasterGeometry, type LabelTile, type RasterGeometry } from '../../src/labels/raster.js';
+import {
+  createPyramidBuilder,
+  levelSize,
+  rasterGeometry,
+  type LabelTile,
+  type RasterGeometry,
+} from '../../src/labels/raster.js';
 import { createLabelReader, type LabelRaster } from '../../src/labels/reader.js';
 import { randomInt, seededRandom } from '../support/core-fixtures.js';
 
@@ -32,7 +38,9 @@ function blocks(width: number, height: number, seed: number): Uint8Array {
 
 function store(db: Database.Database, slideId: string, g: RasterGeometry, data: Uint8Array): void {
   const ins = db.prepare('INSERT INTO label_tiles VALUES (?, ?, ?, ?, ?, ?)');
-  const b = createPyramidBuilder(g, (t: LabelTile) => ins.run(slideId, t.level, t.ty, t.tx, t.uniform, t.data ? deflateRawSync(t.data) : null));
+  const b = createPyramidBuilder(g, (t: LabelTile) =>
+    ins.run(slideId, t.level, t.ty, t.tx, t.uniform, t.data ? deflateRawSync(t.data) : null),
+  );
   for (let row = 0; row < g.height; row += TS) {
     const n = Math.min(TS, g.height - row);
     const band = new Uint8Array(g.width * TS);
@@ -55,7 +63,9 @@ function setup(width: number, height: number, seed: number, cacheBytes: number) 
 
 function bruteRegion(data: Uint8Array, w: number, h: number, x: number, y: number, rw: number, rh: number): Uint8Array {
   const out = new Uint8Array(rw * rh);
-  for (let j = 0; j < rh; j++) for (let i = 0; i < rw; i++) if (x + i >= 0 && y + j >= 0 && x + i < w && y + j < h) out[j * rw + i] = data[(y + j) * w + x + i]!;
+  for (let j = 0; j < rh; j++)
+    for (let i = 0; i < rw; i++)
+      if (x + i >= 0 && y + j >= 0 && x + i < w && y + j < h) out[j * rw + i] = data[(y + j) * w + x + i]!;
   return out;
 }
 
@@ -74,8 +84,21 @@ describe('label reader', () => {
     const H = 97;
     const { data, raster, reader } = setup(W, H, 5, cacheBytes);
     const rnd = seededRandom(9);
-    const rects: Array<[number, number, number, number]> = [[0, 0, W, H], [-5, -3, 20, 11], [W - 4, H - 2, 9, 9], [TS, TS, TS, TS], [TS - 1, TS - 1, 2, 2], [W + 3, 0, 4, 4]];
-    for (let k = 0; k < 300; k++) rects.push([randomInt(rnd, -10, W + 5), randomInt(rnd, -10, H + 5), randomInt(rnd, 1, 60), randomInt(rnd, 1, 60)]);
+    const rects: Array<[number, number, number, number]> = [
+      [0, 0, W, H],
+      [-5, -3, 20, 11],
+      [W - 4, H - 2, 9, 9],
+      [TS, TS, TS, TS],
+      [TS - 1, TS - 1, 2, 2],
+      [W + 3, 0, 4, 4],
+    ];
+    for (let k = 0; k < 300; k++)
+      rects.push([
+        randomInt(rnd, -10, W + 5),
+        randomInt(rnd, -10, H + 5),
+        randomInt(rnd, 1, 60),
+        randomInt(rnd, 1, 60),
+      ]);
     for (const [x, y, w, h] of rects) {
       const want = bruteRegion(data, W, H, x, y, w, h);
       expect(reader.region(raster, 0, x, y, w, h)).toEqual(want);
@@ -105,7 +128,9 @@ describe('label reader', () => {
     const top = levelSize(g, g.levels - 1);
     expect(reader.tile(raster, 0, -1, 0)).toBe(0);
     expect(reader.tile(raster, 0, 4, 0)).toBe(0);
-    expect(reader.histogram(raster, g.levels - 1, 0, 0, top.width, top.height).reduce((a, b) => a + b, 0)).toBe(top.width * top.height);
+    expect(reader.histogram(raster, g.levels - 1, 0, 0, top.width, top.height).reduce((a, b) => a + b, 0)).toBe(
+      top.width * top.height,
+    );
   });
 
   it('keeps versions of a slide apart by ETag', () => {

@@ -85,7 +85,10 @@ describe('ingest in a worker thread', () => {
     writeFileSync(join(data, 'manifest.json'), JSON.stringify(manifestJson(4)));
     const admin = await appWithWorker();
     expect((await request(admin).post('/admin/ingest')).status).toBe(202);
-    let body: { state: string; report: { published: boolean; indexed: string[] } | null } = { state: 'running', report: null };
+    let body: { state: string; report: { published: boolean; indexed: string[] } | null } = {
+      state: 'running',
+      report: null,
+    };
     // Bounded by count: an ingest that never ends fails here rather than hanging the suite.
     for (let i = 0; i < 600 && body.state === 'running'; i++) {
       await new Promise((r) => setTimeout(r, 100));
@@ -110,5 +113,11 @@ async function appWithWorker() {
   const config = loadConfig({}, { dataDir: data, indexPath: index });
   const handle = createIndexHandle(index, (db) => createGeneration(db, data, config.labelCacheBytes));
   const ingestFn = () => ingestInWorker({ dataDir: data, indexPath: index });
-  return createApp({ config, index: handle, log: pino({ level: 'silent' }), imaging: await imagingCapabilities(), ingest: ingestFn });
+  return createApp({
+    config,
+    index: handle,
+    log: pino({ level: 'silent' }),
+    imaging: await imagingCapabilities(),
+    ingest: ingestFn,
+  });
 }

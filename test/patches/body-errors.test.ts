@@ -18,7 +18,20 @@ const detail = (body: unknown): string => {
 };
 
 describe('closestName', () => {
-  const fields = ['classes', 'weights', 'balance', 'criterion', 'minFraction', 'slides', 'region', 'size', 'level', 'mpp', 'count', 'seed'];
+  const fields = [
+    'classes',
+    'weights',
+    'balance',
+    'criterion',
+    'minFraction',
+    'slides',
+    'region',
+    'size',
+    'level',
+    'mpp',
+    'count',
+    'seed',
+  ];
   it.each([
     ['minfraction', 'minFraction'], // another case first
     ['MINFRACTION', 'minFraction'],
@@ -62,12 +75,24 @@ describe('editDistance and fieldPath', () => {
 describe('checkSampleBody messages', () => {
   it.each([
     [{ classes: ['adipose'], minfraction: 0.5 }, 'body.minfraction is not a field here (did you mean "minFraction"?)'],
-    [{ classes: ['adipose'], region: { rect: { x: 0, y: 0, width: 8, height: 8 }, whitin: ['labelled'] } }, 'body.region.whitin is not a field here (did you mean "within"?)'],
-    [{ classes: ['adipose'], exclude: { category: ['artefact'] } }, 'body.exclude.category is not a field here (did you mean "categories"?)'],
+    [
+      { classes: ['adipose'], region: { rect: { x: 0, y: 0, width: 8, height: 8 }, whitin: ['labelled'] } },
+      'body.region.whitin is not a field here (did you mean "within"?)',
+    ],
+    [
+      { classes: ['adipose'], exclude: { category: ['artefact'] } },
+      'body.exclude.category is not a field here (did you mean "categories"?)',
+    ],
     [{ classes: ['adipose'], region: { rect: { x: 0, y: 0, width: 8 } } }, 'body.region.rect.height is required'],
     [{ classes: ['adipose'], size: 4 }, 'body.size must be >= 8'],
-    [{ classes: ['adipose'], format: 'JPEG' }, 'body.format must be one of jpeg, png, webp, raw, npy (did you mean "jpeg"?)'],
-    [{ classes: ['adipose'], balance: 'class' }, 'body.balance must be one of classes, slides, classes-per-slide (did you mean "classes"?)'],
+    [
+      { classes: ['adipose'], format: 'JPEG' },
+      'body.format must be one of jpeg, png, webp, raw, npy (did you mean "jpeg"?)',
+    ],
+    [
+      { classes: ['adipose'], balance: 'class' },
+      'body.balance must be one of classes, slides, classes-per-slide (did you mean "classes"?)',
+    ],
     [{ classes: ['adipose', {}] }, 'body.classes[1] must be a string or an integer'],
     [{}, 'body.classes is required'],
   ])('%j', (body, message) => {

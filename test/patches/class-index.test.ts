@@ -4,7 +4,9 @@ import { describe, expect, it } from 'vitest';
 import type { TaxonomyClass } from '../../src/dataset/taxonomy.js';
 import { classIndexOf } from '../../src/patches/spec.js';
 
-const taxonomy = JSON.parse(readFileSync(new URL('../../src/dataset/default-taxonomy.json', import.meta.url), 'utf8')) as TaxonomyClass[];
+const taxonomy = JSON.parse(
+  readFileSync(new URL('../../src/dataset/default-taxonomy.json', import.meta.url), 'utf8'),
+) as TaxonomyClass[];
 
 describe('classIndexOf', () => {
   it.each([
@@ -16,6 +18,8 @@ describe('classIndexOf', () => {
     [['unlabelled', 'adipose'], { 0: 0, 3: 1 }],
   ] as const)('%j -> %j', (selectors, expected) => {
     const got = classIndexOf(taxonomy, selectors as unknown as Array<string | number>);
-    expect(Object.fromEntries([...got].map(([v, i]) => [String(v), i]))).toEqual(Object.fromEntries(Object.entries(expected)));
+    expect(Object.fromEntries([...got].map(([v, i]) => [String(v), i]))).toEqual(
+      Object.fromEntries(Object.entries(expected)),
+    );
   });
 });

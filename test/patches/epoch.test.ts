@@ -1,5 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { createRng, hash32, kthOfValue, permutation, planEpoch, quotas, searchCumulative, shardIndices } from '../../src/patches/epoch.js';
+import {
+  createRng,
+  hash32,
+  kthOfValue,
+  permutation,
+  planEpoch,
+  quotas,
+  searchCumulative,
+  shardIndices,
+} from '../../src/patches/epoch.js';
 
 describe('quotas (largest remainder)', () => {
   it.each([
@@ -49,7 +58,10 @@ describe('planEpoch', () => {
   });
   it('uses every stratum of every bucket exactly once (sampling without replacement)', () => {
     for (let b = 0; b < 3; b++) {
-      const strata = [...plan.bucketOf.keys()].filter((i) => plan.bucketOf[i] === b).map((i) => plan.stratumOf[i]!).sort((x, y) => x - y);
+      const strata = [...plan.bucketOf.keys()]
+        .filter((i) => plan.bucketOf[i] === b)
+        .map((i) => plan.stratumOf[i]!)
+        .sort((x, y) => x - y);
       expect(strata).toEqual(Array.from({ length: plan.perBucket[b]! }, (_, i) => i));
     }
   });
@@ -64,8 +76,15 @@ describe('planEpoch', () => {
 
 describe('shardIndices', () => {
   it('shards are disjoint and cover the epoch', () => {
-    for (const [count, shards] of [[10, 3], [64, 8], [5, 7], [1, 1]] as const) {
-      const all = Array.from({ length: shards }, (_, k) => shardIndices(count, k, shards)).flat().sort((a, b) => a - b);
+    for (const [count, shards] of [
+      [10, 3],
+      [64, 8],
+      [5, 7],
+      [1, 1],
+    ] as const) {
+      const all = Array.from({ length: shards }, (_, k) => shardIndices(count, k, shards))
+        .flat()
+        .sort((a, b) => a - b);
       expect(all).toEqual(Array.from({ length: count }, (_, i) => i));
     }
     expect(shardIndices(10, 1, 3)).toEqual([1, 4, 7]);

@@ -24,8 +24,21 @@ function freshGeneration() {
 describe('sampler warm-up', () => {
   it.each([
     { classes: ['metastasis', 'adipose'], balance: 'classes', size: 128, count: 300, seed: 3 },
-    { classes: ['connective-tissue'], size: 256, count: 200, seed: 4, exclude: { categories: ['artefact'], maxFraction: 0 } },
-    { classes: ['connective-tissue', 'metastasis'], balance: 'classes-per-slide', size: 64, count: 200, seed: 5, region: { rect: { x: 500, y: 400, width: 1800, height: 1500 } } },
+    {
+      classes: ['connective-tissue'],
+      size: 256,
+      count: 200,
+      seed: 4,
+      exclude: { categories: ['artefact'], maxFraction: 0 },
+    },
+    {
+      classes: ['connective-tissue', 'metastasis'],
+      balance: 'classes-per-slide',
+      size: 64,
+      count: 200,
+      seed: 5,
+      region: { rect: { x: 500, y: 400, width: 1800, height: 1500 } },
+    },
     { classes: ['adipose'], balance: 'slides', size: 96, level: 1, count: 100, seed: 6, criterion: 'center' },
   ])('draws the same descriptors warm as cold: %j', async (body) => {
     const cold = freshGeneration();

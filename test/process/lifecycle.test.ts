@@ -22,7 +22,17 @@ beforeAll(async () => {
   await buildDataset(join(dir, 'data'), { real: false });
   await ingest({ dataDir: join(dir, 'data'), indexPath: join(dir, 'index.sqlite') });
   child = startProcess('service', process.execPath, ['--import', 'tsx', 'src/server.ts'], {
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', DATA_DIR: join(dir, 'data'), INDEX_PATH: join(dir, 'index.sqlite'), INGEST_ON_START: 'false', LOG_LEVEL: 'info', READINESS_GRACE_MS: '1500', DRAIN_MS: '20000' },
+    env: {
+      ...process.env,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      DATA_DIR: join(dir, 'data'),
+      INDEX_PATH: join(dir, 'index.sqlite'),
+      INGEST_ON_START: 'false',
+      LOG_LEVEL: 'info',
+      READINESS_GRACE_MS: '1500',
+      DRAIN_MS: '20000',
+    },
   });
   port = Number(await waitForLine(child, 'listening line', (l) => /"port":(\d+)/.exec(l)?.[1], 30_000));
 }, 60_000);
@@ -33,7 +43,10 @@ afterAll(async () => {
 });
 
 function get(path: string): Promise<number> {
-  return fetch(`http://127.0.0.1:${port}${path}`).then((r) => r.status, () => -1);
+  return fetch(`http://127.0.0.1:${port}${path}`).then(
+    (r) => r.status,
+    () => -1,
+  );
 }
 
 describe('SIGTERM', () => {
@@ -44,14 +57,23 @@ describe('SIGTERM', () => {
     let firstByte!: () => void;
     const started = new Promise<void>((resolve) => (firstByte = resolve));
     const done = new Promise<number>((resolve, reject) => {
-      const req = httpRequest({ host: '127.0.0.1', port, path: '/batches', method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
-        res.on('data', (c: Buffer) => {
-          chunks.push(c);
-          firstByte();
-        });
-        res.on('end', () => resolve(res.statusCode ?? 0));
-        res.on('error', reject);
-      });
+      const req = httpRequest(
+        {
+          host: '127.0.0.1',
+          port,
+          path: '/batches',
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+        },
+        (res) => {
+          res.on('data', (c: Buffer) => {
+            chunks.push(c);
+            firstByte();
+          });
+          res.on('end', () => resolve(res.statusCode ?? 0));
+          res.on('error', reject);
+        },
+      );
       req.on('error', reject);
       req.end(body);
     });

@@ -21,7 +21,14 @@ beforeAll(async () => {
   // 1 level-0 pixel per label pixel: an ingest of seconds, not milliseconds.
   writeFileSync(join(dir, 'data/manifest.json'), JSON.stringify(manifestJson(1)));
   child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', DATA_DIR: join(dir, 'data'), INDEX_PATH: join(dir, 'var/index.sqlite'), LOG_LEVEL: 'info' },
+    env: {
+      ...process.env,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      DATA_DIR: join(dir, 'data'),
+      INDEX_PATH: join(dir, 'var/index.sqlite'),
+      LOG_LEVEL: 'info',
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child.stderr!.on('data', (b: Buffer) => stderr.push(b.toString()));
@@ -67,6 +74,10 @@ describe('start-up ingest', () => {
     expect(stderr.join('')).toMatch(/ingest: published in [\d.]+ s/);
     const after = await get('/slides');
     expect(after.status).toBe(200);
-    expect((after.body.items as Array<{ id: string }>).map((s) => s.id).sort()).toEqual(['normal_001', 'tumor_083', 'tumor_107']);
+    expect((after.body.items as Array<{ id: string }>).map((s) => s.id).sort()).toEqual([
+      'normal_001',
+      'tumor_083',
+      'tumor_107',
+    ]);
   }, 150_000);
 });

@@ -67,7 +67,7 @@ describe('stored tiles whose byte count is beyond the tile size or the file', ()
   }
 });
 
-describe('through HTTP: the slide\'s 503, and TILE_TOO_LARGE for a tile claiming more than the tile size', () => {
+describe("through HTTP: the slide's 503, and TILE_TOO_LARGE for a tile claiming more than the tile size", () => {
   it('answers 503 SLIDE_UNAVAILABLE for a tile with a 2^50 byte count, never a 500; other tiles still serve', async () => {
     const data = join(dir, 'http');
     mkdirSync(join(data, 'slides'), { recursive: true });
@@ -82,7 +82,9 @@ describe('through HTTP: the slide\'s 503, and TILE_TOO_LARGE for a tile claiming
     expect((await request(app).get('/slides/hostile_001/image_files/10/0_0.jpeg')).status).toBe(200);
     const bad = await request(app).get('/slides/hostile_001/image_files/10/1_0.jpeg');
     expect([bad.status, bad.body.code]).toEqual([503, 'SLIDE_UNAVAILABLE']);
-    const region = await request(app).get('/slides/hostile_001/region?x=400&y=0&width=200&height=100&level=0&format=png');
+    const region = await request(app).get(
+      '/slides/hostile_001/region?x=400&y=0&width=200&height=100&level=0&format=png',
+    );
     expect([region.status, region.body.code]).toEqual([503, 'SLIDE_UNAVAILABLE']);
   });
 
@@ -92,7 +94,9 @@ describe('through HTTP: the slide\'s 503, and TILE_TOO_LARGE for a tile claiming
     const file = join(data, 'slides', 'frame_001.tif');
     copyFileSync(pristine, file);
     expect((await ingest({ dataDir: data, indexPath: join(dir, 'frame.sqlite') })).problems).toEqual([]);
-    const jpeg = await sharp({ create: { width: 16, height: 16, channels: 3, background: '#336699' } }).jpeg({ progressive: true }).toBuffer();
+    const jpeg = await sharp({ create: { width: 16, height: 16, channels: 3, background: '#336699' } })
+      .jpeg({ progressive: true })
+      .toBuffer();
     let sof = 2;
     while (jpeg[sof + 1] !== 0xc2) sof += 2 + jpeg.readUInt16BE(sof + 2);
     jpeg.writeUInt16BE(4100, sof + 5);

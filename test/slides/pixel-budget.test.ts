@@ -8,7 +8,12 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_MAX_SLIDE_PIXELS, loadConfig } from '../../src/config.js';
 import { ingest } from '../../src/indexer/ingest.js';
-import { MAX_SMALLEST_LEVEL_PIXELS, checkPixelBudget, slideStructure, type SlideStructure } from '../../src/slides/structure.js';
+import {
+  MAX_SMALLEST_LEVEL_PIXELS,
+  checkPixelBudget,
+  slideStructure,
+  type SlideStructure,
+} from '../../src/slides/structure.js';
 import { parseTiff } from '../../src/slides/tiff.js';
 import { appErrorOf, makeTempDir, removeTempDir } from '../support/core-fixtures.js';
 import { buildTiff, tiledLevel, type Entry } from '../support/core-tiff.js';
@@ -26,8 +31,26 @@ function structureOf(ifds: Entry[][]): SlideStructure {
 
 /** A structure with the given level sizes (no file needed: the check is pure). */
 function pyramid(...sizes: Array<[number, number]>): SlideStructure {
-  const levels = sizes.map(([width, height], ifd) => ({ ifd, width, height, downsample: sizes[0]![0] / width, tileWidth: 512, tileHeight: 512 }));
-  return { format: 'generic-tiff', bigTiff: true, width: sizes[0]![0], height: sizes[0]![1], levels, mppX: null, mppY: null, compression: { code: 7, name: 'JPEG', support: 'always' }, photometric: 'ycbcr', description: null };
+  const levels = sizes.map(([width, height], ifd) => ({
+    ifd,
+    width,
+    height,
+    downsample: sizes[0]![0] / width,
+    tileWidth: 512,
+    tileHeight: 512,
+  }));
+  return {
+    format: 'generic-tiff',
+    bigTiff: true,
+    width: sizes[0]![0],
+    height: sizes[0]![1],
+    levels,
+    mppX: null,
+    mppY: null,
+    compression: { code: 7, name: 'JPEG', support: 'always' },
+    photometric: 'ycbcr',
+    description: null,
+  };
 }
 
 const codeOf = async (fn: () => unknown) => {
@@ -46,9 +69,24 @@ describe('checkPixelBudget (pure)', () => {
     ['the same slide under a budget of 20 Gpx', camelyon, 20e9, 'SLIDE_TOO_LARGE'],
     ['exactly at the budget', pyramid([1000, 1000], [250, 250]), 1e6, 'ok'],
     ['one pixel over it', pyramid([1001, 1000], [250, 250]), 1e6, 'SLIDE_TOO_LARGE'],
-    ['a single-level 200k x 200k slide (40 Gpx: within the budget, no pyramid)', pyramid([200_000, 200_000]), DEFAULT_MAX_SLIDE_PIXELS, 'SLIDE_NO_PYRAMID'],
-    ['Aperio with only 1x and 4x levels (smallest 0.5 Gpx)', pyramid([100_000, 80_000], [25_000, 20_000]), DEFAULT_MAX_SLIDE_PIXELS, 'ok'],
-    ['smallest level one row over the cap', pyramid([2 ** 16, 2 ** 14 + 1]), DEFAULT_MAX_SLIDE_PIXELS, 'SLIDE_NO_PYRAMID'],
+    [
+      'a single-level 200k x 200k slide (40 Gpx: within the budget, no pyramid)',
+      pyramid([200_000, 200_000]),
+      DEFAULT_MAX_SLIDE_PIXELS,
+      'SLIDE_NO_PYRAMID',
+    ],
+    [
+      'Aperio with only 1x and 4x levels (smallest 0.5 Gpx)',
+      pyramid([100_000, 80_000], [25_000, 20_000]),
+      DEFAULT_MAX_SLIDE_PIXELS,
+      'ok',
+    ],
+    [
+      'smallest level one row over the cap',
+      pyramid([2 ** 16, 2 ** 14 + 1]),
+      DEFAULT_MAX_SLIDE_PIXELS,
+      'SLIDE_NO_PYRAMID',
+    ],
     ['smallest level at the cap', pyramid([2 ** 16, 2 ** 14]), DEFAULT_MAX_SLIDE_PIXELS, 'ok'],
   ];
   for (const [what, s, budget, code] of cases) {
@@ -68,7 +106,8 @@ describe('MAX_SLIDE_PIXELS', () => {
   it('is read from the environment, with the default for Camelyon16, and a bad value names the variable', () => {
     expect(loadConfig({}).maxSlidePixels).toBe(DEFAULT_MAX_SLIDE_PIXELS);
     expect(loadConfig({ MAX_SLIDE_PIXELS: '1000000' }).maxSlidePixels).toBe(1e6);
-    for (const bad of ['0', '-5', '1.5', 'lots', String(2 ** 51)]) expect(() => loadConfig({ MAX_SLIDE_PIXELS: bad })).toThrow(/MAX_SLIDE_PIXELS/);
+    for (const bad of ['0', '-5', '1.5', 'lots', String(2 ** 51)])
+      expect(() => loadConfig({ MAX_SLIDE_PIXELS: bad })).toThrow(/MAX_SLIDE_PIXELS/);
   });
 });
 
@@ -82,10 +121,17 @@ describe('ingest refuses over-budget slides from their structure, before decodin
     };
     const flat = buildTiff([tiledLevel(200_000, 200_000, 512)]);
     expect(flat.length).toBeLessThan(1.3e6);
-    const one = await ingest({ dataDir: slidesIn('flat', { 'flat_001.tif': flat }), indexPath: join(dir, 'flat.sqlite') });
+    const one = await ingest({
+      dataDir: slidesIn('flat', { 'flat_001.tif': flat }),
+      indexPath: join(dir, 'flat.sqlite'),
+    });
     expect(one.problems.map((p) => [p.slideId, p.code])).toEqual([['flat_001', 'SLIDE_NO_PYRAMID']]);
     const wide = buildTiff([tiledLevel(4096, 2048, 512), tiledLevel(1024, 512, 512)]);
-    const two = await ingest({ dataDir: slidesIn('wide', { 'wide_001.tif': wide }), indexPath: join(dir, 'wide.sqlite'), maxSlidePixels: 4096 * 2048 - 1 });
+    const two = await ingest({
+      dataDir: slidesIn('wide', { 'wide_001.tif': wide }),
+      indexPath: join(dir, 'wide.sqlite'),
+      maxSlidePixels: 4096 * 2048 - 1,
+    });
     expect(two.problems.map((p) => [p.slideId, p.code])).toEqual([['wide_001', 'SLIDE_TOO_LARGE']]);
   });
 });

@@ -10,7 +10,14 @@ import { buildTiff, stripImage, tiledLevel, type Entry } from '../support/core-t
 type LevelRow = [number, number, number, number, number, number];
 
 function levels(s: SlideStructure): LevelRow[] {
-  return s.levels.map((l) => [l.ifd, l.width, l.height, Math.round(l.downsample * 1e4) / 1e4, l.tileWidth, l.tileHeight]);
+  return s.levels.map((l) => [
+    l.ifd,
+    l.width,
+    l.height,
+    Math.round(l.downsample * 1e4) / 1e4,
+    l.tileWidth,
+    l.tileHeight,
+  ]);
 }
 
 function structureOf(ifds: Entry[][]): SlideStructure {
@@ -19,29 +26,88 @@ function structureOf(ifds: Entry[][]): SlideStructure {
 }
 
 describe('slideStructure on the real fixtures', () => {
-  const table: Array<{ file: string; format: string; big: boolean; codec: [number, string]; mpp: number | null; levels: LevelRow[] }> = [
+  const table: Array<{
+    file: string;
+    format: string;
+    big: boolean;
+    codec: [number, string];
+    mpp: number | null;
+    levels: LevelRow[];
+  }> = [
     {
-      file: 'boxes.tiff', format: 'generic-tiff', big: false, codec: [8, 'Deflate'], mpp: null, // 72 dpi placeholder
-      levels: [[0, 300, 250, 1, 64, 64], [1, 150, 125, 2, 64, 64], [2, 75, 62, 4.0161, 64, 64], [3, 37, 31, 8.0863, 64, 64]],
+      file: 'boxes.tiff',
+      format: 'generic-tiff',
+      big: false,
+      codec: [8, 'Deflate'],
+      mpp: null, // 72 dpi placeholder
+      levels: [
+        [0, 300, 250, 1, 64, 64],
+        [1, 150, 125, 2, 64, 64],
+        [2, 75, 62, 4.0161, 64, 64],
+        [3, 37, 31, 8.0863, 64, 64],
+      ],
     },
     // One level: the 574 x 768 thumbnail, the label (NewSubfileType 1) and the macro (9) are strips.
-    { file: 'CMU-1-Small-Region.svs', format: 'aperio', big: false, codec: [7, 'JPEG'], mpp: 0.499, levels: [[0, 2220, 2967, 1, 240, 240]] },
-    { file: 'small.svs', format: 'aperio', big: false, codec: [7, 'JPEG'], mpp: 0.499, levels: [[0, 16, 16, 1, 64, 64]] },
     {
-      file: 'tcga-cr-7395-01a-01-ts1.svs', format: 'aperio', big: false, codec: [33005, 'JPEG 2000 (Aperio RGB)'], mpp: null,
-      levels: [[0, 4443, 3567, 1, 256, 256], [2, 2221, 1783, 2.0005, 256, 256]],
+      file: 'CMU-1-Small-Region.svs',
+      format: 'aperio',
+      big: false,
+      codec: [7, 'JPEG'],
+      mpp: 0.499,
+      levels: [[0, 2220, 2967, 1, 240, 240]],
     },
     {
-      file: 'yb10kx5k.zstd.tiff', format: 'generic-tiff', big: true, codec: [50000, 'ZSTD'], mpp: null,
-      levels: [[0, 10000, 5000, 1, 1024, 1024], [1, 5000, 2500, 2, 1024, 1024], [2, 2500, 1250, 4, 1024, 1024], [3, 1250, 625, 8, 1024, 1024], [4, 625, 312, 16.0128, 1024, 1024]],
+      file: 'small.svs',
+      format: 'aperio',
+      big: false,
+      codec: [7, 'JPEG'],
+      mpp: 0.499,
+      levels: [[0, 16, 16, 1, 64, 64]],
     },
-    { file: 'unopenable.tiff', format: 'generic-tiff', big: false, codec: [52479, 'unknown (52479)'], mpp: null, levels: [[0, 1, 1, 1, 512, 512]] },
+    {
+      file: 'tcga-cr-7395-01a-01-ts1.svs',
+      format: 'aperio',
+      big: false,
+      codec: [33005, 'JPEG 2000 (Aperio RGB)'],
+      mpp: null,
+      levels: [
+        [0, 4443, 3567, 1, 256, 256],
+        [2, 2221, 1783, 2.0005, 256, 256],
+      ],
+    },
+    {
+      file: 'yb10kx5k.zstd.tiff',
+      format: 'generic-tiff',
+      big: true,
+      codec: [50000, 'ZSTD'],
+      mpp: null,
+      levels: [
+        [0, 10000, 5000, 1, 1024, 1024],
+        [1, 5000, 2500, 2, 1024, 1024],
+        [2, 2500, 1250, 4, 1024, 1024],
+        [3, 1250, 625, 8, 1024, 1024],
+        [4, 625, 312, 16.0128, 1024, 1024],
+      ],
+    },
+    {
+      file: 'unopenable.tiff',
+      format: 'generic-tiff',
+      big: false,
+      codec: [52479, 'unknown (52479)'],
+      mpp: null,
+      levels: [[0, 1, 1, 1, 512, 512]],
+    },
   ];
   for (const c of table) {
     it(c.file, () => {
       const s = slideStructure(readTiffFile(realPath(c.file)));
-      expect({ format: s.format, big: s.bigTiff, codec: [s.compression.code, s.compression.name], mpp: s.mppX, levels: levels(s) })
-        .toEqual({ format: c.format, big: c.big, codec: c.codec, mpp: c.mpp, levels: c.levels });
+      expect({
+        format: s.format,
+        big: s.bigTiff,
+        codec: [s.compression.code, s.compression.name],
+        mpp: s.mppX,
+        levels: levels(s),
+      }).toEqual({ format: c.format, big: c.big, codec: c.codec, mpp: c.mpp, levels: c.levels });
       expect([s.width, s.height]).toEqual([c.levels[0]![1], c.levels[0]![2]]);
     });
   }
@@ -64,7 +130,12 @@ describe('slideStructure on a BigTIFF pyramid written by sharp (the Camelyon16 l
     expect(s.mppX).toBeCloseTo(0.243, 6);
     expect(s.mppY).toBeCloseTo(0.243, 6);
     expect([s.compression.name, s.photometric]).toEqual(['JPEG', 'ycbcr']);
-    expect(levels(s)).toEqual([[0, 2500, 1700, 1, 512, 512], [1, 1250, 850, 2, 512, 512], [2, 625, 425, 4, 512, 512], [3, 312, 212, 8.0158, 512, 512]]);
+    expect(levels(s)).toEqual([
+      [0, 2500, 1700, 1, 512, 512],
+      [1, 1250, 850, 2, 512, 512],
+      [2, 625, 425, 4, 512, 512],
+      [3, 312, 212, 8.0158, 512, 512],
+    ]);
     expect(tiff.ifds.map((d) => d.num.get(TAG.NewSubfileType) ?? 0)).toEqual([0, 1, 1, 1]);
   });
 });
@@ -79,7 +150,11 @@ describe('slideStructure: levels from directories', () => {
       tiledLevel(600, 600), // a tiled label: square, not the slide's 2:1
       tiledLevel(1000, 500, 128),
     ]);
-    expect(levels(s)).toEqual([[0, 4000, 2000, 1, 256, 256], [3, 2000, 1000, 2, 256, 256], [2, 1000, 500, 4, 256, 256]]);
+    expect(levels(s)).toEqual([
+      [0, 4000, 2000, 1, 256, 256],
+      [3, 2000, 1000, 2, 256, 256],
+      [2, 1000, 500, 4, 256, 256],
+    ]);
   });
 
   it('keeps small levels whose rounding bends the aspect ratio', () => {
@@ -122,7 +197,11 @@ describe('slideStructure: resolution', () => {
 
   it('Aperio: MPP from ImageDescription, null when absent', () => {
     const desc = (text: string): Entry[] => [{ tag: TAG.ImageDescription, type: 2, values: text }];
-    expect(structureOf([tiledLevel(1000, 800, 256, desc('Aperio Image Library v12\r\n1000x800 JPEG|AppMag = 40|MPP = 0.2527|Left = 1'))]).mppX).toBe(0.2527);
+    expect(
+      structureOf([
+        tiledLevel(1000, 800, 256, desc('Aperio Image Library v12\r\n1000x800 JPEG|AppMag = 40|MPP = 0.2527|Left = 1')),
+      ]).mppX,
+    ).toBe(0.2527);
     const none = structureOf([tiledLevel(1000, 800, 256, desc('Aperio Image Library v12|AppMag = 40'))]);
     expect([none.format, none.mppX]).toEqual(['aperio', null]);
   });

@@ -29,12 +29,23 @@ function outcome(b: Buffer): string {
     return 'ok';
   } catch (e) {
     if (e instanceof AppError) return e.code;
-    throw new Error(`${b.length} bytes: ${(e as Error).name}: ${(e as Error).message}`);
+    throw new Error(`${b.length} bytes: ${(e as Error).name}: ${(e as Error).message}`, { cause: e });
   }
 }
 
 describe('readTiffFile agrees with geotiff, tag by tag, on the real fixtures', () => {
-  const numeric = [TAG.NewSubfileType, TAG.ImageWidth, TAG.ImageLength, TAG.Compression, TAG.Photometric, TAG.SamplesPerPixel, TAG.PlanarConfig, TAG.ResolutionUnit, TAG.TileWidth, TAG.TileLength];
+  const numeric = [
+    TAG.NewSubfileType,
+    TAG.ImageWidth,
+    TAG.ImageLength,
+    TAG.Compression,
+    TAG.Photometric,
+    TAG.SamplesPerPixel,
+    TAG.PlanarConfig,
+    TAG.ResolutionUnit,
+    TAG.TileWidth,
+    TAG.TileLength,
+  ];
   const arrays = [TAG.TileOffsets, TAG.TileByteCounts, TAG.StripOffsets, TAG.StripByteCounts, TAG.BitsPerSample];
   for (const name of [...REAL_SLIDES, 'sharp BigTIFF']) {
     it(name, async () => {
@@ -48,17 +59,23 @@ describe('readTiffFile agrees with geotiff, tag by tag, on the real fixtures', (
         for (const ifd of ours.ifds) {
           const fd = (await theirs.getImage(ifd.index)).fileDirectory;
           const load = async (tag: number): Promise<unknown> => fd.loadValue(tag);
-          for (const tag of numeric) expect([ifd.index, tag, ifd.num.get(tag)]).toEqual([ifd.index, tag, await load(tag)]);
+          for (const tag of numeric)
+            expect([ifd.index, tag, ifd.num.get(tag)]).toEqual([ifd.index, tag, await load(tag)]);
           for (const tag of arrays) {
             const v = (await load(tag)) as ArrayLike<number> | undefined;
-            expect([tag, ifd.arrays.has(tag) ? Array.from(ifd.arrays.get(tag)!) : undefined]).toEqual([tag, v === undefined ? undefined : Array.from(v)]);
+            expect([tag, ifd.arrays.has(tag) ? Array.from(ifd.arrays.get(tag)!) : undefined]).toEqual([
+              tag,
+              v === undefined ? undefined : Array.from(v),
+            ]);
           }
           const xres = (await load(TAG.XResolution)) as number[] | undefined;
           expect(ifd.num.get(TAG.XResolution)).toBe(xres === undefined ? undefined : xres[0]! / xres[1]!);
           const description = (await load(TAG.ImageDescription)) as string | undefined;
           expect(ifd.text.get(TAG.ImageDescription)).toBe(description?.replace(/\0+$/, ''));
           const tables = (await load(TAG.JPEGTables)) as ArrayLike<number> | undefined;
-          expect(ifd.bytes.has(TAG.JPEGTables) ? Array.from(ifd.bytes.get(TAG.JPEGTables)!) : undefined).toEqual(tables && Array.from(tables));
+          expect(ifd.bytes.has(TAG.JPEGTables) ? Array.from(ifd.bytes.get(TAG.JPEGTables)!) : undefined).toEqual(
+            tables && Array.from(tables),
+          );
         }
       } finally {
         await theirs.close();
@@ -105,16 +122,36 @@ describe('parseTiff: hostile and foreign bytes', () => {
     ['a TIFF byte-order mark with version 44', () => Buffer.from('49492c0008000000', 'hex'), 'NOT_TIFF'],
     ['no directory at all (first offset 0)', () => buildTiff([]), 'TIFF_NO_IMAGES'],
     ['a first directory past the end of the file', () => patch(buildTiff([level]), 4, 1 << 30), 'TIFF_TRUNCATED'],
-    ['a directory that points to itself', () => patch(buildTiff([level]), nextOffsetAt(buildTiff([level])), 8), 'TIFF_IFD_LOOP'],
+    [
+      'a directory that points to itself',
+      () => patch(buildTiff([level]), nextOffsetAt(buildTiff([level])), 8),
+      'TIFF_IFD_LOOP',
+    ],
     ['two directories that point to each other', () => loop2(), 'TIFF_IFD_LOOP'],
     ['a directory of 0 entries', () => patch16(buildTiff([level]), 8, 0), 'TIFF_BAD_IFD'],
     ['a directory of 65535 entries', () => patch16(buildTiff([level]), 8, 65535), 'TIFF_BAD_IFD'],
-    ['a tag declaring 4 billion values', () => buildTiff([[...level, { tag: TAG.StripOffsets, type: 4, values: [1], count: 0xffffffff }]]), 'TIFF_BAD_IFD'],
-    ['a tag declaring more bytes than the file has', () => buildTiff([[...level, { tag: TAG.StripOffsets, type: 12, values: [1], count: 100_000 }]]), 'TIFF_BAD_IFD'],
+    [
+      'a tag declaring 4 billion values',
+      () => buildTiff([[...level, { tag: TAG.StripOffsets, type: 4, values: [1], count: 0xffffffff }]]),
+      'TIFF_BAD_IFD',
+    ],
+    [
+      'a tag declaring more bytes than the file has',
+      () => buildTiff([[...level, { tag: TAG.StripOffsets, type: 12, values: [1], count: 100_000 }]]),
+      'TIFF_BAD_IFD',
+    ],
     // The last values in the file, declared 19 bytes longer than they are.
-    ['a tag whose values run past the end', () => buildTiff([[...level, { tag: 40000, type: 2, values: 'x'.repeat(40), count: 60 }]]), 'TIFF_TRUNCATED'],
+    [
+      'a tag whose values run past the end',
+      () => buildTiff([[...level, { tag: 40000, type: 2, values: 'x'.repeat(40), count: 60 }]]),
+      'TIFF_TRUNCATED',
+    ],
     ['a BigTIFF count above 2^53', () => bigCount(), 'TIFF_BAD_IFD'],
-    ['more than 1024 directories', () => buildTiff(Array.from({ length: 1030 }, () => [{ tag: TAG.ImageWidth, type: 3, values: [1] }])), 'TIFF_TOO_MANY_IFDS'],
+    [
+      'more than 1024 directories',
+      () => buildTiff(Array.from({ length: 1030 }, () => [{ tag: TAG.ImageWidth, type: 3, values: [1] }])),
+      'TIFF_TOO_MANY_IFDS',
+    ],
   ];
   for (const [what, bytes, code] of cases) {
     it(`${what} -> ${code}`, () => expect(outcome(bytes())).toBe(code));
@@ -127,11 +164,24 @@ describe('parseTiff: hostile and foreign bytes', () => {
   });
 
   it('reads big-endian classic TIFF and big-endian BigTIFF alike', () => {
-    const entries: Entry[] = [...tiledLevel(1000, 600), { tag: TAG.XResolution, type: 5, values: [41152, 1] }, { tag: TAG.ImageDescription, type: 2, values: 'hello' }];
+    const entries: Entry[] = [
+      ...tiledLevel(1000, 600),
+      { tag: TAG.XResolution, type: 5, values: [41152, 1] },
+      { tag: TAG.ImageDescription, type: 2, values: 'hello' },
+    ];
     for (const layout of [{ littleEndian: false }, { littleEndian: false, bigTiff: true }, { bigTiff: true }]) {
       const t = parseBytes(buildTiff([entries, tiledLevel(500, 300)], layout));
       expect(t.bigTiff).toBe(layout.bigTiff ?? false);
-      expect(t.ifds.map((d) => [d.num.get(TAG.ImageWidth), d.num.get(TAG.ImageLength), d.arrays.get(TAG.TileOffsets)?.length])).toEqual([[1000, 600, 12], [500, 300, 4]]);
+      expect(
+        t.ifds.map((d) => [
+          d.num.get(TAG.ImageWidth),
+          d.num.get(TAG.ImageLength),
+          d.arrays.get(TAG.TileOffsets)?.length,
+        ]),
+      ).toEqual([
+        [1000, 600, 12],
+        [500, 300, 4],
+      ]);
       expect(t.ifds[0]!.num.get(TAG.XResolution)).toBe(41152);
       expect(t.ifds[0]!.text.get(TAG.ImageDescription)).toBe('hello');
     }
@@ -172,7 +222,14 @@ function bigCount(): Buffer {
  * `tagOf`) that all point at one array of `count` values placed after them, shifted by
  * `shift(dir)` bytes: hostile files whose small size hides how often they make a reader read.
  */
-function pointingAgain(dirs: number, entries: number, count: number, tagOf: (e: number) => number, shift: (d: number) => number = () => 0, type = 4): Buffer {
+function pointingAgain(
+  dirs: number,
+  entries: number,
+  count: number,
+  tagOf: (e: number) => number,
+  shift: (d: number) => number = () => 0,
+  type = 4,
+): Buffer {
   const tableSize = 2 + entries * 12 + 4;
   const arrayAt = 8 + dirs * tableSize;
   const b = Buffer.alloc(arrayAt + shift(dirs) + count * (type === 4 ? 4 : 2));
@@ -234,7 +291,13 @@ describe('parseTiff: the work of a file is bounded by its size, not by what its 
     expect(shared.code).toBeNull();
     expect(shared.read).toBeLessThan(110_000);
     expect(shared.tiff!.ifds[199]!.arrays.get(TAG.TileOffsets)).toBe(shared.tiff!.ifds[0]!.arrays.get(TAG.TileOffsets));
-    const shifted = pointingAgain(200, 1, 25_000, () => TAG.TileOffsets, (d) => 4 * d);
+    const shifted = pointingAgain(
+      200,
+      1,
+      25_000,
+      () => TAG.TileOffsets,
+      (d) => 4 * d,
+    );
     const { read, code } = parseCounting(shifted);
     expect(code).toBe('TIFF_TOO_COMPLEX');
     expect(read).toBeLessThanOrEqual(2 * shifted.length + 65_536);
@@ -243,7 +306,11 @@ describe('parseTiff: the work of a file is bounded by its size, not by what its 
   it('reads LONG8 and big-endian SHORT/LONG arrays in bulk exactly as value by value', () => {
     const values = [0, 1, 255, 65535, 2 ** 31, 2 ** 32 - 1];
     for (const layout of [{ bigTiff: true }, { littleEndian: false }, { littleEndian: false, bigTiff: true }]) {
-      const entries: Entry[] = [...tiledLevel(512, 512), { tag: TAG.StripOffsets, type: layout.bigTiff ? 16 : 4, values: [...values, 2 ** 40 + 7] }, { tag: TAG.BitsPerSample, type: 3, values: [8, 8, 8, 65535] }];
+      const entries: Entry[] = [
+        ...tiledLevel(512, 512),
+        { tag: TAG.StripOffsets, type: layout.bigTiff ? 16 : 4, values: [...values, 2 ** 40 + 7] },
+        { tag: TAG.BitsPerSample, type: 3, values: [8, 8, 8, 65535] },
+      ];
       if (!layout.bigTiff) entries[entries.length - 2]!.values = values;
       const d = parseBytes(buildTiff([entries], layout)).ifds[0]!;
       expect(Array.from(d.arrays.get(TAG.StripOffsets)!)).toEqual(layout.bigTiff ? [...values, 2 ** 40 + 7] : values);
@@ -251,7 +318,10 @@ describe('parseTiff: the work of a file is bounded by its size, not by what its 
     }
     const marker = Buffer.alloc(8);
     marker.writeBigUInt64LE(12_345_678_901n);
-    const huge = buildTiff([[...tiledLevel(512, 512), { tag: TAG.StripOffsets, type: 16, values: [1, 12_345_678_901] }]], { bigTiff: true });
+    const huge = buildTiff(
+      [[...tiledLevel(512, 512), { tag: TAG.StripOffsets, type: 16, values: [1, 12_345_678_901] }]],
+      { bigTiff: true },
+    );
     // That LONG8 value made 2^60: beyond any file.
     huge.writeBigUInt64LE(1n << 60n, huge.indexOf(marker));
     expect(outcome(huge)).toBe('TIFF_BAD_IFD');
@@ -262,7 +332,14 @@ describe('parseTiff: absolute caps per file', () => {
   it('more than 16 M offsets and counts in all is TIFF_TOO_COMPLEX, even within the byte budget', () => {
     // 9 directories of 2 M SHORT values, each array overlapping the previous one by half: 36 MB
     // read of a 20 MB file (within twice its size), 18 M values.
-    const b = pointingAgain(9, 1, 2_000_000, () => TAG.TileOffsets, (d) => 2_000_000 * d, 3);
+    const b = pointingAgain(
+      9,
+      1,
+      2_000_000,
+      () => TAG.TileOffsets,
+      (d) => 2_000_000 * d,
+      3,
+    );
     const { read, code } = parseCounting(b);
     expect(code).toBe('TIFF_TOO_COMPLEX');
     expect(read).toBeLessThan(2 * b.length);

@@ -1,14 +1,44 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { achievedShares, assignGroups, partTargets, seededOrder, strataTotals, stringHash, withinTolerance, type SplitGroup } from '../../src/splits/assign.js';
+import {
+  achievedShares,
+  assignGroups,
+  partTargets,
+  seededOrder,
+  strataTotals,
+  stringHash,
+  withinTolerance,
+  type SplitGroup,
+} from '../../src/splits/assign.js';
 
 const TVT = partTargets({ ratios: { train: 0.7, val: 0.15, test: 0.15 } });
 
 describe('partTargets', () => {
   it.each([
-    [{ ratios: { train: 0.8, val: 0.1, test: 0.1 } }, [['train', 0.8], ['val', 0.1], ['test', 0.1]]],
-    [{ folds: 2 }, [['fold0', 0.5], ['fold1', 0.5]]],
-    [{ folds: 4 }, [['fold0', 0.25], ['fold1', 0.25], ['fold2', 0.25], ['fold3', 0.25]]],
+    [
+      { ratios: { train: 0.8, val: 0.1, test: 0.1 } },
+      [
+        ['train', 0.8],
+        ['val', 0.1],
+        ['test', 0.1],
+      ],
+    ],
+    [
+      { folds: 2 },
+      [
+        ['fold0', 0.5],
+        ['fold1', 0.5],
+      ],
+    ],
+    [
+      { folds: 4 },
+      [
+        ['fold0', 0.25],
+        ['fold1', 0.25],
+        ['fold2', 0.25],
+        ['fold3', 0.25],
+      ],
+    ],
   ])('%j', (def, want) => {
     expect(partTargets(def).map((p) => [p.name, p.ratio])).toEqual(want);
   });
@@ -25,7 +55,13 @@ describe('stringHash and seededOrder', () => {
     const a = seededOrder(keys, 7).map((i) => keys[i]);
     const rev = [...keys].reverse();
     expect(seededOrder(rev, 7).map((i) => rev[i])).toEqual(a);
-    const seeds = new Set([1, 2, 3, 4, 5, 6].map((s) => seededOrder(keys, s).map((i) => keys[i]).join()));
+    const seeds = new Set(
+      [1, 2, 3, 4, 5, 6].map((s) =>
+        seededOrder(keys, s)
+          .map((i) => keys[i])
+          .join(),
+      ),
+    );
     expect(seeds.size).toBeGreaterThan(1);
   });
 });
@@ -34,7 +70,10 @@ describe('assignGroups without strata', () => {
   it('deals exact quotas in the seeded order', () => {
     const groups: SplitGroup[] = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j'].map((key) => ({ key, areas: [] }));
     const out = assignGroups(groups, TVT, 1);
-    const order = seededOrder(groups.map((g) => g.key), 1);
+    const order = seededOrder(
+      groups.map((g) => g.key),
+      1,
+    );
     // quotas(10, [.7, .15, .15]) = [7, 2, 1]: the first 7 of the seeded order are train, then 2 val, then 1 test.
     expect(order.map((i) => out[i])).toEqual([0, 0, 0, 0, 0, 0, 0, 1, 1, 2]);
   });
@@ -66,7 +105,10 @@ describe('assignGroups with strata: an exact case', () => {
 });
 
 const groupsArb = fc
-  .array(fc.tuple(fc.double({ min: 0, max: 1000, noNaN: true }), fc.double({ min: 0, max: 1000, noNaN: true })), { minLength: 3, maxLength: 80 })
+  .array(fc.tuple(fc.double({ min: 0, max: 1000, noNaN: true }), fc.double({ min: 0, max: 1000, noNaN: true })), {
+    minLength: 3,
+    maxLength: 80,
+  })
   .map((rows) => rows.map(([a, b], i): SplitGroup => ({ key: `slide_${String(i).padStart(3, '0')}`, areas: [a, b] })));
 
 describe('assignGroups: properties', () => {
@@ -91,14 +133,22 @@ describe('assignGroups: properties', () => {
   it('with enough comparable groups, every share is within 15% of its target', () => {
     // 60-120 slides whose areas vary up to 10x (no slide holds most of a class): the data allows it.
     const many = fc
-      .array(fc.tuple(fc.double({ min: 10, max: 100, noNaN: true }), fc.double({ min: 10, max: 100, noNaN: true })), { minLength: 60, maxLength: 120 })
+      .array(fc.tuple(fc.double({ min: 10, max: 100, noNaN: true }), fc.double({ min: 10, max: 100, noNaN: true })), {
+        minLength: 60,
+        maxLength: 120,
+      })
       .map((rows) => rows.map(([a, b], i): SplitGroup => ({ key: `s${i}`, areas: [a, b] })));
     fc.assert(
-      fc.property(many, fc.integer({ min: 0, max: 1000 }), fc.constantFrom(TVT, partTargets({ folds: 5 })), (groups, seed, parts) => {
-        const out = assignGroups(groups, parts, seed);
-        const shares = achievedShares(groups, out, parts.length);
-        expect(withinTolerance(shares, parts, strataTotals(groups))).toBe(true);
-      }),
+      fc.property(
+        many,
+        fc.integer({ min: 0, max: 1000 }),
+        fc.constantFrom(TVT, partTargets({ folds: 5 })),
+        (groups, seed, parts) => {
+          const out = assignGroups(groups, parts, seed);
+          const shares = achievedShares(groups, out, parts.length);
+          expect(withinTolerance(shares, parts, strataTotals(groups))).toBe(true);
+        },
+      ),
       { numRuns: 30 },
     );
   });

@@ -37,13 +37,38 @@ export async function serveDemo(opts: { scale?: number; seed?: number } = {}): P
   const { generateDemo } = await import('../../src/demo/generate.js');
   await generateDemo({ outDir: dataDir, seed: opts.seed ?? 1, scale: opts.scale ?? TEST_SCALE });
   const report = await ingest({ dataDir, indexPath });
-  return { ...(await serveIndex(dataDir, indexPath)), dir, dataDir, indexPath, report, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+  return {
+    ...(await serveIndex(dataDir, indexPath)),
+    dir,
+    dataDir,
+    indexPath,
+    report,
+    cleanup: () => rmSync(dir, { recursive: true, force: true }),
+  };
 }
 
 export async function serveIndex(dataDir: string, indexPath: string, overrides: Partial<Config> = {}) {
-  const config = loadConfig({}, { dataDir, indexPath, slideHandles: 8, tileCacheBytes: 32 << 20, labelCacheBytes: 64 << 20, maxRegionPixels: 2048 * 2048, maxBodyBytes: 1 << 20, ...overrides });
+  const config = loadConfig(
+    {},
+    {
+      dataDir,
+      indexPath,
+      slideHandles: 8,
+      tileCacheBytes: 32 << 20,
+      labelCacheBytes: 64 << 20,
+      maxRegionPixels: 2048 * 2048,
+      maxBodyBytes: 1 << 20,
+      ...overrides,
+    },
+  );
   const index = createIndexHandle(indexPath, (db) => createGeneration(db, dataDir, config.labelCacheBytes));
-  const app = createApp({ config, index, log: pino({ level: 'silent' }), imaging: await imagingCapabilities(), ingest: () => ingest({ dataDir, indexPath }) });
+  const app = createApp({
+    config,
+    index,
+    log: pino({ level: 'silent' }),
+    imaging: await imagingCapabilities(),
+    ingest: () => ingest({ dataDir, indexPath }),
+  });
   return { app, tiles: app.services.tiles, generation: () => index.current() };
 }
 
@@ -55,7 +80,14 @@ export async function serveCore(): Promise<Served> {
   const indexPath = join(dir, 'index', 'index.sqlite');
   await buildDataset(dataDir);
   const report = await ingest({ dataDir, indexPath });
-  return { ...(await serveIndex(dataDir, indexPath)), dir, dataDir, indexPath, report, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+  return {
+    ...(await serveIndex(dataDir, indexPath)),
+    dir,
+    dataDir,
+    indexPath,
+    report,
+    cleanup: () => rmSync(dir, { recursive: true, force: true }),
+  };
 }
 
 /** supertest's parser for binary bodies (superagent hands it the raw response stream). */

@@ -15,7 +15,16 @@ export const CHROMIUM_PATH = '/usr/bin/chromium';
 export const HAS_CHROMIUM = existsSync(CHROMIUM_PATH);
 
 /** Flags for a quiet, offline-friendly headless run in a container (no sandbox, no GPU, no phoning home). */
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 
 export interface Browser {
   context: BrowserContext;
@@ -25,7 +34,11 @@ export interface Browser {
 
 export async function launchBrowser(viewport = { width: 1200, height: 800 }): Promise<Browser> {
   const profile = mkdtempSync(join(tmpdir(), 'chromium-profile-'));
-  const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS, viewport });
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM_PATH,
+    args: CHROMIUM_ARGS,
+    viewport,
+  });
   const page = context.pages()[0] ?? (await context.newPage());
   return {
     context,
@@ -82,7 +95,12 @@ export function changedFraction(a: Shot, b: Shot, tolerance = 12): number {
   if (a.width !== b.width || a.height !== b.height) throw new Error('screenshots of different sizes');
   let changed = 0;
   for (let i = 0; i < a.rgb.length; i += 3) {
-    if (Math.abs(a.rgb[i]! - b.rgb[i]!) > tolerance || Math.abs(a.rgb[i + 1]! - b.rgb[i + 1]!) > tolerance || Math.abs(a.rgb[i + 2]! - b.rgb[i + 2]!) > tolerance) changed++;
+    if (
+      Math.abs(a.rgb[i]! - b.rgb[i]!) > tolerance ||
+      Math.abs(a.rgb[i + 1]! - b.rgb[i + 1]!) > tolerance ||
+      Math.abs(a.rgb[i + 2]! - b.rgb[i + 2]!) > tolerance
+    )
+      changed++;
   }
   return changed / (a.width * a.height);
 }

@@ -8,7 +8,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** The shared fixtures next to the repository (test/support/ is two levels below its root). */
-export const CAMELYON_POLYGONS_DIR = fileURLToPath(new URL('../../../shared/fixtures/real/camelyon16/tumor-polygons', import.meta.url));
+export const CAMELYON_POLYGONS_DIR = fileURLToPath(
+  new URL('../../../shared/fixtures/real/camelyon16/tumor-polygons', import.meta.url),
+);
 
 export interface CamelyonPolygon {
   name: string;

@@ -38,7 +38,12 @@ export function manifestJson(labelDownsample = 4): object {
     labelDownsample,
     labelSources: [
       { id: 'context', format: 'label-mask', dir: 'labels/context', suffix: '_mask', downsample: CONTEXT_DOWNSAMPLE },
-      { id: 'lesions', format: 'asap-xml', dir: 'labels/lesions', classMap: { _0: 'metastasis', _1: 'metastasis', _2: null } },
+      {
+        id: 'lesions',
+        format: 'asap-xml',
+        dir: 'labels/lesions',
+        classMap: { _0: 'metastasis', _1: 'metastasis', _2: null },
+      },
       { id: 'artefacts', format: 'geojson', dir: 'labels/artefacts' },
       { id: 'paint', format: 'color-mask', dir: 'labels/paint', downsample: PAINT_DOWNSAMPLE },
     ],
@@ -90,7 +95,9 @@ function fitInto(json: CamelyonPolygonsJson, slide: { width: number; height: num
   const q = (v: number) => Math.round(v * 4) / 4;
   const move = (p: { name: string; vertices: Array<[number, number]> }) => ({
     name: p.name,
-    vertices: p.vertices.map(([x, y]) => [q(slide.width * 0.1 + (x - x0) * s), q(slide.height * 0.1 + (y - y0) * s)] as [number, number]),
+    vertices: p.vertices.map(
+      ([x, y]) => [q(slide.width * 0.1 + (x - x0) * s), q(slide.height * 0.1 + (y - y0) * s)] as [number, number],
+    ),
   });
   return { positive: json.positive.map(move), negative: json.negative.map(move) };
 }
@@ -110,13 +117,30 @@ function writeArtefacts(dir: string, name: string, slide: { width: number; heigh
     properties: { objectType: 'annotation', classification: { name: cls, color: [0, 0, 0] } },
   });
   mkdirSync(join(dir, 'labels/artefacts'), { recursive: true });
-  writeFileSync(join(dir, 'labels/artefacts', name), JSON.stringify({ type: 'FeatureCollection', features: [feature('f1', 'fold', [fold]), feature('i1', 'Ink', [ink, inkHole])] }));
+  writeFileSync(
+    join(dir, 'labels/artefacts', name),
+    JSON.stringify({
+      type: 'FeatureCollection',
+      features: [feature('f1', 'fold', [fold]), feature('i1', 'Ink', [ink, inkHole])],
+    }),
+  );
   const ring = (v: Array<[number, number]>) => Float64Array.from(v.flat());
-  return { kind: 'vector', shapes: [{ value: 5, name: 'f1', rings: [ring(fold)] }, { value: 6, name: 'i1', rings: [ring(ink), ring(inkHole)] }] };
+  return {
+    kind: 'vector',
+    shapes: [
+      { value: 5, name: 'f1', rings: [ring(fold)] },
+      { value: 6, name: 'i1', rings: [ring(ink), ring(inkHole)] },
+    ],
+  };
 }
 
 /** Connective tissue on the left third, an adipose disc, glass (0) elsewhere; 8-bit grey PNG. */
-export async function writeContextMask(dir: string, name: string, slide: { width: number; height: number }, size?: [number, number]): Promise<RefSource> {
+export async function writeContextMask(
+  dir: string,
+  name: string,
+  slide: { width: number; height: number },
+  size?: [number, number],
+): Promise<RefSource> {
   const width = size?.[0] ?? Math.ceil(slide.width / CONTEXT_DOWNSAMPLE);
   const height = size?.[1] ?? Math.ceil(slide.height / CONTEXT_DOWNSAMPLE);
   const values = new Uint8Array(width * height);
@@ -127,7 +151,10 @@ export async function writeContextMask(dir: string, name: string, slide: { width
     }
   }
   mkdirSync(join(dir, 'labels/context'), { recursive: true });
-  await sharp(Buffer.from(values), { raw: { width, height, channels: 1 } }).toColourspace('b-w').png().toFile(join(dir, 'labels/context', name));
+  await sharp(Buffer.from(values), { raw: { width, height, channels: 1 } })
+    .toColourspace('b-w')
+    .png()
+    .toFile(join(dir, 'labels/context', name));
   return { kind: 'mask', values, width, height, downsample: CONTEXT_DOWNSAMPLE };
 }
 
@@ -147,6 +174,8 @@ async function writePaint(dir: string, name: string, slide: { width: number; hei
     }
   }
   mkdirSync(join(dir, 'labels/paint'), { recursive: true });
-  await sharp(rgb, { raw: { width, height, channels: 3 } }).png().toFile(join(dir, 'labels/paint', name));
+  await sharp(rgb, { raw: { width, height, channels: 3 } })
+    .png()
+    .toFile(join(dir, 'labels/paint', name));
   return { kind: 'mask', values, width, height, downsample: PAINT_DOWNSAMPLE };
 }

@@ -55,7 +55,7 @@ export async function appErrorOf(fn: () => unknown): Promise<AppError> {
     await fn();
   } catch (e) {
     if (e instanceof AppError) return e;
-    throw new Error(`expected an AppError, got ${(e as Error).name}: ${(e as Error).message}`);
+    throw new Error(`expected an AppError, got ${(e as Error).name}: ${(e as Error).message}`, { cause: e });
   }
   throw new Error('expected an AppError, nothing was thrown');
 }
@@ -99,6 +99,17 @@ export async function writeSlide(path: string, spec: SlideSpec): Promise<void> {
   // sharp's xres is in pixels per mm; with resolutionUnit 'cm' libvips stores pixels per cm.
   const perMm = 1000 / spec.mpp;
   await sharp(px, { raw: { width, height, channels: 3 } })
-    .tiff({ tile: true, tileWidth: 512, tileHeight: 512, pyramid: true, bigtiff: true, compression: 'jpeg', quality: 70, xres: perMm, yres: perMm, resolutionUnit: 'cm' })
+    .tiff({
+      tile: true,
+      tileWidth: 512,
+      tileHeight: 512,
+      pyramid: true,
+      bigtiff: true,
+      compression: 'jpeg',
+      quality: 70,
+      xres: perMm,
+      yres: perMm,
+      resolutionUnit: 'cm',
+    })
     .toFile(path);
 }

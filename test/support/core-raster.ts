@@ -46,13 +46,20 @@ export function insideEvenOdd(edges: readonly number[], px: number, py: number):
 }
 
 /** Calls `visit(i, j)` for every raster pixel whose centre, in level-0 pixels, is inside the shape. */
-export function forEachInside(shape: LabelShape, width: number, height: number, d: number, visit: (i: number, j: number) => void): void {
+export function forEachInside(
+  shape: LabelShape,
+  width: number,
+  height: number,
+  d: number,
+  visit: (i: number, j: number) => void,
+): void {
   const all = edgesOf(shape.rings);
   for (let j = 0; j < height; j++) {
     const py = (j + 0.5) * d;
     // Only edges spanning this row can change the parity: a per-row filter keeps it fast.
     const row: number[] = [];
-    for (let e = 0; e < all.length; e += 4) if (all[e + 1]! <= py !== all[e + 3]! <= py) row.push(all[e]!, all[e + 1]!, all[e + 2]!, all[e + 3]!);
+    for (let e = 0; e < all.length; e += 4)
+      if (all[e + 1]! <= py !== all[e + 3]! <= py) row.push(all[e]!, all[e + 1]!, all[e + 2]!, all[e + 3]!);
     if (row.length === 0) continue;
     for (let i = 0; i < width; i++) if (insideEvenOdd(row, (i + 0.5) * d, py)) visit(i, j);
   }
@@ -65,7 +72,8 @@ export function bruteCompose(sources: readonly RefSource[], width: number, heigh
     const layer = new Uint8Array(width * height);
     if (s.kind === 'vector') {
       const ordered = [...s.shapes.filter((x) => x.value !== null), ...s.shapes.filter((x) => x.value === null)];
-      for (const shape of ordered) forEachInside(shape, width, height, d, (i, j) => (layer[j * width + i] = shape.value ?? 0));
+      for (const shape of ordered)
+        forEachInside(shape, width, height, d, (i, j) => (layer[j * width + i] = shape.value ?? 0));
     } else {
       for (let j = 0; j < height; j++) {
         const my = Math.floor(((j + 0.5) * d) / s.downsample);
@@ -88,7 +96,12 @@ export function bruteReduce(img: Image): Image {
   for (let j = 0; j < height; j++) {
     for (let i = 0; i < width; i++) {
       const votes: number[] = [];
-      for (const [dx, dy] of [[0, 0], [1, 0], [0, 1], [1, 1]] as const) {
+      for (const [dx, dy] of [
+        [0, 0],
+        [1, 0],
+        [0, 1],
+        [1, 1],
+      ] as const) {
         const x = 2 * i + dx;
         const y = 2 * j + dy;
         if (x < img.width && y < img.height) votes.push(img.data[y * img.width + x]!);
@@ -125,7 +138,8 @@ export function assembleLevels(tiles: readonly LabelTile[], g: RasterGeometry): 
         const y = t.ty * ts + r;
         const v = t.uniform ?? t.data![r * ts + c]!;
         if (x < img.width && y < img.height) img.data[y * img.width + x] = v;
-        else if (t.uniform === null && v !== 0) throw new Error(`tile ${t.level}/${t.tx},${t.ty} has ${v} past the raster edge`);
+        else if (t.uniform === null && v !== 0)
+          throw new Error(`tile ${t.level}/${t.tx},${t.ty} has ${v} past the raster edge`);
       }
     }
   }

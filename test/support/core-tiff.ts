@@ -112,7 +112,8 @@ function encode(e: Entry, le: boolean): Buffer {
     if (size === 1) out.writeUInt8(v, i);
     else if (size === 2) u16(out, i * 2, v, le);
     else if (size === 4) u32(out, i * 4, v, le);
-    else if (e.type === 12) (le ? out.writeDoubleLE(v, i * 8) : out.writeDoubleBE(v, i * 8));
+    else if (e.type === 12 && le) out.writeDoubleLE(v, i * 8);
+    else if (e.type === 12) out.writeDoubleBE(v, i * 8);
     else u64(out, i * 8, v, le);
   });
   return out;

@@ -62,7 +62,13 @@ export async function readTiffStructure(file: string): Promise<TiffStructure> {
 }
 
 /** Mean RGB of a square of `size` pixels of pyramid level `page`, centred on a level-0 point. */
-export async function meanRgb(file: string, page: number, x0: number, y0: number, size: number): Promise<[number, number, number]> {
+export async function meanRgb(
+  file: string,
+  page: number,
+  x0: number,
+  y0: number,
+  size: number,
+): Promise<[number, number, number]> {
   const f = 2 ** page;
   const left = Math.max(0, Math.round(x0 / f - size / 2));
   const top = Math.max(0, Math.round(y0 / f - size / 2));
@@ -102,11 +108,25 @@ export function pointInside(scene: Scene, value: number, margin: number, shapeNa
     }
     const n = 24;
     const candidates: Array<[number, number]> = [];
-    for (let j = 1; j < n; j++) for (let i = 1; i < n; i++) candidates.push([x0 + ((x1 - x0) * i) / n, y0 + ((y1 - y0) * j) / n]);
+    for (let j = 1; j < n; j++)
+      for (let i = 1; i < n; i++) candidates.push([x0 + ((x1 - x0) * i) / n, y0 + ((y1 - y0) * j) / n]);
     // Prefer points near the shape's middle.
-    candidates.sort((a, b) => Math.hypot(a[0] - (x0 + x1) / 2, a[1] - (y0 + y1) / 2) - Math.hypot(b[0] - (x0 + x1) / 2, b[1] - (y0 + y1) / 2));
+    candidates.sort(
+      (a, b) =>
+        Math.hypot(a[0] - (x0 + x1) / 2, a[1] - (y0 + y1) / 2) - Math.hypot(b[0] - (x0 + x1) / 2, b[1] - (y0 + y1) / 2),
+    );
     for (const [x, y] of candidates) {
-      const around = [[0, 0], [margin, 0], [-margin, 0], [0, margin], [0, -margin], [margin, margin], [-margin, -margin], [margin, -margin], [-margin, margin]];
+      const around = [
+        [0, 0],
+        [margin, 0],
+        [-margin, 0],
+        [0, margin],
+        [0, -margin],
+        [margin, margin],
+        [-margin, -margin],
+        [margin, -margin],
+        [-margin, margin],
+      ];
       if (around.every(([dx, dy]) => classAtPoint(scene.shapes, x + dx!, y + dy!) === value)) return [x, y];
     }
   }
@@ -122,9 +142,17 @@ export async function foldContrast(scene: Scene, file: string): Promise<{ fold: 
   const [x0, y0, x1, y1] = ringBounds(scene.shapes[foldAt]!.rings[0]!);
   const left = Math.max(0, Math.floor(x0) - 20);
   const top = Math.max(0, Math.floor(y0) - 20);
-  const box = { left, top, width: Math.min(scene.width, Math.ceil(x1) + 20) - left, height: Math.min(scene.height, Math.ceil(y1) + 20) - top };
+  const box = {
+    left,
+    top,
+    width: Math.min(scene.width, Math.ceil(x1) + 20) - left,
+    height: Math.min(scene.height, Math.ceil(y1) + 20) - top,
+  };
   // Shapes moved so the box's corner is the origin.
-  const moved = scene.shapes.map((s) => ({ ...s, rings: s.rings.map((r) => r.map((v, i) => v - (i % 2 ? top : left))) }));
+  const moved = scene.shapes.map((s) => ({
+    ...s,
+    rings: s.rings.map((r) => r.map((v, i) => v - (i % 2 ? top : left))),
+  }));
   const labels = rasterizeShapes(moved, box.width, box.height, 1);
   const under = rasterizeShapes(moved.slice(0, foldAt), box.width, box.height, 1);
   const data = await sharp(file, { limitInputPixels: false }).extract(box).greyscale().raw().toBuffer();

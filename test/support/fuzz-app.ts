@@ -37,7 +37,7 @@ export interface FuzzServed {
 export const FUZZ_CONFIG: Partial<Config> = {
   slideHandles: 8,
   tileCacheBytes: 32 << 20,
- 
+
   labelCacheBytes: 64 << 20,
   maxRegionPixels: 2048 * 2048,
   maxBodyBytes: 1 << 20,
@@ -103,20 +103,44 @@ export async function hit(app: App, r: Sent): Promise<Answer> {
   for (const [k, v] of Object.entries(r.headers ?? {})) req = req.set(k, v);
   // Bytes are sent as they are; a string goes as bytes too, so the client never re-encodes it.
   // (and the identity serializer keeps superagent from JSON-encoding a Buffer under a JSON type).
-  if (r.body !== undefined) req = req.serialize((b: unknown) => b as string).send(Buffer.isBuffer(r.body) ? r.body : Buffer.from(r.body, 'utf8'));
-  req = req.buffer(true).parse(binary).timeout({ response: deadline, deadline: deadline + 1_000 });
+  if (r.body !== undefined)
+    req = req
+      .serialize((b: unknown) => b as string)
+      .send(Buffer.isBuffer(r.body) ? r.body : Buffer.from(r.body, 'utf8'));
+  req = req
+    .buffer(true)
+    .parse(binary)
+    .timeout({ response: deadline, deadline: deadline + 1_000 });
   try {
     const res = await req;
-    return { status: res.status, headers: res.headers as Answer['headers'], body: Buffer.isBuffer(res.body) ? res.body : Buffer.alloc(0), ms: performance.now() - t0 };
+    return {
+      status: res.status,
+      headers: res.headers as Answer['headers'],
+      body: Buffer.isBuffer(res.body) ? res.body : Buffer.alloc(0),
+      ms: performance.now() - t0,
+    };
   } catch (e) {
     const err = e as { message?: string; code?: string; timeout?: number; response?: request.Response };
-    if (err.response) return { status: err.response.status, headers: err.response.headers as Answer['headers'], body: Buffer.isBuffer(err.response.body) ? err.response.body : Buffer.alloc(0), ms: performance.now() - t0 };
-    return { status: 0, headers: {}, body: Buffer.alloc(0), ms: performance.now() - t0, error: `${err.code ?? ''} ${err.message ?? String(e)}`.trim() };
+    if (err.response)
+      return {
+        status: err.response.status,
+        headers: err.response.headers as Answer['headers'],
+        body: Buffer.isBuffer(err.response.body) ? err.response.body : Buffer.alloc(0),
+        ms: performance.now() - t0,
+      };
+    return {
+      status: 0,
+      headers: {},
+      body: Buffer.alloc(0),
+      ms: performance.now() - t0,
+      error: `${err.code ?? ''} ${err.message ?? String(e)}`.trim(),
+    };
   }
 }
 
 /** Every content type the service answers 2xx with, somewhere. */
-export const ANY_OK = /^(application\/(json|xml|x-tar|octet-stream|x-npy|yaml|javascript)|image\/(jpeg|png|webp)|text\/(plain|html|css|javascript))(;|$)/;
+export const ANY_OK =
+  /^(application\/(json|xml|x-tar|octet-stream|x-npy|yaml|javascript)|image\/(jpeg|png|webp)|text\/(plain|html|css|javascript))(;|$)/;
 export const JSON_OK = /^application\/json(;|$)/;
 export const IMAGE_OK = /^image\/(jpeg|png|webp)(;|$)/;
 export const PNG_OK = /^image\/png(;|$)/;
@@ -150,11 +174,13 @@ export function violation(r: Sent, a: Answer, ctx: LeakContext): string | null {
   const type = String(a.headers['content-type'] ?? '');
   const head = r.method === 'HEAD';
   // Node's HTTP parser refuses a request head over its 16 KiB limit before the app sees it: 431, no body.
-  const headBytes = r.path.length + Object.entries(r.headers ?? {}).reduce((n, [k, v]) => n + k.length + v.length + 4, 0);
+  const headBytes =
+    r.path.length + Object.entries(r.headers ?? {}).reduce((n, [k, v]) => n + k.length + v.length + 4, 0);
   if (a.status === 431 && headBytes > 16_000 && a.body.length === 0) return null;
   if (a.status === 503 && r.tight) {
     const code = head ? 'BUSY' : (JSON.parse(a.body.toString('utf8') || '{}') as { code?: string }).code;
-    if (code !== 'BUSY' && code !== 'TIMEOUT') return `503 ${code ?? ''} under tight limits: ${a.body.toString('utf8').slice(0, 300)}`;
+    if (code !== 'BUSY' && code !== 'TIMEOUT')
+      return `503 ${code ?? ''} under tight limits: ${a.body.toString('utf8').slice(0, 300)}`;
     if (!a.headers['retry-after']) return `503 ${code} without Retry-After`;
     if (!/^application\/problem\+json(;|$)/.test(type)) return `503 with content type "${type}"`;
     return null;
@@ -184,7 +210,9 @@ export function violation(r: Sent, a: Answer, ctx: LeakContext): string | null {
       } catch {
         return `${a.status} problem body is not JSON: ${a.body.toString('utf8').slice(0, 200)}`;
       }
-      for (const k of ['type', 'title', 'code', 'detail'] as const) if (typeof p[k] !== 'string' || p[k] === '') return `${a.status} problem without "${k}": ${JSON.stringify(p).slice(0, 300)}`;
+      for (const k of ['type', 'title', 'code', 'detail'] as const)
+        if (typeof p[k] !== 'string' || p[k] === '')
+          return `${a.status} problem without "${k}": ${JSON.stringify(p).slice(0, 300)}`;
       if (p.status !== a.status) return `problem status ${String(p.status)} under HTTP ${a.status}`;
       if (!/^[A-Z][A-Z0-9_]*$/.test(p.code as string)) return `problem code "${String(p.code)}" is not UPPER_SNAKE`;
     }
@@ -207,13 +235,19 @@ function bodyProblem(type: string, a: Answer): string | null {
   }
   if (type.startsWith('image/jpeg')) return b.subarray(0, 3).toString('hex') === 'ffd8ff' ? null : 'not a JPEG';
   if (type.startsWith('image/png')) return b.subarray(0, 8).toString('hex') === '89504e470d0a1a0a' ? null : 'not a PNG';
-  if (type.startsWith('image/webp')) return b.subarray(0, 4).toString('latin1') === 'RIFF' && b.subarray(8, 12).toString('latin1') === 'WEBP' ? null : 'not a WebP';
+  if (type.startsWith('image/webp'))
+    return b.subarray(0, 4).toString('latin1') === 'RIFF' && b.subarray(8, 12).toString('latin1') === 'WEBP'
+      ? null
+      : 'not a WebP';
   if (type.startsWith('application/xml')) return b.subarray(0, 5).toString('utf8') === '<?xml' ? null : 'not XML';
-  if (type.startsWith('application/x-npy')) return b.subarray(1, 6).toString('latin1') === 'NUMPY' ? null : 'not an .npy';
+  if (type.startsWith('application/x-npy'))
+    return b.subarray(1, 6).toString('latin1') === 'NUMPY' ? null : 'not an .npy';
   if (type.startsWith('application/x-tar')) {
     // Entries start with a ustar header; an empty shard is just the end-of-archive blocks.
     const empty = b.length >= 1024 && b.every((x) => x === 0);
-    return b.length % 512 === 0 && (empty || b.subarray(257, 262).toString('latin1') === 'ustar') ? null : `not a tar (${b.length} bytes)`;
+    return b.length % 512 === 0 && (empty || b.subarray(257, 262).toString('latin1') === 'ustar')
+      ? null
+      : `not a tar (${b.length} bytes)`;
   }
   if (type.startsWith('application/octet-stream')) {
     const shape = String(a.headers['x-array-shape'] ?? '');
@@ -225,10 +259,12 @@ function bodyProblem(type: string, a: Answer): string | null {
 
 function leak(r: Sent, text: string, ctx: LeakContext): string | null {
   const asked = requestText(r);
-  for (const s of ctx.secrets) if (text.includes(s) && !asked.includes(s)) return `body names "${s}": ${text.slice(0, 300)}`;
+  for (const s of ctx.secrets)
+    if (text.includes(s) && !asked.includes(s)) return `body names "${s}": ${text.slice(0, 300)}`;
   for (const [what, re] of INTERNALS) {
     const m = re.exec(text);
-    if (m && !asked.toLowerCase().includes(m[0].toLowerCase().trim())) return `body shows ${what} ("${m[0]}"): ${text.slice(0, 300)}`;
+    if (m && !asked.toLowerCase().includes(m[0].toLowerCase().trim()))
+      return `body shows ${what} ("${m[0]}"): ${text.slice(0, 300)}`;
   }
   return null;
 }
@@ -236,7 +272,7 @@ function leak(r: Sent, text: string, ctx: LeakContext): string | null {
 /** The request as text, raw and decoded, so an echo of the client's own input is not a leak. */
 function requestText(r: Sent): string {
   const body = r.body === undefined ? '' : Buffer.isBuffer(r.body) ? r.body.toString('utf8') : r.body;
-  let decoded = r.path;
+  let decoded: string;
   try {
     decoded = decodeURIComponent(r.path.replace(/\+/g, ' '));
   } catch {
@@ -248,8 +284,10 @@ function requestText(r: Sent): string {
 /** A short form of the request for failure messages (long paths and bodies cut). */
 export function describeSent(r: Sent): string {
   const cut = (s: string, n: number) => (s.length > n ? `${s.slice(0, n)}... (${s.length} chars)` : s);
-  const body = r.body === undefined ? '' : ` body ${cut(Buffer.isBuffer(r.body) ? `<${r.body.length} bytes>` : r.body, 200)}`;
-  const headers = r.headers && Object.keys(r.headers).length > 0 ? ` headers ${cut(JSON.stringify(r.headers), 200)}` : '';
+  const body =
+    r.body === undefined ? '' : ` body ${cut(Buffer.isBuffer(r.body) ? `<${r.body.length} bytes>` : r.body, 200)}`;
+  const headers =
+    r.headers && Object.keys(r.headers).length > 0 ? ` headers ${cut(JSON.stringify(r.headers), 200)}` : '';
   return `${r.method} ${cut(r.path, 300)}${headers}${body}`;
 }
 

@@ -57,7 +57,8 @@ export const PYTHON = '/usr/bin/python3';
 export function pythonMissing(modules: string[] = ['numpy', 'PIL', 'requests']): string | null {
   const r = spawnSync(PYTHON, ['-c', `import ${modules.join(', ')}`], { encoding: 'utf8', timeout: 30_000 });
   if (r.error) return `${PYTHON} cannot run (${r.error.message})`;
-  if (r.status !== 0) return `${PYTHON} lacks ${modules.join('/')} (install python3-numpy python3-pil python3-requests): ${r.stderr.trim().split('\n').pop()}`;
+  if (r.status !== 0)
+    return `${PYTHON} lacks ${modules.join('/')} (install python3-numpy python3-pil python3-requests): ${r.stderr.trim().split('\n').pop()}`;
   return null;
 }
 
@@ -67,8 +68,18 @@ export type PythonRun = RunResult;
  * Runs python asynchronously (the service answering it lives in this same process, so the
  * event loop must stay free), stdout and stderr interleaved as they came, killed at `timeoutMs`.
  */
-export function runPython(args: string[], opts: { cwd: string; env: Record<string, string>; timeoutMs: number }): Promise<PythonRun> {
+export function runPython(
+  args: string[],
+  opts: { cwd: string; env: Record<string, string>; timeoutMs: number },
+): Promise<PythonRun> {
   // No .pyc files in the source tree; a proxy from the environment must not catch 127.0.0.1.
-  const env = { ...process.env, PYTHONDONTWRITEBYTECODE: '1', PYTHONUNBUFFERED: '1', NO_PROXY: '127.0.0.1,localhost', no_proxy: '127.0.0.1,localhost', ...opts.env };
+  const env = {
+    ...process.env,
+    PYTHONDONTWRITEBYTECODE: '1',
+    PYTHONUNBUFFERED: '1',
+    NO_PROXY: '127.0.0.1,localhost',
+    no_proxy: '127.0.0.1,localhost',
+    ...opts.env,
+  };
   return runProcess('python3', PYTHON, args, { cwd: opts.cwd, env, timeoutMs: opts.timeoutMs });
 }

@@ -51,7 +51,9 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const pixels = async (url: string) => {
   const res = await request(app).get(url).buffer(true).parse(binary);
   expect(res.status).toBe(200);
-  return sharp(res.body as Buffer).raw().toBuffer({ resolveWithObject: true });
+  return sharp(res.body as Buffer)
+    .raw()
+    .toBuffer({ resolveWithObject: true });
 };
 
 describe('sparse TIFF tiles', () => {

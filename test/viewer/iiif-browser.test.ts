@@ -26,76 +26,97 @@ function drawnShare(shot: Shot): number {
   return n / (shot.width * shot.height);
 }
 
-describe.skipIf(!HAS_CHROMIUM)('IIIF viewers in headless Chromium (/usr/bin/chromium is not installed: .ci/run installs it)', () => {
-  let browser: Browser;
-  let server: Awaited<ReturnType<typeof listen>>;
-  const responses: Array<{ url: URL; status: number }> = [];
-  const failed: string[] = [];
-  const errors: string[] = [];
-  const iiif = (suffix = '', from = 0) => responses.slice(from).filter((r) => r.url.pathname.startsWith(`/iiif/3/${ID}${suffix}/`) && !r.url.pathname.endsWith('/info.json'));
+describe.skipIf(!HAS_CHROMIUM)(
+  'IIIF viewers in headless Chromium (/usr/bin/chromium is not installed: .ci/run installs it)',
+  () => {
+    let browser: Browser;
+    let server: Awaited<ReturnType<typeof listen>>;
+    const responses: Array<{ url: URL; status: number }> = [];
+    const failed: string[] = [];
+    const errors: string[] = [];
+    const iiif = (suffix = '', from = 0) =>
+      responses
+        .slice(from)
+        .filter((r) => r.url.pathname.startsWith(`/iiif/3/${ID}${suffix}/`) && !r.url.pathname.endsWith('/info.json'));
 
-  beforeAll(async () => {
-    server = await listen(s.app);
-    browser = await launchBrowser();
-    browser.context.on('response', (r) => responses.push({ url: new URL(r.url()), status: r.status() }));
-    browser.context.on('requestfailed', (r) => failed.push(`${r.url()}: ${r.failure()?.errorText ?? '?'}`));
-    browser.page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
-    browser.page.on('pageerror', (e) => errors.push(e.message));
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-  });
+    beforeAll(async () => {
+      server = await listen(s.app);
+      browser = await launchBrowser();
+      browser.context.on('response', (r) => responses.push({ url: new URL(r.url()), status: r.status() }));
+      browser.context.on('requestfailed', (r) => failed.push(`${r.url()}: ${r.failure()?.errorText ?? '?'}`));
+      browser.page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+      browser.page.on('pageerror', (e) => errors.push(e.message));
+    });
+    afterAll(async () => {
+      await browser?.close();
+      await server?.close();
+    });
 
-  it('OpenSeadragon opens info.json as an IIIF tile source and draws the slide and its overlay', async () => {
-    // A bare test page on the service's origin: OpenSeadragon's build as the viewer serves it.
-    const html = `<!doctype html><html><body style="margin:0"><div id="osd" style="width:800px;height:600px"></div>
+    it('OpenSeadragon opens info.json as an IIIF tile source and draws the slide and its overlay', async () => {
+      // A bare test page on the service's origin: OpenSeadragon's build as the viewer serves it.
+      const html = `<!doctype html><html><body style="margin:0"><div id="osd" style="width:800px;height:600px"></div>
 <script src="/viewer/osd/openseadragon.min.js"></script>
 <script>
   window.viewer = OpenSeadragon({ id: 'osd', prefixUrl: '/viewer/osd/images/', showNavigationControl: false,
     tileSources: ['/iiif/3/${ID}/info.json', { tileSource: '/iiif/3/${ID}~overlay/info.json', opacity: 0.6 }] });
 </script></body></html>`;
-    await browser.page.route(`${server.base}/osd-iiif-test.html`, (r) => r.fulfill({ body: html, contentType: 'text/html' }));
-    await browser.page.goto(`${server.base}/osd-iiif-test.html`);
-    await browser.page.waitForFunction('viewer.world.getItemCount() === 2 && viewer.world.getItemAt(0).getFullyLoaded() && viewer.world.getItemAt(1).getFullyLoaded()', undefined, { timeout: 30_000 });
-    const shot = await stableShot(browser.page.locator('#osd'));
-    expect(drawnShare(shot)).toBeGreaterThan(0.05);
-    const tiles = iiif();
-    expect(tiles.length).toBeGreaterThan(0);
-    expect(tiles.every((r) => r.status === 200 && r.url.pathname.endsWith('/0/default.jpg'))).toBe(true);
-    // The overlay's tiles are png (its info.json prefers png).
-    expect(iiif('~overlay').length).toBeGreaterThan(0);
-    expect(iiif('~overlay').every((r) => r.status === 200 && r.url.pathname.endsWith('/0/default.png'))).toBe(true);
-  });
+      await browser.page.route(`${server.base}/osd-iiif-test.html`, (r) =>
+        r.fulfill({ body: html, contentType: 'text/html' }),
+      );
+      await browser.page.goto(`${server.base}/osd-iiif-test.html`);
+      await browser.page.waitForFunction(
+        'viewer.world.getItemCount() === 2 && viewer.world.getItemAt(0).getFullyLoaded() && viewer.world.getItemAt(1).getFullyLoaded()',
+        undefined,
+        { timeout: 30_000 },
+      );
+      const shot = await stableShot(browser.page.locator('#osd'));
+      expect(drawnShare(shot)).toBeGreaterThan(0.05);
+      const tiles = iiif();
+      expect(tiles.length).toBeGreaterThan(0);
+      expect(tiles.every((r) => r.status === 200 && r.url.pathname.endsWith('/0/default.jpg'))).toBe(true);
+      // The overlay's tiles are png (its info.json prefers png).
+      expect(iiif('~overlay').length).toBeGreaterThan(0);
+      expect(iiif('~overlay').every((r) => r.status === 200 && r.url.pathname.endsWith('/0/default.png'))).toBe(true);
+    });
 
-  it('Mirador opens the slide\'s manifest, draws tiles and lists the label layers', async () => {
-    const start = responses.length;
-    await browser.page.goto(`${server.base}/viewer/mirador/${ID}`);
-    await browser.page.waitForSelector('.openseadragon-canvas canvas', { timeout: 30_000 });
-    await browser.page.waitForFunction(
-      (n) => performance.getEntriesByType('resource').filter((e) => /\/iiif\/3\/[^/]+\/[^/]+\/[^/]+\/0\/default\.jpg$/.test(e.name)).length > n,
-      0,
-      { timeout: 30_000 },
-    );
-    const shot = await stableShot(browser.page.locator('.openseadragon-canvas').first());
-    expect(drawnShare(shot)).toBeGreaterThan(0.05);
-    expect(iiif('', start).length).toBeGreaterThan(0);
-    expect(responses.some((r) => r.url.pathname === `/slides/${ID}/manifest.json` && r.status === 200)).toBe(true);
-    // The layers panel lists the slide and its two label layers; showing the overlay draws its tiles.
-    await expect.poll(() => browser.page.getByText('Labels (colour overlay)').count(), { timeout: 10_000 }).toBeGreaterThan(0);
-    expect(await browser.page.getByText('Labels (raw class values)').count()).toBeGreaterThan(0);
-    const overlayTiles = () => iiif('~overlay', start).filter((r) => !r.url.pathname.includes('/full/'));
-    expect(overlayTiles()).toEqual([]);
-    await browser.page.getByRole('button', { name: 'Show layer' }).first().click();
-    await expect.poll(() => overlayTiles().length, { timeout: 15_000 }).toBeGreaterThan(0);
-    expect(overlayTiles().every((r) => r.status === 200 && r.url.pathname.endsWith('/0/default.png'))).toBe(true);
-  });
+    it("Mirador opens the slide's manifest, draws tiles and lists the label layers", async () => {
+      const start = responses.length;
+      await browser.page.goto(`${server.base}/viewer/mirador/${ID}`);
+      await browser.page.waitForSelector('.openseadragon-canvas canvas', { timeout: 30_000 });
+      await browser.page.waitForFunction(
+        (n) =>
+          performance
+            .getEntriesByType('resource')
+            .filter((e) => /\/iiif\/3\/[^/]+\/[^/]+\/[^/]+\/0\/default\.jpg$/.test(e.name)).length > n,
+        0,
+        { timeout: 30_000 },
+      );
+      const shot = await stableShot(browser.page.locator('.openseadragon-canvas').first());
+      expect(drawnShare(shot)).toBeGreaterThan(0.05);
+      expect(iiif('', start).length).toBeGreaterThan(0);
+      expect(responses.some((r) => r.url.pathname === `/slides/${ID}/manifest.json` && r.status === 200)).toBe(true);
+      // The layers panel lists the slide and its two label layers; showing the overlay draws its tiles.
+      await expect
+        .poll(() => browser.page.getByText('Labels (colour overlay)').count(), { timeout: 10_000 })
+        .toBeGreaterThan(0);
+      expect(await browser.page.getByText('Labels (raw class values)').count()).toBeGreaterThan(0);
+      const overlayTiles = () => iiif('~overlay', start).filter((r) => !r.url.pathname.includes('/full/'));
+      expect(overlayTiles()).toEqual([]);
+      await browser.page.getByRole('button', { name: 'Show layer' }).first().click();
+      await expect.poll(() => overlayTiles().length, { timeout: 15_000 }).toBeGreaterThan(0);
+      expect(overlayTiles().every((r) => r.status === 200 && r.url.pathname.endsWith('/0/default.png'))).toBe(true);
+    });
 
-  it('no request failed, none was answered with an error, none left this origin, no script error', () => {
-    expect(failed).toEqual([]);
-    expect(responses.filter((r) => r.status >= 400).map((r) => `${r.status} ${r.url.href}`)).toEqual([]);
-    expect(responses.filter((r) => r.url.origin !== server.base && r.url.protocol !== 'data:' && r.url.protocol !== 'blob:').map((r) => r.url.href)).toEqual([]);
-    // Mirador's bundled React logs this deprecation of its own code; anything else is an error here.
-    expect(errors.filter((e) => !e.startsWith('Accessing element.ref was removed in React 19'))).toEqual([]);
-  });
-});
+    it('no request failed, none was answered with an error, none left this origin, no script error', () => {
+      expect(failed).toEqual([]);
+      expect(responses.filter((r) => r.status >= 400).map((r) => `${r.status} ${r.url.href}`)).toEqual([]);
+      expect(
+        responses
+          .filter((r) => r.url.origin !== server.base && r.url.protocol !== 'data:' && r.url.protocol !== 'blob:')
+          .map((r) => r.url.href),
+      ).toEqual([]);
+      // Mirador's bundled React logs this deprecation of its own code; anything else is an error here.
+      expect(errors.filter((e) => !e.startsWith('Accessing element.ref was removed in React 19'))).toEqual([]);
+    });
+  },
+);

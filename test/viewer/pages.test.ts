@@ -21,15 +21,34 @@ function slide(over: Partial<Schemas['SlideSummary']> = {}): Schemas['SlideSumma
     height: 2000,
     mpp: { x: 0.243, y: 0.243 },
     classes: [
-      { value: 1, name: 'metastasis', category: 'diagnostic', color: '#d62728', areaPx: 4e7, areaUm2: 2_360_000, tissueShare: 0.1, bbox: { x: 0, y: 0, width: 1, height: 1 } },
-      { value: 3, name: 'adipose', category: 'background', color: '#f2c12e', areaPx: 1e7, areaUm2: 590_000, tissueShare: null, bbox: { x: 0, y: 0, width: 1, height: 1 } },
+      {
+        value: 1,
+        name: 'metastasis',
+        category: 'diagnostic',
+        color: '#d62728',
+        areaPx: 4e7,
+        areaUm2: 2_360_000,
+        tissueShare: 0.1,
+        bbox: { x: 0, y: 0, width: 1, height: 1 },
+      },
+      {
+        value: 3,
+        name: 'adipose',
+        category: 'background',
+        color: '#f2c12e',
+        areaPx: 1e7,
+        areaUm2: 590_000,
+        tissueShare: null,
+        bbox: { x: 0, y: 0, width: 1, height: 1 },
+      },
     ],
     links: {},
     ...over,
   };
 }
 
-const configOf = (html: string): ViewerConfig => JSON.parse(/<script type="application\/json" id="viewer-config">(.*?)<\/script>/s.exec(html)![1]!) as ViewerConfig;
+const configOf = (html: string): ViewerConfig =>
+  JSON.parse(/<script type="application\/json" id="viewer-config">(.*?)<\/script>/s.exec(html)![1]!) as ViewerConfig;
 
 describe('escaping', () => {
   it('escapes the five HTML characters', () => {
@@ -69,7 +88,11 @@ describe('renderSlideList', () => {
   const html = renderSlideList({
     datasetName: HOSTILE,
     total: 3,
-    slides: [slide(), slide({ id: 'odd', name: HOSTILE, classes: [] }), slide({ id: 'jp2', name: 'jp2.svs', status: 'unsupported', statusReason: 'JPEG 2000 <codec>' })],
+    slides: [
+      slide(),
+      slide({ id: 'odd', name: HOSTILE, classes: [] }),
+      slide({ id: 'jp2', name: 'jp2.svs', status: 'unsupported', statusReason: 'JPEG 2000 <codec>' }),
+    ],
   });
 
   it('escapes every name and says why a slide cannot be viewed', () => {
@@ -90,7 +113,7 @@ describe('renderSlideList', () => {
   });
   it('references nothing outside the service', () => {
     const urls = [...html.matchAll(/(?:src|href)="([^"]*)"/g)].map((m) => m[1]!);
-    expect(urls.every((u) => u.startsWith('/') && !u.startsWith('//') || u.startsWith('data:'))).toBe(true);
+    expect(urls.every((u) => (u.startsWith('/') && !u.startsWith('//')) || u.startsWith('data:'))).toBe(true);
   });
 });
 
@@ -107,10 +130,21 @@ describe('renderViewer', () => {
     expect(html).toContain('<span class="swatch" style="background:#888888">');
     // A class without labels on this slide is listed, marked absent.
     expect(html).toMatch(/<li class="legend-row absent" data-class="connective&quot;&gt;&lt;b&gt;">/);
-    expect(configOf(html)).toEqual({ slideId: 'tumor_001', imageDzi: '/slides/tumor_001/image.dzi', maskDzi: '/slides/tumor_001/mask.dzi', mpp: 0.243, opacity: 0.5, osdImages: '/viewer/osd/images/' });
+    expect(configOf(html)).toEqual({
+      slideId: 'tumor_001',
+      imageDzi: '/slides/tumor_001/image.dzi',
+      maskDzi: '/slides/tumor_001/mask.dzi',
+      mpp: 0.243,
+      opacity: 0.5,
+      osdImages: '/viewer/osd/images/',
+    });
   });
   it('shows why an unsupported slide cannot be viewed, and loads no viewer', () => {
-    const html = renderViewer({ datasetName: 'd', slide: slide({ status: 'unsupported', statusReason: 'ZSTD <x>' }), legend: LEGEND });
+    const html = renderViewer({
+      datasetName: 'd',
+      slide: slide({ status: 'unsupported', statusReason: 'ZSTD <x>' }),
+      legend: LEGEND,
+    });
     expect(html).toContain('cannot be decoded here: ZSTD &lt;x&gt;');
     expect(html).not.toContain('<script');
     expect(html).toContain('value="metastasis" data-category="diagnostic" checked disabled>');

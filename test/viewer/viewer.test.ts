@@ -2,7 +2,15 @@ import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Schemas } from '../../src/http/types.js';
 import { serveDemo, type Served } from '../support/app-fixture.js';
-import { HAS_CHROMIUM, changedFraction, launchBrowser, listen, stableShot, type Browser, type Shot } from '../support/browser.js';
+import {
+  HAS_CHROMIUM,
+  changedFraction,
+  launchBrowser,
+  listen,
+  stableShot,
+  type Browser,
+  type Shot,
+} from '../support/browser.js';
 
 type Summary = Schemas['SlideSummary'];
 
@@ -19,7 +27,8 @@ beforeAll(async () => {
 afterAll(() => s?.cleanup());
 
 const page = (url: string) => request(s.app).get(url);
-const esc = (t: string) => t.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
+const esc = (t: string) =>
+  t.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
 
 describe('GET /', () => {
   it('lists every slide by its escaped name; readable ones link to the viewer and show a thumbnail', async () => {
@@ -57,10 +66,19 @@ describe('GET /view/{slideId}', () => {
     expect(res.status).toBe(200);
     expect(res.text).toContain('<script src="/viewer/osd/openseadragon.min.js"></script>');
     const detail = (await page(`/slides/${target.id}`)).body as Schemas['Slide'];
-    for (const c of detail.legend.filter((x) => x.value !== 0)) expect(res.text).toContain(`data-class="${esc(c.name)}"`);
-    for (const c of target.classes) expect(res.text).toMatch(new RegExp(`data-class="${c.name}">.*?<span class="area">[^<—]+</span>`));
-    const config = JSON.parse(/<script type="application\/json" id="viewer-config">(.*?)<\/script>/.exec(res.text)![1]!);
-    expect(config).toMatchObject({ slideId: target.id, imageDzi: `/slides/${target.id}/image.dzi`, maskDzi: `/slides/${target.id}/mask.dzi`, mpp: target.mpp?.x ?? null });
+    for (const c of detail.legend.filter((x) => x.value !== 0))
+      expect(res.text).toContain(`data-class="${esc(c.name)}"`);
+    for (const c of target.classes)
+      expect(res.text).toMatch(new RegExp(`data-class="${c.name}">.*?<span class="area">[^<—]+</span>`));
+    const config = JSON.parse(
+      /<script type="application\/json" id="viewer-config">(.*?)<\/script>/.exec(res.text)![1]!,
+    );
+    expect(config).toMatchObject({
+      slideId: target.id,
+      imageDzi: `/slides/${target.id}/image.dzi`,
+      maskDzi: `/slides/${target.id}/mask.dzi`,
+      mpp: target.mpp?.x ?? null,
+    });
     if (target.mpp) expect(res.text).toContain(`${Number(target.mpp.x.toPrecision(3))} µm/px`);
   });
 
@@ -85,15 +103,19 @@ describe('static assets', () => {
     expect(res.headers['x-content-type-options']).toBe('nosniff');
   });
 
-  it.each(['/viewer/assets/nope.js', '/viewer/assets/%2e%2e%2froutes.ts', '/viewer/osd/%2e%2e%2fpackage.json'])('%s -> 404 problem', async (url) => {
-    const res = await page(url);
-    expect(res.status).toBe(404);
-    expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
-  });
+  it.each(['/viewer/assets/nope.js', '/viewer/assets/%2e%2e%2froutes.ts', '/viewer/osd/%2e%2e%2fpackage.json'])(
+    '%s -> 404 problem',
+    async (url) => {
+      const res = await page(url);
+      expect(res.status).toBe(404);
+      expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+    },
+  );
 });
 
 /** OpenSeadragon's buttons and navigator fade in and out with the mouse: compare only what is drawn. */
-const OSD_CONTROLS_HIDDEN = '#osd .openseadragon-container > :not(.openseadragon-canvas) { visibility: hidden !important; }';
+const OSD_CONTROLS_HIDDEN =
+  '#osd .openseadragon-container > :not(.openseadragon-canvas) { visibility: hidden !important; }';
 
 describe.skipIf(!HAS_CHROMIUM)('in headless Chromium (/usr/bin/chromium is not installed: .ci/run installs it)', () => {
   let browser: Browser;
@@ -105,10 +127,14 @@ describe.skipIf(!HAS_CHROMIUM)('in headless Chromium (/usr/bin/chromium is not i
   let overlayOn: Shot;
   let overlayOff: Shot;
 
-  const tiles = (kind: 'image' | 'mask') => responses.filter((r) => r.url.pathname.startsWith(`/slides/${target.id}/${kind}_files/`));
+  const tiles = (kind: 'image' | 'mask') =>
+    responses.filter((r) => r.url.pathname.startsWith(`/slides/${target.id}/${kind}_files/`));
   const osd = () => browser.page.locator('#osd');
   const drawn = () => stableShot(osd(), OSD_CONTROLS_HIDDEN);
-  const ready = (classes: string) => browser.page.waitForSelector(`body[data-slide="ready"][data-overlay="ready"][data-overlay-classes="${classes}"]`, { timeout: 20_000 });
+  const ready = (classes: string) =>
+    browser.page.waitForSelector(`body[data-slide="ready"][data-overlay="ready"][data-overlay-classes="${classes}"]`, {
+      timeout: 20_000,
+    });
 
   beforeAll(async () => {
     server = await listen(s.app);
@@ -129,11 +155,17 @@ describe.skipIf(!HAS_CHROMIUM)('in headless Chromium (/usr/bin/chromium is not i
     await browser.page.locator(`.slide-card[data-slide="${target.id}"] h2 a`).click();
     await ready('all');
     expect(new URL(browser.page.url()).pathname).toBe(`/view/${target.id}`);
-    expect(tiles('image').filter((r) => r.status === 200 && r.url.pathname.endsWith('.jpeg')).length).toBeGreaterThan(0);
+    expect(tiles('image').filter((r) => r.status === 200 && r.url.pathname.endsWith('.jpeg')).length).toBeGreaterThan(
+      0,
+    );
     // OpenSeadragon carried the DZI's query string onto the tile URLs.
     const masks = tiles('mask');
     expect(masks.length).toBeGreaterThan(0);
-    expect(masks.every((r) => r.status === 200 && r.url.searchParams.get('style') === 'color' && !r.url.searchParams.has('classes'))).toBe(true);
+    expect(
+      masks.every(
+        (r) => r.status === 200 && r.url.searchParams.get('style') === 'color' && !r.url.searchParams.has('classes'),
+      ),
+    ).toBe(true);
   });
 
   it('draws the overlay; opacity changes it without fetching a tile', async () => {
@@ -150,7 +182,9 @@ describe.skipIf(!HAS_CHROMIUM)('in headless Chromium (/usr/bin/chromium is not i
 
   it('toggling a class off redraws without it, from tiles asking for the other classes', async () => {
     const largest = [...target.classes].sort((a, b) => b.areaPx - a.areaPx)[0]!;
-    const all = await browser.page.locator('input.toggle-class').evaluateAll((els) => els.map((e) => (e as unknown as { value: string }).value));
+    const all = await browser.page
+      .locator('input.toggle-class')
+      .evaluateAll((els) => els.map((e) => (e as unknown as { value: string }).value));
     const rest = all.filter((n) => n !== largest.name).join(',');
     await browser.page.locator(`input.toggle-class[value="${largest.name}"]`).uncheck();
     await ready(rest);
@@ -162,8 +196,12 @@ describe.skipIf(!HAS_CHROMIUM)('in headless Chromium (/usr/bin/chromium is not i
     // The other classes are still drawn (when the slide has any).
     if (target.classes.length > 1) expect(changedFraction(overlayOff, without)).toBeGreaterThan(0.0005);
     const category = browser.page.locator(`input.toggle-category[value="${largest.category}"]`);
-    const siblings = all.filter((n) => target.classes.some((c) => c.name === n && c.category === largest.category)).length;
-    expect(await category.evaluate((e) => (e as unknown as { indeterminate: boolean }).indeterminate)).toBe(siblings > 1);
+    const siblings = all.filter((n) =>
+      target.classes.some((c) => c.name === n && c.category === largest.category),
+    ).length;
+    expect(await category.evaluate((e) => (e as unknown as { indeterminate: boolean }).indeterminate)).toBe(
+      siblings > 1,
+    );
   });
 
   it('categories toggle their classes: all off draws the slide alone, one on brings its classes back', async () => {
@@ -177,7 +215,9 @@ describe.skipIf(!HAS_CHROMIUM)('in headless Chromium (/usr/bin/chromium is not i
     expect(changedFraction(overlayOff, await drawn())).toBeLessThan(0.002);
     const category = target.classes[0]!.category!;
     await browser.page.locator(`input.toggle-category[value="${category}"]`).check();
-    const names = await browser.page.locator(`input.toggle-class:checked`).evaluateAll((els) => els.map((e) => (e as unknown as { value: string }).value));
+    const names = await browser.page
+      .locator(`input.toggle-class:checked`)
+      .evaluateAll((els) => els.map((e) => (e as unknown as { value: string }).value));
     await ready(names.join(','));
     expect(names.length).toBeGreaterThan(0);
     expect(changedFraction(overlayOff, await drawn())).toBeGreaterThan(0.001);
@@ -189,8 +229,15 @@ describe.skipIf(!HAS_CHROMIUM)('in headless Chromium (/usr/bin/chromium is not i
       await browser.page.waitForTimeout(50);
       const um = Number(await browser.page.locator('#scalebar').getAttribute('data-um'));
       const box = await browser.page.locator('#scalebar .scalebar-bar').boundingBox();
-      const pxPerL0 = await browser.page.evaluate<number>('viewer.world.getItemAt(0).viewportToImageZoom(viewer.viewport.getZoom(true))');
-      return { um, width: box!.width, expected: (um * pxPerL0) / target.mpp!.x, text: await browser.page.locator('#scalebar .scalebar-label').textContent() };
+      const pxPerL0 = await browser.page.evaluate<number>(
+        'viewer.world.getItemAt(0).viewportToImageZoom(viewer.viewport.getZoom(true))',
+      );
+      return {
+        um,
+        width: box!.width,
+        expected: (um * pxPerL0) / target.mpp!.x,
+        text: await browser.page.locator('#scalebar .scalebar-label').textContent(),
+      };
     };
     const fit = await scale();
     expect(fit.text).toMatch(/^(10|20|50|100|200|500) µm$|^[125] mm$/);
@@ -204,7 +251,11 @@ describe.skipIf(!HAS_CHROMIUM)('in headless Chromium (/usr/bin/chromium is not i
   it('no request failed, none was answered with an error, none left this origin, no script error', () => {
     expect(failed).toEqual([]);
     expect(responses.filter((r) => r.status >= 400).map((r) => `${r.status} ${r.url.href}`)).toEqual([]);
-    expect(responses.filter((r) => r.url.origin !== server.base && r.url.protocol !== 'data:' && r.url.protocol !== 'blob:').map((r) => r.url.href)).toEqual([]);
+    expect(
+      responses
+        .filter((r) => r.url.origin !== server.base && r.url.protocol !== 'data:' && r.url.protocol !== 'blob:')
+        .map((r) => r.url.href),
+    ).toEqual([]);
     expect(errors).toEqual([]);
   });
 });
