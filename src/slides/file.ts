@@ -94,7 +94,7 @@ export function openSlideFile(
   let fileSize: number;
   try {
     const size = (fileSize = fstatSync(fd).size);
-    const tiff = parseSlide(fd, size);
+    const tiff = parseSlide(fd, size, levels);
     index = levels.map((l) => {
       const d = tiff.ifds[l.ifd];
       const offsets = d?.arrays.get(TAG.TileOffsets);
@@ -287,9 +287,10 @@ export function spliceJpeg(tile: Buffer, tables: Buffer | null, rgb: boolean): B
 }
 
 /** The slide's directories; a file that no longer parses is a damaged slide (503), not bad input. */
-function parseSlide(fd: number, size: number): TiffFile {
+function parseSlide(fd: number, size: number, levels: readonly SourceLevel[]): TiffFile {
   try {
-    return parseTiff((offset, length) => pread(fd, offset, Math.max(0, Math.min(length, size - offset))), size);
+    const read = (offset: number, length: number) => pread(fd, offset, Math.max(0, Math.min(length, size - offset)));
+    return parseTiff(read, size, openLimits(levels));
   } catch (e) {
     if (e instanceof AppError && e.status === 422)
       throw new AppError(503, 'SLIDE_DAMAGED', `the slide file no longer parses (${e.code}: ${e.detail})`);
@@ -303,4 +304,16 @@ function pread(fd: number, offset: number, length: number): Buffer {
   if (n < length)
     throw new AppError(503, 'SLIDE_DAMAGED', 'the slide file is shorter than its tile index says (truncated?)');
   return buf;
+}
+
+/**
+ * What opening a slide may cost, from the levels the index recorded: their offsets and counts
+ * (twice over, for directories the service does not read, such as Aperio's label and macro
+ * images, plus 64 Ki values), and 16 bytes read per value plus 1 MiB of tags. Opening runs on the
+ * event loop: a file changed after ingest to hold far more stays as cheap as the slide it was.
+ */
+export function openLimits(levels: readonly SourceLevel[]): { maxArrayValues: number; maxReadBytes: number } {
+  const tiles = levels.reduce((n, l) => n + Math.ceil(l.width / l.tileWidth) * Math.ceil(l.height / l.tileHeight), 0);
+  const maxArrayValues = 2 * (2 * tiles) + 65_536;
+  return { maxArrayValues, maxReadBytes: 16 * maxArrayValues + (1 << 20) };
 }

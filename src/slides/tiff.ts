@@ -118,7 +118,17 @@ export function readTiffFile(path: string): TiffFile {
   }
 }
 
-export function parseTiff(readAt: ReadAt, fileSize: number): TiffFile {
+/**
+ * Tighter bounds for a file whose structure is already known (a slide the index describes): what
+ * its directories may read and decode, so a file changed after ingest costs no more to open than
+ * the slide it replaced.
+ */
+export interface ParseLimits {
+  maxReadBytes?: number;
+  maxArrayValues?: number;
+}
+
+export function parseTiff(readAt: ReadAt, fileSize: number, limits: ParseLimits = {}): TiffFile {
   const head = readAt(0, 16);
   if (head.length < 8) throw invalidInput('TIFF_TRUNCATED', 'the file is shorter than a TIFF header');
   const order = head.toString('latin1', 0, 2);
@@ -131,7 +141,7 @@ export function parseTiff(readAt: ReadAt, fileSize: number): TiffFile {
   // A BigTIFF header is 16 bytes: its first-directory offset is a LONG8 at byte 8.
   if (big && head.length < 16) throw invalidInput('TIFF_TRUNCATED', 'the file is shorter than a BigTIFF header');
   const r = reader(le);
-  const file = budgeted(readAt, fileSize);
+  const file = budgeted(readAt, fileSize, limits);
   let next = big ? r.u64(head, 8) : r.u32(head, 4);
   const ifds: Ifd[] = [];
   const seen = new Set<number>();
@@ -159,12 +169,14 @@ interface BudgetedFile {
   decoding(count: number): void;
 }
 
-function budgeted(readAt: ReadAt, fileSize: number): BudgetedFile {
-  let left = readBudget(fileSize);
+function budgeted(readAt: ReadAt, fileSize: number, limits: ParseLimits): BudgetedFile {
+  const readLimit = Math.min(readBudget(fileSize), limits.maxReadBytes ?? Infinity);
+  const valueLimit = Math.min(MAX_FILE_ARRAY_VALUES, limits.maxArrayValues ?? Infinity);
+  let left = readLimit;
   const read: ReadAt = (offset, length) => {
     // What can be read at all: a request past the end is a truncation, answered by the caller.
     if (Math.min(length, fileSize - offset) > left) {
-      const what = `the directories point at more than ${readBudget(fileSize)} bytes of a ${fileSize}-byte file`;
+      const what = `the directories point at more than ${readLimit} bytes of a ${fileSize}-byte file`;
       throw invalidInput('TIFF_TOO_COMPLEX', `${what} (the same bytes again and again)`);
     }
     const b = readAt(offset, length);
@@ -174,11 +186,8 @@ function budgeted(readAt: ReadAt, fileSize: number): BudgetedFile {
   let values = 0;
   const decoding = (count: number) => {
     values += count;
-    if (values > MAX_FILE_ARRAY_VALUES) {
-      throw invalidInput(
-        'TIFF_TOO_COMPLEX',
-        `the directories hold more than ${MAX_FILE_ARRAY_VALUES} offsets and counts`,
-      );
+    if (values > valueLimit) {
+      throw invalidInput('TIFF_TOO_COMPLEX', `the directories hold more than ${valueLimit} offsets and counts`);
     }
   };
   return { fileSize, read, arrays: new Map(), decoding };

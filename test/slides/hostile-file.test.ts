@@ -10,7 +10,8 @@ import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ingest } from '../../src/indexer/ingest.js';
 import { TAG, parseTiff } from '../../src/slides/tiff.js';
-import { openSlideFile } from '../../src/slides/file.js';
+import { openLimits, openSlideFile } from '../../src/slides/file.js';
+import { buildTiff, tiledLevel } from '../support/core-tiff.js';
 import { appErrorOf, makeTempDir, removeTempDir } from '../support/core-fixtures.js';
 import { serveIndex } from '../support/app-fixture.js';
 
@@ -115,5 +116,38 @@ describe("through HTTP: the slide's 503, and TILE_TOO_LARGE for a tile claiming 
       expect([nativeJpeg, res.status, res.body.code]).toEqual([nativeJpeg, 503, 'TILE_TOO_LARGE']);
       expect(res.body.detail).toMatch(/4100x4100, larger than the TIFF tile size \(512x512\)/);
     }
+  });
+});
+
+describe('opening a slide costs what the index says it is', () => {
+  it('openLimits: offsets and counts of the indexed levels, twice over plus 64 Ki values; 16 bytes a value plus 1 MiB read', () => {
+    const camelyon = [0, 1, 2].map((k) => ({
+      ifd: k,
+      width: 97792 >> k,
+      height: 221184 >> k,
+      tileWidth: 512,
+      tileHeight: 512,
+    }));
+    const tiles = 191 * 432 + 96 * 216 + 48 * 108;
+    expect(openLimits(camelyon)).toEqual({
+      maxArrayValues: 4 * tiles + 65_536,
+      maxReadBytes: 16 * (4 * tiles + 65_536) + (1 << 20),
+    });
+    expect(openLimits([level0])).toEqual({ maxArrayValues: 16 + 65_536, maxReadBytes: 16 * 65_552 + (1 << 20) });
+  });
+
+  it('a file that now holds 2 M offsets and counts where the index knows 4 tiles is refused at open, before it is decoded', () => {
+    const path = join(dir, 'swollen.tif');
+    // 1,048,576 tiles of 64 px: 2 M values, well under the reader's absolute cap, far over this slide's.
+    writeFileSync(path, buildTiff([tiledLevel(65536, 65536, 64)], { bigTiff: true }));
+    expect(parseTiff((o, l) => readFileSync(path).subarray(o, o + l), readFileSync(path).length).ifds).toHaveLength(1);
+    let err: unknown;
+    try {
+      openSlideFile(path, [level0], { native: true }).close();
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toMatchObject({ status: 503, code: 'SLIDE_DAMAGED' });
+    expect((err as Error).message).toContain('TIFF_TOO_COMPLEX');
   });
 });
