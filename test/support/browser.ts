@@ -50,6 +50,21 @@ export async function launchBrowser(viewport = { width: 1200, height: 800 }): Pr
   };
 }
 
+/** What a browser session saw: every response, every failed request, every script error. */
+export interface Traffic {
+  responses: Array<{ url: URL; status: number }>;
+  failed: string[];
+  errors: string[];
+}
+
+/** Records a browser session's traffic into `t` (its arrays grow as the page works). */
+export function recordTraffic(browser: Browser, t: Traffic): void {
+  browser.context.on('response', (r) => t.responses.push({ url: new URL(r.url()), status: r.status() }));
+  browser.context.on('requestfailed', (r) => t.failed.push(`${r.url()}: ${r.failure()?.errorText ?? '?'}`));
+  browser.page.on('console', (m) => m.type() === 'error' && t.errors.push(m.text()));
+  browser.page.on('pageerror', (e) => t.errors.push(e.message));
+}
+
 /** The app on 127.0.0.1 at an ephemeral port (a real browser needs a real socket). */
 export async function listen(app: express.Express): Promise<{ base: string; close(): Promise<void> }> {
   const server = createServer(app).listen(0, '127.0.0.1');

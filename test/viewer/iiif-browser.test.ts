@@ -6,7 +6,15 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serveDemo, type Served } from '../support/app-fixture.js';
-import { HAS_CHROMIUM, launchBrowser, listen, stableShot, type Browser, type Shot } from '../support/browser.js';
+import {
+  HAS_CHROMIUM,
+  launchBrowser,
+  recordTraffic,
+  listen,
+  stableShot,
+  type Browser,
+  type Shot,
+} from '../support/browser.js';
 
 const ID = 'tumor_001';
 let s: Served;
@@ -42,10 +50,7 @@ describe.skipIf(!HAS_CHROMIUM)(
     beforeAll(async () => {
       server = await listen(s.app);
       browser = await launchBrowser();
-      browser.context.on('response', (r) => responses.push({ url: new URL(r.url()), status: r.status() }));
-      browser.context.on('requestfailed', (r) => failed.push(`${r.url()}: ${r.failure()?.errorText ?? '?'}`));
-      browser.page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
-      browser.page.on('pageerror', (e) => errors.push(e.message));
+      recordTraffic(browser, { responses, failed, errors });
     });
     afterAll(async () => {
       await browser?.close();

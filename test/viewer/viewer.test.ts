@@ -6,6 +6,7 @@ import {
   HAS_CHROMIUM,
   changedFraction,
   launchBrowser,
+  recordTraffic,
   listen,
   stableShot,
   type Browser,
@@ -139,10 +140,7 @@ describe.skipIf(!HAS_CHROMIUM)('in headless Chromium (/usr/bin/chromium is not i
   beforeAll(async () => {
     server = await listen(s.app);
     browser = await launchBrowser();
-    browser.context.on('response', (r) => responses.push({ url: new URL(r.url()), status: r.status() }));
-    browser.context.on('requestfailed', (r) => failed.push(`${r.url()}: ${r.failure()?.errorText ?? '?'}`));
-    browser.page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
-    browser.page.on('pageerror', (e) => errors.push(e.message));
+    recordTraffic(browser, { responses, failed, errors });
   });
   afterAll(async () => {
     await browser?.close();
