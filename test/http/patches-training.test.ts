@@ -2,10 +2,9 @@
  * The training loop's side of the patch endpoints: validation messages that name the field,
  * classIndex in descriptors and batches, patches at the top and left edges, lossless batches.
  */
-import { Readable } from 'node:stream';
 import request from 'supertest';
-import tar from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { untar } from '../support/tar.js';
 import { binary, serveCore, type Served } from '../support/app-fixture.js';
 
 let s: Served;
@@ -53,24 +52,6 @@ const get = async (url: string) => {
   expect(res.status, url).toBe(200);
   return res.body as Buffer;
 };
-
-async function untar(body: Buffer): Promise<Map<string, Buffer>> {
-  const entries = new Map<string, Buffer>();
-  const extract = tar.extract();
-  await new Promise<void>((resolve, reject) => {
-    extract.on('entry', (h, stream, next) => {
-      const parts: Buffer[] = [];
-      stream.on('data', (c: unknown) => parts.push(c as Buffer));
-      stream.on('end', () => {
-        entries.set(h.name, Buffer.concat(parts));
-        next();
-      });
-    });
-    extract.on('finish', resolve).on('error', reject);
-    Readable.from([body]).pipe(extract);
-  });
-  return entries;
-}
 
 describe('classIndex', () => {
   it("is the position in the request's classes of the entry that selected the class", async () => {

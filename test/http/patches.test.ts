@@ -1,8 +1,7 @@
 import sharp from 'sharp';
 import request from 'supertest';
-import tar from 'tar-stream';
-import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { untar } from '../support/tar.js';
 import { binary, serveCore, type Served } from '../support/app-fixture.js';
 
 let s: Served;
@@ -295,20 +294,7 @@ describe('POST /batches', () => {
     const res = await request(s.app).post('/batches').send(body).buffer(true).parse(binary);
     expect(res.status).toBe(200);
     expect(res.headers['content-type']).toBe('application/x-tar');
-    const entries = new Map<string, Buffer>();
-    const extract = tar.extract();
-    await new Promise<void>((resolve, reject) => {
-      extract.on('entry', (h, stream, next) => {
-        const parts: Buffer[] = [];
-        stream.on('data', (c: unknown) => parts.push(c as Buffer));
-        stream.on('end', () => {
-          entries.set(h.name, Buffer.concat(parts));
-          next();
-        });
-      });
-      extract.on('finish', resolve).on('error', reject);
-      Readable.from([res.body as Buffer]).pipe(extract);
-    });
+    const entries = await untar(res.body as Buffer);
     const keys = [...entries.keys()];
     expect(keys.slice(0, 3)).toEqual(['000000.png', '000000.mask.png', '000000.json']);
     expect(keys).toHaveLength(18);

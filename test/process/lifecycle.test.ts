@@ -6,9 +6,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
-import tar from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { untar } from '../support/tar.js';
 import { signalProcess, startProcess, stopProcess, waitForLine, type Started } from '../../dev/procs.js';
 import { ingest } from '../../src/indexer/ingest.js';
 import { buildDataset } from '../support/core-dataset.js';
@@ -84,17 +83,7 @@ describe('SIGTERM', () => {
     expect(await get('/readyz')).toBe(503); // still listening during the grace period, but not ready
     expect(await get('/healthz')).toBe(200);
     expect(await done).toBe(200);
-    const names: string[] = [];
-    const extract = tar.extract();
-    await new Promise<void>((resolve, reject) => {
-      extract.on('entry', (h, stream, next) => {
-        names.push(h.name);
-        stream.resume();
-        stream.on('end', next);
-      });
-      extract.on('finish', resolve).on('error', reject);
-      Readable.from([Buffer.concat(chunks)]).pipe(extract);
-    });
+    const names = [...(await untar(Buffer.concat(chunks))).keys()];
     expect(names).toHaveLength(120);
     expect(await exited).toBe(0);
     expect(await get('/healthz')).toBe(-1);
