@@ -12,25 +12,22 @@ import { availableParallelism } from 'node:os';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
-import { createApp } from './app.js';
 import { printReport, progress } from './cli.js';
 import { startPrimary } from './cluster/primary.js';
 import { workerEnv, workerSizing } from './cluster/sizing.js';
-import { joinCluster, type WorkerSide } from './cluster/worker.js';
+import type { WorkerSide } from './cluster/worker.js';
 import { datasetDir, loadConfig, type Config } from './config.js';
 import { createIndexHandle } from './db/handle.js';
 import { openIndexReadOnly } from './db/open.js';
 import { MANIFEST_FILE } from './dataset/manifest.js';
 import { AppError } from './errors.js';
-import { createGeneration } from './generation.js';
-import { nativeJpegStatus } from './imaging/jpeg-native.js';
-import { imagingCapabilities } from './imaging/sharp.js';
 import { demoInWorker, ingestInWorker, type IngestJob } from './indexer/worker.js';
 
 async function main(): Promise<void> {
   const config = loadConfig();
   const log = pino({ level: config.logLevel });
   if (cluster.isWorker) {
+    const { joinCluster } = await import('./cluster/worker.js');
     await serve(config, log, joinCluster(config));
     return;
   }
@@ -78,6 +75,14 @@ function indexReadable(path: string): { ready: boolean; reason: string | null } 
  * and the stop on SIGTERM. Returns the index's readiness check.
  */
 async function serve(config: Config, log: Logger, worker: WorkerSide | null): Promise<() => IndexReady> {
+  // Loaded here, not at the top: the primary never serves, and without express, sharp and the
+  // render path it weighs ~45 MB less.
+  const [{ createApp }, { createGeneration }, { nativeJpegStatus }, { imagingCapabilities }] = await Promise.all([
+    import('./app.js'),
+    import('./generation.js'),
+    import('./imaging/jpeg-native.js'),
+    import('./imaging/sharp.js'),
+  ]);
   const imaging = await imagingCapabilities();
   log.info(
     { imaging },
@@ -98,17 +103,10 @@ async function serve(config: Config, log: Logger, worker: WorkerSide | null): Pr
   const index = createIndexHandle(config.indexPath, (db) => createGeneration(db, dataDir, labelCacheBytes));
   const lifecycle = { draining: false };
   const ingest = () => ingestInWorker(ingestJob(config));
+  const base = { config, index, log, imaging, lifecycle };
   const app = worker
-    ? createApp({
-        config: worker.config,
-        index,
-        log,
-        imaging,
-        lifecycle,
-        ingestControl: worker.ingest,
-        cluster: worker.cluster,
-      })
-    : createApp({ config, index, log, imaging, lifecycle, ingest });
+    ? createApp({ ...base, config: worker.config, ingestControl: worker.ingest, cluster: worker.cluster })
+    : createApp({ ...base, ingest });
   worker?.serveMetrics(() => app.services.metrics.registry.getMetricsAsJSON());
   const server = app.listen(config.port, config.host, () => {
     const addr = server.address();

@@ -176,7 +176,9 @@ describe('WORKERS=2', () => {
     expect(readdirSync(join(dir, 'var')).sort()).toEqual(filesBefore);
     expect(statSync(join(dir, 'var/index.sqlite')).mtimeMs).toBe(indexBefore.mtimeMs);
   }, 120_000);
+});
 
+describe('WORKERS=2, then', () => {
   it('an admin ingest runs once, in the primary, and both workers switch to the new index', async () => {
     const before = await workerPids();
     const oldVersion = [...before.values()][0]!.index.datasetVersion;
@@ -220,20 +222,7 @@ describe('WORKERS=2', () => {
 
   it('SIGTERM while a batch streams: readiness off, the batch completes whole, every process exits, code 0', async () => {
     const pids = [...(await workerPids()).keys()];
-    const body = JSON.stringify({ classes: ['adipose', 'metastasis'], count: 40, size: 256, seed: 3, format: 'png' });
-    const chunks: Buffer[] = [];
-    let firstByte!: () => void;
-    const streaming = new Promise<void>((resolve) => (firstByte = resolve));
-    const done = new Promise<number>((resolve, reject) => {
-      const headers = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) };
-      const req = httpRequest({ host: '127.0.0.1', port, path: '/batches', method: 'POST', headers }, (res) => {
-        res.on('data', (c: Buffer) => (chunks.push(c), firstByte()));
-        res.on('end', () => resolve(res.statusCode ?? 0));
-        res.on('error', reject);
-      });
-      req.on('error', reject);
-      req.end(body);
-    });
+    const { streaming, done, chunks } = startBatch();
     await streaming;
     const exited = child!.done.then((e) => e.code);
     signalProcess(child!, 'SIGTERM');
@@ -247,6 +236,25 @@ describe('WORKERS=2', () => {
     for (const pid of pids) expect(isRunning(pid)).toBe(false);
   }, 60_000);
 });
+
+/** A 40-patch batch (120 tar entries) streaming in; `streaming` settles at its first bytes. */
+function startBatch() {
+  const body = JSON.stringify({ classes: ['adipose', 'metastasis'], count: 40, size: 256, seed: 3, format: 'png' });
+  const chunks: Buffer[] = [];
+  let firstByte!: () => void;
+  const streaming = new Promise<void>((resolve) => (firstByte = resolve));
+  const done = new Promise<number>((resolve, reject) => {
+    const headers = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) };
+    const req = httpRequest({ host: '127.0.0.1', port, path: '/batches', method: 'POST', headers }, (res) => {
+      res.on('data', (c: Buffer) => (chunks.push(c), firstByte()));
+      res.on('end', () => resolve(res.statusCode ?? 0));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+  return { streaming, done, chunks };
+}
 
 interface LoadResult {
   startedAt: number;
