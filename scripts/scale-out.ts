@@ -131,6 +131,8 @@ async function startReplica(
     INDEX_PATH: o.indexPath,
     INGEST_ON_START: 'false',
     LOG_LEVEL: 'info',
+    // A replica is one process here: the test is about replicas behind the cache, not cores.
+    WORKERS: '1',
   };
   const proc = startProcess(`replica ${n}`, process.execPath, nodeArgs(o.entry, 'server'), { cwd: ROOT, env });
   proc.onLine((l) => sink(`replica${n}`, l));

@@ -114,7 +114,7 @@ function build(): void {
 }
 
 function startServer(port: number, tsx: boolean): Started {
-  // One process (no npm/npx wrapper), so its PID is the server and its RSS is the service's.
+  // One process (no npm/npx wrapper, WORKERS=1), so its PID is the server and its RSS is the service's.
   const args = tsx ? ['--import', 'tsx', 'src/server.ts'] : ['dist/server.js'];
   const env = {
     ...process.env,
@@ -124,6 +124,7 @@ function startServer(port: number, tsx: boolean): Started {
     INDEX_PATH,
     INGEST_ON_START: 'false',
     LOG_LEVEL: 'warn',
+    WORKERS: '1',
   };
   const server = startProcess('the server', process.execPath, args, { cwd: ROOT, env, logFile: LOG_PATH });
   writeFileSync(PID_PATH, `${server.pid}\n`);

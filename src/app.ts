@@ -24,7 +24,8 @@ import { iiifRoutes } from './iiif/routes.js';
 import { createIiifService } from './iiif/service.js';
 import { miradorRoutes } from './iiif/mirador.js';
 import { createMetrics, type Metrics } from './metrics/metrics.js';
-import { indexSummary, opsRoutes, type Lifecycle } from './ops/routes.js';
+import { createIngestControl, metricHooks, type IngestControl } from './ops/ingest-control.js';
+import { indexSummary, opsRoutes, type ClusterView, type Lifecycle } from './ops/routes.js';
 import { patchRoutes } from './patches/routes.js';
 import { tileRoutes } from './tiles/routes.js';
 import { createTileService, type TileService } from './tiles/service.js';
@@ -43,6 +44,9 @@ export interface AppDeps {
   imaging: Omit<Schemas['Health']['imaging'], 'nativeJpeg'>;
   lifecycle?: Lifecycle;
   ingest?: () => Promise<IngestReport>;
+  /** With WORKERS > 1: the admin ingest and the whole service's state, both held by the primary. */
+  ingestControl?: IngestControl;
+  cluster?: ClusterView;
 }
 
 export interface AppServices {
@@ -97,7 +101,8 @@ export function createApp(deps: AppDeps): express.Express & { services: AppServi
 
   // Open by where they are mounted: before the key check (the admin routes carry requireAdmin).
   const { requireAdmin } = access;
-  app.use(opsRoutes({ index: deps.index, imaging, metrics, lifecycle, ingest: deps.ingest, requireAdmin }));
+  const ingest = deps.ingestControl ?? (deps.ingest && createIngestControl(deps.ingest, metricHooks(metrics)));
+  app.use(opsRoutes({ index: deps.index, imaging, metrics, lifecycle, ingest, cluster: deps.cluster, requireAdmin }));
   app.use(docsRoutes());
   app.use(loginRoutes(keys));
   app.use(access.requireKey);

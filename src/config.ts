@@ -2,6 +2,7 @@
  * The only reader of process.env. Every setting: explicit option ?? environment ?? named default,
  * and a bad value fails at boot with the variable's name.
  */
+import { availableParallelism } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { parseKeyList } from './auth/keys.js';
 
@@ -53,6 +54,8 @@ export interface Config {
   apiKeys: string[];
   adminApiKeys: string[];
   revokedApiKeys: string[];
+  /** Processes serving requests (node's cluster, a primary forks them); 1 = one process, as before. */
+  workers: number;
   /** How long a stop waits for requests in flight. */
   drainMs: number;
   /** How long after SIGTERM the service keeps accepting (with /readyz false) before it stops listening. */
@@ -104,6 +107,8 @@ const DEFAULT_MAX_SAMPLES = 20_000;
 const DEFAULT_DRAIN_MS = 10_000;
 /** Long enough for a load balancer polling /readyz every second to notice, short enough for a quick stop. */
 const DEFAULT_READINESS_GRACE_MS = 2_000;
+/** Far above any machine's cores; a typo (WORKERS=10000) fails at start instead of forking thousands. */
+const MAX_WORKERS = 1024;
 /** Open slides: far more than a viewer session touches, far fewer than the fd limit. */
 const DEFAULT_SLIDE_HANDLES = 64;
 
@@ -141,6 +146,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     apiKeys: parseKeyList('API_KEYS', env.API_KEYS),
     adminApiKeys: parseKeyList('ADMIN_API_KEYS', env.ADMIN_API_KEYS),
     revokedApiKeys: parseKeyList('REVOKED_API_KEYS', env.REVOKED_API_KEYS),
+    // Every core this process may use (its CPU affinity, so taskset counts): one JS thread per worker.
+    workers: int(env, 'WORKERS', Math.min(availableParallelism(), MAX_WORKERS), 1, MAX_WORKERS),
     drainMs: int(env, 'DRAIN_MS', DEFAULT_DRAIN_MS, 0, 600_000),
     readinessGraceMs: int(env, 'READINESS_GRACE_MS', DEFAULT_READINESS_GRACE_MS, 0, 600_000),
     ...overrides,

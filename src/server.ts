@@ -1,25 +1,88 @@
 /**
- * Entry: loadConfig -> createApp over the index handle -> listen -> (demo data when no DATA_DIR)
- * -> incremental ingest, both in a worker thread while the service already answers (/readyz and
- * data routes 503 until there is an index) -> the handle switches to the new index.
+ * Entry: loadConfig, then one of three roles. WORKERS=1: one process, as always: createApp over
+ * the index handle -> listen -> (demo data when no DATA_DIR) -> incremental ingest, both in a
+ * worker thread while the service already answers (/readyz and data routes 503 until there is an
+ * index) -> the handle switches to the new index. WORKERS>1: this process becomes the primary
+ * (src/cluster/primary.ts), which forks the workers, then runs the demo and the ingest once; each
+ * worker serves as the single process does, and its handle switches to the new index the same way.
  * SIGTERM/SIGINT stop accepting, let requests in flight finish, then exit.
  */
+import cluster from 'node:cluster';
+import { availableParallelism } from 'node:os';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { pino } from 'pino';
-import { createApp } from './app.js';
+import { pino, type Logger } from 'pino';
 import { printReport, progress } from './cli.js';
+import { startPrimary } from './cluster/primary.js';
+import { workerEnv, workerSizing } from './cluster/sizing.js';
+import type { WorkerSide } from './cluster/worker.js';
 import { datasetDir, loadConfig, type Config } from './config.js';
-import { createIndexHandle, type IndexHandle } from './db/handle.js';
+import { createIndexHandle } from './db/handle.js';
+import { openIndexReadOnly } from './db/open.js';
 import { MANIFEST_FILE } from './dataset/manifest.js';
-import { createGeneration } from './generation.js';
-import { nativeJpegStatus } from './imaging/jpeg-native.js';
-import { imagingCapabilities } from './imaging/sharp.js';
+import { AppError } from './errors.js';
 import { demoInWorker, ingestInWorker, type IngestJob } from './indexer/worker.js';
 
 async function main(): Promise<void> {
   const config = loadConfig();
   const log = pino({ level: config.logLevel });
+  if (cluster.isWorker) {
+    const { joinCluster } = await import('./cluster/worker.js');
+    await serve(config, log, joinCluster(config));
+    return;
+  }
+  if (config.workers > 1) return runPrimary(config, log);
+  const ready = await serve(config, log, null);
+  await prepareIndex(config, ready);
+}
+
+/** WORKERS > 1: fork, wait for a first worker to listen, then the demo and the start-up ingest, once. */
+async function runPrimary(config: Config, log: Logger): Promise<void> {
+  const sizing = workerSizing(availableParallelism(), config.workers);
+  const primary = startPrimary({
+    workers: config.workers,
+    log,
+    env: workerEnv(process.env, sizing),
+    ingest: () => ingestInWorker(ingestJob(config)),
+    // Each worker stops itself within the grace and the drain; this is the backstop for a stuck one.
+    stopTimeoutMs: config.readinessGraceMs + config.drainMs + 5_000,
+  });
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'stopping: draining every worker');
+    void primary.stop().then((clean) => process.exit(clean ? 0 : 1));
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  await primary.listening;
+  await prepareIndex(config, () => indexReadable(config.indexPath));
+}
+
+/** Whether the published index can be served (the primary opens it only to check). */
+function indexReadable(path: string): { ready: boolean; reason: string | null } {
+  try {
+    openIndexReadOnly(path).close();
+    return { ready: true, reason: null };
+  } catch (e) {
+    return { ready: false, reason: e instanceof AppError ? e.detail : 'index unavailable' };
+  }
+}
+
+/**
+ * One serving process (the single one, or a worker): the app over the index handle, listening,
+ * and the stop on SIGTERM. Returns the index's readiness check.
+ */
+async function serve(config: Config, log: Logger, worker: WorkerSide | null): Promise<() => IndexReady> {
+  // Loaded here, not at the top: the primary never serves, and without express, sharp and the
+  // render path it weighs ~45 MB less.
+  const [{ createApp }, { createGeneration }, { nativeJpegStatus }, { imagingCapabilities }] = await Promise.all([
+    import('./app.js'),
+    import('./generation.js'),
+    import('./imaging/jpeg-native.js'),
+    import('./imaging/sharp.js'),
+  ]);
   const imaging = await imagingCapabilities();
   log.info(
     { imaging },
@@ -36,10 +99,15 @@ async function main(): Promise<void> {
       `native JPEG region decoder: libjpeg-turbo ${native.libjpegTurbo}, ${config.nativeJpeg ? 'enabled' : 'disabled by NATIVE_JPEG'}`,
     );
   const dataDir = datasetDir(config);
-  const index = createIndexHandle(config.indexPath, (db) => createGeneration(db, dataDir, config.labelCacheBytes));
+  const labelCacheBytes = (worker?.config ?? config).labelCacheBytes;
+  const index = createIndexHandle(config.indexPath, (db) => createGeneration(db, dataDir, labelCacheBytes));
   const lifecycle = { draining: false };
   const ingest = () => ingestInWorker(ingestJob(config));
-  const app = createApp({ config, index, log, imaging, lifecycle, ingest });
+  const base = { config, index, log, imaging, lifecycle };
+  const app = worker
+    ? createApp({ ...base, config: worker.config, ingestControl: worker.ingest, cluster: worker.cluster })
+    : createApp({ ...base, ingest });
+  worker?.serveMetrics(() => app.services.metrics.registry.getMetricsAsJSON());
   const server = app.listen(config.port, config.host, () => {
     const addr = server.address();
     const port = typeof addr === 'object' && addr ? addr.port : config.port;
@@ -65,6 +133,8 @@ async function main(): Promise<void> {
     );
   });
   const stop = (signal: string) => {
+    // A worker gets the primary's SIGTERM and maybe the terminal's SIGINT too: one stop.
+    if (lifecycle.draining) return;
     // Readiness turns false first and the listener stays open for a moment, so load balancers see
     // it and stop sending; then no new connections, requests in flight finish (batches included)
     // within DRAIN_MS, and the process exits.
@@ -85,13 +155,18 @@ async function main(): Promise<void> {
       }, config.drainMs).unref();
     }, config.readinessGraceMs).unref();
   };
-  process.once('SIGTERM', () => stop('SIGTERM'));
-  process.once('SIGINT', () => stop('SIGINT'));
-  await prepareIndex(config, index);
+  // A worker keeps its handlers (a second signal must not kill it mid-drain); one process keeps
+  // today's rule: a second Ctrl-C ends it at once.
+  const on = worker ? process.on.bind(process) : process.once.bind(process);
+  on('SIGTERM', () => stop('SIGTERM'));
+  on('SIGINT', () => stop('SIGINT'));
+  return () => index.status();
 }
 
+type IndexReady = { ready: boolean; reason: string | null };
+
 /** Demo data (first start without DATA_DIR) and the start-up ingest, off the main thread. */
-async function prepareIndex(config: Config, index: IndexHandle<unknown>): Promise<void> {
+async function prepareIndex(config: Config, indexStatus: () => IndexReady): Promise<void> {
   if (config.dataDir === null && !existsSync(join(config.demoDir, MANIFEST_FILE))) {
     process.stderr.write(`no DATA_DIR: generating the demo dataset in ${config.demoDir}\n`);
     const bar = progress('demo', false);
@@ -102,7 +177,7 @@ async function prepareIndex(config: Config, index: IndexHandle<unknown>): Promis
     printReport(await ingestInWorker(ingestJob(config), bar.update).finally(bar.stop));
   }
   // A foreign, corrupt or future index is refused here, with its reason, rather than served as 503s.
-  const st = index.status();
+  const st = indexStatus();
   if (!st.ready) throw new Error(`the index at INDEX_PATH cannot be served: ${st.reason ?? 'unknown reason'}`);
 }
 

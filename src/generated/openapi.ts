@@ -11,7 +11,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Liveness, index state and imaging capabilities */
+        /** Liveness, index state, imaging capabilities and worker processes */
         get: operations["getHealth"];
         put?: never;
         post?: never;
@@ -45,7 +45,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Prometheus metrics */
+        /**
+         * Prometheus metrics
+         * @description For the whole service: with WORKERS > 1 the worker that takes the request asks the primary, which adds up every worker's metrics (counters and histograms summed, index_ready the minimum) with its own (workers_up, workers_configured, worker_restarts_total, the ingest's).
+         */
         get: operations["getMetrics"];
         put?: never;
         post?: never;
@@ -814,6 +817,17 @@ export interface components {
         Health: {
             /** @enum {string} */
             status: "ok";
+            /** @description The service's processes (WORKERS; the README's "Every core" section). With WORKERS=1 one process serves: configured and up are 1. */
+            workers: {
+                /** @description Worker processes configured (WORKERS). */
+                configured: number;
+                /** @description Worker processes listening now. */
+                up: number;
+                /** @description Workers restarted after they died, since the service started. */
+                restarts: number;
+                /** @description Process id of the worker that answered this request. */
+                pid: number;
+            };
             index: {
                 ready: boolean;
                 slides: number;

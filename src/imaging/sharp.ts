@@ -250,3 +250,8 @@ export function scrub(message: string): string {
   const first = message.split('\n')[0] ?? '';
   return first.replace(/(?:[A-Za-z]:)?[/\\][^\s:'"]+/g, '<file>').slice(0, 300);
 }
+
+/** libvips threads per sharp pipeline (src/cluster/sizing.ts says how many for each worker). */
+export function setConcurrency(threads: number): void {
+  sharp.concurrency(threads);
+}

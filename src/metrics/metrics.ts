@@ -1,7 +1,9 @@
 /**
  * Prometheus metrics (prom-client) in one registry per app: request counts and latency per route
  * template (never per raw URL: bounded label sets), bytes served, renders in flight, cache hit
- * ratios, and the state of the index.
+ * ratios, and the state of the index. With WORKERS > 1 the primary adds up every worker's registry
+ * (src/cluster/metrics.ts): each metric says how (`aggregator`; counters, histograms and byte
+ * gauges are summed, which is prom-client's default).
  */
 import type { RequestHandler } from 'express';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
@@ -14,6 +16,7 @@ export interface Metrics {
   cache: Counter;
   nativeFallbacks: Counter;
   ingestRunning: Gauge;
+  ingestRuns: Counter;
 }
 
 export interface MetricsSources {
@@ -55,11 +58,7 @@ export function createMetrics(sources: MetricsSources): Metrics {
     help: 'Renders refused with 503 because too many were running or queued',
     registers: [registry],
   });
-  const ingestRunning = new Gauge({
-    name: 'ingest_running',
-    help: '1 while a re-ingest started through /admin/ingest runs',
-    registers: [registry],
-  });
+  const { ingestRunning, ingestRuns } = ingestMetrics(registry);
   const nativeFallbacks = new Counter({
     name: 'native_decode_fallbacks_total',
     help: 'Regions the native JPEG decoder could not read, decoded by libvips instead',
@@ -75,6 +74,8 @@ export function createMetrics(sources: MetricsSources): Metrics {
     name: 'index_slides',
     help: 'Slides in the published index (0 while there is none)',
     registers: [registry],
+    // Workers switch to a new index within a second of each other; the newest count is the largest.
+    aggregator: 'max',
     collect() {
       this.set(sources.index().slides);
     },
@@ -84,6 +85,8 @@ export function createMetrics(sources: MetricsSources): Metrics {
     help: '1 when an index is open and serving',
     labelNames: ['dataset_version'],
     registers: [registry],
+    // The service is ready only where every worker is.
+    aggregator: 'min',
     collect() {
       const st = sources.index();
       this.reset();
@@ -112,5 +115,26 @@ export function createMetrics(sources: MetricsSources): Metrics {
     });
     next();
   };
-  return { registry, middleware, rendersInFlight, rejected, cache, nativeFallbacks, ingestRunning };
+  return { registry, middleware, rendersInFlight, rejected, cache, nativeFallbacks, ingestRunning, ingestRuns };
+}
+
+/**
+ * The ingest's metrics: in an app's registry, and in the primary's own when WORKERS > 1 (the ingest
+ * runs there); the same names, so the aggregation merges them.
+ */
+export function ingestMetrics(registry: Registry): { ingestRunning: Gauge; ingestRuns: Counter } {
+  const ingestRunning = new Gauge({
+    name: 'ingest_running',
+    help: '1 while a re-ingest started through /admin/ingest runs',
+    registers: [registry],
+    // Only the process that runs the ingest says 1.
+    aggregator: 'max',
+  });
+  const ingestRuns = new Counter({
+    name: 'ingest_runs_total',
+    help: 'Re-ingests started through /admin/ingest, by how they ended (done, failed)',
+    labelNames: ['result'],
+    registers: [registry],
+  });
+  return { ingestRunning, ingestRuns };
 }

@@ -9,11 +9,19 @@ import type { IndexHandle } from '../db/handle.js';
 import { AppError } from '../errors.js';
 import type { Generation } from '../generation.js';
 import type { Schemas } from '../http/types.js';
-import type { IngestReport } from '../indexer/ingest.js';
 import type { Metrics } from '../metrics/metrics.js';
+import type { IngestControl, IngestStatus } from './ingest-control.js';
 
 export interface Lifecycle {
   draining: boolean;
+}
+
+/** What a worker knows of the whole service (src/cluster/worker.ts). */
+export interface ClusterView {
+  /** The primary's latest count: workers configured, up (listening) and restarted so far. */
+  workers(): { configured: number; up: number; restarts: number };
+  /** The metrics of every worker and of the primary, aggregated. */
+  metrics(): Promise<{ contentType: string; body: string }>;
 }
 
 export interface OpsDeps {
@@ -21,8 +29,10 @@ export interface OpsDeps {
   imaging: Schemas['Health']['imaging'];
   metrics: Metrics;
   lifecycle: Lifecycle;
-  /** Runs an incremental ingest of the configured data directory; absent = no admin ingest. */
-  ingest?: () => Promise<IngestReport>;
+  /** The admin re-ingest of the configured data directory; absent = no admin ingest. */
+  ingest?: IngestControl;
+  /** With WORKERS > 1: the whole service's workers and metrics, from the primary. */
+  cluster?: ClusterView;
   /** The admin check, a handler of each admin route (this router is mounted before the key check). */
   requireAdmin: RequestHandler;
 }
@@ -44,12 +54,7 @@ export function indexSummary(index: IndexHandle<Generation>): {
   };
 }
 
-type IngestState = {
-  state: 'idle' | 'running' | 'done' | 'failed';
-  startedAt?: string;
-  report?: IngestReport;
-  error?: string;
-};
+const IDLE: IngestStatus = { state: 'idle', startedAt: null, error: null, report: null };
 
 export function opsRoutes(deps: OpsDeps): Router {
   const r = createRouter();
@@ -60,6 +65,7 @@ export function opsRoutes(deps: OpsDeps): Router {
       status: 'ok',
       index: { ...index, ...(reason ? { reason } : {}) },
       imaging: deps.imaging,
+      workers: { ...(deps.cluster?.workers() ?? { configured: 1, up: 1, restarts: 0 }), pid: process.pid },
     };
     res.setHeader('Cache-Control', 'no-store');
     res.json(body);
@@ -71,59 +77,22 @@ export function opsRoutes(deps: OpsDeps): Router {
     res.status(ready ? 200 : 503).json({ ready, draining: deps.lifecycle.draining, index: st.ready });
   });
   r.get('/metrics', async (_req, res) => {
+    const { contentType, body } = deps.cluster
+      ? await deps.cluster.metrics()
+      : { contentType: deps.metrics.registry.contentType, body: await deps.metrics.registry.metrics() };
     res.setHeader('Cache-Control', 'no-store');
-    res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
+    res.type(contentType).send(body);
   });
 
-  let ingest: IngestState = { state: 'idle' };
-  r.post('/admin/ingest', deps.requireAdmin, (_req, res) => {
-    if (!deps.ingest) throw new AppError(404, 'ROUTE_NOT_FOUND', 'this service was started without an ingest');
-    if (ingest.state === 'running') throw new AppError(409, 'INGEST_RUNNING', 'an ingest is already running');
-    // Called first: it refuses at once (409) while another ingest of this process runs, e.g. the start-up one.
-    const job = deps.ingest();
-    ingest = { state: 'running', startedAt: new Date().toISOString() };
-    deps.metrics.ingestRunning.set(1);
-    job
-      .then(
-        (report) => (ingest = { ...ingest, state: 'done', report }),
-        (e: unknown) =>
-          (ingest = {
-            ...ingest,
-            state: 'failed',
-            error: e instanceof AppError ? `${e.code}: ${e.detail}` : 'the ingest failed; see the service log',
-          }),
-      )
-      .finally(() => deps.metrics.ingestRunning.set(0));
-    res.status(202).json(ingestBody(ingest));
+  const noIngest = () => new AppError(404, 'ROUTE_NOT_FOUND', 'this service was started without an ingest');
+  r.post('/admin/ingest', deps.requireAdmin, async (_req, res) => {
+    if (!deps.ingest) throw noIngest();
+    res.status(202).json(await deps.ingest.start());
   });
-  r.get('/admin/ingest', deps.requireAdmin, (_req, res) => {
+  r.get('/admin/ingest', deps.requireAdmin, async (_req, res) => {
+    const body = deps.ingest ? await deps.ingest.status() : IDLE;
     res.setHeader('Cache-Control', 'no-store');
-    res.json(ingestBody(ingest));
+    res.json(body);
   });
   return r;
-}
-
-/** The report without file paths beyond the data directory's relative names. */
-function ingestBody(s: IngestState): Schemas['IngestStatus'] {
-  return {
-    state: s.state,
-    startedAt: s.startedAt ?? null,
-    error: s.error ?? null,
-    report: s.report
-      ? {
-          published: s.report.published,
-          datasetVersion: s.report.datasetVersion,
-          indexed: s.report.indexed,
-          unchanged: s.report.unchanged.length,
-          removed: s.report.removed,
-          problems: s.report.problems.map((p) => ({
-            file: p.relPath.split('/').pop() ?? p.relPath,
-            slideId: p.slideId,
-            code: p.code,
-            detail: p.detail,
-          })),
-          seconds: Math.round(s.report.ms) / 1000,
-        }
-      : null,
-  };
 }

@@ -31,6 +31,8 @@ beforeAll(async () => {
       LOG_LEVEL: 'info',
       READINESS_GRACE_MS: '1500',
       DRAIN_MS: '20000',
+      // One process, as before WORKERS existed (test/cluster/workers.test.ts stops WORKERS=2).
+      WORKERS: '1',
     },
   });
   port = Number(await waitForLine(child, 'listening line', (l) => /"port":(\d+)/.exec(l)?.[1], 30_000));

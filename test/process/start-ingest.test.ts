@@ -28,6 +28,8 @@ beforeAll(async () => {
       DATA_DIR: join(dir, 'data'),
       INDEX_PATH: join(dir, 'var/index.sqlite'),
       LOG_LEVEL: 'info',
+      // The primary runs the start-up ingest once while both workers already answer.
+      WORKERS: '2',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
