@@ -118,6 +118,7 @@ export function createApp(deps: AppDeps): express.Express & { services: AppServi
       maxBatchSamples: config.maxBatchSamples,
       maxSamples: config.maxSamples,
       maxRegionVertices: config.maxRegionVertices,
+      nearMaxCells: config.nearMaxCells,
       requestTimeoutMs: config.requestTimeoutMs,
     }),
   );
