@@ -15,6 +15,8 @@
 
 /** Stands for "no class cell in this line" inside the transform (Infinity would make NaN in its intersections). */
 const FAR = 1e20;
+/** Columns transformed together (see squaredDistanceTransform). */
+const COLUMN_BLOCK = 16;
 
 /**
  * Squared Euclidean distance, in cells, from each cell's centre to the nearest cell whose mask
@@ -28,10 +30,18 @@ export function squaredDistanceTransform(mask: Uint8Array, width: number, height
   const d = new Float64Array(n);
   const v = new Int32Array(n);
   const z = new Float64Array(n + 1);
-  for (let x = 0; x < width; x++) {
-    for (let y = 0; y < height; y++) f[y] = out[y * width + x]!;
-    lowerEnvelope(f, height, d, v, z);
-    for (let y = 0; y < height; y++) out[y * width + x] = d[y]!;
+  // Columns in blocks, gathered and scattered a row at a time: one column at a time missed the
+  // cache on every cell (3x slower on a 2304 x 1280 grid).
+  const cols = new Float64Array(COLUMN_BLOCK * height);
+  for (let x0 = 0; x0 < width; x0 += COLUMN_BLOCK) {
+    const bw = Math.min(COLUMN_BLOCK, width - x0);
+    for (let y = 0; y < height; y++) for (let b = 0; b < bw; b++) cols[b * height + y] = out[y * width + x0 + b]!;
+    for (let b = 0; b < bw; b++) {
+      const col = cols.subarray(b * height, (b + 1) * height);
+      lowerEnvelope(col, height, d, v, z);
+      col.set(d.subarray(0, height));
+    }
+    for (let y = 0; y < height; y++) for (let b = 0; b < bw; b++) out[y * width + x0 + b] = cols[b * height + y]!;
   }
   for (let y = 0; y < height; y++) {
     const row = y * width;
