@@ -89,6 +89,34 @@ export function createNearFields(g: Generation, maxCells: number) {
   };
 }
 
+export type LabelClip = { x0: number; y0: number; x1: number; y1: number };
+
+/**
+ * Buckets cut to a band: per slide, class, band and region box, the cells in the band with their
+ * pixels of the class (kept like the sampler's region buckets: a training job repeats its
+ * request every epoch). Null when the slide has no pixel of the near classes or none in the band.
+ */
+export function createBandBuckets(g: Generation, maxCells: number) {
+  const fields = createNearFields(g, maxCells);
+  const cache = new LRUCache<string, { tiles: Int32Array; cum: Float64Array }>({ max: 4096 });
+  return (
+    near: Band & { values: number[] },
+    slide: SlideRow,
+    raster: LabelRaster,
+    value: number,
+    part: { tiles: Int32Array; cum: Float64Array },
+    clip: LabelClip | null,
+  ): { tiles: Int32Array; cum: Float64Array; unit: number; near: NearField } | null => {
+    const f = fields(slide, raster, near.values);
+    if (!f || !f.any) return null;
+    const where = clip ? `${clip.x0},${clip.y0},${clip.x1},${clip.y1}` : '';
+    const key = `${raster.etag}:${value}:${near.values.join(',')}:${near.outsideUm}:${near.withinUm}:${where}`;
+    let b = cache.get(key);
+    if (!b) cache.set(key, (b = bandBucket(g, raster, f, near, value, part, clip)));
+    return b.cum.length === 0 ? null : { tiles: b.tiles, cum: b.cum, unit: f.cell, near: f };
+  };
+}
+
 /** Distance in um from a level-0 point to the classes, as its cell sees it. */
 export function distanceUmAt(f: NearField, x: number, y: number): number {
   const cx = Math.min(f.width - 1, Math.max(0, Math.floor(x / f.cellL0)));
@@ -113,7 +141,7 @@ export function bandBucket(
   band: Band,
   value: number,
   whole: { tiles: Int32Array; cum: Float64Array },
-  clip: { x0: number; y0: number; x1: number; y1: number } | null,
+  clip: LabelClip | null,
 ): { tiles: Int32Array; cum: Float64Array } {
   const ts = LABEL_TILE_SIZE;
   const cells: number[] = [];

@@ -13,7 +13,7 @@ import type { LabelRaster } from '../labels/reader.js';
 import { labelRaster } from '../labels/slide-raster.js';
 import { DEFAULT_NEAR_MAX_CELLS } from '../config.js';
 import { inBand } from './distance.js';
-import { bandBucket, createNearFields, distanceUmAt, type NearField } from './near-field.js';
+import { createBandBuckets, distanceUmAt, type NearField } from './near-field.js';
 import { createRng, hash32, kthOfValue, planEpoch, searchCumulative, shardIndices } from './epoch.js';
 import type { SampleSpec } from './spec.js';
 
@@ -60,7 +60,7 @@ export interface SamplerOptions {
 }
 
 export function createSampler(g: Generation, opts: SamplerOptions = {}) {
-  const nearField = createNearFields(g, opts.nearMaxCells ?? DEFAULT_NEAR_MAX_CELLS);
+  const nearBuckets = createBandBuckets(g, opts.nearMaxCells ?? DEFAULT_NEAR_MAX_CELLS);
   /**
    * Per slide and class, the tiles holding the class and their cumulative pixel counts, as read
    * from the index: the whole-slide bucket, built once per index generation (a Camelyon16 slide
@@ -131,9 +131,10 @@ export function createSampler(g: Generation, opts: SamplerOptions = {}) {
           ? regionBucket(slide.id, value, spec.regionBox, () => restrictToRegion(g, spec, raster, value, whole))
           : whole;
         if (spec.near) {
-          const b = nearBucket(spec, slide, raster, value, part);
-          if (b) out.push(b);
-        } else if (part.cum.length > 0)
+          // Only the class pixels whose cells lie in the band: drawing elsewhere would only be rejected.
+          const band = nearBuckets(spec.near, slide, raster, value, part, clipOf(spec, raster));
+          if (band) out.push({ slide, raster, value, ...band, weight: 0 });
+        } else if (part.cum.length > 0) {
           out.push({
             slide,
             raster,
@@ -144,31 +145,11 @@ export function createSampler(g: Generation, opts: SamplerOptions = {}) {
             unit: LABEL_TILE_SIZE,
             near: null,
           });
+        }
       }
     }
     weigh(spec, out);
     return out;
-  }
-
-  /** Band buckets, kept like region buckets (a training job repeats its request every epoch). */
-  const inBandCache = new LRUCache<string, { tiles: Int32Array; cum: Float64Array }>({ max: 4096 });
-  function nearBucket(
-    spec: SampleSpec,
-    slide: SlideRow,
-    raster: LabelRaster,
-    value: number,
-    part: { tiles: Int32Array; cum: Float64Array },
-  ): Bucket | null {
-    const near = spec.near!;
-    const f = nearField(slide, raster, near.values);
-    if (!f || !f.any) return null;
-    const box = spec.regionBox;
-    const clip = box ? labelClip(box, raster.downsample) : null;
-    const key = `${raster.etag}:${value}:${near.values.join(',')}:${near.outsideUm}:${near.withinUm}:${box ? `${box.x},${box.y},${box.width},${box.height}` : ''}`;
-    let b = inBandCache.get(key);
-    if (!b) inBandCache.set(key, (b = bandBucket(g, raster, f, near, value, part, clip)));
-    if (b.cum.length === 0) return null;
-    return { slide, raster, value, tiles: b.tiles, cum: b.cum, weight: 0, unit: f.cell, near: f };
   }
 
   return {
@@ -340,6 +321,11 @@ function massInRegion(
 
 type Clip = { x: number; y: number; width: number; height: number };
 
+/** The raster pixels whose centres lie in the request's region box, or null without one. */
+function clipOf(spec: SampleSpec, r: LabelRaster) {
+  return spec.regionBox ? labelClip(spec.regionBox, r.downsample) : null;
+}
+
 /** The raster pixels whose centres lie in a level-0 box: columns [x0, x1), rows [y0, y1). */
 function labelClip(box: NonNullable<SampleSpec['regionBox']>, D: number) {
   // Raster pixel i has its centre in [box.x, box.x + width) when i is in [ceil(x/D - 0.5), ceil((x + w)/D - 0.5)).
@@ -351,7 +337,7 @@ function labelClip(box: NonNullable<SampleSpec['regionBox']>, D: number) {
   };
 }
 
-/** The part of a unit (a label tile, or a distance cell: `ts` raster pixels a side) whose centres lie in the region box. */
+/** The part of a unit (a label tile, or a distance cell: `ts` raster pixels a side) whose centres lie in the box. */
 function clipToRegion(
   spec: SampleSpec,
   r: LabelRaster,

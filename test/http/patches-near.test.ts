@@ -77,7 +77,7 @@ function truthOf(slideId: string) {
 }
 
 const truths = new Map<string, ReturnType<typeof truthOf>>();
-/** Brute force: distance (um) from the patch centre to the nearest metastasis pixel centre, and that pixel's component. */
+/** Brute force: distance (um) from the patch centre to the nearest metastasis pixel centre, and its component. */
 function nearest(item: Item): { um: number; component: number } {
   let t = truths.get(item.slideId);
   if (!t) truths.set(item.slideId, (t = truthOf(item.slideId)));
