@@ -119,6 +119,7 @@ export function createApp(deps: AppDeps): express.Express & { services: AppServi
       maxSamples: config.maxSamples,
       maxRegionVertices: config.maxRegionVertices,
       nearMaxCells: config.nearMaxCells,
+      nearCacheBytes: config.nearCacheBytes,
       requestTimeoutMs: config.requestTimeoutMs,
     }),
   );

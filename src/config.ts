@@ -49,6 +49,8 @@ export interface Config {
   maxRegionVertices: number;
   /** Most cells of one region.near distance field (label raster pooled until it fits). */
   nearMaxCells: number;
+  /** Bytes of region.near distance fields and band cells kept between requests (half each). */
+  nearCacheBytes: number;
   /** Most rasterising work (rasterWork units) one vector label file may take at ingest; refused above. */
   maxRasterWork: number;
   /** SHA-256 digests of API keys; none = open service. */
@@ -96,6 +98,8 @@ const DEFAULT_MAX_BATCH_SAMPLES = 10_000;
 const DEFAULT_MAX_REGION_VERTICES = 100_000;
 /** 4 Mi cells: one distance transform under ~0.3 s and 16 MiB, ~31 um cells (44 um error) on a Camelyon16 slide. */
 export const DEFAULT_NEAR_MAX_CELLS = 1 << 22;
+/** 128 MiB: the demo's fields many times over, or ~12 Camelyon16-size slides' fields (5 MiB each) and their bands. */
+export const DEFAULT_NEAR_CACHE_BYTES = 128 << 20;
 /**
  * Rasterising work one vector label file may take (edges, edge-row toggles, bounding-box pixels):
  * ten full Camelyon16 label rasters (97,792 x 221,184 at downsample 4 is 1.35e9 pixels) leaves
@@ -142,6 +146,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     maxSamples: int(env, 'MAX_SAMPLES', DEFAULT_MAX_SAMPLES, 1, 100_000),
     maxRegionVertices: int(env, 'MAX_REGION_VERTICES', DEFAULT_MAX_REGION_VERTICES, 3, 10_000_000),
     nearMaxCells: int(env, 'NEAR_MAX_CELLS', DEFAULT_NEAR_MAX_CELLS, 1, 1 << 26),
+    nearCacheBytes: int(env, 'NEAR_CACHE_BYTES', DEFAULT_NEAR_CACHE_BYTES, 0, 2 ** 40),
     maxRasterWork: int(env, 'MAX_RASTER_WORK', DEFAULT_MAX_RASTER_WORK, 1, Number.MAX_SAFE_INTEGER),
     apiKeys: parseKeyList('API_KEYS', env.API_KEYS),
     adminApiKeys: parseKeyList('ADMIN_API_KEYS', env.ADMIN_API_KEYS),

@@ -27,13 +27,10 @@ export interface NearField {
   any: boolean;
 }
 
-/** Fields kept: 64 MiB is four Camelyon16-size slides at the default grid, every demo slide many times over. */
-const FIELD_CACHE_BYTES = 64 << 20;
-
-/** `maxCells`: config NEAR_MAX_CELLS, the largest cell grid a slide's field may have. */
-export function createNearFields(g: Generation, maxCells: number) {
+/** `maxCells`: config NEAR_MAX_CELLS, the largest cell grid a slide's field may have; `cacheBytes`: fields kept. */
+export function createNearFields(g: Generation, maxCells: number, cacheBytes: number) {
   const cache = new LRUCache<string, NearField>({
-    maxSize: FIELD_CACHE_BYTES,
+    maxSize: Math.max(1, cacheBytes),
     sizeCalculation: (f) => f.dist.byteLength + 256,
   });
   const tilesStmt = g.db
@@ -96,9 +93,13 @@ export type LabelClip = { x0: number; y0: number; x1: number; y1: number };
  * pixels of the class (kept like the sampler's region buckets: a training job repeats its
  * request every epoch). Null when the slide has no pixel of the near classes or none in the band.
  */
-export function createBandBuckets(g: Generation, maxCells: number) {
-  const fields = createNearFields(g, maxCells);
-  const cache = new LRUCache<string, { tiles: Int32Array; cum: Float64Array }>({ max: 4096 });
+export function createBandBuckets(g: Generation, maxCells: number, cacheBytes: number) {
+  const fields = createNearFields(g, maxCells, Math.floor(cacheBytes / 2));
+  // Bounded by bytes: a wide band over full-tissue labels holds ~1 M cells (16 MiB) per slide and class.
+  const cache = new LRUCache<string, { tiles: Int32Array; cum: Float64Array }>({
+    maxSize: Math.max(1, Math.floor(cacheBytes / 2)),
+    sizeCalculation: (b) => b.tiles.byteLength + b.cum.byteLength + 64,
+  });
   return (
     near: Band & { values: number[] },
     slide: SlideRow,

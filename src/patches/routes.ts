@@ -42,6 +42,8 @@ export interface PatchRouteDeps {
   maxRegionVertices: number;
   /** Most cells of a region.near distance field (default DEFAULT_NEAR_MAX_CELLS). */
   nearMaxCells?: number;
+  /** Bytes of region.near fields and band cells kept (default DEFAULT_NEAR_CACHE_BYTES). */
+  nearCacheBytes?: number;
   requestTimeoutMs: number;
   /** Stored splits, for the `split` field of sample requests. */
   splits?: SplitStore;
@@ -64,7 +66,7 @@ export function patchRoutes(deps: PatchRouteDeps): Router {
   const sampler = (g: Generation) => {
     let s = samplers.get(g);
     if (!s) {
-      samplers.set(g, (s = createSampler(g, { nearMaxCells: deps.nearMaxCells })));
+      samplers.set(g, (s = createSampler(g, { nearMaxCells: deps.nearMaxCells, nearCacheBytes: deps.nearCacheBytes })));
       // A failed warm-up only means the first requests read more: they still answer.
       s.warm().catch(() => undefined);
     }

@@ -11,7 +11,7 @@ import { buildPolygonTester, type PolygonTester } from '../labels/polygon-index.
 import { LABEL_TILE_SIZE } from '../labels/raster.js';
 import type { LabelRaster } from '../labels/reader.js';
 import { labelRaster } from '../labels/slide-raster.js';
-import { DEFAULT_NEAR_MAX_CELLS } from '../config.js';
+import { DEFAULT_NEAR_CACHE_BYTES, DEFAULT_NEAR_MAX_CELLS } from '../config.js';
 import { inBand } from './distance.js';
 import { createBandBuckets, distanceUmAt, type NearField } from './near-field.js';
 import { createRng, hash32, kthOfValue, planEpoch, searchCumulative, shardIndices } from './epoch.js';
@@ -57,10 +57,16 @@ const WARM_BACKOFF_MS = 20;
 export interface SamplerOptions {
   /** Most cells of a region.near distance field (config NEAR_MAX_CELLS). */
   nearMaxCells?: number;
+  /** Bytes of region.near fields and band cells kept (config NEAR_CACHE_BYTES). */
+  nearCacheBytes?: number;
 }
 
 export function createSampler(g: Generation, opts: SamplerOptions = {}) {
-  const nearBuckets = createBandBuckets(g, opts.nearMaxCells ?? DEFAULT_NEAR_MAX_CELLS);
+  const nearBuckets = createBandBuckets(
+    g,
+    opts.nearMaxCells ?? DEFAULT_NEAR_MAX_CELLS,
+    opts.nearCacheBytes ?? DEFAULT_NEAR_CACHE_BYTES,
+  );
   /**
    * Per slide and class, the tiles holding the class and their cumulative pixel counts, as read
    * from the index: the whole-slide bucket, built once per index generation (a Camelyon16 slide
@@ -120,9 +126,11 @@ export function createSampler(g: Generation, opts: SamplerOptions = {}) {
     }
   };
 
-  function buckets(spec: SampleSpec, slides: SlideRow[]): Bucket[] {
+  /** `between` runs before each slide with region.near (a distance field can take ~0.1 s to build). */
+  async function buckets(spec: SampleSpec, slides: SlideRow[], between: () => Promise<void>): Promise<Bucket[]> {
     const out: Bucket[] = [];
     for (const slide of slides) {
+      if (spec.near) await between();
       const raster = labelRaster(slide);
       if (!raster) continue;
       for (const value of spec.targets) {
@@ -202,16 +210,6 @@ export function createSampler(g: Generation, opts: SamplerOptions = {}) {
   };
 
   async function draw(spec: SampleSpec, slides: SlideRow[], deadline: number): Promise<Descriptor[]> {
-    const all = buckets(spec, slides);
-    const missing = spec.targets.filter((v) => !all.some((b) => b.value === v));
-    if (missing.length > 0) {
-      const names = missing.map((v) => g.taxonomy.find((c) => c.value === v)?.name ?? String(v));
-      throw new AppError(
-        422,
-        'CLASS_NOT_PRESENT',
-        `no labelled pixels of ${names.join(', ')} in the chosen slides and region${spec.near ? ' (and band of region.near)' : ''}: nothing to sample`,
-      );
-    }
     const out: Descriptor[] = [];
     let slice = Date.now();
     const pause = async () => {
@@ -225,6 +223,16 @@ export function createSampler(g: Generation, opts: SamplerOptions = {}) {
         );
       slice = Date.now();
     };
+    const all = await buckets(spec, slides, pause);
+    const missing = spec.targets.filter((v) => !all.some((b) => b.value === v));
+    if (missing.length > 0) {
+      const names = missing.map((v) => g.taxonomy.find((c) => c.value === v)?.name ?? String(v));
+      throw new AppError(
+        422,
+        'CLASS_NOT_PRESENT',
+        `no labelled pixels of ${names.join(', ')} in the chosen slides and region${spec.near ? ' (and band of region.near)' : ''}: nothing to sample`,
+      );
+    }
     // Indexing a 100,000-vertex region takes a while: in slices, between other requests.
     const inRegion = spec.regionRings ? await buildPolygonTester(spec.regionRings, pause) : null;
     const plan = planEpoch(

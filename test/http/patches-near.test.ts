@@ -15,9 +15,12 @@ import { untar } from '../support/tar.js';
 let s: Served;
 /** The same index served with coarse distance cells (8 x 8 label pixels on these slides). */
 let coarse: express.Express;
+/** And with no distance field or band kept between requests. */
+let uncached: express.Express;
 beforeAll(async () => {
   s = await serveDemo();
   coarse = (await serveIndex(s.dataDir, s.indexPath, { nearMaxCells: 1024 })).app;
+  uncached = (await serveIndex(s.dataDir, s.indexPath, { nearCacheBytes: 0 })).app;
 });
 afterAll(() => s.cleanup());
 
@@ -141,6 +144,9 @@ describe('region.near', () => {
     expect(await samples(body)).toEqual(a);
     const b = await samples({ ...body, seed: 6 });
     expect(b.items.map((i) => [i.x, i.y])).not.toEqual(a.items.map((i) => [i.x, i.y]));
+    // The caches change nothing but the time: built afresh for each request, the same patches.
+    expect(await samples(body, uncached)).toEqual(a);
+    expect(await samples(body, uncached)).toEqual(a);
   });
 
   it('withinUm 0 keeps centres on the class itself; descriptors without near carry no distance', async () => {
