@@ -98,8 +98,11 @@ const DEFAULT_MAX_BATCH_SAMPLES = 10_000;
 const DEFAULT_MAX_REGION_VERTICES = 100_000;
 /** 4 Mi cells: one distance transform under ~0.3 s and 16 MiB, ~31 um cells (44 um error) on a Camelyon16 slide. */
 export const DEFAULT_NEAR_MAX_CELLS = 1 << 22;
-/** 128 MiB: the demo's fields many times over, or ~12 Camelyon16-size slides' fields (5 MiB each) and their bands. */
-export const DEFAULT_NEAR_CACHE_BYTES = 128 << 20;
+/**
+ * 256 MiB: fields of the full demo for three sets of classes (36 MiB each; at 128 MiB two sets
+ * evicted each other, rebuilding a field per request), or ~24 Camelyon16-size slides' (5 MiB each).
+ */
+export const DEFAULT_NEAR_CACHE_BYTES = 256 << 20;
 /**
  * Rasterising work one vector label file may take (edges, edge-row toggles, bounding-box pixels):
  * ten full Camelyon16 label rasters (97,792 x 221,184 at downsample 4 is 1.35e9 pixels) leaves
