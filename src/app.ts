@@ -123,6 +123,8 @@ export function createApp(deps: AppDeps): express.Express & { services: AppServi
       maxBatchSamples: config.maxBatchSamples,
       maxSamples: config.maxSamples,
       maxRegionVertices: config.maxRegionVertices,
+      nearMaxCells: config.nearMaxCells,
+      nearCacheBytes: config.nearCacheBytes,
       requestTimeoutMs: config.requestTimeoutMs,
     }),
   );

@@ -96,3 +96,24 @@ export function classIndex(item: Pick<Schemas['SampleItem'], 'classIndex'>): num
 export function classNames(list: Pick<Schemas['SampleList'], 'classes'>): string[] {
   return list.classes.map(String);
 }
+
+/** `region.near` of a sample request: patch centres by their distance (um) to the nearest pixel of some classes. */
+export type NearRegion = NonNullable<NonNullable<SampleRequest['region']>['near']>;
+
+/**
+ * A `region.near` part: centres at least `outsideUm` and at most `withinUm` from the nearest pixel
+ * of `classes` (`near(['metastasis'], 500, 1)`: the 0.5 mm ring around a metastasis, outside it).
+ * Each descriptor then carries `distanceUm` and `distanceErrorUm` (the bound from the distance
+ * raster's cell size). Checks here what the service would refuse with a 400.
+ */
+export function near(classes: NearRegion['classes'], withinUm: number, outsideUm = 0): NearRegion {
+  if (classes.length === 0) throw new RangeError('near: classes must name at least one class');
+  for (const [name, v] of [
+    ['withinUm', withinUm],
+    ['outsideUm', outsideUm],
+  ] as const)
+    if (!Number.isFinite(v) || v < 0) throw new RangeError(`near: ${name} must be a finite number >= 0, not ${v}`);
+  if (withinUm < outsideUm)
+    throw new RangeError(`near: withinUm (${withinUm}) must be at least outsideUm (${outsideUm})`);
+  return { classes: [...classes], withinUm, outsideUm };
+}

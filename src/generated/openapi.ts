@@ -618,6 +618,34 @@ export interface components {
                 within?: components["schemas"]["Selector"][];
                 /** @default 1 */
                 withinFraction?: number;
+                /**
+                 * @description Patch centres whose distance to the nearest pixel of `classes` is at most `withinUm`
+                 *     and at least `outsideUm` (a ring: `{classes: [metastasis], outsideUm: 1, withinUm: 500}`
+                 *     is the 0.5 mm band around a metastasis, outside it). Distances come from an exact
+                 *     Euclidean distance transform of the label raster pooled into cells (a cell holds the
+                 *     class when any of its label pixels does) of at most NEAR_MAX_CELLS cells per slide;
+                 *     a centre takes its cell's distance, which is within one cell diagonal
+                 *     (`distanceErrorUm` of each item) of the distance to the nearest class-pixel centre.
+                 *     Needs slides that say their resolution (mpp).
+                 * @example {
+                 *       "classes": [
+                 *         "metastasis"
+                 *       ],
+                 *       "outsideUm": 1,
+                 *       "withinUm": 500
+                 *     }
+                 */
+                near?: {
+                    /** @description Classes or categories to measure the distance to. */
+                    classes: components["schemas"]["Selector"][];
+                    /** @description Largest distance, um (at least outsideUm). */
+                    withinUm: number;
+                    /**
+                     * @description Smallest distance, um.
+                     * @default 0
+                     */
+                    outsideUm?: number;
+                };
             };
             exclude?: {
                 classes?: components["schemas"]["Selector"][];
@@ -722,6 +750,10 @@ export interface components {
             imageUrl: string;
             /** @description The label values under the patch through /slides/{id}/region (PNG). */
             maskUrl: string;
+            /** @description With region.near, the distance (um) from the patch centre to the nearest pixel of the near classes, from its cell. */
+            distanceUm?: number;
+            /** @description With region.near, the bound on distanceUm's error on this slide (one cell diagonal, um). */
+            distanceErrorUm?: number;
         };
         SampleList: {
             datasetVersion: string;

@@ -40,6 +40,10 @@ export interface PatchRouteDeps {
   maxSamples: number;
   /** Most vertices of a region polygon in a sample request. */
   maxRegionVertices: number;
+  /** Most cells of a region.near distance field (default DEFAULT_NEAR_MAX_CELLS). */
+  nearMaxCells?: number;
+  /** Bytes of region.near fields and band cells kept (default DEFAULT_NEAR_CACHE_BYTES). */
+  nearCacheBytes?: number;
   requestTimeoutMs: number;
   /** Stored splits, for the `split` field of sample requests. */
   splits?: SplitStore;
@@ -62,7 +66,7 @@ export function patchRoutes(deps: PatchRouteDeps): Router {
   const sampler = (g: Generation) => {
     let s = samplers.get(g);
     if (!s) {
-      samplers.set(g, (s = createSampler(g)));
+      samplers.set(g, (s = createSampler(g, { nearMaxCells: deps.nearMaxCells, nearCacheBytes: deps.nearCacheBytes })));
       // A failed warm-up only means the first requests read more: they still answer.
       s.warm().catch(() => undefined);
     }
@@ -184,6 +188,7 @@ export function sampleItem(g: Generation, spec: SampleSpec, d: Descriptor): Sche
     fractions: Object.fromEntries([...d.fractions].map(([v, f]) => [name(v), f])),
     imageUrl: `/slides/${d.slideId}/region?${q}&format=${spec.format}`,
     maskUrl: `/slides/${d.slideId}/region?${q}&layer=mask`,
+    ...(d.distanceUm !== undefined ? { distanceUm: d.distanceUm, distanceErrorUm: d.distanceErrorUm! } : {}),
   };
 }
 

@@ -11,6 +11,9 @@ import { buildPolygonTester, type PolygonTester } from '../labels/polygon-index.
 import { LABEL_TILE_SIZE } from '../labels/raster.js';
 import type { LabelRaster } from '../labels/reader.js';
 import { labelRaster } from '../labels/slide-raster.js';
+import { DEFAULT_NEAR_CACHE_BYTES, DEFAULT_NEAR_MAX_CELLS } from '../config.js';
+import { inBand } from './distance.js';
+import { createBandBuckets, distanceUmAt, type NearField } from './near-field.js';
 import { createRng, hash32, kthOfValue, planEpoch, searchCumulative, shardIndices } from './epoch.js';
 import type { SampleSpec } from './spec.js';
 
@@ -24,16 +27,23 @@ export interface Descriptor {
   classValue: number;
   /** Fraction of the patch per class value (label-raster pixels whose centre lies in the patch). */
   fractions: Map<number, number>;
+  /** With region.near: distance (um) from the patch centre to the near classes, and its error bound. */
+  distanceUm?: number;
+  distanceErrorUm?: number;
 }
 
 interface Bucket {
   slide: SlideRow;
   raster: LabelRaster;
   value: number;
-  /** Tiles (tx, ty) holding the class inside the region, and their cumulative pixel counts. */
+  /** Units (ux, uy) holding the class inside the region, and their cumulative pixel counts. */
   tiles: Int32Array;
   cum: Float64Array;
   weight: number;
+  /** Side of a unit in raster pixels: a label tile, or a distance cell with region.near. */
+  unit: number;
+  /** With region.near: the slide's distance field. */
+  near: NearField | null;
 }
 
 /** Longest stretch the sampler runs without letting other requests in. */
@@ -44,7 +54,19 @@ const ATTEMPTS_IN_CLASS = 40;
 /** How long the warm-up waits before looking again whether sampling requests are done. */
 const WARM_BACKOFF_MS = 20;
 
-export function createSampler(g: Generation) {
+export interface SamplerOptions {
+  /** Most cells of a region.near distance field (config NEAR_MAX_CELLS). */
+  nearMaxCells?: number;
+  /** Bytes of region.near fields and band cells kept (config NEAR_CACHE_BYTES). */
+  nearCacheBytes?: number;
+}
+
+export function createSampler(g: Generation, opts: SamplerOptions = {}) {
+  const nearBuckets = createBandBuckets(
+    g,
+    opts.nearMaxCells ?? DEFAULT_NEAR_MAX_CELLS,
+    opts.nearCacheBytes ?? DEFAULT_NEAR_CACHE_BYTES,
+  );
   /**
    * Per slide and class, the tiles holding the class and their cumulative pixel counts, as read
    * from the index: the whole-slide bucket, built once per index generation (a Camelyon16 slide
@@ -104,9 +126,11 @@ export function createSampler(g: Generation) {
     }
   };
 
-  function buckets(spec: SampleSpec, slides: SlideRow[]): Bucket[] {
+  /** `between` runs before each slide with region.near (a distance field can take ~0.1 s to build). */
+  async function buckets(spec: SampleSpec, slides: SlideRow[], between: () => Promise<void>): Promise<Bucket[]> {
     const out: Bucket[] = [];
     for (const slide of slides) {
+      if (spec.near) await between();
       const raster = labelRaster(slide);
       if (!raster) continue;
       for (const value of spec.targets) {
@@ -114,7 +138,22 @@ export function createSampler(g: Generation) {
         const part = spec.regionBox
           ? regionBucket(slide.id, value, spec.regionBox, () => restrictToRegion(g, spec, raster, value, whole))
           : whole;
-        if (part.cum.length > 0) out.push({ slide, raster, value, tiles: part.tiles, cum: part.cum, weight: 0 });
+        if (spec.near) {
+          // Only the class pixels whose cells lie in the band: drawing elsewhere would only be rejected.
+          const band = nearBuckets(spec.near, slide, raster, value, part, clipOf(spec, raster));
+          if (band) out.push({ slide, raster, value, ...band, weight: 0 });
+        } else if (part.cum.length > 0) {
+          out.push({
+            slide,
+            raster,
+            value,
+            tiles: part.tiles,
+            cum: part.cum,
+            weight: 0,
+            unit: LABEL_TILE_SIZE,
+            near: null,
+          });
+        }
       }
     }
     weigh(spec, out);
@@ -171,16 +210,6 @@ export function createSampler(g: Generation) {
   };
 
   async function draw(spec: SampleSpec, slides: SlideRow[], deadline: number): Promise<Descriptor[]> {
-    const all = buckets(spec, slides);
-    const missing = spec.targets.filter((v) => !all.some((b) => b.value === v));
-    if (missing.length > 0) {
-      const names = missing.map((v) => g.taxonomy.find((c) => c.value === v)?.name ?? String(v));
-      throw new AppError(
-        422,
-        'CLASS_NOT_PRESENT',
-        `no labelled pixels of ${names.join(', ')} in the chosen slides and region: nothing to sample`,
-      );
-    }
     const out: Descriptor[] = [];
     let slice = Date.now();
     const pause = async () => {
@@ -194,6 +223,16 @@ export function createSampler(g: Generation) {
         );
       slice = Date.now();
     };
+    const all = await buckets(spec, slides, pause);
+    const missing = spec.targets.filter((v) => !all.some((b) => b.value === v));
+    if (missing.length > 0) {
+      const names = missing.map((v) => g.taxonomy.find((c) => c.value === v)?.name ?? String(v));
+      throw new AppError(
+        422,
+        'CLASS_NOT_PRESENT',
+        `no labelled pixels of ${names.join(', ')} in the chosen slides and region${spec.near ? ' (and band of region.near)' : ''}: nothing to sample`,
+      );
+    }
     // Indexing a 100,000-vertex region takes a while: in slices, between other requests.
     const inRegion = spec.regionRings ? await buildPolygonTester(spec.regionRings, pause) : null;
     const plan = planEpoch(
@@ -290,17 +329,37 @@ function massInRegion(
 
 type Clip = { x: number; y: number; width: number; height: number };
 
-/** The part of a label tile (raster pixels) whose centres lie in the region box. */
-function clipToRegion(spec: SampleSpec, r: LabelRaster, tx: number, ty: number): Clip | 'whole' | null {
-  const ts = LABEL_TILE_SIZE;
+/** The raster pixels whose centres lie in the request's region box, or null without one. */
+function clipOf(spec: SampleSpec, r: LabelRaster) {
+  return spec.regionBox ? labelClip(spec.regionBox, r.downsample) : null;
+}
+
+/** The raster pixels whose centres lie in a level-0 box: columns [x0, x1), rows [y0, y1). */
+function labelClip(box: NonNullable<SampleSpec['regionBox']>, D: number) {
+  // Raster pixel i has its centre in [box.x, box.x + width) when i is in [ceil(x/D - 0.5), ceil((x + w)/D - 0.5)).
+  return {
+    x0: Math.ceil(box.x / D - 0.5),
+    y0: Math.ceil(box.y / D - 0.5),
+    x1: Math.ceil((box.x + box.width) / D - 0.5),
+    y1: Math.ceil((box.y + box.height) / D - 0.5),
+  };
+}
+
+/** The part of a unit (a label tile, or a distance cell: `ts` raster pixels a side) whose centres lie in the box. */
+function clipToRegion(
+  spec: SampleSpec,
+  r: LabelRaster,
+  tx: number,
+  ty: number,
+  ts = LABEL_TILE_SIZE,
+): Clip | 'whole' | null {
   const box = spec.regionBox;
   if (!box) return 'whole';
-  const D = r.downsample;
-  // Raster pixel i has its centre in [box.x, box.x + width) when i is in [ceil(x/D - 0.5), ceil((x + w)/D - 0.5)).
-  const x0 = Math.max(tx * ts, Math.ceil(box.x / D - 0.5));
-  const y0 = Math.max(ty * ts, Math.ceil(box.y / D - 0.5));
-  const x1 = Math.min((tx + 1) * ts, Math.ceil((box.x + box.width) / D - 0.5));
-  const y1 = Math.min((ty + 1) * ts, Math.ceil((box.y + box.height) / D - 0.5));
+  const c = labelClip(box, r.downsample);
+  const x0 = Math.max(tx * ts, c.x0);
+  const y0 = Math.max(ty * ts, c.y0);
+  const x1 = Math.min((tx + 1) * ts, c.x1);
+  const y1 = Math.min((ty + 1) * ts, c.y1);
   if (x1 <= x0 || y1 <= y0) return null;
   if (x0 === tx * ts && y0 === ty * ts && x1 === (tx + 1) * ts && y1 === (ty + 1) * ts) return 'whole';
   return { x: x0, y: y0, width: x1 - x0, height: y1 - y0 };
@@ -338,7 +397,7 @@ function drawPatch(
   throw new AppError(
     422,
     'NO_QUALIFYING_PATCH',
-    `no ${spec.sizeLabel} patch of "${name}" meets the criteria (minFraction ${spec.minFraction}, exclusions, region) after ${ATTEMPTS_IN_BUCKET + ATTEMPTS_IN_CLASS} attempts: lower minFraction, the patch size or the exclusions`,
+    `no ${spec.sizeLabel} patch of "${name}" meets the criteria (minFraction ${spec.minFraction}, exclusions, region${spec.near ? ', near' : ''}) after ${ATTEMPTS_IN_BUCKET + ATTEMPTS_IN_CLASS} attempts: lower minFraction, the patch size or the exclusions`,
   );
 }
 
@@ -357,13 +416,13 @@ function tryPosition(
   const before = k > 0 ? b.cum[k - 1]! : 0;
   const tx = b.tiles[2 * k]!;
   const ty = b.tiles[2 * k + 1]!;
-  const ts = LABEL_TILE_SIZE;
-  // Draw among the class pixels of the part of the tile inside the region: what the mass counted.
-  const c = clipToRegion(spec, b.raster, tx, ty);
+  const ts = b.unit;
+  // Draw among the class pixels of the part of the unit inside the region: what the mass counted.
+  const c = clipToRegion(spec, b.raster, tx, ty, ts);
   const clip = c === 'whole' || c === null ? { x: tx * ts, y: ty * ts, width: ts, height: ts } : c;
   const nth = Math.min(b.cum[k]! - before - 1, Math.floor(mass - before));
   const at =
-    c === 'whole' || c === null
+    (c === 'whole' || c === null) && ts === LABEL_TILE_SIZE
       ? nthInTile(g.labels.tile(b.raster, 0, tx, ty), b.value, nth)
       : kthOfValue(g.labels.region(b.raster, 0, clip.x, clip.y, clip.width, clip.height), b.value, nth);
   if (at < 0) return null;
@@ -381,6 +440,9 @@ function tryPosition(
   if (box && (centreX < box.x || centreY < box.y || centreX >= box.x + box.width || centreY >= box.y + box.height))
     return null;
   if (inRegion && !inRegion(centreX, centreY)) return null;
+  // The band is checked at the final centre: snapping may have moved it into a neighbouring cell.
+  const distanceUm = b.near ? distanceUmAt(b.near, centreX, centreY) : undefined;
+  if (distanceUm !== undefined && !inBand(distanceUm, spec.near!.outsideUm, spec.near!.withinUm)) return null;
   const fractions = patchFractions(g, b.raster, x, y, sizeL0);
   const f = (vs: readonly number[]) => vs.reduce((a, v) => a + (fractions.get(v) ?? 0), 0);
   if (spec.criterion === 'fraction' && (fractions.get(b.value) ?? 0) < spec.minFraction) return null;
@@ -391,7 +453,8 @@ function tryPosition(
     return null;
   if (spec.exclude && f(spec.exclude.values) > spec.exclude.maxFraction) return null;
   if (spec.within && f(spec.within.values) < spec.within.minFraction) return null;
-  return { index: i, slideId: b.slide.id, x, y, sizeL0, classValue: b.value, fractions };
+  const near = b.near ? { distanceUm, distanceErrorUm: b.near.errorUm } : {};
+  return { index: i, slideId: b.slide.id, x, y, sizeL0, classValue: b.value, fractions, ...near };
 }
 
 /**

@@ -34,6 +34,8 @@ export interface SampleSpec {
   regionRings: Float64Array[] | null;
   within: { values: number[]; minFraction: number } | null;
   exclude: { values: number[]; maxFraction: number } | null;
+  /** region.near: patch centres at outsideUm..withinUm from the nearest pixel of these class values (sorted). */
+  near: { values: number[]; outsideUm: number; withinUm: number } | null;
   size: number;
   level: number | null;
   mpp: number | null;
@@ -81,7 +83,8 @@ export function parseSampleRequest(
   const weights = req.weights ? expandWeights(g.taxonomy, req.classes, req.weights) : null;
   const level = req.mpp === undefined ? (req.level ?? 0) : null;
   const allowed = req.split ? (resolveSplit ?? noSplits)(req.split) : null;
-  const slides = chooseSlides(g, req.slides, level, req.mpp ?? null, allowed);
+  const chosen = chooseSlides(g, req.slides, level, req.mpp ?? null, allowed);
+  const slides = req.region?.near ? slidesWithMpp(chosen, (req.slides?.length ?? 0) > 0) : chosen;
   const size = req.size!;
   const spec: SampleSpec = {
     targets,
@@ -95,6 +98,7 @@ export function parseSampleRequest(
     regionRings: null,
     within: null,
     exclude: excludeOf(g.taxonomy, req.exclude),
+    near: nearOf(g.taxonomy, req.region?.near),
     size,
     level,
     mpp: req.mpp ?? null,
@@ -235,6 +239,41 @@ function resolutionProblem(g: Generation, s: SlideRow, level: number | null, mpp
   if (mpp !== null && mpp < s.mpp_x! * 0.999)
     return new AppError(422, 'MPP_TOO_FINE', `slide "${s.id}" is scanned at ${s.mpp_x} um/px: ${mpp} would upsample`);
   return null;
+}
+
+/** region.near -> class values and band; the band's ends are checked here (the schema bounds each alone). */
+function nearOf(
+  taxonomy: readonly TaxonomyClass[],
+  near: NonNullable<SampleRequest['region']>['near'],
+): SampleSpec['near'] {
+  if (!near) return null;
+  const values = classes(taxonomy, near.classes, 'region.near.classes').filter((v) => v !== 0);
+  if (values.length === 0)
+    throw new AppError(
+      400,
+      'VALIDATION_FAILED',
+      'region.near.classes must name at least one labelled class (not 0 / unlabelled)',
+    );
+  const outsideUm = near.outsideUm ?? 0;
+  if (near.withinUm < outsideUm)
+    throw new AppError(
+      400,
+      'VALIDATION_FAILED',
+      `region.near.withinUm (${near.withinUm}) must be at least region.near.outsideUm (${outsideUm})`,
+    );
+  return { values: [...new Set(values)].sort((a, b) => a - b), outsideUm, withinUm: near.withinUm };
+}
+
+/** Distances are in um: slides named without a resolution are a 422, unnamed ones are left out. */
+function slidesWithMpp(slides: SlideRow[], named: boolean): SlideRow[] {
+  const without = slides.filter((s) => s.mpp_x === null);
+  if (named && without.length > 0)
+    throw new AppError(
+      422,
+      'MPP_UNKNOWN',
+      `slide "${without[0]!.id}" does not say its resolution: region.near measures distances in um`,
+    );
+  return slides.filter((s) => s.mpp_x !== null);
 }
 
 function excludeOf(taxonomy: readonly TaxonomyClass[], ex: SampleRequest['exclude']): SampleSpec['exclude'] {

@@ -15,6 +15,7 @@ import {
   classIndex,
   classNames,
   createSlidesClient,
+  near,
   type SampleRequest,
   ok,
   ProblemError,
@@ -107,6 +108,35 @@ describe('typed client', () => {
     expect(classNames(list)).toEqual(['adipose', 'metastasis']);
     for (const item of list.items) expect(classNames(list)[classIndex(item)]).toBe(item.class);
     expect(new Set(list.items.map(classIndex))).toEqual(new Set([0, 1]));
+  });
+
+  it('near(): region.near passed through, typed distances back, bad bands refused before sending', async () => {
+    const body: SampleRequest = {
+      classes: ['adipose', 'connective-tissue'],
+      size: 32,
+      count: 12,
+      seed: 4,
+      minFraction: 0.3,
+      region: { near: near(['metastasis'], 900, 5) },
+    };
+    const list = ok(await api.POST('/samples', { body }));
+    expect(list.items).toHaveLength(12);
+    expectTypeOf(list.items[0]!.distanceUm).toEqualTypeOf<number | undefined>();
+    for (const item of list.items) {
+      expect(item.distanceUm).toBeGreaterThanOrEqual(5);
+      expect(item.distanceUm).toBeLessThanOrEqual(900);
+      expect(item.distanceErrorUm).toBeGreaterThan(0);
+    }
+    expect(() => near(['metastasis'], 10, 20)).toThrow(/withinUm \(10\) must be at least outsideUm \(20\)/);
+    expect(() => near(['metastasis'], -1)).toThrow(/withinUm must be a finite number >= 0/);
+    expect(() => near(['metastasis'], Infinity)).toThrow(/withinUm/);
+    expect(() => near([], 10)).toThrow(/classes/);
+    // The service says the same when the band is sent by hand.
+    const bad = await api.POST('/samples', {
+      body: { classes: ['adipose'], region: { near: { classes: ['metastasis'], withinUm: 10, outsideUm: 20 } } },
+    });
+    expect(bad.error).toMatchObject({ status: 400, code: 'VALIDATION_FAILED' });
+    expect(bad.error?.detail).toContain('region.near.withinUm');
   });
 
   it('sends the API key as a bearer token', async () => {

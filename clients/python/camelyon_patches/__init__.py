@@ -6,7 +6,7 @@ rank). PyTorch is optional: it is imported only when PatchDataset is first used.
 """
 from typing import Any
 
-from .client import DEFAULT_TIMEOUT, BatchStreamError, PatchClient, Sample, ServiceError, class_index, decode_image, decode_mask
+from .client import DEFAULT_TIMEOUT, BatchStreamError, PatchClient, Sample, ServiceError, class_index, decode_image, decode_mask, near
 from .numpy_iter import iterate_patches
 
 __version__ = "0.1.0"
@@ -22,6 +22,7 @@ __all__ = [
     "decode_image",
     "decode_mask",
     "iterate_patches",
+    "near",
     "worker_shard",
 ]
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import email.utils
 import io
 import json
+import math
 import random
 import tarfile
 import time
@@ -33,6 +34,7 @@ __all__ = [
     "class_index",
     "decode_image",
     "decode_mask",
+    "near",
     "read_shard",
 ]
 
@@ -106,6 +108,28 @@ def class_index(descriptor: Dict[str, Any]) -> Any:
     return int(value) if isinstance(value, (int, float, str)) else value
 
 
+def near(classes: List[Union[str, int]], within_um: float, outside_um: float = 0.0) -> Dict[str, Any]:
+    """A ``region.near`` part of a sample request: patch centres at least ``outside_um`` and at
+    most ``within_um`` micrometres from the nearest pixel of ``classes`` (names, values or
+    categories). ``near(["metastasis"], 500, 1)`` is the 0.5 mm ring around a metastasis, outside it::
+
+        client.samples(classes=["lymph-node-parenchyma"], region={"near": near(["metastasis"], 500, 1)})
+
+    It combines with the other region parts (``rect``, ``polygon``, ``within``) and ``exclude``.
+    Each descriptor then carries ``distanceUm`` (from the patch centre, as the service's distance
+    raster sees it) and ``distanceErrorUm`` (its bound: one cell diagonal of that raster).
+    Raises ValueError here for what the service would refuse with a 400."""
+    classes = list(classes)
+    if not classes:
+        raise ValueError("near: classes must name at least one class")
+    for name, v in (("within_um", within_um), ("outside_um", outside_um)):
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
+            raise ValueError(f"near: {name} must be a finite number >= 0, not {v!r}")
+    if within_um < outside_um:
+        raise ValueError(f"near: within_um ({within_um}) must be at least outside_um ({outside_um})")
+    return {"classes": classes, "withinUm": float(within_um), "outsideUm": float(outside_um)}
+
+
 # A broken stream surfaces from urllib3 (resp.raw is read directly), from requests, or from
 # tarfile ("unexpected end of data") depending on where it broke.
 _STREAM_ERRORS = (requests.RequestException, urllib3.exceptions.HTTPError, tarfile.ReadError, ConnectionError, _EndedEarly)
@@ -168,7 +192,8 @@ class PatchClient:
     def samples(self, **request: Any) -> Dict[str, Any]:
         """POST /samples: the descriptors of one shard of an epoch. Keyword arguments are the
         JSON body (classes, weights, balance, minFraction, criterion, slides, region, exclude,
-        size, level or mpp, count, seed, epoch, shard, shards, format).
+        size, level or mpp, count, seed, epoch, shard, shards, format). ``region`` may hold
+        ``near`` (see near()): sampling by distance to a class, with ``distanceUm`` per item.
 
         To train, stream the pixels with batch()/stream() (or PatchDataset): fetching each
         descriptor's region() one request at a time is about 3x slower. A patch depends on the

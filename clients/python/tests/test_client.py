@@ -8,7 +8,7 @@ import unittest
 
 import numpy as np
 
-from camelyon_patches import PatchClient, ServiceError, class_index, iterate_patches
+from camelyon_patches import PatchClient, ServiceError, class_index, iterate_patches, near
 
 SERVICE_URL = os.environ.get("SERVICE_URL")
 #: The service's MAX_BATCH_SAMPLES, when the caller knows it (test/clients/python.test.ts sets it).
@@ -91,6 +91,46 @@ class SamplesTest(unittest.TestCase):
         with self.assertRaises(ServiceError) as e:
             CLIENT.region("no-such-slide", 0, 0, 8, 8)
         self.assertEqual((e.exception.status, e.exception.code), (404, "SLIDE_NOT_FOUND"))
+
+
+class NearTest(unittest.TestCase):
+    """region.near through samples() and batch(): every centre in the band, the distance reported."""
+
+    @classmethod
+    def setUpClass(cls):
+        if "metastasis" not in NAMES.values():
+            raise unittest.SkipTest("the service's taxonomy has no metastasis class")
+        others = [n for n in BASE["classes"] if n != "metastasis"] or BASE["classes"]
+        cls.request = {**BASE, "classes": others, "minFraction": 0.3, "size": 32, "count": 16,
+                       "region": {"near": near(["metastasis"], 150, 10)}}
+
+    def test_samples_lie_in_the_band(self):
+        items = CLIENT.samples(**self.request)["items"]
+        self.assertEqual(len(items), 16)
+        for d in items:
+            self.assertGreaterEqual(d["distanceUm"], 10, d)
+            self.assertLessEqual(d["distanceUm"], 150, d)
+            self.assertGreater(d["distanceErrorUm"], 0, d)
+        self.assertEqual(CLIENT.samples(**self.request)["items"], items)
+
+    def test_batch_descriptors_carry_the_distance(self):
+        samples = list(CLIENT.batch(**{**self.request, "count": 4}))
+        self.assertEqual(len(samples), 4)
+        for s in samples:
+            self.assertTrue(10 <= s.descriptor["distanceUm"] <= 150, s.descriptor)
+
+    def test_near_checks_the_band_before_sending(self):
+        self.assertEqual(near(["metastasis"], 500), {"classes": ["metastasis"], "withinUm": 500.0, "outsideUm": 0.0})
+        for args in ((["metastasis"], 10, 20), (["metastasis"], -1), (["metastasis"], float("inf")), ([], 10)):
+            with self.assertRaises(ValueError):
+                near(*args)
+
+    def test_a_band_sent_by_hand_is_checked_by_the_service(self):
+        bad = {"near": {"classes": ["metastasis"], "withinUm": 10, "outsideUm": 20}}
+        with self.assertRaises(ServiceError) as e:
+            CLIENT.samples(**{**self.request, "region": bad})
+        self.assertEqual((e.exception.status, e.exception.code), (400, "VALIDATION_FAILED"))
+        self.assertIn("region.near.withinUm", e.exception.detail)
 
 
 class BatchTest(unittest.TestCase):
