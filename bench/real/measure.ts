@@ -29,6 +29,8 @@ export interface ColdRun {
   pageCacheAfter: number | null;
   rss: { rss: number; peak: number };
   cpuMs: Record<string, number>;
+  /** When the load ran, in microseconds of the monotonic clock (for the CPU profile's samples). */
+  windowUs: { fromUs: number; toUs: number };
 }
 
 export type Runs = Record<string, ColdRun>;
@@ -74,6 +76,7 @@ export async function coldLoad(
   const pids0 = t.pids();
   const rb0 = readBytes(pids0);
   const cpu0 = threadCpuMs(pids0);
+  const fromUs = Number(process.hrtime.bigint() / 1000n);
   const w = await runWrk({
     base: t.base,
     paths,
@@ -85,6 +88,7 @@ export async function coldLoad(
     t.assertAlive();
     throw e;
   });
+  const toUs = Number(process.hrtime.bigint() / 1000n);
   t.assertAlive();
   const pids1 = t.pids();
   const rb = readBytes(pids1) - rb0;
@@ -103,6 +107,7 @@ export async function coldLoad(
     pageCacheAfter: after?.resident ?? null,
     rss: treeRss(pids1),
     cpuMs,
+    windowUs: { fromUs, toUs },
   };
 }
 

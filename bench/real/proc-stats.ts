@@ -77,7 +77,7 @@ const TICK_MS = 10; // CLK_TCK is 100 on Linux x86-64/arm64
 
 /**
  * CPU ms (user + system) by thread group: "js" is each process's main thread (the JavaScript
- * thread), other threads by their name (libuv-worker, V8 worker threads, vips ...).
+ * thread), other threads by their name (libvips names its own).
  */
 export function threadCpuMs(pids: number[]): Map<string, number> {
   const out = new Map<string, number>();
@@ -92,7 +92,10 @@ export function threadCpuMs(pids: number[]): Map<string, number> {
       const s = readOr(`/proc/${p}/task/${t}/stat`);
       if (!s) continue;
       const f = statFields(s);
-      const name = Number(t) === p ? 'js (main thread)' : s.slice(s.indexOf('(') + 1, s.lastIndexOf(')'));
+      const comm = s.slice(s.indexOf('(') + 1, s.lastIndexOf(')'));
+      // Node 20 leaves its other threads named "node": libuv's pool (where the native JPEG decoder
+      // and sharp's calls run) and V8's helpers (concurrent GC, compiler), which take little.
+      const name = Number(t) === p ? 'js (main thread)' : comm === 'node' ? 'pool + V8 helper threads' : comm;
       out.set(name, (out.get(name) ?? 0) + (Number(f[11]) + Number(f[12])) * TICK_MS);
     }
   }

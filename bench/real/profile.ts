@@ -11,10 +11,12 @@ export interface CpuProfile {
   startTime: number;
   endTime: number;
   samples: number[];
+  /** Microseconds from the previous sample (the first: from startTime). */
+  timeDeltas: number[];
 }
 
 export interface ProfileSummary {
-  /** Wall time covered by the profiles, ms. */
+  /** Wall time covered by the profiles' samples counted, ms. */
   totalMs: number;
   byKind: Record<string, number>;
   top: Array<{ fn: string; where: string; kind: string; selfMs: number }>;
@@ -30,20 +32,30 @@ export function frameKind(fn: string, url: string): string {
   return 'service (JS)';
 }
 
-/** Self time from the sample counts (each sample worth the profile's mean interval). */
-export function summariseProfiles(profiles: CpuProfile[], topN = 15): ProfileSummary {
+/**
+ * Self time from the sample counts (each sample worth the profile's mean interval), of the samples
+ * inside `window` (microseconds of the monotonic clock V8 and process.hrtime share) when given:
+ * the load, without the process's start and exit.
+ */
+export function summariseProfiles(
+  profiles: CpuProfile[],
+  topN = 15,
+  window?: { fromUs: number; toUs: number },
+): ProfileSummary {
   const byKind: Record<string, number> = {};
   const byFn = new Map<string, { fn: string; where: string; kind: string; selfMs: number }>();
   let totalMs = 0;
   for (const p of profiles) {
-    const ms = (p.endTime - p.startTime) / 1000;
-    totalMs += ms;
     if (p.samples.length === 0) continue;
-    const per = ms / p.samples.length;
+    const per = (p.endTime - p.startTime) / 1000 / p.samples.length;
     const nodes = new Map(p.nodes.map((n) => [n.id, n.callFrame]));
-    for (const id of p.samples) {
+    let t = p.startTime;
+    p.samples.forEach((id, i) => {
+      t += p.timeDeltas[i] ?? 0;
+      if (window && (t < window.fromUs || t > window.toUs)) return;
+      totalMs += per;
       const f = nodes.get(id);
-      if (!f) continue;
+      if (!f) return;
       const kind = frameKind(f.functionName, f.url);
       byKind[kind] = (byKind[kind] ?? 0) + per;
       const where = f.url ? `${f.url.replace(/^.*\/(src|dist|node_modules)\//, '$1/')}:${f.lineNumber + 1}` : '';
@@ -51,7 +63,7 @@ export function summariseProfiles(profiles: CpuProfile[], topN = 15): ProfileSum
       const e =
         byFn.get(key) ?? byFn.set(key, { fn: f.functionName || '(anonymous)', where, kind, selfMs: 0 }).get(key)!;
       e.selfMs += per;
-    }
+    });
   }
   const top = [...byFn.values()].sort((a, b) => b.selfMs - a.selfMs).slice(0, topN);
   return { totalMs, byKind, top };

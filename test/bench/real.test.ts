@@ -195,6 +195,7 @@ describe('summariseProfiles', () => {
         startTime: 0,
         endTime: 10_000,
         samples: [2, 2, 2, 2, 4, 4, 4, 3, 5, 9],
+        timeDeltas: [1000, 1000, 1000, 1000, 1000, 1000, 1000, 1000, 1000, 1000],
       },
     ]);
     expect(s.totalMs).toBe(10);
@@ -206,6 +207,23 @@ describe('summariseProfiles', () => {
       kind: 'service (JS)',
       selfMs: 3,
     });
+  });
+  it('counts only the samples inside a window', () => {
+    const s = summariseProfiles(
+      [
+        {
+          nodes: [{ id: 1, callFrame: { functionName: 'f', url: 'file:///x/src/a.ts', lineNumber: 0 } }],
+          startTime: 1_000_000,
+          endTime: 1_004_000,
+          samples: [1, 1, 1, 1],
+          timeDeltas: [1000, 1000, 1000, 1000],
+        },
+      ],
+      5,
+      { fromUs: 1_002_000, toUs: 1_003_500 },
+    );
+    expect(s.totalMs).toBe(2);
+    expect(s.top).toEqual([{ fn: 'f', where: 'src/a.ts:1', kind: 'service (JS)', selfMs: 2 }]);
   });
   it.each([
     ['(program)', '', 'program (V8, native calls)'],
