@@ -7,7 +7,8 @@
  * and rendered 254/1 DeepZoom tiles; 8 connections (wrk); the service pinned to 1 core with
  * WORKERS=1 and to 2 cores with WORKERS=2 (scaling); OpenSlide read_region in-process with as many
  * processes as cores on the same patch list; IIPImage on the same native tiles; the codec floor
- * (in-process decode + encode of the same patch list); bytes read from disk per request; the page
+ * (in-process decode + encode of the same patch list); the disk alone (cold preads of the same
+ * tiles, 1 and 8 in flight); bytes read from disk per request; the page
  * cache afterwards; the service's RSS; its threads' CPU; a CPU profile of its JavaScript thread.
  */
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -24,6 +25,7 @@ import type { Patch } from './geometry.js';
 import { openslideRead, PATCH_SIZE, realPatchList, realTileList, regionUrl, tileUrl, type SlideTile } from './lists.js';
 import { coldLoad, goCold, treeTarget, type ColdRun, type ColdState, type OpenSlideRun, type Runs } from './measure.js';
 import { patchFloor } from './patch-floor.js';
+import { diskRun, tileReads, type DiskRun } from './disk.js';
 import { dropPageCache } from './proc-stats.js';
 import { summariseProfiles, type CpuProfile } from './profile.js';
 import { startRealService, tasksetAvailable, type RealServiceOptions } from './service.js';
@@ -81,15 +83,16 @@ export async function realPart(report: Report, ctx: BenchCtx): Promise<void> {
   extra.iip = await iipRun(report, st, data, lists.native);
   process.stderr.write('real: codec floor (in-process decode + encode of the same patch list) ...\n');
   const floorCold = goCold(st);
-  extra.floor = {
-    cold: floorCold,
-    ...(await patchFloor(
-      Object.fromEntries(data.slides.map((s) => [s.id, s.path])),
-      lists.patches,
-      PATCH_SIZE,
-      ctx.seconds,
-    )),
-  };
+  const paths = Object.fromEntries(data.slides.map((s) => [s.id, s.path]));
+  extra.floor = { cold: floorCold, ...(await patchFloor(paths, lists.patches, PATCH_SIZE, ctx.seconds)) };
+  process.stderr.write('real: disk alone (preads of the stored tiles under the patches, 1 and 8 in flight) ...\n');
+  const reads = tileReads(paths, lists.patches);
+  const disk: Array<DiskRun & { cold: boolean }> = [];
+  for (const depth of [1, 8]) {
+    const cold = goCold(st);
+    disk.push({ cold, ...(await diskRun(reads, depth, Math.min(5, ctx.seconds))) });
+  }
+  extra.disk = disk;
   part.loadAverageEnd = loadavg();
   recordResults(report, part, runs, extra);
 }

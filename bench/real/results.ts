@@ -4,6 +4,7 @@
  * request, page cache, RSS against the budgets, where the CPU went (threads and JS profile).
  */
 import type { ColdRun, OpenSlideRun, Runs } from './measure.js';
+import type { DiskRun } from './disk.js';
 import type { PatchFloor } from './patch-floor.js';
 import type { ProfileSummary } from './profile.js';
 import type { Report } from '../report.js';
@@ -15,6 +16,7 @@ export const RSS_OVERHEAD_PER_WORKER = 200 * MiB;
 export const CACHE_BUDGET = (256 + 128) * MiB;
 
 interface Extra {
+  disk?: Array<DiskRun & { cold: boolean }>;
   openslide?: Record<string, OpenSlideRun> | null;
   iip?: ColdRun | null;
   floor?: (Partial<PatchFloor> & { cold: boolean }) | null;
@@ -119,6 +121,15 @@ function diskNotes(report: Report, runs: Runs, extra: Extra): void {
     );
   if (extra.iip)
     report.value('real', 'disk read per tile, IIPImage native', 'KiB', extra.iip.readBytesPerRequest / 1024, null);
+  for (const d of extra.disk ?? [])
+    report.value(
+      'real',
+      `disk alone: stored-tile preads, ${d.depth} in flight`,
+      'reads/s',
+      d.readsPerSec,
+      null,
+      `${d.mbPerSec.toFixed(1)} MB/s, ${d.meanKiB.toFixed(0)} KiB a read${d.cold ? ', cold' : ', WARM'}`,
+    );
 }
 
 function rssValues(report: Report, runs: Runs): void {
