@@ -95,9 +95,31 @@ export function recordResults(report: Report, part: Record<string, unknown>, run
       ? `floor ${floor.cpuMsPerPatch.toFixed(2)} ms CPU a patch${floor.cold ? ', cold' : ', WARM'}`
       : undefined,
   );
+  cpuRatios(report, runs, floor);
   diskNotes(report, runs, extra);
   rssValues(report, runs);
   cpuNotes(report, part, runs, extra);
+}
+
+/** CPU time a request (all the service's threads) moves less with other load than rates do. */
+function cpuRatios(report: Report, runs: Runs, floor: Extra['floor']): void {
+  const M = 'real';
+  const cpuPer = (k: string) => {
+    const x = runs[k];
+    return x ? Object.values(x.cpuMs).reduce((a, b) => a + b, 0) / Math.max(1, x.row.requests) : null;
+  };
+  const mppL0 = cpuPer('2c mpp') !== null && cpuPer('2c L0') ? cpuPer('2c mpp')! / cpuPer('2c L0')! : null;
+  report.value(M, 'CPU a patch by mpp 0.5 / CPU a patch by level 0', 'x', mppL0, { max: 1.3 }, 'all threads, by /proc');
+  report.ratio(
+    M,
+    'codec floor CPU a patch / service CPU a patch (1 core W1)',
+    'ms',
+    floor?.cpuMsPerPatch ?? null,
+    'service, all threads',
+    cpuPer('1c L0'),
+    0.8,
+    'the per-core ratio by CPU time',
+  );
 }
 
 function diskNotes(report: Report, runs: Runs, extra: Extra): void {
