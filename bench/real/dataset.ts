@@ -4,7 +4,8 @@
  * namesake, mapped into its tissue), manifest.json, and generation.json (how long each slide took
  * and its size). A slide is complete once it has its final name (it is renamed from .partial).
  *
- * `npx tsx bench/real/dataset.ts` generates it alone (prints time and disk used).
+ * `npx tsx bench/real/dataset.ts [--verify]` generates it alone (prints time and disk used; --verify
+ * reads every slide back, as each is read back right after it is written).
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -19,7 +20,7 @@ import {
   type Box,
   type RealSlideSpec,
 } from './geometry.js';
-import { writeRealSlide, type WriteResult } from './generate.js';
+import { verifyRealSlide, writeRealSlide, type WriteResult } from './generate.js';
 
 export const REAL_DIR = resolve(`var/bench/real-v${REAL_VERSION}`);
 
@@ -77,6 +78,8 @@ export async function ensureRealData(log: (s: string) => void = (s) => process.s
     if (existsSync(path) && generation[spec.id]) continue;
     log(`real: writing ${spec.id} (${spec.width} x ${spec.height}) ...\n`);
     const r = await writeRealSlide(spec, path);
+    const v = await verifyRealSlide(path);
+    log(`real: ${spec.id}: read back, ${v.distinct} of ${v.tiles} stored tiles distinct\n`);
     generation[spec.id] = { ...r, at: new Date().toISOString() };
     writeFileSync(genPath, JSON.stringify(generation, null, 2) + '\n');
     writtenNow.push(spec.id);
@@ -100,7 +103,13 @@ export async function ensureRealData(log: (s: string) => void = (s) => process.s
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const t0 = performance.now();
   ensureRealData().then(
-    (d) => {
+    async (d) => {
+      // --verify: read every slide back (all stored tiles hashed) even when it was written earlier.
+      if (process.argv.includes('--verify'))
+        for (const s of d.slides) {
+          const v = await verifyRealSlide(s.path);
+          process.stdout.write(`real: ${s.id}: ${v.distinct} of ${v.tiles} stored tiles distinct\n`);
+        }
       const bytes = d.slides.reduce((a, s) => a + s.bytes, 0);
       const genS = Object.values(d.generation).reduce((a, g) => a + g.ms / 1000, 0);
       process.stdout.write(

@@ -12,10 +12,11 @@
  * Tiles are appended as they finish; the directories go at the end, the header last, then the
  * file is renamed from its .partial name.
  */
-import { closeSync, fdatasyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { closeSync, fdatasyncSync, openSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
 import sharp from 'sharp';
 import { heImage } from '../camelyon-tiff.js';
-import { TAG } from '../../src/slides/tiff.js';
+import { readTiffFile, TAG } from '../../src/slides/tiff.js';
 import { mulberry32 } from '../../src/prng.js';
 import {
   contentSpaceSize,
@@ -160,9 +161,15 @@ export async function writeRealSlide(spec: RealSlideSpec, path: string): Promise
       counts[j.level]![j.index] = s.tile.length;
     };
     let next = 0;
+    let failed = false;
     await Promise.all(
       Array.from({ length: 4 }, async () => {
-        while (next < jobs.length) await encode(jobs[next++]!);
+        try {
+          while (!failed && next < jobs.length) await encode(jobs[next++]!);
+        } catch (e) {
+          failed = true; // the other pipelines stop at their next tile
+          throw e;
+        }
       }),
     );
     writeDirectories(fd, append, spec, levels, offsets, counts, tables!);
@@ -278,4 +285,40 @@ function writeDirectories(
   header.writeUInt16LE(8, 4);
   header.writeBigUInt64LE(BigInt(places[0]!), 8);
   writeSync(fd, header, 0, 16, 0);
+}
+
+/**
+ * Reads a written slide back: every stored tile of every level hashed (SHA-1) and all different,
+ * and one level-0 tile at the slide's centre decoded by sharp through the TIFF to 512 x 512.
+ */
+export async function verifyRealSlide(path: string): Promise<{ tiles: number; distinct: number }> {
+  const tiff = readTiffFile(path);
+  const fd = openSync(path, 'r');
+  const seen = new Set<string>();
+  let tiles = 0;
+  try {
+    for (const ifd of tiff.ifds) {
+      const off = ifd.arrays.get(TAG.TileOffsets)!;
+      const cnt = ifd.arrays.get(TAG.TileByteCounts)!;
+      for (let i = 0; i < off.length; i++) {
+        const b = Buffer.allocUnsafe(Number(cnt[i]));
+        readSync(fd, b, 0, b.length, Number(off[i]));
+        seen.add(createHash('sha1').update(b).digest('hex'));
+        tiles++;
+      }
+    }
+  } finally {
+    closeSync(fd);
+  }
+  if (seen.size !== tiles) throw new Error(`${path}: ${tiles - seen.size} of ${tiles} stored tiles repeat another`);
+  const w = tiff.ifds[0]!.num.get(TAG.ImageWidth)!;
+  const h = tiff.ifds[0]!.num.get(TAG.ImageLength)!;
+  const left = Math.floor(w / 2 / T) * T;
+  const top = Math.floor(h / 2 / T) * T;
+  const m = await sharp(path, { page: 0, limitInputPixels: false })
+    .extract({ left, top, width: T, height: T })
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  if (m.info.width !== T || m.info.height !== T) throw new Error(`${path}: the centre tile does not decode`);
+  return { tiles, distinct: seen.size };
 }
