@@ -39,7 +39,7 @@ function parseArgs(argv: string[]): { parts: Part[]; seconds: number; build: boo
     else if ((PARTS as readonly string[]).includes(a)) parts.push(a as Part);
     else if (a === '--help' || a === '-h') {
       process.stdout.write(
-        `usage: npm run bench -- [${PARTS.join(' ')}] [--seconds=N] [--no-build]   (default: all parts, 10 s per load run, npm run build first)\n`,
+        `usage: npm run bench -- [${PARTS.join(' ')}] [--seconds=N] [--no-build]   (default: all parts but real, 10 s per load run, npm run build first)\n`,
       );
       process.exit(0);
     } else throw new Error(`unknown argument "${a}" (parts: ${PARTS.join(', ')}; option --seconds=N)`);
