@@ -18,12 +18,15 @@ import { cachePart } from './part-cache.js';
 import { experimentsPart } from './part-experiments.js';
 import { iiifPart } from './part-iiif.js';
 import { nearPart } from './part-near.js';
+import { realPart } from './real/part-real.js';
 import { tilesPart, type BenchCtx } from './part-tiles.js';
 import { installExitHooks, recordedPids, stopAll } from '../dev/procs.js';
 import { Report } from './report.js';
 import { skipBuild } from './servers.js';
 
-const PARTS = ['ingest', 'tiles', 'patches', 'samples73', 'cache', 'experiments', 'iiif', 'near'] as const;
+const PARTS = ['ingest', 'tiles', 'patches', 'samples73', 'cache', 'experiments', 'iiif', 'near', 'real'] as const;
+/** Run only when named: it writes ~6 GB once and drops the page cache before each measurement. */
+const OPT_IN: readonly string[] = ['real'];
 type Part = (typeof PARTS)[number];
 
 function parseArgs(argv: string[]): { parts: Part[]; seconds: number; build: boolean } {
@@ -37,13 +40,17 @@ function parseArgs(argv: string[]): { parts: Part[]; seconds: number; build: boo
     else if ((PARTS as readonly string[]).includes(a)) parts.push(a as Part);
     else if (a === '--help' || a === '-h') {
       process.stdout.write(
-        `usage: npm run bench -- [${PARTS.join(' ')}] [--seconds=N] [--no-build]   (default: all parts, 10 s per load run, npm run build first)\n`,
+        `usage: npm run bench -- [${PARTS.join(' ')}] [--seconds=N] [--no-build]   (default: all parts but real, 10 s per load run, npm run build first)\n`,
       );
       process.exit(0);
     } else throw new Error(`unknown argument "${a}" (parts: ${PARTS.join(', ')}; option --seconds=N)`);
   }
   if (!(seconds >= 1 && seconds <= 60)) throw new Error('--seconds must be 1..60');
-  return { parts: parts.length ? PARTS.filter((p) => parts.includes(p)) : [...PARTS], seconds, build };
+  return {
+    parts: parts.length ? PARTS.filter((p) => parts.includes(p)) : PARTS.filter((p) => !OPT_IN.includes(p)),
+    seconds,
+    build,
+  };
 }
 
 async function main(): Promise<number> {
@@ -82,6 +89,7 @@ async function main(): Promise<number> {
         else if (part === 'cache') await cachePart(report, ctx);
         else if (part === 'iiif') await iiifPart(report, ctx);
         else if (part === 'near') await nearPart(report);
+        else if (part === 'real') await realPart(report, ctx);
         else await experimentsPart(report, ctx);
       } catch (e) {
         failed.push(part);

@@ -1,0 +1,209 @@
+/**
+ * The real-size part's comparisons (service vs the baselines measured in the same run, with the
+ * issue's targets) and notes: scaling efficiency, per-core rate vs the codec floor, bytes read per
+ * request, page cache, RSS against the budgets, where the CPU went (threads and JS profile).
+ */
+import type { ColdRun, OpenSlideRun, Runs } from './measure.js';
+import type { DiskRun } from './disk.js';
+import type { PatchFloor } from './patch-floor.js';
+import type { ProfileSummary } from './profile.js';
+import type { Report } from '../report.js';
+
+const MiB = 1024 * 1024;
+/** Stated per-worker overhead above the cache budgets: Node + V8 heap + libvips + SQLite pages. */
+export const RSS_OVERHEAD_PER_WORKER = 200 * MiB;
+/** The service's default cache budgets (src/config.ts): rendered tiles 256 MiB + labels 128 MiB. */
+export const CACHE_BUDGET = (256 + 128) * MiB;
+
+interface Extra {
+  disk?: Array<DiskRun & { cold: boolean }>;
+  openslide?: Record<string, OpenSlideRun> | null;
+  iip?: ColdRun | null;
+  floor?: (Partial<PatchFloor> & { cold: boolean }) | null;
+  profile?: { summary?: ProfileSummary; cpuMs?: Record<string, number>; rps?: number } | null;
+}
+
+export function recordResults(report: Report, part: Record<string, unknown>, runs: Runs, extra: Extra): void {
+  const r = (k: string) => runs[k]?.row ?? null;
+  const rps = (k: string) => r(k)?.rps ?? null;
+  const os = extra.openslide ?? null;
+  const warm = Object.values(runs).some((x) => !x.cold) || (os && Object.values(os).some((x) => !x.cold));
+  if (warm) report.note('!!! real: some runs were WARM (page cache not dropped): see the pattern column !!!');
+  const M = 'real';
+  report.ratio(
+    M,
+    'patches 256 L0 c8, 2 cores',
+    'patches/s',
+    rps('2c L0'),
+    `OpenSlide in-proc x${os?.L0?.procs ?? '?'}`,
+    os?.L0?.patchesPerSec ?? null,
+    1.5,
+  );
+  report.ratio(
+    M,
+    'patches 256 at 0.5 um/px c8, 2 cores',
+    'patches/s',
+    rps('2c mpp'),
+    `OpenSlide in-proc x${os?.mpp?.procs ?? '?'}`,
+    os?.mpp?.patchesPerSec ?? null,
+    null,
+  );
+  report.ratio(
+    M,
+    'patch by mpp 0.5 vs by level 0 (rate; cost <= 1.3x: >= 0.77x)',
+    'patches/s',
+    rps('2c mpp'),
+    'service by level 0',
+    rps('2c L0'),
+    0.77,
+  );
+  const px = (x: ColdRun | null | undefined) => (x ? x.row.pxPerSec / 1e6 : null);
+  report.ratio(M, 'native 512 tiles c8, 2 cores', 'Mpx/s', px(runs['2c native']), 'IIPImage 2 procs', px(extra.iip), 2);
+  report.value(M, 'rendered 254/1 tiles c8, 2 cores', 'tiles/s', rps('2c rendered'), null);
+  for (const k of ['2c L0', '2c mpp', '2c native', '2c rendered'])
+    report.value(
+      M,
+      `p99 ${runs[k]?.row.kind ?? k} c8, 2 cores`,
+      'ms',
+      r(k)?.p99Ms ?? null,
+      { max: 50 },
+      `p50 ${r(k)?.p50Ms.toFixed(1) ?? 'n/a'} ms`,
+    );
+  for (const k of ['L0', 'rendered']) {
+    const r1 = rps(`1c ${k}`);
+    const r2 = rps(`2c ${k}`);
+    const eff = r1 && r2 ? r2 / (2 * r1) : null;
+    report.value(
+      M,
+      `scaling ${k}: 2-core W2 / (2 x 1-core W1)`,
+      'x',
+      eff,
+      { min: 0.85 },
+      `${r1?.toFixed(0)} -> ${r2?.toFixed(0)} /s`,
+    );
+  }
+  const floor = extra.floor ?? null;
+  report.ratio(
+    M,
+    'per-core patch rate (1 core W1) vs codec floor per core',
+    'patches/s',
+    rps('1c L0'),
+    'decode+encode in-process',
+    floor?.perCorePatchesPerSec ?? null,
+    0.8,
+    floor?.cpuMsPerPatch
+      ? `floor ${floor.cpuMsPerPatch.toFixed(2)} ms CPU a patch${floor.cold ? ', cold' : ', WARM'}`
+      : undefined,
+  );
+  cpuRatios(report, runs, floor);
+  diskNotes(report, runs, extra);
+  rssValues(report, runs);
+  cpuNotes(report, part, runs, extra);
+}
+
+/** CPU time a request (all the service's threads) moves less with other load than rates do. */
+function cpuRatios(report: Report, runs: Runs, floor: Extra['floor']): void {
+  const M = 'real';
+  const cpuPer = (k: string) => {
+    const x = runs[k];
+    return x ? Object.values(x.cpuMs).reduce((a, b) => a + b, 0) / Math.max(1, x.row.requests) : null;
+  };
+  const mppL0 = cpuPer('2c mpp') !== null && cpuPer('2c L0') ? cpuPer('2c mpp')! / cpuPer('2c L0')! : null;
+  report.value(M, 'CPU a patch by mpp 0.5 / CPU a patch by level 0', 'x', mppL0, { max: 1.3 }, 'all threads, by /proc');
+  report.ratio(
+    M,
+    'codec floor CPU a patch / service CPU a patch (1 core W1)',
+    'ms',
+    floor?.cpuMsPerPatch ?? null,
+    'service, all threads',
+    cpuPer('1c L0'),
+    0.8,
+    'the per-core ratio by CPU time',
+  );
+}
+
+function diskNotes(report: Report, runs: Runs, extra: Extra): void {
+  for (const [k, x] of Object.entries(runs))
+    report.value(
+      'real',
+      `disk read per request, ${k}`,
+      'KiB',
+      x.readBytesPerRequest / 1024,
+      null,
+      `page cache after: ${x.pageCacheAfter === null ? 'n/a' : `${(x.pageCacheAfter / MiB).toFixed(0)} MiB`} (before ${x.pageCacheBefore === null ? 'n/a' : `${(x.pageCacheBefore / MiB).toFixed(0)} MiB`})`,
+    );
+  const os = extra.openslide?.L0;
+  if (os)
+    report.value(
+      'real',
+      'disk read per patch, OpenSlide L0',
+      'KiB',
+      os.readBytes / 1024 / Math.max(1, os.patches),
+      null,
+    );
+  if (extra.iip)
+    report.value('real', 'disk read per tile, IIPImage native', 'KiB', extra.iip.readBytesPerRequest / 1024, null);
+  for (const d of extra.disk ?? [])
+    report.value(
+      'real',
+      `disk alone: stored-tile preads, ${d.depth} in flight`,
+      'reads/s',
+      d.readsPerSec,
+      null,
+      `${d.mbPerSec.toFixed(1)} MB/s, ${d.meanKiB.toFixed(0)} KiB a read${d.cold ? ', cold' : ', WARM'}`,
+    );
+}
+
+function rssValues(report: Report, runs: Runs): void {
+  for (const [k, x] of Object.entries(runs)) {
+    const workers = k.startsWith('1c') ? 1 : 2;
+    const budget = CACHE_BUDGET + workers * RSS_OVERHEAD_PER_WORKER;
+    report.value(
+      'real',
+      `RSS of the service tree after ${k}`,
+      'MiB',
+      x.rss.rss / MiB,
+      { max: budget / MiB },
+      `peak ${(x.rss.peak / MiB).toFixed(0)} MiB; budget = caches 384 MiB + ${workers} x 200 MiB`,
+    );
+  }
+}
+
+function share(cpu: Record<string, number>): string {
+  const total = Object.values(cpu).reduce((a, b) => a + b, 0) || 1;
+  return Object.entries(cpu)
+    .sort((a, b) => b[1] - a[1])
+    .map(([k, v]) => `${k} ${((100 * v) / total).toFixed(0)}%`)
+    .join(', ');
+}
+
+function cpuNotes(report: Report, part: Record<string, unknown>, runs: Runs, extra: Extra): void {
+  for (const k of ['1c L0', '2c L0', '2c rendered']) {
+    const x = runs[k];
+    if (!x) continue;
+    const ms = Object.values(x.cpuMs).reduce((a, b) => a + b, 0);
+    const n = Math.max(1, x.row.requests);
+    const js = x.cpuMs['js (main thread)'] ?? 0;
+    report.note(
+      `real ${k}: per request ${(ms / n).toFixed(2)} ms of service CPU (JS thread ${(js / n).toFixed(2)} ms), ${(x.readBytesPerRequest / 1024).toFixed(0)} KiB from disk, ${(x.netBytesPerRequest / 1024).toFixed(1)} KiB over HTTP; CPU by thread: ${share(x.cpuMs)}`,
+    );
+  }
+  const s = extra.profile?.summary;
+  if (s) {
+    const busy = Object.entries(s.byKind).filter(([k]) => k !== 'idle');
+    const busyMs = busy.reduce((a, [, v]) => a + v, 0) || 1;
+    report.note(
+      `real CPU profile (JS thread, ${s.totalMs.toFixed(0)} ms profiled): ${busy
+        .sort((a, b) => b[1] - a[1])
+        .map(([k, v]) => `${k} ${((100 * v) / busyMs).toFixed(0)}%`)
+        .join(', ')} of its busy time; idle ${(s.byKind.idle ?? 0).toFixed(0)} ms`,
+    );
+    report.note(
+      `real CPU profile top self time: ${s.top
+        .slice(0, 10)
+        .map((t) => `${t.fn} ${t.where} ${t.selfMs.toFixed(0)} ms`)
+        .join('; ')}`,
+    );
+  }
+  part.summary = { openslide: extra.openslide, floor: extra.floor };
+}
