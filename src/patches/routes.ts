@@ -24,6 +24,8 @@ import { parseSampleRequest, type SampleSpec } from './spec.js';
 import { shardIndices } from './epoch.js';
 import { splitSlides } from '../splits/build.js';
 import type { SplitStore } from '../splits/store.js';
+import { scaleItems, scaleRegions } from './scales/items.js';
+import { checkScales } from './scales/request.js';
 
 export interface PatchRouteDeps {
   current(): Generation;
@@ -84,6 +86,8 @@ export function patchRoutes(deps: PatchRouteDeps): Router {
       ? (sel: Parameters<typeof splitSlides>[2]) => splitSlides(deps.splits!, g, sel)
       : undefined;
     const { spec, slides } = parseSampleRequest(req.body, g, deps.maxRegionVertices, resolveSplit);
+    // Every scale's imageUrl must work: the /region bound on what one patch reads, per scale and slide.
+    if (spec.scales) checkScales(g, slides, spec.scales, deps.maxRegionPixels * SOURCE_FACTOR);
     const shardLength = shardIndices(spec.count, spec.shard, spec.shards, spec.blockSize).length;
     if (spec.start > shardLength)
       throw new AppError(
@@ -184,6 +188,7 @@ export function sampleItem(g: Generation, spec: SampleSpec, d: Descriptor): Sche
     fractions: Object.fromEntries([...d.fractions].map(([v, f]) => [name(v), f])),
     imageUrl: `/slides/${d.slideId}/region?${q}&format=${spec.format}`,
     maskUrl: `/slides/${d.slideId}/region?${q}&layer=mask`,
+    ...(spec.scales ? { scales: scaleItems(g, spec, d, name) } : {}),
   };
 }
 
@@ -215,6 +220,22 @@ async function streamBatch(
   for (const d of items) {
     if (gone) break;
     const s = g.slide(d.slideId);
+    const key = String(d.index).padStart(6, '0');
+    if (spec.scales) {
+      // One image and one mask per scale, in the order asked, each exactly its /region request.
+      for (const [k, { region }] of scaleRegions(g, s, spec.scales, d).entries()) {
+        const image = await renderWhenFree(() =>
+          imageRegion(g, regions, s, region, spec.format, BATCH_QUALITY, Infinity),
+        );
+        await entry(`${key}.img.${k}.${EXT[spec.format]}`, image);
+        const mask = encodeMaskRegion(maskRegion(g, s, region), region, maskFormat);
+        await entry(`${key}.mask.${k}.${EXT[maskFormat]}`, mask);
+      }
+      await entry(`${key}.json`, Buffer.from(JSON.stringify(sampleItem(g, spec, d))));
+      if (res.writableNeedDrain)
+        await new Promise<void>((resolve) => res.once('drain', resolve).once('close', resolve));
+      continue;
+    }
     const region: RegionRequest = {
       x: d.x,
       y: d.y,
@@ -223,7 +244,6 @@ async function streamBatch(
       level: spec.level,
       mpp: spec.mpp,
     };
-    const key = String(d.index).padStart(6, '0');
     const image = await renderWhenFree(() => imageRegion(g, regions, s, region, spec.format, BATCH_QUALITY, Infinity));
     await entry(`${key}.${EXT[spec.format]}`, image);
     await entry(`${key}.mask.${EXT[maskFormat]}`, encodeMaskRegion(maskRegion(g, s, region), region, maskFormat));

@@ -13,6 +13,8 @@ import { AppError } from '../errors.js';
 import type { Generation } from '../generation.js';
 import type { Schemas } from '../http/types.js';
 import { bodyErrorMessages } from './body-errors.js';
+import type { ScaleAsk } from './scales/geometry.js';
+import { requestScales, scaleProblem } from './scales/request.js';
 
 export type SampleRequest = Schemas['SampleRequest'];
 
@@ -37,6 +39,11 @@ export interface SampleSpec {
   size: number;
   level: number | null;
   mpp: number | null;
+  /**
+   * The request's scales (1-4), or null for a single-scale request. size, level, mpp and sizeL0
+   * are then the first scale's: it is the one the sampler draws and checks the criterion on.
+   */
+  scales: ScaleAsk[] | null;
   /** Side of the patch in level-0 pixels on a slide. */
   sizeL0(s: SlideRow): number;
   sizeLabel: string;
@@ -79,10 +86,16 @@ export function parseSampleRequest(
   if (targets.length === 0)
     throw new AppError(400, 'VALIDATION_FAILED', 'classes must name at least one labelled class (not 0 / unlabelled)');
   const weights = req.weights ? expandWeights(g.taxonomy, req.classes, req.weights) : null;
-  const level = req.mpp === undefined ? (req.level ?? 0) : null;
+  const scales = requestScales(body as object, req.scales);
+  const first = scales?.[0];
+  const level = first ? first.level : req.mpp === undefined ? (req.level ?? 0) : null;
+  const mpp = first ? first.mpp : (req.mpp ?? null);
   const allowed = req.split ? (resolveSplit ?? noSplits)(req.split) : null;
-  const slides = chooseSlides(g, req.slides, level, req.mpp ?? null, allowed);
-  const size = req.size!;
+  // With scales, every scale's resolution is checked (its problems name the scale's field).
+  const slides = scales
+    ? chooseSlides(g, req.slides, null, null, allowed, (s) => firstScaleProblem(g, s, scales))
+    : chooseSlides(g, req.slides, level, mpp, allowed);
+  const size = first ? first.size : req.size!;
   const spec: SampleSpec = {
     targets,
     classIndex: classIndexOf(g.taxonomy, req.classes),
@@ -97,11 +110,12 @@ export function parseSampleRequest(
     exclude: excludeOf(g.taxonomy, req.exclude),
     size,
     level,
-    mpp: req.mpp ?? null,
+    mpp,
+    scales,
     sizeL0: memo((s) =>
-      level !== null ? size * g.catalogue.levels(s.id)[level]!.downsample : (size * req.mpp!) / s.mpp_x!,
+      level !== null ? size * g.catalogue.levels(s.id)[level]!.downsample : (size * mpp!) / s.mpp_x!,
     ),
-    sizeLabel: level !== null ? `${size} px level-${level}` : `${size} px ${req.mpp} um/px`,
+    sizeLabel: level !== null ? `${size} px level-${level}` : `${size} px ${mpp} um/px`,
     count: req.count!,
     seed: req.seed!,
     epoch: req.epoch!,
@@ -197,6 +211,7 @@ function chooseSlides(
   level: number | null,
   mpp: number | null,
   allowed: ReadonlySet<string> | null,
+  extraProblem: (s: SlideRow) => AppError | null = () => null,
 ): SlideRow[] {
   if (ids && ids.length > 0) {
     const named = [...new Set(ids)].map((id) => g.readableSlide(id));
@@ -212,7 +227,7 @@ function chooseSlides(
           .join(', ')}`,
       );
     for (const s of named) {
-      const why = resolutionProblem(g, s, level, mpp);
+      const why = resolutionProblem(g, s, level, mpp) ?? extraProblem(s);
       if (why) throw why;
     }
     return named;
@@ -220,9 +235,10 @@ function chooseSlides(
   const labelled = g.catalogue
     .listSlides({ classValues: null, status: 'ok', limit: 100_000, offset: 0 })
     .rows.filter((s) => s.label_downsample !== null && (!allowed || allowed.has(s.id)));
-  const usable = labelled.filter((s) => resolutionProblem(g, s, level, mpp) === null);
+  const problem = (s: SlideRow) => resolutionProblem(g, s, level, mpp) ?? extraProblem(s);
+  const usable = labelled.filter((s) => problem(s) === null);
   // When no labelled slide serves the resolution, say why rather than "class not present".
-  if (usable.length === 0 && labelled.length > 0) throw resolutionProblem(g, labelled[0]!, level, mpp)!;
+  if (usable.length === 0 && labelled.length > 0) throw problem(labelled[0]!)!;
   return usable;
 }
 
@@ -234,6 +250,15 @@ function resolutionProblem(g: Generation, s: SlideRow, level: number | null, mpp
     return new AppError(422, 'MPP_UNKNOWN', `slide "${s.id}" does not say its resolution: sample it by level`);
   if (mpp !== null && mpp < s.mpp_x! * 0.999)
     return new AppError(422, 'MPP_TOO_FINE', `slide "${s.id}" is scanned at ${s.mpp_x} um/px: ${mpp} would upsample`);
+  return null;
+}
+
+/** The first scale a slide cannot serve, by resolution (source sizes are checked per request: routes.ts). */
+function firstScaleProblem(g: Generation, s: SlideRow, scales: readonly ScaleAsk[]): AppError | null {
+  for (let k = 0; k < scales.length; k++) {
+    const why = scaleProblem(g, s, scales[k]!, k, Infinity);
+    if (why) return why;
+  }
   return null;
 }
 
