@@ -241,120 +241,118 @@ describe('the same field of view by mpp on slides of different scanners', () => 
   });
 });
 
+/** Body fields -> status, code and the start of the detail (which names the field). */
+const BAD_SCALES: Array<[object, number, string, string]> = [
+  [{ scales: [] }, 400, 'VALIDATION_FAILED', 'body.scales must NOT have fewer than 1 items'],
+  [
+    { scales: Array(5).fill({ mpp: 1, size: 64 }) },
+    400,
+    'VALIDATION_FAILED',
+    'body.scales must NOT have more than 4 items',
+  ],
+  [
+    {
+      scales: [
+        { mpp: 1, size: 64 },
+        { mpp: 1, size: 4096 },
+      ],
+    },
+    400,
+    'VALIDATION_FAILED',
+    'body.scales[1].size must be <= 2048',
+  ],
+  [
+    {
+      scales: [
+        { mpp: 1, size: 64 },
+        { mpp: 0.01, size: 64 },
+      ],
+    },
+    400,
+    'VALIDATION_FAILED',
+    'body.scales[1].mpp must be >= 0.05',
+  ],
+  [
+    {
+      scales: [
+        { mpp: 1, size: 64 },
+        { level: -1, size: 64 },
+      ],
+    },
+    400,
+    'VALIDATION_FAILED',
+    'body.scales[1].level must be >= 0',
+  ],
+  [{ scales: [{ mpp: 1, size: 64, zoom: 2 }] }, 400, 'VALIDATION_FAILED', 'body.scales[0].zoom is not a field here'],
+  [{ scales: [{ mpp: 1, size: 64 }], size: 64 }, 400, 'VALIDATION_FAILED', 'body.scales and body.size cannot be mixed'],
+  [{ scales: [{ mpp: 1, size: 64 }], mpp: 1 }, 400, 'VALIDATION_FAILED', 'body.scales and body.mpp cannot be mixed'],
+  [
+    { scales: [{ mpp: 1, size: 64 }], level: 0 },
+    400,
+    'VALIDATION_FAILED',
+    'body.scales and body.level cannot be mixed',
+  ],
+  [
+    {
+      scales: [
+        { mpp: 1, size: 64 },
+        { mpp: 1, level: 1, size: 64 },
+      ],
+    },
+    400,
+    'VALIDATION_FAILED',
+    'body.scales[1]: give level or mpp, not both',
+  ],
+  [{ scales: [{ mpp: 1, size: 64 }, { size: 64 }] }, 400, 'VALIDATION_FAILED', 'body.scales[1] needs level or mpp'],
+  [
+    {
+      scales: [
+        { mpp: 1, size: 2048 },
+        { mpp: 4, size: 2048 },
+      ],
+    },
+    413,
+    'SAMPLE_TOO_LARGE',
+    'body.scales: 2048^2 + 2048^2',
+  ],
+  [
+    {
+      scales: [
+        { mpp: 1, size: 64 },
+        { mpp: 0.1, size: 64 },
+      ],
+    },
+    422,
+    'MPP_TOO_FINE',
+    'body.scales[1].mpp: slide',
+  ],
+  [
+    {
+      scales: [
+        { mpp: 1, size: 64 },
+        { level: 9, size: 64 },
+      ],
+    },
+    422,
+    'LEVEL_OUT_OF_RANGE',
+    'body.scales[1].level: slide',
+  ],
+  [
+    {
+      scales: [
+        { mpp: 1, size: 64 },
+        { mpp: 100, size: 2000 },
+      ],
+    },
+    413,
+    'REGION_TOO_LARGE',
+    'body.scales[1].mpp: on slide',
+  ],
+];
+
 describe('bad scales', () => {
   const classes = ['adipose'];
-  it.each([
-    [{ scales: [] }, 400, 'VALIDATION_FAILED', 'body.scales must NOT have fewer than 1 items'],
-    [
-      { scales: Array(5).fill({ mpp: 1, size: 64 }) },
-      400,
-      'VALIDATION_FAILED',
-      'body.scales must NOT have more than 4 items',
-    ],
-    [
-      {
-        scales: [
-          { mpp: 1, size: 64 },
-          { mpp: 1, size: 4096 },
-        ],
-      },
-      400,
-      'VALIDATION_FAILED',
-      'body.scales[1].size must be <= 2048',
-    ],
-    [
-      {
-        scales: [
-          { mpp: 1, size: 64 },
-          { mpp: 0.01, size: 64 },
-        ],
-      },
-      400,
-      'VALIDATION_FAILED',
-      'body.scales[1].mpp must be >= 0.05',
-    ],
-    [
-      {
-        scales: [
-          { mpp: 1, size: 64 },
-          { level: -1, size: 64 },
-        ],
-      },
-      400,
-      'VALIDATION_FAILED',
-      'body.scales[1].level must be >= 0',
-    ],
-    [{ scales: [{ mpp: 1, size: 64, zoom: 2 }] }, 400, 'VALIDATION_FAILED', 'body.scales[0].zoom is not a field here'],
-    [
-      { scales: [{ mpp: 1, size: 64 }], size: 64 },
-      400,
-      'VALIDATION_FAILED',
-      'body.scales and body.size cannot be mixed',
-    ],
-    [{ scales: [{ mpp: 1, size: 64 }], mpp: 1 }, 400, 'VALIDATION_FAILED', 'body.scales and body.mpp cannot be mixed'],
-    [
-      { scales: [{ mpp: 1, size: 64 }], level: 0 },
-      400,
-      'VALIDATION_FAILED',
-      'body.scales and body.level cannot be mixed',
-    ],
-    [
-      {
-        scales: [
-          { mpp: 1, size: 64 },
-          { mpp: 1, level: 1, size: 64 },
-        ],
-      },
-      400,
-      'VALIDATION_FAILED',
-      'body.scales[1]: give level or mpp, not both',
-    ],
-    [{ scales: [{ mpp: 1, size: 64 }, { size: 64 }] }, 400, 'VALIDATION_FAILED', 'body.scales[1] needs level or mpp'],
-    [
-      {
-        scales: [
-          { mpp: 1, size: 2048 },
-          { mpp: 4, size: 2048 },
-        ],
-      },
-      413,
-      'SAMPLE_TOO_LARGE',
-      'body.scales: 2048^2 + 2048^2',
-    ],
-    [
-      {
-        scales: [
-          { mpp: 1, size: 64 },
-          { mpp: 0.1, size: 64 },
-        ],
-      },
-      422,
-      'MPP_TOO_FINE',
-      'body.scales[1].mpp: slide',
-    ],
-    [
-      {
-        scales: [
-          { mpp: 1, size: 64 },
-          { level: 9, size: 64 },
-        ],
-      },
-      422,
-      'LEVEL_OUT_OF_RANGE',
-      'body.scales[1].level: slide',
-    ],
-    [
-      {
-        scales: [
-          { mpp: 1, size: 64 },
-          { mpp: 100, size: 2000 },
-        ],
-      },
-      413,
-      'REGION_TOO_LARGE',
-      'body.scales[1].mpp: on slide',
-    ],
-  ])('%o: %s %s', async (extra, status, code, detail) => {
+  it.each(BAD_SCALES)('%o: %s %s', async (extra, status, code, detail) => {
     for (const path of ['/samples', '/batches']) {
       const res = await request(s.app)
         .post(path)
