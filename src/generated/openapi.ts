@@ -761,7 +761,7 @@ export interface components {
             /** @description Output pixels. */
             width: number;
             height: number;
-            /** @description Share of the square per class name (label pixels whose centre lies in it; off the slide counts as unlabelled). */
+            /** @description Share of the square per class name: label pixels whose centre lies in it, off the slide counting as unlabelled; the first scale's are the item's, the others are counted at the label level the scale's mask is read from. */
             fractions: {
                 [key: string]: number;
             };

@@ -7,6 +7,7 @@ import type { SlideRow } from '../../catalogue/repo.js';
 import type { Generation } from '../../generation.js';
 import type { Schemas } from '../../http/types.js';
 import { labelRaster } from '../../labels/slide-raster.js';
+import { rasterLevelFor } from '../../masks/resample.js';
 import { regionScale, type RegionRequest } from '../region.js';
 import { patchFractions, type Descriptor } from '../sampler.js';
 import type { SampleSpec } from '../spec.js';
@@ -44,8 +45,14 @@ export function scaleItems(
   return scaleRegions(g, s, spec.scales!, d).map(({ ask, square, region }, k) => {
     const { level, l0PerPixel } = regionScale(g, s, region);
     // Scale 0 is the sampled patch: its fractions are the descriptor's (the criterion was checked on them).
+    // Coarser scales count at the label level their mask is read from: a 4 um/px square covers ~4,000
+    // level-0 pixels a side, and counting it at the raster's own level cost more than rendering it.
     const fractions =
-      k === 0 ? d.fractions : raster ? patchFractions(g, raster, square.x, square.y, square.sizeL0) : new Map([[0, 1]]);
+      k === 0
+        ? d.fractions
+        : raster
+          ? patchFractions(g, raster, square.x, square.y, square.sizeL0, rasterLevelFor(raster, l0PerPixel))
+          : new Map([[0, 1]]);
     const res = ask.level !== null ? `level=${ask.level}` : `mpp=${ask.mpp}`;
     const q = `x=${square.x}&y=${square.y}&width=${ask.size}&height=${ask.size}&${res}`;
     return {
