@@ -761,7 +761,7 @@ export interface components {
             /** @description Output pixels. */
             width: number;
             height: number;
-            /** @description Share of the square per class name: label pixels whose centre lies in it, off the slide counting as unlabelled; the first scale's are the item's, the others are counted at the label level the scale's mask is read from. */
+            /** @description Share of the square per class name: label pixels whose centre lies in it, off the slide counting as unlabelled. The first scale's are the item's; the others are counted on a grid of at least 64 x 64 label pixels (the coarsest label level whose pixels are at most 1/64 of the square's side). */
             fractions: {
                 [key: string]: number;
             };

@@ -24,7 +24,7 @@ import { parseSampleRequest, type SampleSpec } from './spec.js';
 import { shardIndices } from './epoch.js';
 import { splitSlides } from '../splits/build.js';
 import type { SplitStore } from '../splits/store.js';
-import { scaleItems, scaleRegions } from './scales/items.js';
+import { mapYielding, scaleItems, scaleRegions } from './scales/items.js';
 import { checkScales } from './scales/request.js';
 
 export interface PatchRouteDeps {
@@ -103,7 +103,8 @@ export function patchRoutes(deps: PatchRouteDeps): Router {
         `this shard has ${perShard} patches; one request draws at most ${maxPerShard}: use more shards (shard/shards) or a smaller count`,
       );
     }
-    return { g, spec, items: await sampler(g).sample(spec, slides, Date.now() + deps.requestTimeoutMs) };
+    const deadline = Date.now() + deps.requestTimeoutMs;
+    return { g, spec, deadline, items: await sampler(g).sample(spec, slides, deadline) };
   };
 
   r.get('/slides/:slideId/region', async (req, res) => {
@@ -136,7 +137,8 @@ export function patchRoutes(deps: PatchRouteDeps): Router {
   });
 
   r.post('/samples', json, async (req, res) => {
-    const { g, spec, items } = await sampleOf(req, res, deps.maxSamples);
+    const { g, spec, items, deadline } = await sampleOf(req, res, deps.maxSamples);
+    const describe = (d: Descriptor) => sampleItem(g, spec, d);
     const body: Schemas['SampleList'] = {
       datasetVersion: g.datasetVersion,
       count: spec.count,
@@ -147,7 +149,8 @@ export function patchRoutes(deps: PatchRouteDeps): Router {
       classes: spec.classSelectors,
       start: spec.start,
       ...(spec.limit !== null ? { limit: spec.limit } : {}),
-      items: items.map((d) => sampleItem(g, spec, d)),
+      // With scales, each descriptor counts fractions per scale: in slices, between other requests.
+      items: spec.scales ? await mapYielding(items, describe, deadline) : items.map(describe),
     };
     res.setHeader('Cache-Control', 'no-store');
     res.json(body);
