@@ -83,6 +83,11 @@ describe('scales in /samples', () => {
       expect(sc[1]!.sizeL0).toBeCloseTo((64 * 2) / slideMpp, 9);
       expect(sc[2]!.sizeL0).toBeCloseTo(48 * levels[1]!.downsample, 3); // the detail rounds downsamples
       expect([sc[0]!.mpp, sc[1]!.mpp, sc[2]!.level]).toEqual([0.5, 2, 1]);
+      // A coarse scale by mpp is read from the coarsest level not coarser than it, not from level 0.
+      const l0PerPixel = 2 / slideMpp;
+      const want = levels.findLastIndex((l) => l.downsample <= l0PerPixel * 1.001);
+      expect(want).toBeGreaterThan(0);
+      expect(sc[1]!.level).toBe(want);
       expect(sc[2]!.mpp).toBeCloseTo(slideMpp * levels[1]!.downsample, 5);
       // The top level is the first scale: the sampled patch.
       expect([sc[0]!.x, sc[0]!.y, sc[0]!.sizeL0, sc[0]!.fractions]).toEqual([it.x, it.y, it.sizeL0, it.fractions]);
