@@ -2,7 +2,7 @@
  * Part 3, patches: GET /slides/{id}/region 256 x 256 at level 0, JPEG, replaying the 20,000 real
  * patch centres (mapped onto the bench slides) and a uniform random pattern, at 8 connections;
  * the same against plain sharp per patch and OpenSlide read_region in-process (1 and 2 processes);
- * and POST /samples of 10,000 descriptors.
+ * POST /samples of 10,000 descriptors; and POST /batches with 3 scales against 1 (bench/scales.ts).
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -24,6 +24,7 @@ import {
   type Server,
 } from './servers.js';
 import { runWrk } from './wrk.js';
+import { timeScales } from './scales.js';
 
 interface OpenSlideRun {
   procs: number;
@@ -85,6 +86,7 @@ export async function patchesPart(report: Report, ctx: BenchCtx): Promise<void> 
     await load(svc, 'realistic');
     await load(svc, 'uniform');
     samplesMs = await timeSamples(svc, report);
+    part.scales = await timeScales(svc, report);
     part.serviceRss = svc.rss();
   } finally {
     await svc.stop();

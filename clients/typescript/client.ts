@@ -117,3 +117,30 @@ export function near(classes: NearRegion['classes'], withinUm: number, outsideUm
     throw new RangeError(`near: withinUm (${withinUm}) must be at least outsideUm (${outsideUm})`);
   return { classes: [...classes], withinUm, outsideUm };
 }
+
+/** One scale of a multi-scale request: `{ size, mpp }` or `{ size, level }` (1 to 4 in `scales`). */
+export type ScaleRequest = NonNullable<SampleRequest['scales']>[number];
+/** One scale of a descriptor (a request with `scales`): its rectangle, resolution, fractions and /region URLs. */
+export type SampleScale = Schemas['SampleScale'];
+
+const EXTENSIONS = { jpeg: 'jpg', png: 'png', webp: 'webp', raw: 'raw', npy: 'npy' } as const;
+
+/**
+ * The names of a sample's members in a /batches tar, as the contract spells them: per scale
+ * `NNNNNN.img.k.jpg` and `NNNNNN.mask.k.png` in the order asked (masks are raw/npy beside raw/npy
+ * images), then `NNNNNN.json`; a single-scale sample has one image `NNNNNN.jpg` and one mask.
+ */
+export function batchMembers(
+  item: Pick<Schemas['SampleItem'], 'index' | 'scales'>,
+  format: NonNullable<SampleRequest['format']> = 'jpeg',
+): { images: string[]; masks: string[]; json: string } {
+  const key = String(item.index).padStart(6, '0');
+  const ext = EXTENSIONS[format];
+  const maskExt = format === 'raw' || format === 'npy' ? ext : 'png';
+  if (!item.scales) return { images: [`${key}.${ext}`], masks: [`${key}.mask.${maskExt}`], json: `${key}.json` };
+  return {
+    images: item.scales.map((_, k) => `${key}.img.${k}.${ext}`),
+    masks: item.scales.map((_, k) => `${key}.mask.${k}.${maskExt}`),
+    json: `${key}.json`,
+  };
+}

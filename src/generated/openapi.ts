@@ -332,6 +332,9 @@ export interface paths {
          * The samples of a request with their pixels and masks, streamed as a WebDataset tar
          * @description Same body as /samples. Per sample `NNNNNN.jpg` (or `.png`/`.webp`), `NNNNNN.mask.png` and
          *     `NNNNNN.json` (the descriptor), NNNNNN being the sample's index in the epoch. With
+         *     `scales`, one image and one mask per scale instead, in the order asked:
+         *     `NNNNNN.img.0.jpg`, `NNNNNN.mask.0.png`, `NNNNNN.img.1.jpg`, ..., then `NNNNNN.json`
+         *     (each scale's pixels as its `imageUrl` gives them). With
          *     `format: npy` the image and mask are `NNNNNN.npy` (height x width x 3 uint8) and
          *     `NNNNNN.mask.npy` (height x width uint8); with `format: raw`, `NNNNNN.raw` and
          *     `NNNNNN.mask.raw`, the same bytes without a header (the shape is in the descriptor).
@@ -663,6 +666,26 @@ export interface components {
             /** @description Target micrometres per pixel instead of a level. */
             mpp?: number;
             /**
+             * @description Several scales around one centre, instead of size/level/mpp (mixing them is a 400): each
+             *     scale is `{size, mpp}` or `{size, level}`. The first scale is the one sampled: the
+             *     criterion (minFraction, center), exclusions and region apply to it; every other scale
+             *     is the square of its own size centred on the first one's centre (level-0 top-left
+             *     rounded to a whole pixel, so the centres agree within half an output pixel), padded
+             *     with white glass and label 0 where it reaches past the slide, never shifted. Each
+             *     descriptor then carries `scales` in this order. Limits: 1 to 4 scales; the pixels of
+             *     all scales together at most 2048 x 2048 (413 SAMPLE_TOO_LARGE); each scale reads at
+             *     most 4 x MAX_REGION_PIXELS of a stored level on every slide, as /region does (413
+             *     REGION_TOO_LARGE). Problems name the field, e.g. `body.scales[1].mpp`.
+             */
+            scales?: {
+                /** @description Patch width and height in output pixels. */
+                size: number;
+                /** @description Slide level of the pixels. */
+                level?: number;
+                /** @description Micrometres per output pixel. */
+                mpp?: number;
+            }[];
+            /**
              * @description Patches in the epoch (all shards together). The epoch is planned for this count (exact
              *     class quotas, strata, order), so a patch depends on (seed, epoch, index) and on the rest
              *     of the request, count included: the first 200 patches of a count of 400 are not those of
@@ -754,6 +777,33 @@ export interface components {
             distanceUm?: number;
             /** @description With region.near, the bound on distanceUm's error on this slide (one cell diagonal, um). */
             distanceErrorUm?: number;
+            /**
+             * @description With a request's `scales`: one entry per scale, in the order asked, all centred on the
+             *     same level-0 point (the top-level x, y, width, ... are the first scale's).
+             */
+            scales?: components["schemas"]["SampleScale"][];
+        };
+        SampleScale: {
+            /** @description Top-left, level-0 pixels (negative when the scale reaches past the left edge). */
+            x: number;
+            y: number;
+            /** @description Side of the square in level-0 pixels. */
+            sizeL0: number;
+            /** @description The level asked, or for a scale by mpp the stored level its pixels are read from. */
+            level: number;
+            /** @description Micrometres per output pixel (absent when the slide does not say its resolution). */
+            mpp?: number;
+            /** @description Output pixels. */
+            width: number;
+            height: number;
+            /** @description Share of the square per class name: label pixels whose centre lies in it, off the slide counting as unlabelled. The first scale's are the item's; the others are counted on a grid of at least 64 x 64 label pixels (the coarsest label level whose pixels are at most 1/64 of the square's side). */
+            fractions: {
+                [key: string]: number;
+            };
+            /** @description The /region URL that gives exactly this scale's pixels (its mpp or level, in the request's format). */
+            imageUrl: string;
+            /** @description The /region URL that gives exactly this scale's labels (PNG). */
+            maskUrl: string;
         };
         SampleList: {
             datasetVersion: string;

@@ -24,6 +24,8 @@ import { parseSampleRequest, type SampleSpec } from './spec.js';
 import { shardIndices } from './epoch.js';
 import { splitSlides } from '../splits/build.js';
 import type { SplitStore } from '../splits/store.js';
+import { mapYielding, scaleItems, scaleRegions } from './scales/items.js';
+import { checkScales } from './scales/request.js';
 
 export interface PatchRouteDeps {
   current(): Generation;
@@ -88,6 +90,8 @@ export function patchRoutes(deps: PatchRouteDeps): Router {
       ? (sel: Parameters<typeof splitSlides>[2]) => splitSlides(deps.splits!, g, sel)
       : undefined;
     const { spec, slides } = parseSampleRequest(req.body, g, deps.maxRegionVertices, resolveSplit);
+    // Every scale's imageUrl must work: the /region bound on what one patch reads, per scale and slide.
+    if (spec.scales) checkScales(g, slides, spec.scales, deps.maxRegionPixels * SOURCE_FACTOR);
     const shardLength = shardIndices(spec.count, spec.shard, spec.shards, spec.blockSize).length;
     if (spec.start > shardLength)
       throw new AppError(
@@ -103,7 +107,8 @@ export function patchRoutes(deps: PatchRouteDeps): Router {
         `this shard has ${perShard} patches; one request draws at most ${maxPerShard}: use more shards (shard/shards) or a smaller count`,
       );
     }
-    return { g, spec, items: await sampler(g).sample(spec, slides, Date.now() + deps.requestTimeoutMs) };
+    const deadline = Date.now() + deps.requestTimeoutMs;
+    return { g, spec, deadline, items: await sampler(g).sample(spec, slides, deadline) };
   };
 
   r.get('/slides/:slideId/region', async (req, res) => {
@@ -136,7 +141,8 @@ export function patchRoutes(deps: PatchRouteDeps): Router {
   });
 
   r.post('/samples', json, async (req, res) => {
-    const { g, spec, items } = await sampleOf(req, res, deps.maxSamples);
+    const { g, spec, items, deadline } = await sampleOf(req, res, deps.maxSamples);
+    const describe = (d: Descriptor) => sampleItem(g, spec, d);
     const body: Schemas['SampleList'] = {
       datasetVersion: g.datasetVersion,
       count: spec.count,
@@ -147,7 +153,8 @@ export function patchRoutes(deps: PatchRouteDeps): Router {
       classes: spec.classSelectors,
       start: spec.start,
       ...(spec.limit !== null ? { limit: spec.limit } : {}),
-      items: items.map((d) => sampleItem(g, spec, d)),
+      // With scales, each descriptor counts fractions per scale: in slices, between other requests.
+      items: spec.scales ? await mapYielding(items, describe, deadline) : items.map(describe),
     };
     res.setHeader('Cache-Control', 'no-store');
     res.json(body);
@@ -189,6 +196,7 @@ export function sampleItem(g: Generation, spec: SampleSpec, d: Descriptor): Sche
     imageUrl: `/slides/${d.slideId}/region?${q}&format=${spec.format}`,
     maskUrl: `/slides/${d.slideId}/region?${q}&layer=mask`,
     ...(d.distanceUm !== undefined ? { distanceUm: d.distanceUm, distanceErrorUm: d.distanceErrorUm! } : {}),
+    ...(spec.scales ? { scales: scaleItems(g, spec, d, name) } : {}),
   };
 }
 
@@ -220,6 +228,22 @@ async function streamBatch(
   for (const d of items) {
     if (gone) break;
     const s = g.slide(d.slideId);
+    const key = String(d.index).padStart(6, '0');
+    if (spec.scales) {
+      // One image and one mask per scale, in the order asked, each exactly its /region request.
+      for (const [k, { region }] of scaleRegions(g, s, spec.scales, d).entries()) {
+        const image = await renderWhenFree(() =>
+          imageRegion(g, regions, s, region, spec.format, BATCH_QUALITY, Infinity),
+        );
+        await entry(`${key}.img.${k}.${EXT[spec.format]}`, image);
+        const mask = encodeMaskRegion(maskRegion(g, s, region), region, maskFormat);
+        await entry(`${key}.mask.${k}.${EXT[maskFormat]}`, mask);
+      }
+      await entry(`${key}.json`, Buffer.from(JSON.stringify(sampleItem(g, spec, d))));
+      if (res.writableNeedDrain)
+        await new Promise<void>((resolve) => res.once('drain', resolve).once('close', resolve));
+      continue;
+    }
     const region: RegionRequest = {
       x: d.x,
       y: d.y,
@@ -228,7 +252,6 @@ async function streamBatch(
       level: spec.level,
       mpp: spec.mpp,
     };
-    const key = String(d.index).padStart(6, '0');
     const image = await renderWhenFree(() => imageRegion(g, regions, s, region, spec.format, BATCH_QUALITY, Infinity));
     await entry(`${key}.${EXT[spec.format]}`, image);
     await entry(`${key}.mask.${EXT[maskFormat]}`, encodeMaskRegion(maskRegion(g, s, region), region, maskFormat));

@@ -467,22 +467,26 @@ function nthInTile(tile: Uint8Array | number, value: number, n: number): number 
   return kthOfValue(tile, value, n);
 }
 
-/** Fractions over the label pixels whose centres lie inside the level-0 square (x, y, size). */
+/**
+ * Fractions over the label pixels whose centres lie inside the level-0 square (x, y, size), at
+ * a level of the label raster (0: its own pixels; a coarser one for a large square: see scales/items.ts).
+ */
 export function patchFractions(
   g: Generation,
   r: LabelRaster,
   x: number,
   y: number,
   sizeL0: number,
+  level = 0,
 ): Map<number, number> {
-  const D = r.downsample;
+  const D = r.downsample * 2 ** level;
   const rx0 = Math.ceil(x / D - 0.5);
   const ry0 = Math.ceil(y / D - 0.5);
   const rx1 = Math.ceil((x + sizeL0) / D - 0.5);
   const ry1 = Math.ceil((y + sizeL0) / D - 0.5);
   const w = Math.max(1, rx1 - rx0);
   const h = Math.max(1, ry1 - ry0);
-  const hist = g.labels.histogram(r, 0, rx0, ry0, w, h);
+  const hist = g.labels.histogram(r, level, rx0, ry0, w, h);
   const out = new Map<number, number>();
   for (let v = 0; v < 256; v++) if (hist[v]! > 0) out.set(v, hist[v]! / (w * h));
   return out;

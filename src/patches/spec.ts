@@ -13,6 +13,8 @@ import { AppError } from '../errors.js';
 import type { Generation } from '../generation.js';
 import type { Schemas } from '../http/types.js';
 import { bodyErrorMessages } from './body-errors.js';
+import type { ScaleAsk } from './scales/geometry.js';
+import { requestScales, scaleProblem } from './scales/request.js';
 
 export type SampleRequest = Schemas['SampleRequest'];
 
@@ -39,6 +41,11 @@ export interface SampleSpec {
   size: number;
   level: number | null;
   mpp: number | null;
+  /**
+   * The request's scales (1-4), or null for a single-scale request. size, level, mpp and sizeL0
+   * are then the first scale's: it is the one the sampler draws and checks the criterion on.
+   */
+  scales: ScaleAsk[] | null;
   /** Side of the patch in level-0 pixels on a slide. */
   sizeL0(s: SlideRow): number;
   sizeLabel: string;
@@ -81,11 +88,17 @@ export function parseSampleRequest(
   if (targets.length === 0)
     throw new AppError(400, 'VALIDATION_FAILED', 'classes must name at least one labelled class (not 0 / unlabelled)');
   const weights = req.weights ? expandWeights(g.taxonomy, req.classes, req.weights) : null;
-  const level = req.mpp === undefined ? (req.level ?? 0) : null;
+  const scales = requestScales(body as object, req.scales);
+  const first = scales?.[0];
+  const level = first ? first.level : req.mpp === undefined ? (req.level ?? 0) : null;
+  const mpp = first ? first.mpp : (req.mpp ?? null);
   const allowed = req.split ? (resolveSplit ?? noSplits)(req.split) : null;
-  const chosen = chooseSlides(g, req.slides, level, req.mpp ?? null, allowed);
+  // With scales, every scale's resolution is checked (its problems name the scale's field).
+  const chosen = scales
+    ? chooseSlides(g, req.slides, null, null, allowed, (s) => firstScaleProblem(g, s, scales))
+    : chooseSlides(g, req.slides, level, mpp, allowed);
   const slides = req.region?.near ? slidesWithMpp(chosen, (req.slides?.length ?? 0) > 0) : chosen;
-  const size = req.size!;
+  const size = first ? first.size : req.size!;
   const spec: SampleSpec = {
     targets,
     classIndex: classIndexOf(g.taxonomy, req.classes),
@@ -101,11 +114,12 @@ export function parseSampleRequest(
     near: nearOf(g.taxonomy, req.region?.near),
     size,
     level,
-    mpp: req.mpp ?? null,
+    mpp,
+    scales,
     sizeL0: memo((s) =>
-      level !== null ? size * g.catalogue.levels(s.id)[level]!.downsample : (size * req.mpp!) / s.mpp_x!,
+      level !== null ? size * g.catalogue.levels(s.id)[level]!.downsample : (size * mpp!) / s.mpp_x!,
     ),
-    sizeLabel: level !== null ? `${size} px level-${level}` : `${size} px ${req.mpp} um/px`,
+    sizeLabel: level !== null ? `${size} px level-${level}` : `${size} px ${mpp} um/px`,
     count: req.count!,
     seed: req.seed!,
     epoch: req.epoch!,
@@ -201,6 +215,7 @@ function chooseSlides(
   level: number | null,
   mpp: number | null,
   allowed: ReadonlySet<string> | null,
+  extraProblem: (s: SlideRow) => AppError | null = () => null,
 ): SlideRow[] {
   if (ids && ids.length > 0) {
     const named = [...new Set(ids)].map((id) => g.readableSlide(id));
@@ -216,7 +231,7 @@ function chooseSlides(
           .join(', ')}`,
       );
     for (const s of named) {
-      const why = resolutionProblem(g, s, level, mpp);
+      const why = resolutionProblem(g, s, level, mpp) ?? extraProblem(s);
       if (why) throw why;
     }
     return named;
@@ -224,9 +239,10 @@ function chooseSlides(
   const labelled = g.catalogue
     .listSlides({ classValues: null, status: 'ok', limit: 100_000, offset: 0 })
     .rows.filter((s) => s.label_downsample !== null && (!allowed || allowed.has(s.id)));
-  const usable = labelled.filter((s) => resolutionProblem(g, s, level, mpp) === null);
+  const problem = (s: SlideRow) => resolutionProblem(g, s, level, mpp) ?? extraProblem(s);
+  const usable = labelled.filter((s) => problem(s) === null);
   // When no labelled slide serves the resolution, say why rather than "class not present".
-  if (usable.length === 0 && labelled.length > 0) throw resolutionProblem(g, labelled[0]!, level, mpp)!;
+  if (usable.length === 0 && labelled.length > 0) throw problem(labelled[0]!)!;
   return usable;
 }
 
@@ -274,6 +290,15 @@ function slidesWithMpp(slides: SlideRow[], named: boolean): SlideRow[] {
       `slide "${without[0]!.id}" does not say its resolution: region.near measures distances in um`,
     );
   return slides.filter((s) => s.mpp_x !== null);
+}
+
+/** The first scale a slide cannot serve, by resolution (source sizes are checked per request: routes.ts). */
+function firstScaleProblem(g: Generation, s: SlideRow, scales: readonly ScaleAsk[]): AppError | null {
+  for (let k = 0; k < scales.length; k++) {
+    const why = scaleProblem(g, s, scales[k]!, k, Infinity);
+    if (why) return why;
+  }
+  return null;
 }
 
 function excludeOf(taxonomy: readonly TaxonomyClass[], ex: SampleRequest['exclude']): SampleSpec['exclude'] {

@@ -1,7 +1,8 @@
 /**
  * The Python client package (clients/python) against a real listening service (the demo
  * dataset at the tests' scale): its unittest suite (samples, shards, batches, masks, regions,
- * errors, retries and, when torch is installed, a DataLoader with 2 workers) must pass. Needs /usr/bin/python3 with numpy, PIL and requests
+ * errors, retries, several scales per sample (tests/test_scales.py) and, when torch is installed, a DataLoader with
+ * 2 workers, single- and multi-scale) must pass. Needs /usr/bin/python3 with numpy, PIL and requests
  * (Debian: python3-numpy python3-pil python3-requests; python3-torch for the DataLoader tests).
  */
 import { fileURLToPath } from 'node:url';

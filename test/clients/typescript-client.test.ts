@@ -12,17 +12,21 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from 'vitest';
 import { runProcess } from '../../dev/procs.js';
 import {
+  batchMembers,
   classIndex,
   classNames,
   createSlidesClient,
   near,
   type SampleRequest,
+  type SampleScale,
+  type ScaleRequest,
   ok,
   ProblemError,
   type Problem,
   type SlidesClient,
 } from '../../clients/typescript/client.js';
 import { serveCore, type Served } from '../support/app-fixture.js';
+import { untar } from '../support/tar.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const EXAMPLE = join(ROOT, 'clients', 'typescript', 'example.ts');
@@ -156,6 +160,50 @@ describe('typed client', () => {
   });
 });
 
+describe('typed client, several scales', () => {
+  it('several scales: typed per-scale descriptors, and the batch members batchMembers names', async () => {
+    const scales: ScaleRequest[] = [
+      { level: 0, size: 64 },
+      { level: 1, size: 32 },
+    ];
+    const body: SampleRequest = { classes: ['metastasis'], scales, count: 3, seed: 2, format: 'png' };
+    const list = ok(await api.POST('/samples', { body }));
+    for (const item of list.items) {
+      expectTypeOf(item.scales!).toEqualTypeOf<SampleScale[]>();
+      expect(item.scales!.map((k) => [k.width, k.level, k.sizeL0])).toEqual([
+        [64, 0, 64],
+        [32, 1, 64],
+      ]);
+      expect(item.scales![0]!.imageUrl).toBe(item.imageUrl);
+    }
+    const tar = ok(await api.POST('/batches', { body, parseAs: 'arrayBuffer' }));
+    const entries = await untar(Buffer.from(tar));
+    const names = list.items.flatMap((item) => {
+      const m = batchMembers(item, 'png');
+      return [...m.images.flatMap((img, k) => [img, m.masks[k]!]), m.json];
+    });
+    expect([...entries.keys()]).toEqual(names);
+    expect(names.slice(0, 5)).toEqual([
+      '000000.img.0.png',
+      '000000.mask.0.png',
+      '000000.img.1.png',
+      '000000.mask.1.png',
+      '000000.json',
+    ]);
+    expect(batchMembers({ index: 7 }, 'npy')).toEqual({
+      images: ['000007.npy'],
+      masks: ['000007.mask.npy'],
+      json: '000007.json',
+    });
+    const bad = await api.POST('/samples', { body: { classes: ['metastasis'], scales: [...scales, { size: 64 }] } });
+    expect(bad.error).toMatchObject({
+      status: 400,
+      code: 'VALIDATION_FAILED',
+      detail: 'body.scales[2] needs level or mpp',
+    });
+  });
+});
+
 describe('example.ts', () => {
   it('lists slides, samples 8 metastasis patches and saves a batch tar, exit code 0', async () => {
     const out = join(tmp, 'batch.tar');
@@ -187,6 +235,10 @@ export function typeChecks(c: SlidesClient): void {
   void c.POST('/samples', { body: { count: 8 } });
   // @ts-expect-error balance is an enum
   void c.POST('/samples', { body: { classes: ['metastasis'], balance: 'everything' } });
+  // @ts-expect-error a scale needs its size
+  void c.POST('/samples', { body: { classes: ['metastasis'], scales: [{ mpp: 1 }] } });
+  // @ts-expect-error a scale's mpp is a number
+  void c.POST('/batches', { body: { classes: ['metastasis'], scales: [{ mpp: '1', size: 64 }] } });
   // @ts-expect-error limit is a number
   void c.GET('/slides', { params: { query: { limit: '10' } } });
 }

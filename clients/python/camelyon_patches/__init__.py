@@ -6,7 +6,7 @@ rank). PyTorch is optional: it is imported only when PatchDataset is first used.
 """
 from typing import Any
 
-from .client import DEFAULT_TIMEOUT, BatchStreamError, PatchClient, Sample, ServiceError, class_index, decode_image, decode_mask, near
+from .client import DEFAULT_TIMEOUT, BatchStreamError, MultiScaleSample, PatchClient, Sample, ServiceError, class_index, decode_image, decode_mask, near
 from .numpy_iter import iterate_patches
 
 __version__ = "0.1.0"
@@ -14,6 +14,7 @@ __version__ = "0.1.0"
 __all__ = [
     "DEFAULT_TIMEOUT",
     "BatchStreamError",
+    "MultiScaleSample",
     "PatchClient",
     "PatchDataset",
     "Sample",

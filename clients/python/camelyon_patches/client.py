@@ -28,6 +28,7 @@ from PIL import Image
 __all__ = [
     "BatchStreamError",
     "DEFAULT_TIMEOUT",
+    "MultiScaleSample",
     "PatchClient",
     "Sample",
     "ServiceError",
@@ -97,6 +98,30 @@ class Sample(NamedTuple):
     def class_index(self) -> int:
         """The sample's model target: see class_index()."""
         return class_index(self.descriptor)
+
+
+class MultiScaleSample(NamedTuple):
+    """One sample of a request with `scales`: `images[k]` (H_k x W_k x 3 uint8) and `masks[k]`
+    (H_k x W_k uint8 label values) are scale k, in the order the request asked, all centred on the
+    same level-0 point; `descriptor` carries `scales` (each scale's x, y, sizeL0, level, mpp, ...)."""
+
+    images: List[np.ndarray]
+    masks: List[np.ndarray]
+    descriptor: Dict[str, Any]
+
+    @property
+    def index(self) -> int:
+        """Position of the sample in its epoch."""
+        return int(self.descriptor["index"])
+
+    @property
+    def class_index(self) -> int:
+        """The sample's model target (drawn on the first scale): see class_index()."""
+        return class_index(self.descriptor)
+
+
+#: What a batch yields: a Sample, or a MultiScaleSample for a request with `scales`.
+AnySample = Union[Sample, MultiScaleSample]
 
 
 def class_index(descriptor: Dict[str, Any]) -> Any:
@@ -232,9 +257,10 @@ class PatchClient:
         resp = self._request("GET", f"/slides/{quote(slide_id, safe='')}/region", params=params)
         return np.load(io.BytesIO(resp.content), allow_pickle=False)
 
-    def batch(self, **request: Any) -> Iterator[Sample]:
+    def batch(self, **request: Any) -> Iterator[AnySample]:
         """POST /batches: the samples of one shard of an epoch, decoded, in index order, as they
-        stream in (a constant amount of memory whatever the count).
+        stream in (a constant amount of memory whatever the count). With `scales` in the request,
+        each is a MultiScaleSample (one image and one mask per scale), else a Sample.
 
         The request is sent when batch() is called, so a bad request raises ServiceError here;
         the returned iterator raises BatchStreamError if the stream breaks and cannot be resumed.
@@ -244,7 +270,7 @@ class PatchClient:
         resp = self._open_batch(request)
         return self._stream(resp, request)
 
-    def stream(self, **request: Any) -> Iterator[Sample]:
+    def stream(self, **request: Any) -> Iterator[AnySample]:
         """The samples of the request's shard, like batch(), through as many /batches requests
         as the service needs: a shard larger than the service streams at once (413
         BATCH_TOO_LARGE) is cut in two sub-shards, recursively (shard s of S = shards s and
@@ -265,7 +291,7 @@ class PatchClient:
                 return self._in_parts([{**request, "start": start, "limit": half}, {**request, "start": start + half, "limit": size - half}])
         return self._in_parts([{**request, "shard": shard + shards * k, "shards": shards * 2} for k in (0, 1)])
 
-    def _in_parts(self, parts: List[Dict[str, Any]]) -> Iterator[Sample]:
+    def _in_parts(self, parts: List[Dict[str, Any]]) -> Iterator[AnySample]:
         for part in parts:
             yield from self.stream(**part)  # closing this generator closes the stream in use
 
@@ -277,7 +303,7 @@ class PatchClient:
         resp.raw.decode_content = True
         return resp
 
-    def _stream(self, resp: requests.Response, request: Dict[str, Any]) -> Iterator[Sample]:
+    def _stream(self, resp: requests.Response, request: Dict[str, Any]) -> Iterator[AnySample]:
         version = resp.headers.get("X-Dataset-Version")
         expected = _shard_size(request)
         done = set()
@@ -397,7 +423,7 @@ def shard_indices(count: int, shard: int, shards: int, block: int = 1) -> List[i
     return out
 
 
-def read_shard(path: str) -> Iterator[Sample]:
+def read_shard(path: str) -> Iterator[AnySample]:
     """The samples of a WebDataset tar shard written by `npm run export` (or saved from
     POST /batches), decoded like a stream's, in the shard's order."""
     with open(path, "rb") as f:
@@ -406,7 +432,13 @@ def read_shard(path: str) -> Iterator[Sample]:
 
 
 def _complete(parts: Dict[str, bytes]) -> bool:
-    return "json" in parts and any(e in parts for e in MASK_EXTENSIONS) and any(e in parts for e in IMAGE_EXTENSIONS)
+    if "json" not in parts:
+        return False
+    # Multi-scale samples (img.0.jpg, mask.0.png, img.1.jpg, ...) end with their JSON; _decode
+    # checks that every scale the descriptor names came.
+    if any(e.startswith("img.") for e in parts):
+        return True
+    return any(e in parts for e in MASK_EXTENSIONS) and any(e in parts for e in IMAGE_EXTENSIONS)
 
 
 def _sample_members(raw: Any) -> Iterator[Dict[str, bytes]]:
@@ -436,23 +468,38 @@ def _sample_members(raw: Any) -> Iterator[Dict[str, bytes]]:
         raise _EndedEarly(f"the stream ended inside sample {key}")
 
 
-def _decode(parts: Dict[str, bytes], descriptor: Dict[str, Any]) -> Sample:
-    ext = next(e for e in IMAGE_EXTENSIONS if e in parts)
-    mask_ext = next(e for e in MASK_EXTENSIONS if e in parts)
+def _decode(parts: Dict[str, bytes], descriptor: Dict[str, Any]) -> AnySample:
+    if "scales" in descriptor:
+        pairs = [
+            _decode_pair(parts, f"img.{k}.", f"mask.{k}.", (int(sc.get("height", 0)), int(sc.get("width", 0))))
+            for k, sc in enumerate(descriptor["scales"])
+        ]
+        return MultiScaleSample([p[0] for p in pairs], [p[1] for p in pairs], descriptor)
     shape = (int(descriptor.get("height", 0)), int(descriptor.get("width", 0)))
-    if ext == "npy":
-        image = _array(np.load(io.BytesIO(parts[ext]), allow_pickle=False), shape + (3,))
-    elif ext == "raw":
-        image = _array(np.frombuffer(parts[ext], dtype=np.uint8), shape + (3,))
-    else:
-        image = decode_image(parts[ext])
-    if mask_ext == "mask.npy":
-        mask = _array(np.load(io.BytesIO(parts[mask_ext]), allow_pickle=False), shape)
-    elif mask_ext == "mask.raw":
-        mask = _array(np.frombuffer(parts[mask_ext], dtype=np.uint8), shape)
-    else:
-        mask = decode_mask(parts[mask_ext])
+    image, mask = _decode_pair(parts, "", "mask.", shape)
     return Sample(image, mask, descriptor)
+
+
+def _decode_pair(parts: Dict[str, bytes], image_prefix: str, mask_prefix: str, shape: Tuple[int, int]) -> Tuple[np.ndarray, np.ndarray]:
+    """The image and mask members named <image_prefix><ext> and <mask_prefix><ext>, decoded."""
+    ext = next((e for e in IMAGE_EXTENSIONS if image_prefix + e in parts), None)
+    mask_ext = next((e for e in ("png", "npy", "raw") if mask_prefix + e in parts), None)
+    if ext is None or mask_ext is None:
+        raise BatchStreamError(f"a sample lacks its {image_prefix}* or {mask_prefix}* member: it has {sorted(parts)}")
+    data, mask_data = parts[image_prefix + ext], parts[mask_prefix + mask_ext]
+    if ext == "npy":
+        image = _array(np.load(io.BytesIO(data), allow_pickle=False), shape + (3,))
+    elif ext == "raw":
+        image = _array(np.frombuffer(data, dtype=np.uint8), shape + (3,))
+    else:
+        image = decode_image(data)
+    if mask_ext == "npy":
+        mask = _array(np.load(io.BytesIO(mask_data), allow_pickle=False), shape)
+    elif mask_ext == "raw":
+        mask = _array(np.frombuffer(mask_data, dtype=np.uint8), shape)
+    else:
+        mask = decode_mask(mask_data)
+    return image, mask
 
 
 def _array(a: np.ndarray, shape: Tuple[int, ...]) -> np.ndarray:

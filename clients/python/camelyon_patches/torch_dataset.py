@@ -31,7 +31,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 import torch
 from torch.utils.data import IterableDataset, get_worker_info
 
-from .client import DEFAULT_TIMEOUT, PatchClient, Timeout, shard_indices
+from .client import DEFAULT_TIMEOUT, MultiScaleSample, PatchClient, Timeout, shard_indices
 
 __all__ = ["PatchDataset", "distributed_rank", "worker_shard"]
 
@@ -74,6 +74,11 @@ class PatchDataset(IterableDataset):
     loss); descriptor the sample's dict (index, slideId, x, y, class, classValue, fractions, ...).
     With fill_fractions (default) the descriptor's `fractions` names every class of the taxonomy
     (0.0 where absent), so the default collate_fn can batch descriptors.
+
+    With `scales` in the request (several scales around one centre), it yields (images, masks,
+    descriptor) with one tensor per scale in each list, in the order asked (the default collate_fn
+    makes them lists of batched tensors, one per scale); each of the descriptor's `scales` has its
+    fractions filled too.
 
     Call set_epoch(e) before each epoch: every epoch is a new permutation of patches. The epoch is
     held in a shared-memory tensor that workers read each time they start an epoch, so set_epoch
@@ -203,17 +208,22 @@ class PatchDataset(IterableDataset):
         if "count" in request and "start" in request and request["start"] > len(shard_indices(int(request["count"]), request["shard"], request["shards"], self.block_size or 1)):
             return  # this worker's part of the epoch was consumed before the resume
         for sample in client.stream(**request):
-            image = torch.from_numpy(sample.image).permute(2, 0, 1).contiguous()
-            if self.float_images:
-                image = image.to(torch.float32).div_(255.0)
-            mask = torch.from_numpy(sample.mask)
             descriptor = sample.descriptor
             if names is not None:
-                given = descriptor.get("fractions", {})
-                fractions = {n: float(given.get(n, 0.0)) for n in names}
-                fractions.update((n, float(f)) for n, f in given.items() if n not in fractions)
-                descriptor = {**descriptor, "fractions": fractions}
+                descriptor = {**descriptor, "fractions": _filled(descriptor.get("fractions", {}), names)}
+                if "scales" in descriptor:
+                    descriptor["scales"] = [{**sc, "fractions": _filled(sc.get("fractions", {}), names)} for sc in descriptor["scales"]]
+            if isinstance(sample, MultiScaleSample):
+                image: Any = [self._image_tensor(im) for im in sample.images]
+                mask: Any = [torch.from_numpy(m) for m in sample.masks]
+            else:
+                image, mask = self._image_tensor(sample.image), torch.from_numpy(sample.mask)
             yield self.transform(image, mask, descriptor) if self.transform is not None else (image, mask, descriptor)
+
+    def _image_tensor(self, image: Any) -> torch.Tensor:
+        """H x W x 3 uint8 -> C x H x W, float in [0, 1] unless float_images=False."""
+        t = torch.from_numpy(image).permute(2, 0, 1).contiguous()
+        return t.to(torch.float32).div_(255.0) if self.float_images else t
 
     def _process_client(self) -> PatchClient:
         # One session per process: connections must not be shared across fork.
@@ -239,3 +249,10 @@ class PatchDataset(IterableDataset):
             if rank is not None:
                 state["rank"], state["world_size"] = rank
         return state
+
+
+def _filled(given: Dict[str, Any], names: List[str]) -> Dict[str, float]:
+    """Fractions naming every class of the taxonomy (0.0 where absent), so descriptors collate."""
+    fractions = {n: float(given.get(n, 0.0)) for n in names}
+    fractions.update((n, float(f)) for n, f in given.items() if n not in fractions)
+    return fractions
