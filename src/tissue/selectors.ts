@@ -50,6 +50,11 @@ export function tissueMatches(pixel: number, selector: number): boolean {
   return pixel === TISSUE_UNLABELLED || pixel === TISSUE_LABELLED;
 }
 
+/** Whether one raster pixel (tissue raster for tissue selectors, label raster for classes) is selected. */
+export function selects(pixel: number, selector: number): boolean {
+  return isTissueValue(selector) ? tissueMatches(pixel, selector) : pixel === selector;
+}
+
 /** Pixels a selector counts in a 256-entry histogram of the tissue raster (or of the label raster for classes). */
 export function selectedCount(hist: ArrayLike<number>, selector: number): number {
   if (selector === UNLABELLED_TISSUE_VALUE) return hist[TISSUE_UNLABELLED]!;
@@ -60,9 +65,8 @@ export function selectedCount(hist: ArrayLike<number>, selector: number): number
 /** Index of the k-th (0-based) pixel the selector matches, or -1 (kthOfValue for classes). */
 export function kthSelected(values: Uint8Array, selector: number, k: number): number {
   let seen = 0;
-  const tissue = isTissueValue(selector);
   for (let i = 0; i < values.length; i++) {
-    if (tissue ? tissueMatches(values[i]!, selector) : values[i] === selector) {
+    if (selects(values[i]!, selector)) {
       if (seen === k) return i;
       seen++;
     }
