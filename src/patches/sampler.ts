@@ -387,9 +387,9 @@ function tryPosition(
   const cy = (clip.y + Math.floor(at / clip.width) + rnd()) * D;
   const sizeL0 = spec.sizeL0(b.slide);
   // Snap to the label grid so the patch covers whole label pixels: fractions are then exact.
-  // (A tissue bucket snaps to the label grid too when the slide has labels: its class fractions stay exact.)
-  const labels = labelRaster(b.slide);
-  const snap = labels?.downsample ?? D;
+  // A tissue bucket snaps to the label grid too when the slide has labels (its class fractions stay
+  // exact), to whole level-0 pixels when it has none.
+  const snap = labelRaster(b.slide)?.downsample ?? 1;
   const x = Math.round((cx - sizeL0 / 2) / snap) * snap;
   const y = Math.round((cy - sizeL0 / 2) / snap) * snap;
   if (x < 0 || y < 0 || x + sizeL0 > b.slide.width || y + sizeL0 > b.slide.height) return null;
