@@ -167,6 +167,22 @@ export function components(
   }
 }
 
+/**
+ * Closing (dilate, then erode) with a square of radius r, on the image padded by r pixels of glass:
+ * tissue near the border neither grows to it nor is eaten by it.
+ */
+export function close(mask: Uint8Array, width: number, height: number, r: number): Uint8Array {
+  if (r <= 0) return mask.slice();
+  const pw = width + 2 * r;
+  const ph = height + 2 * r;
+  const padded = new Uint8Array(pw * ph);
+  for (let j = 0; j < height; j++) padded.set(mask.subarray(j * width, (j + 1) * width), (j + r) * pw + r);
+  const closed = morph(morph(padded, pw, ph, r, true), pw, ph, r, false);
+  const out = new Uint8Array(width * height);
+  for (let j = 0; j < height; j++) out.set(closed.subarray((j + r) * pw + r, (j + r) * pw + r + width), j * width);
+  return out;
+}
+
 /** Fills every glass component that does not touch the border (a hole in tissue). */
 export function fillHoles(mask: Uint8Array, width: number, height: number): Uint8Array {
   const out = mask.slice();
@@ -207,7 +223,7 @@ export function detectTissue(img: RgbImage, opts: TissueOptions): TissueResult {
   for (let p = 0; p < n; p++) mask[p] = !ink[p] && sat[p]! > threshold ? 1 : 0;
   const um = opts.umPerPixel ?? 8;
   const r = Math.round(CLOSE_UM / um / 2);
-  mask = morph(morph(mask, width, height, r, true), width, height, r, false);
+  mask = close(mask, width, height, r);
   mask = fillHoles(mask, width, height);
   for (let p = 0; p < n; p++) if (ink[p]) mask[p] = 0;
   mask = dropSpecks(mask, width, height, Math.max(1, Math.round(MIN_OBJECT_UM2 / (um * um))));
