@@ -94,7 +94,17 @@ export function createIndexWriter(db: Db): IndexWriter {
     const t = b.tissue;
     if (t) {
       const tg = t.geometry;
-      insTissue.run(id, tg.downsample, tg.width, tg.height, tg.levels, t.threshold, t.inkPx, t.tissuePx, t.unlabelledPx);
+      insTissue.run(
+        id,
+        tg.downsample,
+        tg.width,
+        tg.height,
+        tg.levels,
+        t.threshold,
+        t.inkPx,
+        t.tissuePx,
+        t.unlabelledPx,
+      );
       for (const x of t.tiles) insTissueTile.run(id, x.level, x.ty, x.tx, x.uniform, x.data);
       for (const c of t.counts) insTissueCount.run(id, c.value, c.ty, c.tx, c.count);
     }

@@ -348,7 +348,8 @@ function drawPatch(
     const d = tryPosition(g, spec, inRegion, bucket, u, rnd, i);
     if (d) return d;
   }
-  const name = tissueSelectorName(own.value) ?? g.taxonomy.find((c) => c.value === own.value)?.name ?? String(own.value);
+  const name =
+    tissueSelectorName(own.value) ?? g.taxonomy.find((c) => c.value === own.value)?.name ?? String(own.value);
   throw new AppError(
     422,
     'NO_QUALIFYING_PATCH',

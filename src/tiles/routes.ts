@@ -82,7 +82,11 @@ export function tileRoutes(deps: TileRouteDeps): Router {
     const style = enumParam(req, 'style', 'raw', ['raw', 'color'] as const);
     const layer = enumParam(req, 'layer', 'labels', ['labels', 'tissue'] as const);
     if (layer === 'tissue' && req.query.classes !== undefined)
-      throw new AppError(400, 'INVALID_PARAMETER', 'classes applies to layer=labels only; the tissue layer has one value');
+      throw new AppError(
+        400,
+        'INVALID_PARAMETER',
+        'classes applies to layer=labels only; the tissue layer has one value',
+      );
     const palette = style === 'color' ? (layer === 'tissue' ? tissueOverlay(req) : overlay(req, g)) : null;
     if (style === 'raw' && (req.query.classes !== undefined || req.query.opacity !== undefined)) {
       throw new AppError(

@@ -155,7 +155,12 @@ export function components(
       const x = p % width;
       const y = (p - x) / width;
       if (x === 0 || y === 0 || x === width - 1 || y === height - 1) border = true;
-      const next = [x > 0 ? p - 1 : -1, x < width - 1 ? p + 1 : -1, y > 0 ? p - width : -1, y < height - 1 ? p + width : -1];
+      const next = [
+        x > 0 ? p - 1 : -1,
+        x < width - 1 ? p + 1 : -1,
+        y > 0 ? p - width : -1,
+        y < height - 1 ? p + width : -1,
+      ];
       for (const q of next) {
         if (q >= 0 && !seen[q] && mask[q] === value) {
           seen[q] = 1;

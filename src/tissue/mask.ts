@@ -26,7 +26,14 @@ export function tissueMask(
 ): Uint8Array {
   const raster = g.tissue.require(s, field);
   const sampling = labelResampling(raster, l0X, l0Y, l0PerPixel, outW, outH, l0PerPixelY);
-  const region = g.tissue.reader.region(raster, sampling.level, sampling.x, sampling.y, sampling.width, sampling.height);
+  const region = g.tissue.reader.region(
+    raster,
+    sampling.level,
+    sampling.x,
+    sampling.y,
+    sampling.width,
+    sampling.height,
+  );
   const values = resampleLabels(region, sampling);
   for (let i = 0; i < values.length; i++) values[i] = values[i] === 0 ? 0 : 1;
   return values;

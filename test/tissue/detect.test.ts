@@ -110,7 +110,10 @@ describe('detectTissue', () => {
     S: [180, 90, 170],
   };
   const img = new Uint8Array(w * h * 3);
-  layout.join('').split('').forEach((c, i) => img.set(colour[c]!, i * 3));
+  layout
+    .join('')
+    .split('')
+    .forEach((c, i) => img.set(colour[c]!, i * 3));
 
   it('finds the stained block, fills its hole, drops the speck, calls the pen out', () => {
     // At 32 um/px the closing radius rounds to 0 and the minimum object is 10 px.
