@@ -85,7 +85,10 @@ export function hasGrid(g: Generation, s: SlideRow): boolean {
   return labelRaster(s) !== null || g.tissue.raster(s) !== null;
 }
 
-/** Rows of one slide, cell by cell (y, then x): [slideId, x, y, sizeL0, ...fractions, labelled, tissue, unlabelled-tissue, majority]. */
+/**
+ * Rows of one slide, cell by cell (y, then x):
+ * [slideId, x, y, sizeL0, ...fractions, labelled, tissue, unlabelled-tissue, majority].
+ */
 export function* slideRows(g: Generation, s: SlideRow, p: GridParams): Generator<Array<string | number | null>> {
   const scale = cellScale(g, s, p);
   if (!hasGrid(g, s) || scale instanceof AppError) return;
