@@ -91,6 +91,12 @@ export async function readLevelResized(path: string, page: number, width: number
   });
 }
 
+/** Raw interleaved pixels as a palette PNG (figures: the tissue outline in docs/). */
+export async function encodeRawPng(data: Uint8Array, width: number, height: number, channels: 3 | 4): Promise<Buffer> {
+  // A palette keeps a photo-like figure small (a quarter of the bytes); the outline stays legible.
+  return sharp(data, { raw: { width, height, channels } }).png({ palette: true, quality: 90 }).toBuffer();
+}
+
 /** A label or colour mask image, decoded whole (first page of a TIFF = its largest level). */
 /** What a mask's header says, before any pixel is decoded. */
 export interface MaskHeader {
