@@ -102,74 +102,92 @@ export function otsuThreshold(hist: ArrayLike<number>): number {
   return best;
 }
 
-/** Square structuring element of radius r: max (dilate) or min (erode) over (2r + 1)^2, separably. */
-export function morph(mask: Uint8Array, width: number, height: number, r: number, dilate: boolean): Uint8Array {
-  if (r <= 0) return mask.slice();
-  const pass = (src: Uint8Array, horizontal: boolean): Uint8Array => {
-    const out = new Uint8Array(src.length);
-    const [n, m] = horizontal ? [height, width] : [width, height];
-    for (let a = 0; a < n; a++) {
-      for (let b = 0; b < m; b++) {
-        // Outside the image counts as glass for dilation, as tissue for erosion (no edge erosion).
-        let v = dilate ? 0 : 1;
-        for (let k = Math.max(0, b - r); k <= Math.min(m - 1, b + r); k++) {
-          const p = horizontal ? src[a * width + k]! : src[k * width + a]!;
-          if (dilate ? p === 1 : p === 0) {
-            v = dilate ? 1 : 0;
-            break;
-          }
-        }
-        out[horizontal ? a * width + b : b * width + a] = v;
-      }
-    }
-    return out;
-  };
-  return pass(pass(mask, true), false);
+/**
+ * Binary dilation along one line of n pixels (start, step): a pixel becomes 1 when a 1 lies within
+ * r of it. Two scans (distance to the last 1 before, to the next 1 after): O(n) whatever r is.
+ */
+function dilateLine(src: Uint8Array, out: Uint8Array, start: number, step: number, n: number, r: number): void {
+  let last = -Infinity;
+  for (let i = 0, p = start; i < n; i++, p += step) {
+    if (src[p]) last = i;
+    out[p] = i - last <= r ? 1 : 0;
+  }
+  let next = Infinity;
+  for (let i = n - 1, p = start + (n - 1) * step; i >= 0; i--, p -= step) {
+    if (src[p]) next = i;
+    if (next - i <= r) out[p] = 1;
+  }
 }
 
 /**
- * Connected components (4-connected) of pixels equal to `value`; calls `visit` with each
- * component's pixel indices (a shared buffer: valid during the call) and whether it touches the image border.
+ * Square structuring element of radius r: dilation (outside the image is glass), or erosion (the
+ * dual: outside counts as tissue, so erosion alone never eats the image border). Separable.
+ */
+export function morph(mask: Uint8Array, width: number, height: number, r: number, dilate: boolean): Uint8Array {
+  if (r <= 0) return mask.slice();
+  const src = dilate ? mask : mask.map((v) => (v ? 0 : 1));
+  const rows = new Uint8Array(src.length);
+  for (let j = 0; j < height; j++) dilateLine(src, rows, j * width, 1, width, r);
+  // Vertically, OR whole rows (contiguous memory): a column walk misses the cache on every pixel.
+  const out = new Uint8Array(src.length);
+  for (let j = 0; j < height; j++) {
+    const dst = out.subarray(j * width, (j + 1) * width);
+    for (let k = Math.max(0, j - r); k <= Math.min(height - 1, j + r); k++) {
+      const row = rows.subarray(k * width, (k + 1) * width);
+      for (let i = 0; i < width; i++) dst[i] = dst[i]! | row[i]!;
+    }
+  }
+  if (!dilate) for (let p = 0; p < out.length; p++) out[p] = out[p] ? 0 : 1;
+  return out;
+}
+
+/** Root of a union-find forest (with path halving). */
+function find(parent: Int32Array, i: number): number {
+  while (parent[i] !== i) {
+    parent[i] = parent[parent[i]!]!;
+    i = parent[i]!;
+  }
+  return i;
+}
+
+/**
+ * Connected components (4-connected) of pixels equal to `value`, by one union-find pass in
+ * raster order: for each pixel its component's root (-1 for other pixels), and per root the
+ * component's size and whether it touches the image border.
  */
 export function components(
   mask: Uint8Array,
   width: number,
   height: number,
   value: number,
-  visit: (pixels: Int32Array, count: number, border: boolean) => void,
-): void {
-  const seen = new Uint8Array(mask.length);
-  const stack = new Int32Array(mask.length);
-  // One buffer for every component: visit must not keep it.
-  const pixels = new Int32Array(mask.length);
-  for (let start = 0; start < mask.length; start++) {
-    if (seen[start] || mask[start] !== value) continue;
-    let top = 0;
-    let count = 0;
-    let border = false;
-    stack[top++] = start;
-    seen[start] = 1;
-    while (top > 0) {
-      const p = stack[--top]!;
-      pixels[count++] = p;
-      const x = p % width;
-      const y = (p - x) / width;
-      if (x === 0 || y === 0 || x === width - 1 || y === height - 1) border = true;
-      const next = [
-        x > 0 ? p - 1 : -1,
-        x < width - 1 ? p + 1 : -1,
-        y > 0 ? p - width : -1,
-        y < height - 1 ? p + width : -1,
-      ];
-      for (const q of next) {
-        if (q >= 0 && !seen[q] && mask[q] === value) {
-          seen[q] = 1;
-          stack[top++] = q;
-        }
+): { root: Int32Array; size: Int32Array; border: Uint8Array } {
+  const n = mask.length;
+  const parent = new Int32Array(n).fill(-1);
+  for (let j = 0, p = 0; j < height; j++) {
+    for (let i = 0; i < width; i++, p++) {
+      if (mask[p] !== value) continue;
+      // Joined to the run on the left (its root), then merged with the component above.
+      parent[p] = i > 0 && parent[p - 1]! >= 0 ? parent[p - 1]! : p;
+      if (j > 0 && parent[p - width]! >= 0) {
+        const a = find(parent, p - width);
+        const b = find(parent, p);
+        if (a !== b) parent[Math.max(a, b)] = Math.min(a, b);
+        parent[p] = Math.min(a, b);
       }
     }
-    visit(pixels, count, border);
   }
+  const size = new Int32Array(n);
+  const border = new Uint8Array(n);
+  for (let j = 0, p = 0; j < height; j++) {
+    for (let i = 0; i < width; i++, p++) {
+      if (parent[p]! < 0) continue;
+      const r = find(parent, p);
+      parent[p] = r;
+      size[r]!++;
+      if (i === 0 || i === width - 1 || j === 0 || j === height - 1) border[r] = 1;
+    }
+  }
+  return { root: parent, size, border };
 }
 
 /**
@@ -190,19 +208,17 @@ export function close(mask: Uint8Array, width: number, height: number, r: number
 
 /** Fills every glass component that does not touch the border (a hole in tissue). */
 export function fillHoles(mask: Uint8Array, width: number, height: number): Uint8Array {
+  const { root, border } = components(mask, width, height, 0);
   const out = mask.slice();
-  components(mask, width, height, 0, (px, n, border) => {
-    if (!border) for (let i = 0; i < n; i++) out[px[i]!] = 1;
-  });
+  for (let p = 0; p < out.length; p++) if (root[p]! >= 0 && !border[root[p]!]) out[p] = 1;
   return out;
 }
 
 /** Drops tissue components of fewer than `minPx` pixels. */
 export function dropSpecks(mask: Uint8Array, width: number, height: number, minPx: number): Uint8Array {
+  const { root, size } = components(mask, width, height, 1);
   const out = mask.slice();
-  components(mask, width, height, 1, (px, n) => {
-    if (n < minPx) for (let i = 0; i < n; i++) out[px[i]!] = 0;
-  });
+  for (let p = 0; p < out.length; p++) if (root[p]! >= 0 && size[root[p]!]! < minPx) out[p] = 0;
   return out;
 }
 
