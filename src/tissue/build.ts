@@ -8,7 +8,7 @@
  * under its centre has a class: the same nearest-neighbour rule the mask tiles use.
  */
 import { deflateRawSync } from 'node:zlib';
-import { readLevelResized } from '../imaging/sharp.js';
+import { readLevelRaw, readLevelResized } from '../imaging/sharp.js';
 import { createPyramidBuilder, rasterGeometry, type RasterGeometry } from '../labels/raster.js';
 import type { SlideLevel, SlideStructure } from '../slides/structure.js';
 import { detectTissue } from './detect.js';
@@ -53,10 +53,16 @@ export function tissueLevel(levels: readonly SlideLevel[], downsample: number): 
 }
 
 export async function detectSlideTissue(path: string, s: SlideStructure): Promise<TissueBuild> {
-  const ds = tissueDownsample(s);
+  const target = tissueDownsample(s);
+  const level = tissueLevel(s.levels, target);
+  // A stored level within 10% of the target is taken as it is (Camelyon16's 32x for 7.9 um/px):
+  // no resampling, which cost as much as the detection itself on a Camelyon16-size slide.
+  const ds = level.downsample >= target / 1.1 ? level.downsample : target;
   const geometry = rasterGeometry(s.width, s.height, ds);
-  const level = tissueLevel(s.levels, ds);
-  const img = await readLevelResized(path, level.ifd, geometry.width, geometry.height);
+  const same = level.width === geometry.width && level.height === geometry.height;
+  const img = same
+    ? await readLevelRaw(path, level.ifd, Math.max(level.width, level.height))
+    : await readLevelResized(path, level.ifd, geometry.width, geometry.height);
   const r = detectTissue(img, { umPerPixel: s.mppX ? ds * s.mppX : null });
   return { geometry, mask: r.mask, threshold: r.threshold, inkPx: r.inkPx };
 }
