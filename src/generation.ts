@@ -9,11 +9,14 @@ import type { TaxonomyClass } from './dataset/taxonomy.js';
 import { AppError } from './errors.js';
 import { SLIDE_ID_PATTERN } from './indexer/scan.js';
 import { createLabelReader, type LabelReader } from './labels/reader.js';
+import { createTissueIndex, type TissueIndex } from './tissue/index.js';
 
 export interface Generation {
   db: Db;
   catalogue: CatalogueRepo;
   labels: LabelReader;
+  /** Detected tissue (src/tissue). */
+  tissue: TissueIndex;
   taxonomy: TaxonomyClass[];
   datasetVersion: string;
   /** The slide, or a 404 problem. */
@@ -49,6 +52,8 @@ function isFileError(e: unknown): boolean {
 export function createGeneration(db: Db, dataDir: string, labelCacheBytes: number): Generation {
   const catalogue = createCatalogueRepo(db);
   const labels = createLabelReader(db, labelCacheBytes);
+  // Tissue rasters are ~8 um/px, far smaller than label rasters: a small share of the label cache.
+  const tissue = createTissueIndex(db, Math.max(1, Math.floor(labelCacheBytes / 8)));
   // Slide rows are read on every tile request: keep the ones that exist for this generation
   // (only those, so requests for made-up ids cannot grow the map).
   const rows = new Map<string, SlideRow>();
@@ -78,6 +83,7 @@ export function createGeneration(db: Db, dataDir: string, labelCacheBytes: numbe
     db,
     catalogue,
     labels,
+    tissue,
     taxonomy,
     datasetVersion,
     slide,

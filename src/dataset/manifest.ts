@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { Ajv } from 'ajv';
 import { invalidInput } from '../errors.js';
 import defaultTaxonomy from './default-taxonomy.json' with { type: 'json' };
+import { TISSUE_SELECTORS } from '../tissue/selectors.js';
 import { parseHexColor, type TaxonomyClass } from './taxonomy.js';
 
 export type LabelFormat = 'asap-xml' | 'geojson' | 'label-mask' | 'color-mask';
@@ -204,6 +205,14 @@ function checkTaxonomy(taxonomy: TaxonomyClass[]): void {
   if (v !== undefined) throw invalidInput('MANIFEST_INVALID', `taxonomy value ${v} is declared twice`);
   const n = dup(taxonomy.map((c) => c.name.toLowerCase()));
   if (n !== undefined) throw invalidInput('MANIFEST_INVALID', `taxonomy class "${n}" is declared twice`);
+  const builtin = taxonomy.find((c) =>
+    [c.name, c.category ?? ''].some((x) => TISSUE_SELECTORS[x.trim().toLowerCase()] !== undefined),
+  );
+  if (builtin)
+    throw invalidInput(
+      'MANIFEST_INVALID',
+      `taxonomy class "${builtin.name}"${builtin.category ? ` (category "${builtin.category}")` : ''}: "tissue" and "unlabelled-tissue" are built-in selectors of the detected tissue, not class or category names: rename it`,
+    );
   const zero = taxonomy.find((c) => c.value === 0);
   if (zero && zero.category !== null)
     throw invalidInput('MANIFEST_INVALID', 'value 0 means unlabelled and cannot have a category');

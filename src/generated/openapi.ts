@@ -265,6 +265,9 @@ export interface paths {
          *     `style=color`: indexed PNG in the class colours, transparent where unlabelled or where a
          *     class is not in `classes`, with alpha `opacity`. Pixels take the label under their centre
          *     (nearest / mode-reduced levels): values never blend.
+         *     `layer=tissue`: the tissue detected at ingest instead of the labels (raw: 1 = tissue,
+         *     0 = glass or pen ink; color: tissue in green at `opacity`); `classes` does not apply. A
+         *     slide indexed before tissue detection existed answers 409 `TISSUE_NOT_INDEXED`.
          */
         get: operations["getMaskTile"];
         put?: never;
@@ -286,7 +289,9 @@ export interface paths {
          * Pixels or labels of a rectangle (a training patch)
          * @description `x`, `y`: top-left in level-0 pixels; `width`, `height`: output pixels at `level` (a slide
          *     level) or at `mpp` (resampled from the nearest finer level). `layer=mask` returns the
-         *     label values under the same rectangle, losslessly (png, raw or npy). `raw` bodies carry
+         *     label values under the same rectangle, losslessly (png, raw or npy); `layer=tissue` the
+         *     tissue detected at ingest on the same grid (1 = tissue, 0 = glass or pen ink; 409
+         *     `TISSUE_NOT_INDEXED` for a slide indexed before tissue detection existed). `raw` bodies carry
          *     their shape in `X-Array-Shape` (height,width,channels) and `X-Array-Dtype: uint8`.
          *     The rectangle may reach over any edge of the slide, negative `x`/`y` included (a patch
          *     centred near the top-left corner): pixels off the slide are white glass (255, 255, 255)
@@ -388,7 +393,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Patch-level label table of every labelled slide that serves the resolution, streamed */
+        /** Patch-level label table of every slide with labels or tissue that serves the resolution, streamed */
         get: operations["getGrid"];
         put?: never;
         post?: never;
@@ -578,10 +583,18 @@ export interface components {
                 }[];
             } | null;
         };
-        /** @description A class name, a class value, or a category name. */
+        /**
+         * @description A class name, a class value, or a category name; or one of the built-in selectors of the
+         *     tissue detected at ingest: `tissue` (tissue, labelled or not) and `unlabelled-tissue`
+         *     (tissue no class covers: negatives from Camelyon16's normal slides). The built-ins are not
+         *     taxonomy classes (a taxonomy may not use their names); where a request names one, slides
+         *     without any label file take part, descriptors' `fractions` carry `tissue` and
+         *     `unlabelled-tissue`, and a slide indexed before tissue detection is a 409
+         *     `TISSUE_NOT_INDEXED` naming the field.
+         */
         Selector: string | number;
         SampleRequest: {
-            /** @description Classes to draw patches for (names, values or categories). */
+            /** @description Classes to draw patches for (names, values or categories, or tissue / unlabelled-tissue). */
             classes: components["schemas"]["Selector"][];
             /** @description Relative frequency per entry of `classes` (after categories expand, per class). */
             weights?: number[];
@@ -617,7 +630,7 @@ export interface components {
                     type: "Polygon" | "MultiPolygon";
                     coordinates: unknown[];
                 };
-                /** @description Classes or categories (or "labelled") the patch must lie in, by at least withinFraction. */
+                /** @description Classes or categories (or "labelled", "tissue", "unlabelled-tissue") the patch must lie in, by at least withinFraction (their fractions summed). */
                 within?: components["schemas"]["Selector"][];
                 /** @default 1 */
                 withinFraction?: number;
@@ -752,7 +765,7 @@ export interface components {
             sizeL0: number;
             /** @description The class the patch was drawn for. */
             class: string;
-            /** @description Its value in the taxonomy (the values of the masks), not a model index. */
+            /** @description Its value in the taxonomy (the values of the masks), not a model index; 256 for tissue, 257 for unlabelled-tissue (no mask value). */
             classValue: number;
             /**
              * @description A model index for the class: the position in the request's `classes` of the first
@@ -761,7 +774,11 @@ export interface components {
              *     `classes: [adipose, diagnostic]`, adipose patches have 0 and metastasis patches 1.
              */
             classIndex: number;
-            /** @description Share of the patch per class name (label pixels whose centre lies in the patch). */
+            /**
+             * @description Share of the patch per class name (label pixels whose centre lies in the patch); with
+             *     a tissue selector in the request also `tissue` and `unlabelled-tissue` (tissue raster
+             *     pixels, ~8 um/px, whose centre lies in the patch).
+             */
             fractions: {
                 [key: string]: number;
             };
@@ -1524,6 +1541,8 @@ export interface operations {
                 /** @description Pixels added to each interior tile edge (less than half the tile size). */
                 overlap?: components["parameters"]["Overlap"];
                 style?: "raw" | "color";
+                /** @description labels (the label raster) or tissue (the detected tissue). */
+                layer?: "labels" | "tissue";
                 /** @description style=color only. Classes (names, values or categories) to show; default all. */
                 classes?: string[];
                 /** @description style=color only. */
@@ -1560,6 +1579,7 @@ export interface operations {
             };
             400: components["responses"]["Problem"];
             404: components["responses"]["Problem"];
+            409: components["responses"]["Problem"];
         };
     };
     getRegion: {
@@ -1571,7 +1591,7 @@ export interface operations {
                 height: number;
                 level?: number;
                 mpp?: number;
-                layer?: "image" | "mask";
+                layer?: "image" | "mask" | "tissue";
                 format?: "jpeg" | "png" | "webp" | "raw" | "npy";
                 quality?: number;
             };
@@ -1698,8 +1718,11 @@ export interface operations {
             /**
              * @description One row per cell: slideId, x, y (level-0 top-left), sizeL0, one column per class name
              *     with its fraction of the cell (the same numbers /samples reports for that rectangle),
-             *     labelled (1 - the unlabelled fraction) and majority (the class holding more than half
-             *     of the cell, or empty). CSV and JSON (an array of row objects) are streamed.
+             *     labelled (1 - the unlabelled fraction), tissue and unlabelled-tissue (the share of the
+             *     cell that is detected tissue, and tissue no label covers, as /samples reports them;
+             *     empty/null for a slide indexed before tissue detection) and majority (the class
+             *     holding more than half of the cell, or empty). Slides without labels have rows when
+             *     they have tissue. CSV and JSON (an array of row objects) are streamed.
              */
             200: {
                 headers: {
@@ -1770,8 +1793,11 @@ export interface operations {
             /**
              * @description One row per cell: slideId, x, y (level-0 top-left), sizeL0, one column per class name
              *     with its fraction of the cell (the same numbers /samples reports for that rectangle),
-             *     labelled (1 - the unlabelled fraction) and majority (the class holding more than half
-             *     of the cell, or empty). CSV and JSON (an array of row objects) are streamed.
+             *     labelled (1 - the unlabelled fraction), tissue and unlabelled-tissue (the share of the
+             *     cell that is detected tissue, and tissue no label covers, as /samples reports them;
+             *     empty/null for a slide indexed before tissue detection) and majority (the class
+             *     holding more than half of the cell, or empty). Slides without labels have rows when
+             *     they have tissue. CSV and JSON (an array of row objects) are streamed.
              */
             200: {
                 headers: {

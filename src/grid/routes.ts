@@ -8,7 +8,7 @@ import { enumParam, intParam, numberParam } from '../http/params.js';
 import { labelRaster } from '../labels/slide-raster.js';
 import { IMMUTABLE_CACHE, notModified } from '../http/cache.js';
 import { defaultOutlineLevel, labelFeatures } from './outline.js';
-import { cellScale, sendGrid, type GridFormat, type GridParams } from './table.js';
+import { cellScale, hasGrid, sendGrid, type GridFormat, type GridParams } from './table.js';
 
 export interface GridRouteDeps {
   current(): Generation;
@@ -24,7 +24,8 @@ export function gridRoutes(deps: GridRouteDeps): Router {
     const s = g.readableSlide(req.params.slideId);
     const p = gridParams(req, true);
     const format = enumParam(req, 'format', 'csv', FORMATS);
-    if (!labelRaster(s)) throw new AppError(422, 'SLIDE_UNLABELLED', `slide "${s.id}" has no labels`);
+    if (!hasGrid(g, s))
+      throw new AppError(422, 'SLIDE_UNLABELLED', `slide "${s.id}" has no labels and no detected tissue`);
     const scale = cellScale(g, s, p);
     if (scale instanceof AppError) throw scale;
     await sendGrid(res, g, [s], p, format, `${s.id}-grid`);
@@ -45,10 +46,10 @@ export function gridRoutes(deps: GridRouteDeps): Router {
     const g = deps.current();
     const p = gridParams(req, false);
     const format = enumParam(req, 'format', 'csv', FORMATS);
-    // Every labelled slide that serves the resolution (as /samples chooses them).
+    // Every slide with labels or tissue that serves the resolution.
     const slides = g.catalogue
       .listSlides({ classValues: null, status: 'ok', limit: g.catalogue.slideCount(), offset: 0 })
-      .rows.filter((s) => labelRaster(s) !== null && !(cellScale(g, s, p) instanceof AppError));
+      .rows.filter((s) => hasGrid(g, s) && !(cellScale(g, s, p) instanceof AppError));
     await sendGrid(res, g, slides, p, format, `grid-${g.datasetVersion}`);
   });
   return r;

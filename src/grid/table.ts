@@ -10,7 +10,8 @@ import type { SlideRow } from '../catalogue/repo.js';
 import { AppError } from '../errors.js';
 import type { Generation } from '../generation.js';
 import { labelRaster } from '../labels/slide-raster.js';
-import { patchFractions } from '../patches/sampler.js';
+import { descriptorFractions } from '../patches/sampler.js';
+import { TISSUE_VALUE, UNLABELLED_TISSUE_VALUE } from '../tissue/selectors.js';
 import { gridCells, majorityOf, type Rect } from './cells.js';
 
 export type GridFormat = 'csv' | 'json' | 'parquet';
@@ -61,21 +62,43 @@ export function cellScale(g: Generation, s: SlideRow, p: GridParams): { sizeL0: 
   return { sizeL0: p.size * l0PerPixel, strideL0: p.stride * l0PerPixel };
 }
 
-/** Column names: the cell, one per class of the taxonomy, the labelled share and the majority class. */
+/**
+ * Column names: the cell, one per class of the taxonomy, the labelled share, the detected tissue's
+ * share and its unlabelled part (empty for a slide indexed before tissue detection), the majority class.
+ */
 export function gridColumns(g: Generation): string[] {
-  return ['slideId', 'x', 'y', 'sizeL0', ...g.taxonomy.map((c) => c.name), 'labelled', 'majority'];
+  return [
+    'slideId',
+    'x',
+    'y',
+    'sizeL0',
+    ...g.taxonomy.map((c) => c.name),
+    'labelled',
+    'tissue',
+    'unlabelled-tissue',
+    'majority',
+  ];
 }
 
-/** Rows of one slide, cell by cell (y, then x): [slideId, x, y, sizeL0, ...fractions, labelled, majority]. */
-export function* slideRows(g: Generation, s: SlideRow, p: GridParams): Generator<Array<string | number>> {
-  const raster = labelRaster(s);
+/** A slide has grid rows when it has labels or tissue. */
+export function hasGrid(g: Generation, s: SlideRow): boolean {
+  return labelRaster(s) !== null || g.tissue.raster(s) !== null;
+}
+
+/**
+ * Rows of one slide, cell by cell (y, then x):
+ * [slideId, x, y, sizeL0, ...fractions, labelled, tissue, unlabelled-tissue, majority].
+ */
+export function* slideRows(g: Generation, s: SlideRow, p: GridParams): Generator<Array<string | number | null>> {
   const scale = cellScale(g, s, p);
-  if (!raster || scale instanceof AppError) return;
+  if (!hasGrid(g, s) || scale instanceof AppError) return;
+  const tissue = g.tissue.raster(s) !== null;
   const { xs, ys } = gridCells(s, p.rect, scale.sizeL0, scale.strideL0);
   const name = new Map(g.taxonomy.map((c) => [c.value, c.name]));
   for (const y of ys) {
     for (const x of xs) {
-      const f = patchFractions(g, raster, x, y, scale.sizeL0);
+      // The very fractions /samples reports for this rectangle (with tissue: the sampler's own function).
+      const f = descriptorFractions(g, { tissue }, s, x, y, scale.sizeL0);
       const m = majorityOf(f, 0);
       yield [
         s.id,
@@ -84,6 +107,8 @@ export function* slideRows(g: Generation, s: SlideRow, p: GridParams): Generator
         scale.sizeL0,
         ...g.taxonomy.map((c) => f.get(c.value) ?? 0),
         1 - (f.get(0) ?? 0),
+        tissue ? f.get(TISSUE_VALUE)! : null,
+        tissue ? f.get(UNLABELLED_TISSUE_VALUE)! : null,
         m === null ? '' : (name.get(m) ?? String(m)),
       ];
     }
@@ -95,7 +120,7 @@ export function countRows(g: Generation, slides: SlideRow[], p: GridParams): num
   let n = 0;
   for (const s of slides) {
     const scale = cellScale(g, s, p);
-    if (scale instanceof AppError || !labelRaster(s)) continue;
+    if (scale instanceof AppError || !hasGrid(g, s)) continue;
     const { xs, ys } = gridCells(s, p.rect, scale.sizeL0, scale.strideL0);
     n += xs.length * ys.length;
   }
@@ -131,7 +156,8 @@ export async function sendGrid(
   }
   let gone = false;
   res.on('close', () => (gone = !res.writableFinished));
-  const line = format === 'csv' ? (r: Array<string | number>) => `${r.map(csvField).join(',')}\n` : jsonRow(columns);
+  const line =
+    format === 'csv' ? (r: Array<string | number | null>) => `${r.map(csvField).join(',')}\n` : jsonRow(columns);
   let chunk: string[] = [format === 'csv' ? `${columns.map(csvField).join(',')}\n` : '['];
   let first = true;
   for (const s of slides) {
@@ -152,7 +178,7 @@ export async function sendGrid(
 }
 
 function parquetTable(g: Generation, slides: SlideRow[], p: GridParams, columns: string[]): ArrayBuffer {
-  const data: Array<Array<string | number>> = columns.map(() => []);
+  const data: Array<Array<string | number | null>> = columns.map(() => []);
   for (const s of slides) for (const r of slideRows(g, s, p)) r.forEach((v, i) => data[i]!.push(v));
   const types = columns.map(
     (c, i) =>
@@ -163,17 +189,17 @@ function parquetTable(g: Generation, slides: SlideRow[], p: GridParams, columns:
     columnData: columns.map((name, i) => ({
       name,
       type: types[i]!,
-      data: types[i] === 'INT64' ? data[i]!.map((v) => BigInt(v)) : data[i]!,
+      data: types[i] === 'INT64' ? data[i]!.map((v) => BigInt(v!)) : data[i]!,
     })),
   });
 }
 
 /** RFC 4180: quote a field holding a comma, quote or line break. Numbers print shortest round-trip (exact). */
-function csvField(v: string | number): string {
-  const s = String(v);
+function csvField(v: string | number | null): string {
+  const s = v === null ? '' : String(v);
   return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
-function jsonRow(columns: string[]): (r: Array<string | number>) => string {
+function jsonRow(columns: string[]): (r: Array<string | number | null>) => string {
   return (r) => JSON.stringify(Object.fromEntries(columns.map((c, i) => [c, r[i]])));
 }

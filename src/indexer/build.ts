@@ -15,6 +15,7 @@ import { createPyramidBuilder, rasterGeometry, type LabelTile, type RasterGeomet
 import { unsupportedReason, type ProbedCodec } from '../slides/codecs.js';
 import { checkPixelBudget, slideStructure, type SlideStructure } from '../slides/structure.js';
 import { readTiffFile } from '../slides/tiff.js';
+import { detectSlideTissue, markLabelled, tissueTiles, type TissueBuild, type TissueTiles } from '../tissue/build.js';
 import type { SlideCandidate } from './scan.js';
 
 export interface StoredTile {
@@ -51,6 +52,8 @@ export interface SlideBuild {
   tiles: StoredTile[];
   counts: Array<{ value: number; tx: number; ty: number; count: number }>;
   classes: ClassStats[];
+  /** Tissue detected on the slide (null only for a slide whose pixels this build cannot decode). */
+  tissue: (TissueTiles & Pick<TissueBuild, 'geometry' | 'threshold' | 'inkPx'>) | null;
   /** What was indexed with a caveat (colour-mask pixels that matched no colour): reported, not fatal. */
   warnings: Array<{ relPath: string; code: string; detail: string }>;
 }
@@ -97,12 +100,14 @@ export async function buildSlide(
     tiles: [],
     counts: [],
     classes: [],
+    tissue: null,
     warnings: [],
   };
   if (unsupported) return base;
   const smallest = structure.levels[structure.levels.length - 1]!;
   base.tissuePx = tissuePixels(await readLevelRaw(c.file.absPath, smallest.ifd, TISSUE_PROBE_SIZE), structure);
-  if (c.labels.length === 0) return base;
+  const tissue = await detectSlideTissue(c.file.absPath, structure);
+  if (c.labels.length === 0) return { ...base, tissue: storedTissue(tissue) };
   const loaded: LoadedSource[] = [];
   for (const l of c.labels) {
     const src = await withContext(l.relPath, () =>
@@ -124,7 +129,14 @@ export async function buildSlide(
   const downsample = Math.min(...base.sources.map((s) => s.downsample));
   const raster = rasterGeometry(structure.width, structure.height, downsample);
   loaded.forEach((src, k) => checkRasterWork(src, raster, c.labels[k]!.relPath, maxRasterWork));
-  return { ...base, raster, ...rasterize(loaded, raster) };
+  const built = rasterize(loaded, raster, (band, row, rows) =>
+    markLabelled(tissue, raster.downsample, band, row, rows, raster.width),
+  );
+  return { ...base, raster, ...built, tissue: storedTissue(tissue) };
+}
+
+function storedTissue(t: TissueBuild): SlideBuild['tissue'] {
+  return { geometry: t.geometry, threshold: t.threshold, inkPx: t.inkPx, ...tissueTiles(t) };
 }
 
 function unmatchedWarning(relPath: string, px: number, tolerance: number): SlideBuild['warnings'][number] {
@@ -158,7 +170,12 @@ function checkRasterWork(src: LoadedSource, g: RasterGeometry, relPath: string, 
   }
 }
 
-function rasterize(sources: LoadedSource[], g: RasterGeometry): Pick<SlideBuild, 'tiles' | 'counts' | 'classes'> {
+/** `onBand` sees each composed band of the base level (the tissue raster marks what labels cover). */
+function rasterize(
+  sources: LoadedSource[],
+  g: RasterGeometry,
+  onBand: (band: Uint8Array, row: number, rows: number) => void,
+): Pick<SlideBuild, 'tiles' | 'counts' | 'classes'> {
   const tiles: StoredTile[] = [];
   const counts: SlideBuild['counts'] = [];
   const stats = new Map<number, ClassStats>();
@@ -178,6 +195,7 @@ function rasterize(sources: LoadedSource[], g: RasterGeometry): Pick<SlideBuild,
   for (let row = 0; row < g.height; row += g.tileSize) {
     const rows = Math.min(g.tileSize, g.height - row);
     composer.compose(band, row, rows, dirty);
+    onBand(band, row, rows);
     builder.pushBand(band, rows, dirty);
   }
   builder.finish();

@@ -157,6 +157,8 @@ function readPrevious(indexPath: string): Previous {
         .all()
         .map((r) => [r.id, r.input_key]),
     );
+    // Decodable slides indexed before tissue detection existed are rebuilt once (their key cannot match).
+    for (const id of slidesWithoutTissue(db)) keys.set(id, `${keys.get(id)}:no-tissue`);
     // input_key is in the first schema: every index this service opens has it.
     const problems = db
       .prepare<
@@ -177,6 +179,17 @@ function readPrevious(indexPath: string): Previous {
   } finally {
     db.close();
   }
+}
+
+function slidesWithoutTissue(db: ReturnType<typeof openIndexReadOnly>): string[] {
+  const hasTable = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'tissue_rasters'").get();
+  const sql = hasTable
+    ? "SELECT id FROM slides WHERE status = 'ok' AND id NOT IN (SELECT slide_id FROM tissue_rasters)"
+    : "SELECT id FROM slides WHERE status = 'ok'";
+  return db
+    .prepare<[], { id: string }>(sql)
+    .all()
+    .map((r) => r.id);
 }
 
 function problemOf(c: SlideCandidate, e: unknown): ProblemRow {

@@ -32,6 +32,9 @@ export function createIndexWriter(db: Db): IndexWriter {
   const insClass = db.prepare('INSERT INTO slide_classes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)');
   const insTile = db.prepare('INSERT INTO label_tiles VALUES (?, ?, ?, ?, ?, ?)');
   const insCount = db.prepare('INSERT INTO label_tile_counts VALUES (?, ?, ?, ?, ?)');
+  const insTissue = db.prepare('INSERT INTO tissue_rasters VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)');
+  const insTissueTile = db.prepare('INSERT INTO tissue_tiles VALUES (?, ?, ?, ?, ?, ?)');
+  const insTissueCount = db.prepare('INSERT INTO tissue_tile_counts VALUES (?, ?, ?, ?, ?)');
 
   const replaceSlide = db.transaction((b: SlideBuild) => {
     const s = b.structure;
@@ -88,6 +91,23 @@ export function createIndexWriter(db: Db): IndexWriter {
     }
     for (const t of b.tiles) insTile.run(id, t.level, t.ty, t.tx, t.uniform, t.data);
     for (const c of b.counts) insCount.run(id, c.value, c.ty, c.tx, c.count);
+    const t = b.tissue;
+    if (t) {
+      const tg = t.geometry;
+      insTissue.run(
+        id,
+        tg.downsample,
+        tg.width,
+        tg.height,
+        tg.levels,
+        t.threshold,
+        t.inkPx,
+        t.tissuePx,
+        t.unlabelledPx,
+      );
+      for (const x of t.tiles) insTissueTile.run(id, x.level, x.ty, x.tx, x.uniform, x.data);
+      for (const c of t.counts) insTissueCount.run(id, c.value, c.ty, c.tx, c.count);
+    }
   });
 
   const setDataset = db.transaction((m: Manifest, datasetVersion: string, problems: readonly ProblemRow[]) => {

@@ -40,14 +40,19 @@ const HAS_DATA = -1;
 
 type Tile = Uint8Array | number;
 
-export function createLabelReader(db: Db, cacheBytes: number): LabelReader {
+/** `table`: the label raster's tiles, or the tissue raster's (src/tissue: the same layout). */
+export function createLabelReader(
+  db: Db,
+  cacheBytes: number,
+  table: 'label_tiles' | 'tissue_tiles' = 'label_tiles',
+): LabelReader {
   const levelRows = db
     .prepare<[string, number], [number, number, number | null]>(
-      'SELECT tx, ty, uniform FROM label_tiles WHERE slide_id = ? AND level = ?',
+      `SELECT tx, ty, uniform FROM ${table} WHERE slide_id = ? AND level = ?`,
     )
     .raw(true);
   const one = db.prepare<[string, number, number, number], { uniform: number | null; data: Buffer | null }>(
-    'SELECT uniform, data FROM label_tiles WHERE slide_id = ? AND level = ? AND ty = ? AND tx = ?',
+    `SELECT uniform, data FROM ${table} WHERE slide_id = ? AND level = ? AND ty = ? AND tx = ?`,
   );
   const cache = new LRUCache<string, { tile: Uint8Array }>({
     maxSize: Math.max(1, cacheBytes),

@@ -9,6 +9,7 @@ import type { Generation } from '../generation.js';
 import type { ImageFormat, RawImage } from '../imaging/sharp.js';
 import { encodeGreyPng } from '../masks/png.js';
 import { labelResampling, resampleLabels } from '../masks/resample.js';
+import { tissueMask } from '../tissue/mask.js';
 import { bestLevelForDownsample } from '../tiles/deepzoom.js';
 import { labelRaster } from '../labels/slide-raster.js';
 import type { RegionRenderer } from '../slides/region.js';
@@ -122,6 +123,12 @@ export function maskRegion(g: Generation, s: SlideRow, r: RegionRequest): Uint8A
     g.labels.region(raster, sampling.level, sampling.x, sampling.y, sampling.width, sampling.height),
     sampling,
   );
+}
+
+/** The detected tissue of the region (1 = tissue) on the same grid as maskRegion. */
+export function tissueRegion(g: Generation, s: SlideRow, r: RegionRequest): Uint8Array {
+  const { l0PerPixel } = regionScale(g, s, r);
+  return tissueMask(g, s, 'layer', r.x, r.y, l0PerPixel, r.width, r.height);
 }
 
 export const CONTENT_TYPES: Record<RegionFormat, string> = {

@@ -11,11 +11,13 @@ import { enumParam, intParam, numberParam } from '../http/params.js';
 import type { Limiter } from '../http/limits.js';
 import type { Schemas } from '../http/types.js';
 import type { RegionRenderer } from '../slides/region.js';
+import { tissueSelectorName } from '../tissue/selectors.js';
 import {
   CONTENT_TYPES,
   encodeMaskRegion,
   imageRegion,
   maskRegion,
+  tissueRegion,
   type RegionFormat,
   type RegionRequest,
 } from './region.js';
@@ -115,8 +117,9 @@ export function patchRoutes(deps: PatchRouteDeps): Router {
     const g = deps.current();
     const s = g.readableSlide(req.params.slideId);
     const region = regionParams(req, deps.maxRegionPixels);
-    const layer = enumParam(req, 'layer', 'image', ['image', 'mask'] as const);
-    const format = enumParam<RegionFormat>(req, 'format', layer === 'mask' ? 'png' : 'jpeg', [
+    const layer = enumParam(req, 'layer', 'image', ['image', 'mask', 'tissue'] as const);
+    if (layer === 'tissue') g.tissue.require(s, 'layer');
+    const format = enumParam<RegionFormat>(req, 'format', layer === 'image' ? 'jpeg' : 'png', [
       'jpeg',
       'png',
       'webp',
@@ -129,11 +132,13 @@ export function patchRoutes(deps: PatchRouteDeps): Router {
     const body =
       layer === 'mask'
         ? encodeMaskRegion(maskRegion(g, s, region), region, format)
-        : await imageRegion(g, deps.regions, s, region, format, quality, deps.maxRegionPixels * SOURCE_FACTOR);
+        : layer === 'tissue'
+          ? encodeMaskRegion(tissueRegion(g, s, region), region, format)
+          : await imageRegion(g, deps.regions, s, region, format, quality, deps.maxRegionPixels * SOURCE_FACTOR);
     if (format === 'raw' || format === 'npy') {
       res.setHeader(
         'X-Array-Shape',
-        layer === 'mask' ? `${region.height},${region.width}` : `${region.height},${region.width},3`,
+        layer === 'image' ? `${region.height},${region.width},3` : `${region.height},${region.width}`,
       );
       res.setHeader('X-Array-Dtype', 'uint8');
     }
@@ -177,7 +182,7 @@ export function patchRoutes(deps: PatchRouteDeps): Router {
 }
 
 export function sampleItem(g: Generation, spec: SampleSpec, d: Descriptor): Schemas['SampleItem'] {
-  const name = (v: number) => g.taxonomy.find((c) => c.value === v)?.name ?? String(v);
+  const name = (v: number) => tissueSelectorName(v) ?? g.taxonomy.find((c) => c.value === v)?.name ?? String(v);
   const res = spec.level !== null ? `level=${spec.level}` : `mpp=${spec.mpp}`;
   const q = `x=${d.x}&y=${d.y}&width=${spec.size}&height=${spec.size}&${res}`;
   return {

@@ -14,6 +14,15 @@ import { labelRaster } from '../labels/slide-raster.js';
 import { DEFAULT_NEAR_CACHE_BYTES, DEFAULT_NEAR_MAX_CELLS } from '../config.js';
 import { inBand } from './distance.js';
 import { createBandBuckets, distanceUmAt, type NearField } from './near-field.js';
+import {
+  isTissueValue,
+  kthSelected,
+  selectedCount,
+  selects,
+  tissueSelectorName,
+  TISSUE_VALUE,
+  UNLABELLED_TISSUE_VALUE,
+} from '../tissue/selectors.js';
 import { createRng, hash32, kthOfValue, planEpoch, searchCumulative, shardIndices } from './epoch.js';
 import type { SampleSpec } from './spec.js';
 
@@ -34,6 +43,7 @@ export interface Descriptor {
 
 interface Bucket {
   slide: SlideRow;
+  /** The label raster, or the tissue raster for the tissue selectors (value TISSUE_VALUE...). */
   raster: LabelRaster;
   value: number;
   /** Units (ux, uy) holding the class inside the region, and their cumulative pixel counts. */
@@ -89,7 +99,7 @@ export function createSampler(g: Generation, opts: SamplerOptions = {}) {
     const key = `${slideId}:${value}`;
     let b = wholeSlide.get(key);
     if (!b) {
-      const rows = countsStmt.all(slideId, value);
+      const rows = isTissueValue(value) ? g.tissue.counts(slideId, value) : countsStmt.all(slideId, value);
       wholeSlide.set(key, (b = bucketOfRows(rows, 0, rows.length)));
     }
     return b;
@@ -131,9 +141,11 @@ export function createSampler(g: Generation, opts: SamplerOptions = {}) {
     const out: Bucket[] = [];
     for (const slide of slides) {
       if (spec.near) await between();
-      const raster = labelRaster(slide);
-      if (!raster) continue;
+      const labels = labelRaster(slide);
+      const tissue = spec.tissue ? g.tissue.raster(slide) : null;
       for (const value of spec.targets) {
+        const raster = isTissueValue(value) ? tissue : labels;
+        if (!raster) continue;
         const whole = wholeSlideBucket(slide.id, value);
         const part = spec.regionBox
           ? regionBucket(slide.id, value, spec.regionBox, () => restrictToRegion(g, spec, raster, value, whole))
@@ -226,7 +238,9 @@ export function createSampler(g: Generation, opts: SamplerOptions = {}) {
     const all = await buckets(spec, slides, pause);
     const missing = spec.targets.filter((v) => !all.some((b) => b.value === v));
     if (missing.length > 0) {
-      const names = missing.map((v) => g.taxonomy.find((c) => c.value === v)?.name ?? String(v));
+      const names = missing.map(
+        (v) => tissueSelectorName(v) ?? g.taxonomy.find((c) => c.value === v)?.name ?? String(v),
+      );
       throw new AppError(
         422,
         'CLASS_NOT_PRESENT',
@@ -324,7 +338,7 @@ function massInRegion(
   const clip = clipToRegion(spec, r, tx, ty);
   if (clip === null) return 0;
   if (clip === 'whole') return count;
-  return g.labels.histogram(r, 0, clip.x, clip.y, clip.width, clip.height)[value]!;
+  return selectedCount(readerFor(g, value).histogram(r, 0, clip.x, clip.y, clip.width, clip.height), value);
 }
 
 type Clip = { x: number; y: number; width: number; height: number };
@@ -393,7 +407,8 @@ function drawPatch(
     const d = tryPosition(g, spec, inRegion, bucket, u, rnd, i);
     if (d) return d;
   }
-  const name = g.taxonomy.find((c) => c.value === own.value)?.name ?? String(own.value);
+  const name =
+    tissueSelectorName(own.value) ?? g.taxonomy.find((c) => c.value === own.value)?.name ?? String(own.value);
   throw new AppError(
     422,
     'NO_QUALIFYING_PATCH',
@@ -421,18 +436,24 @@ function tryPosition(
   const c = clipToRegion(spec, b.raster, tx, ty, ts);
   const clip = c === 'whole' || c === null ? { x: tx * ts, y: ty * ts, width: ts, height: ts } : c;
   const nth = Math.min(b.cum[k]! - before - 1, Math.floor(mass - before));
+  const reader = readerFor(g, b.value);
   const at =
     (c === 'whole' || c === null) && ts === LABEL_TILE_SIZE
-      ? nthInTile(g.labels.tile(b.raster, 0, tx, ty), b.value, nth)
-      : kthOfValue(g.labels.region(b.raster, 0, clip.x, clip.y, clip.width, clip.height), b.value, nth);
+      ? nthInTile(reader.tile(b.raster, 0, tx, ty), b.value, nth)
+      : isTissueValue(b.value)
+        ? kthSelected(reader.region(b.raster, 0, clip.x, clip.y, clip.width, clip.height), b.value, nth)
+        : kthOfValue(reader.region(b.raster, 0, clip.x, clip.y, clip.width, clip.height), b.value, nth);
   if (at < 0) return null;
   const D = b.raster.downsample;
   const cx = (clip.x + (at % clip.width) + rnd()) * D;
   const cy = (clip.y + Math.floor(at / clip.width) + rnd()) * D;
   const sizeL0 = spec.sizeL0(b.slide);
   // Snap to the label grid so the patch covers whole label pixels: fractions are then exact.
-  const x = Math.round((cx - sizeL0 / 2) / D) * D;
-  const y = Math.round((cy - sizeL0 / 2) / D) * D;
+  // A tissue bucket snaps to the label grid too when the slide has labels (its class fractions stay
+  // exact), to whole level-0 pixels when it has none.
+  const snap = labelRaster(b.slide)?.downsample ?? 1;
+  const x = Math.round((cx - sizeL0 / 2) / snap) * snap;
+  const y = Math.round((cy - sizeL0 / 2) / snap) * snap;
   if (x < 0 || y < 0 || x + sizeL0 > b.slide.width || y + sizeL0 > b.slide.height) return null;
   const centreX = x + sizeL0 / 2;
   const centreY = y + sizeL0 / 2;
@@ -443,12 +464,12 @@ function tryPosition(
   // The band is checked at the final centre: snapping may have moved it into a neighbouring cell.
   const distanceUm = b.near ? distanceUmAt(b.near, centreX, centreY) : undefined;
   if (distanceUm !== undefined && !inBand(distanceUm, spec.near!.outsideUm, spec.near!.withinUm)) return null;
-  const fractions = patchFractions(g, b.raster, x, y, sizeL0);
+  const fractions = descriptorFractions(g, spec, b.slide, x, y, sizeL0);
   const f = (vs: readonly number[]) => vs.reduce((a, v) => a + (fractions.get(v) ?? 0), 0);
   if (spec.criterion === 'fraction' && (fractions.get(b.value) ?? 0) < spec.minFraction) return null;
   if (
     spec.criterion === 'center' &&
-    g.labels.region(b.raster, 0, Math.floor(centreX / D), Math.floor(centreY / D), 1, 1)[0] !== b.value
+    kthSelected(reader.region(b.raster, 0, Math.floor(centreX / D), Math.floor(centreY / D), 1, 1), b.value, 0) !== 0
   )
     return null;
   if (spec.exclude && f(spec.exclude.values) > spec.exclude.maxFraction) return null;
@@ -463,8 +484,39 @@ function tryPosition(
  * ~15,000 labelled tiles), so no per-tile index is kept: building one costs a full scan.
  */
 function nthInTile(tile: Uint8Array | number, value: number, n: number): number {
-  if (typeof tile === 'number') return tile === value ? n : -1;
-  return kthOfValue(tile, value, n);
+  if (typeof tile === 'number') return selects(tile, value) ? n : -1;
+  return isTissueValue(value) ? kthSelected(tile, value, n) : kthOfValue(tile, value, n);
+}
+
+/** The tiles of class buckets come from the label raster, those of tissue selectors from the tissue raster. */
+function readerFor(g: Generation, value: number) {
+  return isTissueValue(value) ? g.tissue.reader : g.labels;
+}
+
+/**
+ * A descriptor's fractions: per class of the label raster (all unlabelled on a slide without
+ * labels), plus `tissue` and `unlabelled-tissue` (keys TISSUE_VALUE, UNLABELLED_TISSUE_VALUE) when
+ * the request uses them, over the tissue raster pixels whose centres lie in the patch.
+ */
+export function descriptorFractions(
+  g: Generation,
+  spec: Pick<SampleSpec, 'tissue'>,
+  slide: SlideRow,
+  x: number,
+  y: number,
+  sizeL0: number,
+): Map<number, number> {
+  const labels = labelRaster(slide);
+  const out = labels ? patchFractions(g, labels, x, y, sizeL0) : new Map([[0, 1]]);
+  const tissue = spec.tissue ? g.tissue.raster(slide) : null;
+  if (tissue) {
+    const t = patchFractions(g, tissue, x, y, sizeL0, 0, g.tissue.reader);
+    const hist = new Float64Array(256);
+    for (const [v, f] of t) hist[v] = f;
+    out.set(TISSUE_VALUE, selectedCount(hist, TISSUE_VALUE));
+    out.set(UNLABELLED_TISSUE_VALUE, selectedCount(hist, UNLABELLED_TISSUE_VALUE));
+  }
+  return out;
 }
 
 /**
@@ -478,6 +530,7 @@ export function patchFractions(
   y: number,
   sizeL0: number,
   level = 0,
+  reader = g.labels,
 ): Map<number, number> {
   const D = r.downsample * 2 ** level;
   const rx0 = Math.ceil(x / D - 0.5);
@@ -486,7 +539,7 @@ export function patchFractions(
   const ry1 = Math.ceil((y + sizeL0) / D - 0.5);
   const w = Math.max(1, rx1 - rx0);
   const h = Math.max(1, ry1 - ry0);
-  const hist = g.labels.histogram(r, level, rx0, ry0, w, h);
+  const hist = reader.histogram(r, level, rx0, ry0, w, h);
   const out = new Map<number, number>();
   for (let v = 0; v < 256; v++) if (hist[v]! > 0) out.set(v, hist[v]! / (w * h));
   return out;

@@ -7,11 +7,12 @@ import { readFileSync } from 'node:fs';
 import { Ajv } from 'ajv';
 import { parse as parseYaml } from 'yaml';
 import type { SlideRow } from '../catalogue/repo.js';
-import { selectClasses, type TaxonomyClass } from '../dataset/taxonomy.js';
+import type { TaxonomyClass } from '../dataset/taxonomy.js';
 import { OPENAPI_PATH } from '../docs/routes.js';
 import { AppError } from '../errors.js';
 import type { Generation } from '../generation.js';
 import type { Schemas } from '../http/types.js';
+import { isTissueValue, selectWithTissue } from '../tissue/selectors.js';
 import { bodyErrorMessages } from './body-errors.js';
 import type { ScaleAsk } from './scales/geometry.js';
 import { requestScales, scaleProblem } from './scales/request.js';
@@ -61,6 +62,8 @@ export interface SampleSpec {
   /** The most patches to draw from `start` on (null: the rest of the shard). */
   limit: number | null;
   format: 'jpeg' | 'png' | 'webp' | 'raw' | 'npy';
+  /** The request names `tissue` or `unlabelled-tissue` somewhere: fractions then include them. */
+  tissue: boolean;
 }
 
 // verbose: errors carry their schema, so a message can name the fields a misspelt one may have meant.
@@ -93,10 +96,17 @@ export function parseSampleRequest(
   const level = first ? first.level : req.mpp === undefined ? (req.level ?? 0) : null;
   const mpp = first ? first.mpp : (req.mpp ?? null);
   const allowed = req.split ? (resolveSplit ?? noSplits)(req.split) : null;
+  const tissueField = tissueFieldOf(g.taxonomy, req);
+  if (tissueField !== null && req.region?.near)
+    throw new AppError(
+      400,
+      'VALIDATION_FAILED',
+      `${tissueField} names a tissue selector: region.near cannot be combined with tissue selectors yet (distances are measured on the label raster)`,
+    );
   // With scales, every scale's resolution is checked (its problems name the scale's field).
   const chosen = scales
-    ? chooseSlides(g, req.slides, null, null, allowed, (s) => firstScaleProblem(g, s, scales))
-    : chooseSlides(g, req.slides, level, mpp, allowed);
+    ? chooseSlides(g, req.slides, null, null, allowed, tissueField, (s) => firstScaleProblem(g, s, scales))
+    : chooseSlides(g, req.slides, level, mpp, allowed, tissueField);
   const slides = req.region?.near ? slidesWithMpp(chosen, (req.slides?.length ?? 0) > 0) : chosen;
   const size = first ? first.size : req.size!;
   const spec: SampleSpec = {
@@ -129,6 +139,7 @@ export function parseSampleRequest(
     start: req.start ?? 0,
     limit: req.limit ?? null,
     format: req.format!,
+    tissue: tissueField !== null,
   };
   applyRegion(spec, g.taxonomy, req.region, maxRegionVertices);
   return { spec, slides };
@@ -163,12 +174,12 @@ function classes(
   selectors: ReadonlyArray<string | number>,
   field: string,
 ): number[] {
-  const { values, unknown } = selectClasses(taxonomy, selectors);
+  const { values, unknown } = selectWithTissue(taxonomy, selectors);
   if (unknown.length > 0)
     throw new AppError(
       400,
       'UNKNOWN_CLASS',
-      `${field}: not a class or category of the taxonomy: ${unknown.slice(0, 5).join(', ')}`,
+      `${field}: not a class or category of the taxonomy, nor tissue or unlabelled-tissue: ${unknown.slice(0, 5).join(', ')}`,
     );
   return values;
 }
@@ -180,7 +191,7 @@ export function classIndexOf(
 ): Map<number, number> {
   const out = new Map<number, number>();
   selectors.forEach((sel, i) => {
-    for (const v of selectClasses(taxonomy, [sel]).values) if (!out.has(v)) out.set(v, i);
+    for (const v of selectWithTissue(taxonomy, [sel]).values) if (!out.has(v)) out.set(v, i);
   });
   return out;
 }
@@ -215,6 +226,7 @@ function chooseSlides(
   level: number | null,
   mpp: number | null,
   allowed: ReadonlySet<string> | null,
+  tissueField: string | null,
   extraProblem: (s: SlideRow) => AppError | null = () => null,
 ): SlideRow[] {
   if (ids && ids.length > 0) {
@@ -233,17 +245,37 @@ function chooseSlides(
     for (const s of named) {
       const why = resolutionProblem(g, s, level, mpp) ?? extraProblem(s);
       if (why) throw why;
+      if (tissueField !== null) g.tissue.require(s, tissueField);
     }
     return named;
   }
-  const labelled = g.catalogue
-    .listSlides({ classValues: null, status: 'ok', limit: 100_000, offset: 0 })
-    .rows.filter((s) => s.label_downsample !== null && (!allowed || allowed.has(s.id)));
+  const all = g.catalogue.listSlides({ classValues: null, status: 'ok', limit: 100_000, offset: 0 }).rows;
+  // Tissue makes slides without labels usable (Camelyon16's normal slides: negatives).
+  const withTissue = tissueField === null ? [] : all.filter((s) => g.tissue.raster(s) !== null);
+  if (tissueField !== null && withTissue.length === 0 && all.length > 0) g.tissue.require(all[0]!, tissueField);
+  const labelled = (tissueField === null ? all.filter((s) => s.label_downsample !== null) : withTissue).filter(
+    (s) => !allowed || allowed.has(s.id),
+  );
   const problem = (s: SlideRow) => resolutionProblem(g, s, level, mpp) ?? extraProblem(s);
   const usable = labelled.filter((s) => problem(s) === null);
   // When no labelled slide serves the resolution, say why rather than "class not present".
   if (usable.length === 0 && labelled.length > 0) throw problem(labelled[0]!)!;
   return usable;
+}
+
+/** The first request field naming a tissue selector (for problems), or null when none does. */
+function tissueFieldOf(taxonomy: readonly TaxonomyClass[], req: SampleRequest): string | null {
+  const named = (field: string, sel: ReadonlyArray<string | number> | undefined) =>
+    sel && selectWithTissue(taxonomy, sel).values.some(isTissueValue) ? field : null;
+  return (
+    named('classes', req.classes) ??
+    named('exclude.classes', req.exclude?.classes) ??
+    named('exclude.categories', req.exclude?.categories) ??
+    named(
+      'region.within',
+      req.region?.within?.filter((w) => w !== 'labelled'),
+    )
+  );
 }
 
 function resolutionProblem(g: Generation, s: SlideRow, level: number | null, mpp: number | null): AppError | null {
@@ -264,6 +296,12 @@ function nearOf(
 ): SampleSpec['near'] {
   if (!near) return null;
   const values = classes(taxonomy, near.classes, 'region.near.classes').filter((v) => v !== 0);
+  if (values.some(isTissueValue))
+    throw new AppError(
+      400,
+      'VALIDATION_FAILED',
+      'region.near.classes: distances are measured to label classes; tissue selectors are not accepted there',
+    );
   if (values.length === 0)
     throw new AppError(
       400,

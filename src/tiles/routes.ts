@@ -13,6 +13,7 @@ import { IMMUTABLE_CACHE, notModified, sendImage } from '../http/cache.js';
 import { enumParam, intParam, listParam, numberParam } from '../http/params.js';
 import type { ImageFormat } from '../imaging/sharp.js';
 import { overlayPalette } from '../masks/palette.js';
+import { tissuePalette } from '../tissue/mask.js';
 import { dziXml, parseTileName } from './deepzoom.js';
 import type { TileService } from './service.js';
 
@@ -79,7 +80,14 @@ export function tileRoutes(deps: TileRouteDeps): Router {
     const { tileSize, overlap } = geometryParams(req, s);
     const { level, col, row } = tileAddress(req, ['png']);
     const style = enumParam(req, 'style', 'raw', ['raw', 'color'] as const);
-    const palette = style === 'color' ? overlay(req, g) : null;
+    const layer = enumParam(req, 'layer', 'labels', ['labels', 'tissue'] as const);
+    if (layer === 'tissue' && req.query.classes !== undefined)
+      throw new AppError(
+        400,
+        'INVALID_PARAMETER',
+        'classes applies to layer=labels only; the tissue layer has one value',
+      );
+    const palette = style === 'color' ? (layer === 'tissue' ? tissueOverlay(req) : overlay(req, g)) : null;
     if (style === 'raw' && (req.query.classes !== undefined || req.query.opacity !== undefined)) {
       throw new AppError(
         400,
@@ -87,9 +95,11 @@ export function tileRoutes(deps: TileRouteDeps): Router {
         'classes and opacity apply to style=color only; raw masks always carry every value',
       );
     }
-    const etag = `${s.etag}-m${tileSize}.${overlap}.${level}.${col}.${row}.${palette?.key ?? 'raw'}`;
+    const tag = layer === 'tissue' ? '.t' : '';
+    const etag = `${s.etag}-m${tileSize}.${overlap}.${level}.${col}.${row}.${palette?.key ?? 'raw'}${tag}`;
+    if (layer === 'tissue') g.tissue.require(s, 'layer'); // before any 304: an old index has no tissue
     if (notModified(req, res, etag, IMMUTABLE_CACHE)) return;
-    sendImage(res, deps.tiles.maskTile(g, s, { tileSize, overlap, level, col, row, palette }), 'image/png');
+    sendImage(res, deps.tiles.maskTile(g, s, { tileSize, overlap, level, col, row, palette, layer }), 'image/png');
   });
 
   return r;
@@ -119,6 +129,11 @@ function tileAddress(
   if (!formats.includes(t.format))
     throw new AppError(400, 'UNSUPPORTED_FORMAT', `tile format must be one of ${formats.join(', ')}`);
   return { level: Number(levelRaw), col: t.col, row: t.row, format: t.format };
+}
+
+function tissueOverlay(req: Request): { rgba: Uint8Array; key: string } {
+  const opacity = numberParam(req, 'opacity', 1, 0, 1)!;
+  return { rgba: tissuePalette(opacity), key: `to${Math.round(opacity * 255)}` };
 }
 
 function overlay(req: Request, g: Generation): { rgba: Uint8Array; key: string } {

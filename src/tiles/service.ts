@@ -14,6 +14,7 @@ import { encodeGreyPng, encodeIndexedPng } from '../masks/png.js';
 import { labelResampling, resampleLabels } from '../masks/resample.js';
 import type { CacheName, SlidePool } from '../slides/pool.js';
 import type { RegionRenderer } from '../slides/region.js';
+import { tissueMask } from '../tissue/mask.js';
 import {
   deepZoomGeometry,
   isStoredTile,
@@ -52,6 +53,8 @@ export interface ImageTileRequest extends TileAddress {
 export interface MaskTileRequest extends TileAddress {
   /** null = raw values; otherwise the 256-entry RGBA palette of the overlay and its cache key. */
   palette: { rgba: Uint8Array; key: string } | null;
+  /** The label raster (default) or the detected tissue (1 = tissue). */
+  layer?: 'labels' | 'tissue';
 }
 
 export interface TileService {
@@ -130,12 +133,16 @@ export function createTileService(opts: TileServiceOptions): TileService {
       const geo = geometry(g, s, r.tileSize, r.overlap);
       const read = tileRead(geo.dz, geo.levels, r.level, r.col, r.row);
       if (!read) throw tileNotFound(r);
-      const key = `${s.etag}:m:${r.tileSize}:${r.overlap}:${r.level}:${r.col}:${r.row}:${r.palette?.key ?? 'raw'}`;
+      const layer = r.layer ?? 'labels';
+      const key = `${s.etag}:m:${r.tileSize}:${r.overlap}:${r.level}:${r.col}:${r.row}:${r.palette?.key ?? 'raw'}:${layer}`;
       const hit = cached(key);
       if (hit) return hit;
       const raster = labelRaster(s);
       let values: Uint8Array;
-      if (raster) {
+      if (layer === 'tissue') {
+        const o = tileOrigin(geo.dz, r.level, r.col, r.row);
+        values = tissueMask(g, s, 'layer', o.l0X, o.l0Y, o.l0PerZ, read.zWidth, read.zHeight);
+      } else if (raster) {
         const o = tileOrigin(geo.dz, r.level, r.col, r.row);
         const sampling = labelResampling(raster, o.l0X, o.l0Y, o.l0PerZ, read.zWidth, read.zHeight);
         values = resampleLabels(

@@ -127,6 +127,7 @@ function opacityControl(): string {
   const pct = Math.round(DEFAULT_OPACITY * 100);
   return `<section><h2>Overlay</h2>
 <label class="opacity">Opacity <input type="range" id="opacity" min="0" max="100" step="5" value="${pct}"><output id="opacity-value" for="opacity">${pct} %</output></label>
+<label class="tissue-toggle"><input type="checkbox" id="toggle-tissue"> Tissue (detected at ingest)</label>
 </section>`;
 }
 

@@ -152,6 +152,16 @@ describe('parseManifest', () => {
       { taxonomy: [{ value: 0, name: 'glass', category: 'background', color: '#000000' }] },
       /cannot have a category/,
     ],
+    [
+      'a class named like a built-in tissue selector',
+      { taxonomy: [{ value: 1, name: 'Tissue', color: '#000001' }] },
+      /"Tissue": "tissue" and "unlabelled-tissue" are built-in selectors/,
+    ],
+    [
+      'a category named like a built-in tissue selector',
+      { taxonomy: [{ value: 1, name: 'a', category: 'unlabelled-tissue', color: '#000001' }] },
+      /\(category "unlabelled-tissue"\): "tissue" and "unlabelled-tissue" are built-in selectors/,
+    ],
     ['a value above 255', { taxonomy: [{ value: 256, name: 'a', color: '#000001' }] }, /value must be <= 255/],
     ['a colour that is not #rrggbb', { taxonomy: [{ value: 1, name: 'a', color: 'red' }] }, /pattern/],
     ['an extension without its dot', { slides: { extensions: ['tif'] } }, /pattern/],

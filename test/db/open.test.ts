@@ -49,6 +49,9 @@ describe('migrate / openIndexForWrite', () => {
       'slide_classes',
       'slide_levels',
       'slides',
+      'tissue_rasters',
+      'tissue_tile_counts',
+      'tissue_tiles',
     ]);
     db.close();
   });

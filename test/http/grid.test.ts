@@ -70,6 +70,26 @@ describe('fractions equal /samples for the same rectangle', () => {
   });
 });
 
+describe('the tissue columns equal /samples with tissue selectors for the same rectangle', () => {
+  it('classes: [tissue, unlabelled-tissue]', async () => {
+    const res = await request(s.app)
+      .post('/samples')
+      .send({ classes: ['tissue', 'unlabelled-tissue'], count: 10, seed: 9, size: 64, level: 0 });
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    const items = res.body.items as Array<Row & { fractions: Record<string, number>; sizeL0: number }>;
+    expect(items.length).toBe(10);
+    for (const it of items) {
+      const rows = await jsonGrid(
+        `/slides/${it.slideId}/grid?level=0&size=64&x=${it.x}&y=${it.y}&width=${it.sizeL0}&height=${it.sizeL0}&format=json`,
+      );
+      expect(rows).toHaveLength(1);
+      expect(rows[0]!.tissue).toBe(it.fractions.tissue);
+      expect(rows[0]!['unlabelled-tissue']).toBe(it.fractions['unlabelled-tissue']);
+      expect(it.fractions[it.class as string]).toBeGreaterThanOrEqual(0.5);
+    }
+  });
+});
+
 describe('formats', () => {
   it('CSV, JSON and Parquet (read by DuckDB) hold the same rows and numbers', async () => {
     const q = `/slides/${labelledSlide}/grid?size=64&stride=48`;
@@ -83,7 +103,18 @@ describe('formats', () => {
     writeFileSync(csvPath, csv);
     writeFileSync(pqPath, parquet);
     const header = csv.toString().split('\n')[0]!.split(',');
-    expect(header).toEqual(['slideId', 'x', 'y', 'sizeL0', ...classNames, 'labelled', 'majority']);
+    expect(header).toEqual([
+      'slideId',
+      'x',
+      'y',
+      'sizeL0',
+      ...classNames,
+      'labelled',
+      'tissue',
+      'unlabelled-tissue',
+      'majority',
+    ]);
+    expect(json.some((r) => (r.tissue as number) > 0.5)).toBe(true);
     const fromPq = await query(`SELECT * FROM read_parquet('${pqPath}')`);
     const fromCsv = await query(`SELECT * FROM read_csv('${csvPath}', header = true, all_varchar = true)`);
     expect(fromPq).toHaveLength(json.length);
@@ -93,7 +124,7 @@ describe('formats', () => {
       expect(Number(r.x)).toBe(want.x);
       expect(Number(r.y)).toBe(want.y);
       expect(r.majority).toBe(want.majority);
-      for (const c of [...classNames, 'labelled', 'sizeL0']) {
+      for (const c of [...classNames, 'labelled', 'tissue', 'unlabelled-tissue', 'sizeL0']) {
         expect(r[c]).toBe(want[c]);
         // CSV numbers are printed shortest round-trip: parsing gives back the same double.
         expect(Number(fromCsv[i]![c])).toBe(want[c]);

@@ -221,6 +221,23 @@ describe.skipIf(!HAS_CHROMIUM)('in headless Chromium (/usr/bin/chromium is not i
     expect(changedFraction(overlayOff, await drawn())).toBeGreaterThan(0.001);
   });
 
+  it('the tissue toggle draws the detected tissue from layer=tissue tiles, and takes it away again', async () => {
+    await browser.page.locator('#opacity').fill('100');
+    const before = await drawn();
+    const askedBefore = tiles('mask').filter((r) => r.url.searchParams.get('layer') === 'tissue').length;
+    expect(askedBefore).toBe(0);
+    await browser.page.locator('#toggle-tissue').check();
+    await browser.page.waitForSelector('body[data-tissue="ready"]', { timeout: 20_000 });
+    const asked = tiles('mask').filter((r) => r.url.searchParams.get('layer') === 'tissue');
+    expect(asked.length).toBeGreaterThan(0);
+    expect(asked.every((r) => r.status === 200 && r.url.searchParams.get('style') === 'color')).toBe(true);
+    const withTissue = await drawn();
+    expect(changedFraction(before, withTissue)).toBeGreaterThan(0.01);
+    await browser.page.locator('#toggle-tissue').uncheck();
+    await browser.page.waitForSelector('body[data-tissue="off"]');
+    expect(changedFraction(before, await drawn())).toBeLessThan(0.002);
+  });
+
   it('shows a scale bar of a round length that matches the zoom', async () => {
     if (target.mpp === null) return;
     const scale = async () => {

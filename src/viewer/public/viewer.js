@@ -7,7 +7,9 @@
  * item's own, so moving the slider never refetches a tile.
  *
  * State for tests and people: body[data-slide] = ready once the slide is drawn; body[data-overlay]
- * = loading | ready | failed, body[data-overlay-classes] = the classes asked for ("all" or a,b).
+ * = loading | ready | failed, body[data-overlay-classes] = the classes asked for ("all" or a,b);
+ * body[data-tissue] = off | loading | ready | failed for the detected-tissue layer (its own item,
+ * `layer=tissue` on the same mask DZI, toggled by #toggle-tissue).
  */
 (function () {
   'use strict';
@@ -38,6 +40,8 @@
   window.viewer = viewer;
 
   const overlay = { item: null, generation: 0 };
+  const tissue = { item: null, generation: 0 };
+  body.dataset.tissue = 'off';
   let opacity = config.opacity;
 
   viewer.addOnceHandler('open', () => {
@@ -50,6 +54,7 @@
   viewer.addHandler('open-failed', (e) => showStatus(`The slide could not be opened: ${e.message}`));
   viewer.addHandler('tile-load-failed', (e) => {
     if (e.tiledImage === viewer.world.getItemAt(0)) showStatus('Some slide tiles could not be loaded.');
+    else if (e.tiledImage === tissue.item) setTissueState('failed', 'Some tissue tiles could not be loaded.');
     else setOverlayState('failed', 'Some mask tiles could not be loaded.');
   });
   viewer.addHandler('update-viewport', updateScaleBar);
@@ -62,6 +67,37 @@
     syncCategoryBoxes();
     repointOverlay();
   });
+
+  document.getElementById('toggle-tissue').addEventListener('change', (e) => showTissue(e.target.checked));
+
+  /** Adds the tissue layer above the slide (or removes it); a toggle during a load wins over it. */
+  function showTissue(on) {
+    const generation = ++tissue.generation;
+    if (tissue.item) viewer.world.removeItem(tissue.item);
+    tissue.item = null;
+    if (!on) return setTissueState('off');
+    setTissueState('loading');
+    viewer.addTiledImage({
+      tileSource: `${config.maskDzi}?style=color&layer=tissue`,
+      opacity,
+      preload: true,
+      success: (e) => {
+        if (generation !== tissue.generation) return viewer.world.removeItem(e.item);
+        tissue.item = e.item;
+        e.item.whenFullyLoaded(() => {
+          if (generation === tissue.generation) setTissueState('ready');
+        });
+      },
+      error: (e) => {
+        if (generation === tissue.generation) setTissueState('failed', `The tissue could not be opened: ${e.message}`);
+      },
+    });
+  }
+
+  function setTissueState(state, message) {
+    body.dataset.tissue = state;
+    if (state === 'failed') showStatus(message);
+  }
 
   const slider = document.getElementById('opacity');
   const sliderValue = document.getElementById('opacity-value');
