@@ -240,6 +240,18 @@ describe('region.near', () => {
     ['empty classes', near({ classes: [], withinUm: 10 }), 'VALIDATION_FAILED', 'region.near.classes'],
     ['only unlabelled', near({ classes: ['unlabelled'], withinUm: 10 }), 'VALIDATION_FAILED', 'region.near.classes'],
     [
+      'a tissue selector in region.near.classes',
+      near({ classes: ['tissue'], withinUm: 10 }),
+      'VALIDATION_FAILED',
+      'region.near.classes',
+    ],
+    [
+      'a tissue selector in classes with region.near',
+      JSON.stringify({ classes: ['unlabelled-tissue'], region: { near: { classes: ['metastasis'], withinUm: 10 } } }),
+      'VALIDATION_FAILED',
+      'classes',
+    ],
+    [
       'unknown field',
       near({ classes: ['metastasis'], withinUm: 10, withinMm: 1 }),
       'VALIDATION_FAILED',
