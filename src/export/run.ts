@@ -11,7 +11,6 @@
 import { createHash } from 'node:crypto';
 import {
   createReadStream,
-  createWriteStream,
   existsSync,
   mkdirSync,
   readFileSync,
@@ -20,6 +19,7 @@ import {
   statSync,
   writeFileSync,
 } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -142,9 +142,13 @@ async function writeShard(
       cb(null, chunk);
     },
   });
+  // The file is created before the stream starts: a stream that opened it lazily could create it
+  // after a failed pipeline's clean-up, leaving a partial behind.
+  const file = await open(partial, 'w');
   try {
-    await pipeline(Readable.fromWeb(res.body as WebReadableStream<Uint8Array>), tap, createWriteStream(partial));
+    await pipeline(Readable.fromWeb(res.body as WebReadableStream<Uint8Array>), tap, file.createWriteStream());
   } catch (e) {
+    await file.close().catch(() => {});
     rmSync(partial, { force: true });
     throw e;
   }
