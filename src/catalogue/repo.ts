@@ -115,9 +115,19 @@ export function createCatalogueRepo(db: Db): CatalogueRepo {
     WHERE (@status IS NULL OR s.status = @status)
       AND (@classes IS NULL OR EXISTS (SELECT 1 FROM slide_classes c WHERE c.slide_id = s.id AND c.value IN (SELECT value FROM json_each(@classes))))
     ORDER BY s.id LIMIT @limit OFFSET @offset`);
+  const levelsOf = new Map<string, LevelRow[]>();
   return {
     slide: (id) => slide.get(id),
-    levels: (id) => levels.all(id),
+    levels: (id) => {
+      // Read on every tile, region and IIIF request (twice for IIIF), from an index that does not
+      // change under a generation: kept per slide that has levels (unknown ids add nothing).
+      let rows = levelsOf.get(id);
+      if (!rows) {
+        rows = levels.all(id);
+        if (rows.length > 0) levelsOf.set(id, rows);
+      }
+      return rows;
+    },
     sources: (id) => sources.all(id),
     classAreas: (ids) => areasOf.all(JSON.stringify(ids)),
     listSlides: (f) => {

@@ -196,7 +196,8 @@ function parquetTable(g: Generation, slides: SlideRow[], p: GridParams, columns:
 
 /** RFC 4180: quote a field holding a comma, quote or line break. Numbers print shortest round-trip (exact). */
 function csvField(v: string | number | null): string {
-  const s = v === null ? '' : String(v);
+  if (typeof v === 'number') return String(v); // never needs quotes: no regex for millions of fractions
+  const s = v === null ? '' : v;
   return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 

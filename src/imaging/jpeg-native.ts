@@ -23,6 +23,9 @@ interface RegionJob {
   top: number;
   width: number;
   height: number;
+  /** The answer's size: the region is resampled (Lanczos-3) to it when it differs. */
+  outWidth: number;
+  outHeight: number;
   /** 0: raw RGB into `out`; 1..100: JPEG at that quality. */
   quality: number;
   out: Buffer | null;
@@ -99,19 +102,43 @@ export interface TileGrid {
   tileHeight: number;
 }
 
-/** The `crop` of the grid (origin: the first tile's top-left) as RGB. */
-export function decodeGrid(grid: TileGrid, crop: Crop): Promise<RawImage> {
-  const out = Buffer.allocUnsafe(crop.width * crop.height * 3);
-  return run(grid, crop, out, 0).then(() => ({ data: out, width: crop.width, height: crop.height, channels: 3 }));
+export type Size = { width: number; height: number };
+
+/** The most a side is shrunk (input/output) or grown by the native resampler (native/jpeg-region/src/resample.h). */
+const MAX_SHRINK = 4;
+const MAX_GROW = 2;
+
+/**
+ * Whether the native resampler can take `crop` to `size` (the addon is loaded and the ratios are
+ * within its bounds). Every region resized from decoded JPEG tiles goes through it when it can, so
+ * the native decoder and the libvips fallback resample alike (tested): one filter, one set of pixels.
+ */
+export function nativeResamples(crop: Size, size: Size): boolean {
+  const fits = (from: number, to: number) => from <= to * MAX_SHRINK && to <= from * MAX_GROW;
+  return addon !== null && fits(crop.width, size.width) && fits(crop.height, size.height);
+}
+
+/** The `crop` of the grid (origin: the first tile's top-left) as RGB, resampled to `size` (default: the crop's). */
+export function decodeGrid(grid: TileGrid, crop: Crop, size: Size = crop): Promise<RawImage> {
+  const out = Buffer.allocUnsafe(size.width * size.height * 3);
+  return run(grid, crop, out, 0, size).then(() => ({ data: out, ...size, channels: 3 }));
+}
+
+/** RGB pixels resampled to `size` with the native resampler (check nativeResamples first). */
+export function resampleRaw(img: RawImage, size: Size): Promise<RawImage> {
+  if (img.channels !== 3) return Promise.reject(new TypeError('resampleRaw: RGB expected'));
+  const grid: TileGrid = { tiles: [{ rgb: img.data }], across: 1, tileWidth: img.width, tileHeight: img.height };
+  return decodeGrid(grid, { left: 0, top: 0, width: img.width, height: img.height }, size);
 }
 
 /**
  * The `crop` of the grid as a baseline JPEG of that quality (4:2:0, standard Huffman tables:
- * ~5% larger than optimised ones, a third faster), decoded and encoded in one thread-pool job
+ * ~5% larger than optimised ones, a third faster), resampled to `size` when it differs from the
+ * crop's, decoded and encoded in one thread-pool job
  * whose canvas never becomes a JS buffer.
  */
-export async function encodeGrid(grid: TileGrid, crop: Crop, quality: number): Promise<Buffer> {
-  const jpeg = await run(grid, crop, null, quality);
+export async function encodeGrid(grid: TileGrid, crop: Crop, quality: number, size: Size = crop): Promise<Buffer> {
+  const jpeg = await run(grid, crop, null, quality, size);
   if (!jpeg) throw new Error('native JPEG encoder returned nothing');
   return jpeg;
 }
@@ -122,7 +149,7 @@ export async function encodeGrid(grid: TileGrid, crop: Crop, quality: number): P
  * more than a tile of the grid may hold rejects with AppError 503 (REFUSALS) instead. Arguments it
  * refuses (a crop outside the tiles, a bad quality) reject with a RangeError or TypeError.
  */
-function run(grid: TileGrid, crop: Crop, out: Buffer | null, quality: number): Promise<Buffer | undefined> {
+function run(grid: TileGrid, crop: Crop, out: Buffer | null, quality: number, size: Size): Promise<Buffer | undefined> {
   const a = addon;
   if (!a) return Promise.reject(new Error(status.reason ?? 'native JPEG decoder unavailable'));
   let flags: Uint8Array | null = null;
@@ -132,7 +159,18 @@ function run(grid: TileGrid, crop: Crop, out: Buffer | null, quality: number): P
     return t.rgb;
   });
   const { across, tileWidth, tileHeight } = grid;
-  const job: RegionJob = { tiles: holder, across, tileWidth, tileHeight, ...crop, quality, out, decoded: flags };
+  const job: RegionJob = {
+    tiles: holder,
+    across,
+    tileWidth,
+    tileHeight,
+    ...crop,
+    outWidth: size.width,
+    outHeight: size.height,
+    quality,
+    out,
+    decoded: flags,
+  };
   // A synchronous throw (bad options) rejects the promise too.
   return new Promise((resolve, reject) => {
     a.renderRegion(job, (err, jpeg) => {

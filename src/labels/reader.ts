@@ -30,6 +30,22 @@ export interface LabelReader {
    * value 0: uniform tiles add their clipped area at once, without copying a pixel.
    */
   histogram(r: LabelRaster, level: number, x: number, y: number, width: number, height: number): Float64Array;
+  /**
+   * The histogram's counting without its two 256-entry arrays per call (a grid counts millions of
+   * cells): adds the rectangle's counts into `into` (all zero before, the caller's to reuse), lists
+   * each value it made non-zero in `seen` (appended, unordered), and returns the pixels inside the
+   * raster; those outside are value 0's and not added (the caller adds width * height - inside).
+   */
+  countInto(
+    r: LabelRaster,
+    level: number,
+    x: number,
+    y: number,
+    width: number,
+    height: number,
+    into: Uint32Array,
+    seen: number[],
+  ): number;
   /** Learns which tiles of a level are uniform (and their values) in one query instead of one per tile. */
   preload(r: LabelRaster, level: number): void;
 }
@@ -39,6 +55,40 @@ const UNKNOWN = -2;
 const HAS_DATA = -1;
 
 type Tile = Uint8Array | number;
+
+/** 32-bit views of label tiles whose bytes start 4-aligned (tiles are kept as long as their view is useful). */
+const wordViews = new WeakMap<Uint8Array, Uint32Array | null>();
+
+function wordsOf(t: Uint8Array): Uint32Array | null {
+  let w = wordViews.get(t);
+  if (w === undefined) {
+    w = t.byteOffset % 4 === 0 ? new Uint32Array(t.buffer, t.byteOffset, t.length >> 2) : null;
+    wordViews.set(t, w);
+  }
+  return w;
+}
+
+/**
+ * Where the run of t[i]'s value that starts at i ends (exclusive, at most `end`): four pixels a
+ * step where the bytes are 4-aligned, one at a time at the ends. The same answer as a byte loop
+ * (tested against brute-force histograms), ~3x faster over the long runs of label rasters.
+ */
+export function runEnd(t: Uint8Array, words: Uint32Array | null, i: number, end: number): number {
+  const v = t[i]!;
+  let j = i + 1;
+  if (words !== null) {
+    while (j < end && (j & 3) !== 0 && t[j] === v) j++;
+    if ((j & 3) === 0) {
+      const pattern = v * 0x01010101;
+      const last = end >> 2;
+      let w = j >> 2;
+      while (w < last && words[w] === pattern) w++;
+      j = w << 2;
+    }
+  }
+  while (j < end && t[j] === v) j++;
+  return j;
+}
 
 /** `table`: the label raster's tiles, or the tissue raster's (src/tissue: the same layout). */
 export function createLabelReader(
@@ -130,6 +180,31 @@ export function createLabelReader(
       }
     }
   };
+  const countInto: LabelReader['countInto'] = (r, level, x, y, width, height, h, seen) => {
+    const ts = r.tileSize;
+    let inside = 0;
+    const add = (v: number, n: number) => {
+      if (h[v] === 0) seen.push(v);
+      h[v]! += n;
+    };
+    forEachPart(r, level, x, y, width, height, (t, _tx, _ty, cx0, cx1, cy0, cy1) => {
+      const area = (cx1 - cx0) * (cy1 - cy0);
+      inside += area;
+      if (typeof t === 'number') return add(t, area);
+      // Labels come in runs: count a run with one add. Incrementing h[v] pixel by pixel chains
+      // every add on the previous store to the same counter (~2x slower on label rasters).
+      const words = wordsOf(t);
+      for (let yy = cy0; yy < cy1; yy++) {
+        const end = yy * ts + cx1;
+        for (let i = yy * ts + cx0; i < end;) {
+          const j = runEnd(t, words, i, end);
+          add(t[i]!, j - i);
+          i = j;
+        }
+      }
+    });
+    return inside;
+  };
   return {
     tile,
     region(r, level, x, y, width, height) {
@@ -156,31 +231,11 @@ export function createLabelReader(
     histogram(r, level, x, y, width, height) {
       // Integer counters (a third faster than doubles), converted once at the end.
       const h = new Uint32Array(256);
-      const ts = r.tileSize;
-      let inside = 0;
-      forEachPart(r, level, x, y, width, height, (t, _tx, _ty, cx0, cx1, cy0, cy1) => {
-        const area = (cx1 - cx0) * (cy1 - cy0);
-        inside += area;
-        if (typeof t === 'number') {
-          h[t]! += area;
-          return;
-        }
-        // Labels come in runs: count a run with one add. Incrementing h[v] pixel by pixel chains
-        // every add on the previous store to the same counter (~2x slower on label rasters).
-        for (let yy = cy0; yy < cy1; yy++) {
-          const end = yy * ts + cx1;
-          for (let i = yy * ts + cx0; i < end;) {
-            const v = t[i]!;
-            let j = i + 1;
-            while (j < end && t[j] === v) j++;
-            h[v]! += j - i;
-            i = j;
-          }
-        }
-      });
+      const inside = countInto(r, level, x, y, width, height, h, []);
       const out = Float64Array.from(h);
       out[0]! += width * height - inside;
       return out;
     },
+    countInto,
   };
 }

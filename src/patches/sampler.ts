@@ -519,9 +519,16 @@ export function descriptorFractions(
   return out;
 }
 
+/** Counters reused by patchFractions (synchronous: one call at a time), zeroed again after each use. */
+const cellCounts = new Uint32Array(256);
+const cellSeen: number[] = [];
+
 /**
  * Fractions over the label pixels whose centres lie inside the level-0 square (x, y, size), at
- * a level of the label raster (0: its own pixels; a coarser one for a large square: see scales/items.ts).
+ * a level of the label raster (0: its own pixels; a coarser one for a large square: see
+ * scales/items.ts), in ascending value order: each value's pixel count over the rectangle's pixels,
+ * in doubles. The counters are reused and only the values present are visited (a grid asks this
+ * for millions of cells). `reader`: the label raster's, or the tissue raster's.
  */
 export function patchFractions(
   g: Generation,
@@ -539,8 +546,23 @@ export function patchFractions(
   const ry1 = Math.ceil((y + sizeL0) / D - 0.5);
   const w = Math.max(1, rx1 - rx0);
   const h = Math.max(1, ry1 - ry0);
-  const hist = reader.histogram(r, level, rx0, ry0, w, h);
+  const area = w * h;
+  cellSeen.length = 0;
+  let inside: number;
+  try {
+    inside = reader.countInto(r, level, rx0, ry0, w, h, cellCounts, cellSeen);
+  } catch (e) {
+    for (const v of cellSeen) cellCounts[v] = 0; // a failed read (a damaged index) leaves no count behind
+    throw e;
+  }
+  // Pixels off the raster are unlabelled (0), as the histogram counts them.
+  if (area > inside && cellCounts[0] === 0) cellSeen.push(0);
+  if (cellSeen.length > 1) cellSeen.sort((a, b) => a - b);
   const out = new Map<number, number>();
-  for (let v = 0; v < 256; v++) if (hist[v]! > 0) out.set(v, hist[v]! / (w * h));
+  for (const v of cellSeen) {
+    const n = v === 0 ? cellCounts[0]! + (area - inside) : cellCounts[v]!;
+    cellCounts[v] = 0;
+    if (n > 0) out.set(v, n / area);
+  }
   return out;
 }

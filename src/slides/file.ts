@@ -7,7 +7,7 @@
  */
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { AppError } from '../errors.js';
-import { decodeGrid, encodeGrid, type TileGrid } from '../imaging/jpeg-native.js';
+import { decodeGrid, encodeGrid, nativeResamples, resampleRaw, type TileGrid } from '../imaging/jpeg-native.js';
 import { blankJpeg, renderRaw, renderRegion, type Crop, type RawImage, type RegionOutput } from '../imaging/sharp.js';
 import { frameFits, jpegFrame } from './jpeg-frame.js';
 import { TAG, parseTiff, type TiffFile } from './tiff.js';
@@ -189,15 +189,18 @@ export function openSlideFile(
     out: RegionOutput,
   ) => {
     const unscaled = crop.width === size.width && crop.height === size.height;
+    // Resized in the same job when the native resampler takes this ratio (a patch by mpp, a tile of a
+    // level between stored ones): decode, resample and encode without a libvips pipeline.
+    const inJob = unscaled || nativeResamples(crop, size);
     try {
       const cache = opts.decoded;
       const { grid, local } = await gridOf<TileGrid['tiles'][number]>(level, crop, (l, tx, ty) =>
         cache ? cachedTile(cache, level, l, tx, ty) : jpegTile(level, tx, ty),
       );
-      if (unscaled && out.kind === 'encoded' && out.format === 'jpeg')
-        return await encodeGrid(grid, local, out.quality);
-      const raw = await decodeGrid(grid, local);
-      return unscaled && out.kind === 'raw' ? raw : await renderRaw(raw, size, out);
+      if (inJob && out.kind === 'encoded' && out.format === 'jpeg')
+        return await encodeGrid(grid, local, out.quality, size);
+      const raw = await decodeGrid(grid, local, inJob ? size : local);
+      return inJob && out.kind === 'raw' ? raw : await renderRaw(raw, size, out);
     } catch (e) {
       if (e instanceof AppError) throw e;
       opts.onNativeFallback?.((e as Error).message);
@@ -221,10 +224,29 @@ export function openSlideFile(
         crop,
         (lv, tx, ty) => framed(lv, jpegTile(level, tx, ty)) ?? blank(lv),
       );
-      return renderRegion({ kind: 'tiles', tiles: grid.tiles, across: grid.across }, local, size, out);
+      return renderJoined(grid.tiles, grid.across, local, size, out);
     },
     close: () => closeSync(fd),
   };
+}
+
+/**
+ * Stored tiles joined and decoded by libvips (the fallback), resized by the native resampler when it
+ * takes the ratio, as the native decoder's regions are: both decoders give the same pixels.
+ */
+async function renderJoined(
+  tiles: Buffer[],
+  across: number,
+  local: Crop,
+  size: { width: number; height: number },
+  out: RegionOutput,
+): Promise<Buffer | RawImage> {
+  const src = { kind: 'tiles' as const, tiles, across };
+  if (!nativeResamples(local, size) || (local.width === size.width && local.height === size.height))
+    return renderRegion(src, local, size, out);
+  const raw = (await renderRegion(src, local, local, { kind: 'raw' })) as RawImage;
+  const resized = await resampleRaw(raw, size);
+  return out.kind === 'raw' ? resized : renderRaw(resized, size, out);
 }
 
 /**

@@ -11,7 +11,10 @@
  *   options.tiles: complete JPEG streams (Buffer) or null (sparse: white), `across` per row.
  *   options.across, tileWidth, tileHeight: the grid. left, top, width, height: the region, relative
  *   to the first tile's top-left; it must lie inside the grid, so every byte of the canvas is written.
- *   options.quality: 0 gives raw RGB in options.out (a Buffer of width*height*3 bytes at least);
+ *   options.outWidth, outHeight: the answer's size; when it differs from width, height the region is
+ *   resampled to it (Lanczos-3, src/resample.c) before it is returned or encoded: one job decodes,
+ *   resizes and encodes a patch asked at a resolution between stored levels.
+ *   options.quality: 0 gives raw RGB in options.out (a Buffer of outWidth*outHeight*3 bytes at least);
  *   1..100 encodes the canvas as JPEG (standard Huffman tables: ~5% larger than optimised ones, a
  *   third faster) and options.out may be null (the canvas is then the job's own, never a JS buffer).
  *   options.decoded: null, or a Uint8Array with a flag per tile: 1 when that tile is given already
@@ -30,6 +33,7 @@
 #include <string.h>
 #include <jpeglib.h>
 #include <jerror.h>
+#include "resample.h"
 
 /* The largest tile frame decoded: the largest TIFF tile the service indexes (MAX_TILE_SIDE in
  * src/slides/structure.ts) squared. A progressive stream keeps all its coefficients at once (~6
@@ -67,6 +71,8 @@ typedef struct {
   tile_ref *tiles;
   uint32_t count, across, tile_width, tile_height, width, height;
   int64_t left, top;
+  uint32_t out_width, out_height; /* the answer's size: the region resampled when it differs */
+  unsigned char *canvas; /* the region as decoded: out itself, or the job's own when resampled */
   unsigned char *out;
   bool own_out; /* out was allocated here (no JS buffer given) */
   uint32_t quality; /* 1..100: encode the canvas into jpeg/jpeg_size; 0: leave it raw */
@@ -162,13 +168,21 @@ static void read_part(job *j, j_decompress_ptr c, const tile_ref *t, rect s, uin
   JDIMENSION want1 = s.x + s.w + margin < c->output_width ? s.x + s.w + margin : c->output_width;
   JDIMENSION xoff = want0, cw = want1 - want0;
   if (want0 > 0 || want1 < c->output_width) jpeg_crop_scanline(c, &xoff, &cw);
-  /* From the decoder's own pool: freed by jpeg_destroy_decompress, on every path. */
-  JSAMPARRAY row = (*c->mem->alloc_sarray)((j_common_ptr)c, JPOOL_IMAGE, c->output_width * 3, 1);
+  /* Rows are asked for ROWS at a time: one at a time, libjpeg's upsampler produces each pair of a
+   * 4:2:0 tile into a spare row and copies it out again (a fifth of a region's decode time). From
+   * the decoder's own pool: freed by jpeg_destroy_decompress, on every path. */
+  enum { ROWS = 16 };
+  JSAMPARRAY rows = (*c->mem->alloc_sarray)((j_common_ptr)c, JPOOL_IMAGE, c->output_width * 3, ROWS);
   if (s.y > 0 && jpeg_skip_scanlines(c, s.y) != s.y) ERREXIT(c, JERR_BAD_LENGTH);
   size_t stride = (size_t)j->width * 3;
-  for (uint32_t y = 0; y < s.h; y++) {
-    if (jpeg_read_scanlines(c, row, 1) != 1) ERREXIT(c, JERR_BAD_LENGTH);
-    memcpy(j->out + (size_t)(dy + y) * stride + (size_t)dx * 3, row[0] + (size_t)(s.x - xoff) * 3, (size_t)s.w * 3);
+  for (uint32_t y = 0; y < s.h;) {
+    JDIMENSION want = s.h - y < ROWS ? s.h - y : ROWS;
+    JDIMENSION got = jpeg_read_scanlines(c, rows, want);
+    if (got == 0) ERREXIT(c, JERR_BAD_LENGTH);
+    for (JDIMENSION r = 0; r < got; r++, y++) {
+      memcpy(j->canvas + (size_t)(dy + y) * stride + (size_t)dx * 3, rows[r] + (size_t)(s.x - xoff) * 3,
+             (size_t)s.w * 3);
+    }
   }
   /* The rows below the region are never decoded: jpeg_destroy_decompress aborts the rest. */
 }
@@ -206,14 +220,14 @@ static int compose_tile(job *j, uint32_t i) {
   const tile_ref *t = &j->tiles[i];
   size_t stride = (size_t)j->width * 3, span = (size_t)(x1 - x0) * 3;
   if (t->sparse) {
-    for (int64_t y = y0; y < y1; y++) memset(j->out + (size_t)y * stride + (size_t)x0 * 3, 255, span);
+    for (int64_t y = y0; y < y1; y++) memset(j->canvas + (size_t)y * stride + (size_t)x0 * 3, 255, span);
     return 0;
   }
   if (t->decoded) {
     size_t tstride = (size_t)j->tile_width * 3;
     for (int64_t y = y0; y < y1; y++) {
       const unsigned char *from = t->data + (size_t)(y - ty) * tstride + (size_t)(x0 - tx) * 3;
-      memcpy(j->out + (size_t)y * stride + (size_t)x0 * 3, from, span);
+      memcpy(j->canvas + (size_t)y * stride + (size_t)x0 * 3, from, span);
     }
     return 0;
   }
@@ -261,17 +275,21 @@ static void write_jpeg(job *j, j_compress_ptr c, destination *d) {
   d->pub.term_destination = dest_term;
   d->j = j;
   c->dest = &d->pub;
-  c->image_width = j->width;
-  c->image_height = j->height;
+  c->image_width = j->out_width;
+  c->image_height = j->out_height;
   c->input_components = 3;
   c->in_color_space = JCS_RGB;
   jpeg_set_defaults(c);
   jpeg_set_quality(c, (int)j->quality, TRUE);
   jpeg_start_compress(c, TRUE);
-  size_t stride = (size_t)j->width * 3;
+  /* Sixteen rows a call (an iMCU row at 4:2:0): the compressor takes them without buffering each. */
+  enum { ROWS = 16 };
+  JSAMPROW rows[ROWS];
+  size_t stride = (size_t)j->out_width * 3;
   while (c->next_scanline < c->image_height) {
-    JSAMPROW row = j->out + (size_t)c->next_scanline * stride;
-    jpeg_write_scanlines(c, &row, 1);
+    JDIMENSION n = c->image_height - c->next_scanline < ROWS ? c->image_height - c->next_scanline : ROWS;
+    for (JDIMENSION r = 0; r < n; r++) rows[r] = j->out + (size_t)(c->next_scanline + r) * stride;
+    if (jpeg_write_scanlines(c, rows, n) == 0) ERREXIT(c, JERR_BAD_LENGTH);
   }
   jpeg_finish_compress(c);
 }
@@ -296,26 +314,72 @@ static int encode(job *j) {
 
 /* ---- the job on the thread pool, and back on the JS thread ---- */
 
-static void execute(napi_env env, void *data) {
-  job *j = data;
-  if (j->own_out && !(j->out = malloc((size_t)j->width * j->height * 3))) {
+static bool resampled(const job *j) {
+  return j->out_width != j->width || j->out_height != j->height;
+}
+
+/* Decodes the region into the canvas: out itself, or (resampled) this thread's scratch canvas, released here. */
+static void compose_and_resample(job *j) {
+  j->canvas = resampled(j) ? scratch(SCRATCH_CANVAS, (size_t)j->width * j->height * 3) : j->out;
+  if (!j->canvas) {
     fail_job(j, "OUT_OF_MEMORY", "", "out of memory");
     return;
   }
-  for (uint32_t i = 0; i < j->count; i++) {
-    if (compose_tile(j, i)) return;
+  uint32_t i = 0;
+  while (i < j->count && compose_tile(j, i) == 0) i++;
+  if (i == j->count && resampled(j) &&
+      resample_rgb(j->canvas, j->width, j->height, j->out, j->out_width, j->out_height)) {
+    fail_job(j, "OUT_OF_MEMORY", "", "out of memory");
   }
-  if (j->quality > 0) encode(j);
+  if (j->canvas != j->out) release(SCRATCH_CANVAS, j->canvas); /* on this thread: the scratch is per thread */
+  j->canvas = NULL;
+}
+
+static void execute(napi_env env, void *data) {
+  job *j = data;
+  if (j->own_out && !(j->out = scratch(SCRATCH_OUT, (size_t)j->out_width * j->out_height * 3))) {
+    fail_job(j, "OUT_OF_MEMORY", "", "out of memory");
+    return;
+  }
+  compose_and_resample(j);
+  if (!j->error[0] && j->quality > 0) encode(j);
+  /* An own canvas only feeds the encoder: back to this thread's scratch (the JPEG is j->jpeg). */
+  if (j->own_out) release(SCRATCH_OUT, j->out);
+  j->out = NULL;
+  j->own_out = false;
 }
 
 static void free_job(napi_env env, job *j) {
   if (j->keep) napi_delete_reference(env, j->keep);
   if (j->callback) napi_delete_reference(env, j->callback);
   if (j->work) napi_delete_async_work(env, j->work);
-  if (j->own_out) free(j->out);
   free(j->jpeg);
   free(j->tiles);
   free(j);
+}
+
+static void free_jpeg(napi_env env, void *data, void *hint) {
+  napi_adjust_external_memory(env, -(int64_t)(uintptr_t)hint, NULL);
+  free(data);
+}
+
+/* The encoded JPEG becomes the JS Buffer without a copy on the JS thread (the job's buffer, freed
+ * when the Buffer is collected; its size told to V8 so collection keeps pace); copied where
+ * external buffers are not allowed. */
+static void hand_over_jpeg(napi_env env, job *j, napi_value *result) {
+  size_t capacity = j->jpeg_capacity;
+  if (napi_create_external_buffer(env, j->jpeg_size, j->jpeg, free_jpeg, (void *)(uintptr_t)capacity, result) ==
+      napi_ok) {
+    napi_adjust_external_memory(env, (int64_t)capacity, NULL);
+    j->jpeg = NULL;
+    return;
+  }
+  bool pending = false;
+  if (napi_is_exception_pending(env, &pending) == napi_ok && pending) {
+    napi_value ignored;
+    napi_get_and_clear_last_exception(env, &ignored);
+  }
+  if (napi_create_buffer_copy(env, j->jpeg_size, j->jpeg, NULL, result) != napi_ok) napi_get_undefined(env, result);
 }
 
 static void complete(napi_env env, napi_status status, void *data) {
@@ -331,7 +395,7 @@ static void complete(napi_env env, napi_status status, void *data) {
     napi_create_error(env, code, msg, &args[0]);
   } else {
     napi_get_null(env, &args[0]);
-    if (j->jpeg && napi_create_buffer_copy(env, j->jpeg_size, j->jpeg, NULL, &args[1]) != napi_ok) args[1] = undef;
+    if (j->jpeg) hand_over_jpeg(env, j, &args[1]);
   }
   free_job(env, j);
   napi_call_function(env, undef, cb, 2, args, NULL);
@@ -375,11 +439,19 @@ static bool get_int(napi_env env, napi_value options, const char *name, int64_t 
 }
 
 static bool read_geometry(napi_env env, napi_value o, job *j, uint32_t count) {
-  int64_t across, tw, th, width, height, quality;
+  int64_t across, tw, th, width, height, quality, ow, oh;
   if (!get_int(env, o, "across", 1, count, &across) || !get_int(env, o, "tileWidth", 1, 65535, &tw) ||
       !get_int(env, o, "tileHeight", 1, 65535, &th) || !get_int(env, o, "width", 1, MAX_REGION_PIXELS, &width) ||
-      !get_int(env, o, "height", 1, MAX_REGION_PIXELS, &height) || !get_int(env, o, "quality", 0, 100, &quality)) {
+      !get_int(env, o, "height", 1, MAX_REGION_PIXELS, &height) || !get_int(env, o, "quality", 0, 100, &quality) ||
+      !get_int(env, o, "outWidth", 1, MAX_REGION_PIXELS, &ow) || !get_int(env, o, "outHeight", 1, MAX_REGION_PIXELS, &oh)) {
     return false;
+  }
+  if (ow * oh > MAX_REGION_PIXELS) {
+    return throw_range(env, "outWidth * outHeight: at most %lld", (long long)MAX_REGION_PIXELS);
+  }
+  /* Downscaling by more than the cap would take more taps than it is worth; upscaling at most 2x. */
+  if (width > ow * MAX_RESAMPLE_RATIO || height > oh * MAX_RESAMPLE_RATIO || ow > 2 * width || oh > 2 * height) {
+    return throw_range(env, "outWidth, outHeight: from 1/%d to 2 times width, height", MAX_RESAMPLE_RATIO);
   }
   if (tw * th > (int64_t)MAX_TILE_PIXELS) {
     return throw_range(env, "tileWidth * tileHeight: at most %lld", (long long)MAX_TILE_PIXELS);
@@ -404,6 +476,8 @@ static bool read_geometry(napi_env env, napi_value o, job *j, uint32_t count) {
   j->width = (uint32_t)width;
   j->height = (uint32_t)height;
   j->quality = (uint32_t)quality;
+  j->out_width = (uint32_t)ow;
+  j->out_height = (uint32_t)oh;
   return true;
 }
 
@@ -457,7 +531,9 @@ static bool read_out(napi_env env, napi_value o, napi_value keep, uint32_t *kept
     return true;
   }
   if (!get_buffer(env, v, keep, kept, &data, &length)) return false;
-  if (length < (size_t)j->width * j->height * 3) return throw_range(env, "out: buffer smaller than width*height*3");
+  if (length < (size_t)j->out_width * j->out_height * 3) {
+    return throw_range(env, "out: buffer smaller than outWidth*outHeight*3");
+  }
   j->out = data;
   return true;
 }
