@@ -118,5 +118,6 @@ function ingestJob(config: Config): IngestJob {
     indexPath: config.indexPath,
     maxSlidePixels: config.maxSlidePixels,
     maxRasterWork: config.maxRasterWork,
+    remote: config.remote,
   };
 }
