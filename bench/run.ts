@@ -17,12 +17,13 @@ import { samples73Part } from './part-samples73.js';
 import { cachePart } from './part-cache.js';
 import { experimentsPart } from './part-experiments.js';
 import { iiifPart } from './part-iiif.js';
+import { remotePart } from './part-remote.js';
 import { tilesPart, type BenchCtx } from './part-tiles.js';
 import { installExitHooks, recordedPids, stopAll } from '../dev/procs.js';
 import { Report } from './report.js';
 import { skipBuild } from './servers.js';
 
-const PARTS = ['ingest', 'tiles', 'patches', 'samples73', 'cache', 'experiments', 'iiif'] as const;
+const PARTS = ['ingest', 'tiles', 'patches', 'samples73', 'cache', 'experiments', 'iiif', 'remote'] as const;
 type Part = (typeof PARTS)[number];
 
 function parseArgs(argv: string[]): { parts: Part[]; seconds: number; build: boolean } {
@@ -80,6 +81,7 @@ async function main(): Promise<number> {
         else if (part === 'samples73') await samples73Part(report, ctx);
         else if (part === 'cache') await cachePart(report, ctx);
         else if (part === 'iiif') await iiifPart(report, ctx);
+        else if (part === 'remote') await remotePart(report, ctx);
         else await experimentsPart(report, ctx);
       } catch (e) {
         failed.push(part);
