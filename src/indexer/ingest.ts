@@ -129,6 +129,10 @@ export async function ingest(opts: IngestOptions): Promise<IngestReport> {
         } catch (e) {
           // A full disk is no fault of this slide: stop, and publish nothing.
           if (storageErrorCode(e)) throw storageFailure(e, c.id);
+          // Nor is an object store that does not answer, or an object replaced while it was read:
+          // recorded as the slide's problem it would not be retried until the object changes.
+          if (e instanceof AppError && (e.code === 'STORE_UNAVAILABLE' || e.code === 'SLIDE_CHANGED'))
+            throw new AppError(503, e.code, `slide ${c.id}: ${e.detail}; nothing was published`, { ...e.headers });
           problems.push(problemOf(c, e));
         }
       }

@@ -107,7 +107,8 @@ export function createHttpClient(settings: ClientSettings, observer: StoreObserv
         try {
           return await attempt(req, deadline);
         } catch (e) {
-          if (e instanceof TooLarge) throw e;
+          // A server that ignores Range (or an object larger than allowed): no retry will change it.
+          if (e instanceof TooLarge) throw storeUnavailable((e as Error).message);
           last = (e as Error).message;
           if (Date.now() >= deadline) break;
         }

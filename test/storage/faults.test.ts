@@ -222,4 +222,21 @@ describe('store faults', () => {
     expect(res.status).toBe(200);
     await s3.put(key, original);
   });
+
+  it('an ingest while the store fails publishes nothing and records no problem; the next one succeeds', async () => {
+    const before = readFileSync(indexPath);
+    const remote = remoteSettings({ endpoint: proxy.url, credentials: S3_CREDENTIALS, retries: 1, budgetMs: 500 });
+    // A changed object, so the ingest has a slide to read; its ranged GETs fail.
+    const key = 'ds/slides/tumor_002.tif';
+    const original = readFileSync(join(local.dataDir, 'slides', 'tumor_002.tif'));
+    await s3.put(key, Buffer.concat([original, Buffer.alloc(512)]));
+    proxy.faults.onlyRanges = true;
+    proxy.faults.errors500 = 1_000;
+    const err = await ingest({ dataDir: DATA, indexPath, remote }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ status: 503, code: 'STORE_UNAVAILABLE' });
+    expect(readFileSync(indexPath).equals(before)).toBe(true);
+    proxy.reset();
+    const report = await ingest({ dataDir: DATA, indexPath, remote });
+    expect([report.published, report.indexed, report.problems]).toEqual([true, ['tumor_002'], local.report.problems]);
+  });
 });

@@ -194,6 +194,8 @@ export interface Faults {
   truncations: number;
   /** Refuse every connection (the store is down). */
   down: boolean;
+  /** The 500s and SlowDowns above hit ranged GETs only (HEAD, listings and whole GETs pass). */
+  onlyRanges: boolean;
 }
 
 export interface FaultProxy {
@@ -205,7 +207,15 @@ export interface FaultProxy {
   close(): Promise<void>;
 }
 
-const NO_FAULTS: Faults = { latencyMs: 0, errors500: 0, slowDown: 0, resets: 0, truncations: 0, down: false };
+const NO_FAULTS: Faults = {
+  latencyMs: 0,
+  errors500: 0,
+  slowDown: 0,
+  resets: 0,
+  truncations: 0,
+  down: false,
+  onlyRanges: false,
+};
 
 /** An HTTP proxy to `upstream` (host:port kept in the Host header, so S3 signatures still match). */
 export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
@@ -231,8 +241,9 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
     if (req.method === 'HEAD') p.counts.HEAD++;
     else if (req.method === 'GET') p.counts.GET++;
     if (req.headers.range) p.counts.ranged++;
-    if (f.errors500 > 0) return (f.errors500--, res.writeHead(500).end('injected'));
-    if (f.slowDown > 0)
+    const hit = !f.onlyRanges || req.headers.range !== undefined;
+    if (hit && f.errors500 > 0) return (f.errors500--, res.writeHead(500).end('injected'));
+    if (hit && f.slowDown > 0)
       return (
         f.slowDown--,
         res.writeHead(503, { 'Content-Type': 'application/xml' }).end('<Error><Code>SlowDown</Code></Error>')
