@@ -8,7 +8,7 @@ import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, relative, sep } from 'node:path';
+import { dirname, join, relative, resolve, sep } from 'node:path';
 import aws4 from 'aws4';
 import S3rver from 's3rver';
 import type { RemoteSettings } from '../../src/storage/open.js';
@@ -115,7 +115,8 @@ export interface Nginx {
 export async function startNginx(root: string): Promise<Nginx> {
   const dir = mkdtempSync(join(tmpdir(), 'nginx-files-'));
   // nginx's workers run unprivileged: let them read the files (temp directories are 0700).
-  for (let d = root; d !== '/' && d.startsWith(tmpdir()); d = join(d, '..')) chmodSync(d, 0o755);
+  // Only directories strictly below the temp directory: /tmp itself keeps its own mode (1777).
+  for (let d = resolve(root); d.startsWith(tmpdir() + sep); d = dirname(d)) chmodSync(d, 0o755);
   for (const f of filesUnder(root)) chmodSync(f.path, 0o644);
   for (const f of readdirRecursive(root)) chmodSync(f, 0o755);
   const port = await freePort();
