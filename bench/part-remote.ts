@@ -34,8 +34,8 @@ import type { LoadRow, Report } from './report.js';
 import { buildService, probe, startService, type Server } from './servers.js';
 import { runWrk } from './wrk.js';
 
-/** Demo scale: tumor_001 is 36,864 x 20,480 px; ~5,500 stored 512 px tiles in the two finest levels of the 3 slides. */
-const SCALE = 1;
+/** Demo scale: tumor_001 is 18,432 x 10,240 px; ~1,400 stored 512 px tiles in the two finest levels of the 3 slides. */
+const SCALE = 0.5;
 const SLIDE = 'tumor_001';
 const RTT_MS = 10;
 const CONNECTIONS = 32;

@@ -3,7 +3,6 @@
  * server (s3rver, from npm) with a bucket, nginx serving a directory with ranges and a JSON index,
  * and a fault proxy between the service and either (latency, 500s, resets, truncation, down).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -12,6 +11,7 @@ import { dirname, join, relative, resolve, sep } from 'node:path';
 import aws4 from 'aws4';
 import S3rver from 's3rver';
 import type { RemoteSettings } from '../../src/storage/open.js';
+import { startProcess, stopProcess } from '../../dev/procs.js';
 
 /** s3rver's fixed credentials (it checks signatures against them). */
 export const S3_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
@@ -132,10 +132,20 @@ http {
 }
 `,
   );
-  const proc = spawn(NGINX, ['-p', dir, '-c', join(dir, 'nginx.conf'), '-e', 'stderr'], { stdio: 'ignore' });
+  // Recorded by PID (dev/procs.ts): the bench's and the tests' exit hooks stop it whatever happens.
+  const proc = startProcess('nginx-files', NGINX, ['-p', dir, '-c', join(dir, 'nginx.conf'), '-e', 'stderr']);
   const base = `http://127.0.0.1:${port}/`;
-  await waitFor(async () => (await fetch(base)).ok, 10_000);
-  return { base, close: () => stop(proc).then(() => rmSync(dir, { recursive: true, force: true })) };
+  const close = async () => {
+    await stopProcess(proc);
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    await waitFor(async () => (await fetch(base)).ok, 10_000);
+  } catch (e) {
+    await close();
+    throw e;
+  }
+  return { base, close };
 }
 
 function readdirRecursive(root: string): string[] {
@@ -149,15 +159,6 @@ function readdirRecursive(root: string): string[] {
   };
   walk(root);
   return out;
-}
-
-export function stop(proc: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
-    if (proc.exitCode !== null || proc.signalCode !== null) return resolve();
-    const kill = setTimeout(() => proc.kill('SIGKILL'), 5_000);
-    proc.once('exit', () => (clearTimeout(kill), resolve()));
-    proc.kill('SIGTERM');
-  });
 }
 
 export async function freePort(): Promise<number> {
