@@ -102,7 +102,7 @@ export async function remotePart(report: Report, ctx: BenchCtx): Promise<void> {
     const c = `cold c${CONNECTIONS}, +${RTT_MS} ms RTT`;
     report.ratio(
       'remote',
-      `native tiles on S3, ${c}`,
+      `native tiles, HTTP ranges (nginx), ${c}`,
       'tiles/s',
       remote.tiles.rps,
       'local files',
@@ -111,12 +111,30 @@ export async function remotePart(report: Report, ctx: BenchCtx): Promise<void> {
     );
     report.ratio(
       'remote',
-      `256 px patches on S3, ${c}`,
+      `256 px patches, HTTP ranges (nginx), ${c}`,
       'patches/s',
       remote.patches.rps,
       'local files',
       local.patches.rps,
       0.5,
+    );
+    report.ratio(
+      'remote',
+      `native tiles, s3rver, ${c}`,
+      'tiles/s',
+      onS3.tiles.rps,
+      'local files',
+      local.tiles.rps,
+      null,
+    );
+    report.ratio(
+      'remote',
+      `256 px patches, s3rver, ${c}`,
+      'patches/s',
+      onS3.patches.rps,
+      'local files',
+      local.patches.rps,
+      null,
     );
     report.ratio(
       'remote',
