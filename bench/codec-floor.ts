@@ -70,7 +70,7 @@ export async function codecFloor(
           while (performance.now() < until && next < tiles.length) {
             const t = tiles[next++]!;
             const r = tileRead(dz, levels, t.level, t.col, t.row)!;
-            const { grid, local } = jpegGrid(src, r.slideLevel, {
+            const { grid, local } = await jpegGrid(src, r.slideLevel, {
               left: r.lX,
               top: r.lY,
               width: r.lWidth,

@@ -11,7 +11,7 @@ import { mb, type Report } from './report.js';
 import { ingestJob } from './servers.js';
 import { slideStructure } from '../src/slides/structure.js';
 import { readTiffFile } from '../src/slides/tiff.js';
-import { detectSlideTissue, tissueTiles } from '../src/tissue/build.js';
+import { detectSlideTissue, localLevelReader, tissueTiles } from '../src/tissue/build.js';
 
 export async function ingestPart(report: Report, tmpDir: string): Promise<void> {
   const part: Record<string, unknown> = {};
@@ -84,7 +84,10 @@ export async function ingestPart(report: Report, tmpDir: string): Promise<void> 
   report.value('ingest', 'Camelyon16 slide: index size', 'MiB', r.indexBytes / 1048576, null);
   // Tissue detection's share of that ingest (issue #13: it may add at most 2 s per slide), in this process.
   const t0 = performance.now();
-  const tissue = await detectSlideTissue(data.slidePath, slideStructure(readTiffFile(data.slidePath)));
+  const tissue = await detectSlideTissue(
+    localLevelReader(data.slidePath),
+    slideStructure(readTiffFile(data.slidePath)),
+  );
   const tiles = tissueTiles(tissue);
   report.value(
     'ingest',

@@ -19,12 +19,24 @@ import { experimentsPart } from './part-experiments.js';
 import { iiifPart } from './part-iiif.js';
 import { nearPart } from './part-near.js';
 import { realPart } from './real/part-real.js';
+import { remotePart } from './part-remote.js';
 import { tilesPart, type BenchCtx } from './part-tiles.js';
 import { installExitHooks, recordedPids, stopAll } from '../dev/procs.js';
 import { Report } from './report.js';
 import { skipBuild } from './servers.js';
 
-const PARTS = ['ingest', 'tiles', 'patches', 'samples73', 'cache', 'experiments', 'iiif', 'near', 'real'] as const;
+const PARTS = [
+  'ingest',
+  'tiles',
+  'patches',
+  'samples73',
+  'cache',
+  'experiments',
+  'iiif',
+  'near',
+  'real',
+  'remote',
+] as const;
 /** Run only when named: it writes ~6 GB once and drops the page cache before each measurement. */
 const OPT_IN: readonly string[] = ['real'];
 type Part = (typeof PARTS)[number];
@@ -90,6 +102,7 @@ async function main(): Promise<number> {
         else if (part === 'iiif') await iiifPart(report, ctx);
         else if (part === 'near') await nearPart(report);
         else if (part === 'real') await realPart(report, ctx);
+        else if (part === 'remote') await remotePart(report, ctx);
         else await experimentsPart(report, ctx);
       } catch (e) {
         failed.push(part);

@@ -30,6 +30,10 @@ import { patchRoutes } from './patches/routes.js';
 import { tileRoutes } from './tiles/routes.js';
 import { createTileService, type TileService } from './tiles/service.js';
 import { createSlidePool, type CacheName, type SlidePool } from './slides/pool.js';
+import { storeMetrics } from './storage/metrics.js';
+import { openRemote } from './storage/open.js';
+import { loadManifestFrom } from './dataset/manifest.js';
+import { thumbnailFromTiles } from './storage/thumbnail.js';
 import { createRegionRenderer } from './slides/region.js';
 import { splitRoutes } from './splits/routes.js';
 import { gridRoutes } from './grid/routes.js';
@@ -75,7 +79,9 @@ export function createApp(deps: AppDeps): express.Express & { services: AppServi
     onEnd: () => metrics.rendersInFlight.dec(),
     onReject: () => metrics.rejected.inc(),
   });
+  const remote = openRemote(datasetDir(config), config.remote, storeMetrics(metrics.registry));
   const pool = createSlidePool({
+    remote,
     slideHandles: config.slideHandles,
     decodedTileCacheBytes: config.decodedTileCacheBytes,
     nativeJpeg: imaging.nativeJpeg.enabled,
@@ -106,10 +112,25 @@ export function createApp(deps: AppDeps): express.Express & { services: AppServi
   app.use(docsRoutes());
   app.use(loginRoutes(keys));
   app.use(access.requireKey);
-  app.use(catalogueRoutes({ current, thumbnailMaxSize: config.thumbnailMaxSize, limiter }));
+  app.use(
+    catalogueRoutes({
+      current,
+      thumbnailMaxSize: config.thumbnailMaxSize,
+      limiter,
+      ...(remote ? { renderFromTiles: thumbnailFromTiles(regions) } : {}),
+    }),
+  );
   app.use(tileRoutes({ current, tiles, renderer: pool.renderer }));
   const splits = createSplitStore(splitsPathOf(config));
-  app.use(splitRoutes({ current, store: splits, dataDir: datasetDir(config), maxBodyBytes: config.maxBodyBytes }));
+  app.use(
+    splitRoutes({
+      current,
+      store: splits,
+      dataDir: datasetDir(config),
+      ...(remote ? { manifest: () => loadManifestFrom(remote.store) } : {}),
+      maxBodyBytes: config.maxBodyBytes,
+    }),
+  );
   app.use(gridRoutes({ current }));
   app.use(
     patchRoutes({

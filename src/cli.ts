@@ -17,6 +17,7 @@ export async function runIngest(config: Config, quiet = false): Promise<IngestRe
       indexPath: config.indexPath,
       maxSlidePixels: config.maxSlidePixels,
       maxRasterWork: config.maxRasterWork,
+      remote: config.remote,
       onEvent: (e) => bar.update(e.phase === 'slide' ? `slide ${e.slideId ?? 'done'}` : e.phase, e.done, e.total),
     });
   } finally {

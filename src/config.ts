@@ -5,6 +5,8 @@
 import { availableParallelism } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { parseKeyList } from './auth/keys.js';
+import { isRemote, parseDataLocation } from './storage/location.js';
+import type { RemoteSettings } from './storage/open.js';
 
 export interface Config {
   port: number;
@@ -64,6 +66,8 @@ export interface Config {
   drainMs: number;
   /** How long after SIGTERM the service keeps accepting (with /readyz false) before it stops listening. */
   readinessGraceMs: number;
+  /** Reading DATA_DIR from S3 or HTTP(S): cache, timeouts, retries, connections, credentials. */
+  remote: RemoteSettings;
 }
 
 /** 8080: the port the README and the Dockerfile document. */
@@ -122,10 +126,20 @@ const DEFAULT_READINESS_GRACE_MS = 2_000;
 const MAX_WORKERS = 1024;
 /** Open slides: far more than a viewer session touches, far fewer than the fd limit. */
 const DEFAULT_SLIDE_HANDLES = 64;
+/** Recently read ranges of remote slides: ~4,000 stored 512 px JPEG tiles. */
+const DEFAULT_REMOTE_CACHE_BYTES = 256 * 1024 * 1024;
+/** One GET of a tile takes milliseconds; 5 s means the store is struggling: retry elsewhere in the pool. */
+const DEFAULT_REMOTE_TIMEOUT_MS = 5_000;
+/** Three retries (50-400 ms of jittered back-off) ride out S3's SlowDown and a dropped connection. */
+const DEFAULT_REMOTE_RETRIES = 3;
+/** All attempts of one read: well inside REQUEST_TIMEOUT_MS, so a failing store answers 503, not a timeout. */
+const DEFAULT_REMOTE_BUDGET_MS = 15_000;
+/** Keep-alive connections per store host: two renders per core each coalesce a few GETs at once. */
+const DEFAULT_REMOTE_CONNECTIONS = 64;
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Config> = {}): Config {
   const cwd = process.cwd();
-  const dataDir = env.DATA_DIR ? resolve(env.DATA_DIR) : null;
+  const dataDir = env.DATA_DIR ? dataLocation(env.DATA_DIR) : null;
   const demoDir = resolve(env.DEMO_DIR ?? `${cwd}/var/demo`);
   return {
     port: int(env, 'PORT', DEFAULT_PORT, 0, 65535),
@@ -163,6 +177,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     workers: int(env, 'WORKERS', Math.min(availableParallelism(), MAX_WORKERS), 1, MAX_WORKERS),
     drainMs: int(env, 'DRAIN_MS', DEFAULT_DRAIN_MS, 0, 600_000),
     readinessGraceMs: int(env, 'READINESS_GRACE_MS', DEFAULT_READINESS_GRACE_MS, 0, 600_000),
+    remote: remoteSettings(env),
     ...overrides,
   };
 }
@@ -175,6 +190,42 @@ export function datasetDir(c: Config): string {
 /** The splits file: SPLITS_PATH, else `splits.sqlite` beside the index (it survives every re-ingest). */
 export function splitsPathOf(c: Config): string {
   return c.splitsPath ?? join(dirname(c.indexPath), 'splits.sqlite');
+}
+
+/** A directory (made absolute) or an s3:// or http(s):// location, checked here so a bad one fails at boot. */
+function dataLocation(raw: string): string {
+  if (!isRemote(raw)) return resolve(raw);
+  parseDataLocation(raw);
+  return raw;
+}
+
+function remoteSettings(env: NodeJS.ProcessEnv): RemoteSettings {
+  const id = env.AWS_ACCESS_KEY_ID;
+  const secret = env.AWS_SECRET_ACCESS_KEY;
+  if (Boolean(id) !== Boolean(secret))
+    throw new Error('config: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set together');
+  const endpoint = env.S3_ENDPOINT || null;
+  if (endpoint && !/^https?:\/\/[^/]+/.test(endpoint))
+    throw new Error('config: S3_ENDPOINT must be an http(s) URL such as http://127.0.0.1:9000');
+  return {
+    cacheBytes: int(env, 'REMOTE_CACHE_BYTES', DEFAULT_REMOTE_CACHE_BYTES, 0, 2 ** 40),
+    timeoutMs: int(env, 'REMOTE_TIMEOUT_MS', DEFAULT_REMOTE_TIMEOUT_MS, 10, 600_000),
+    retries: int(env, 'REMOTE_RETRIES', DEFAULT_REMOTE_RETRIES, 0, 20),
+    budgetMs: int(env, 'REMOTE_BUDGET_MS', DEFAULT_REMOTE_BUDGET_MS, 10, 3_600_000),
+    connections: int(env, 'REMOTE_CONNECTIONS', DEFAULT_REMOTE_CONNECTIONS, 1, 4096),
+    // us-east-1: the region S3 signs for when none is named (and what most S3-compatible servers accept).
+    region: env.AWS_REGION || env.AWS_DEFAULT_REGION || 'us-east-1',
+    endpoint,
+    credentials:
+      id && secret
+        ? {
+            accessKeyId: id,
+            secretAccessKey: secret,
+            ...(env.AWS_SESSION_TOKEN ? { sessionToken: env.AWS_SESSION_TOKEN } : {}),
+          }
+        : null,
+    readMode: oneOf(env, 'REMOTE_READ_MODE', 'coalesced', ['coalesced', 'blocks']) as RemoteSettings['readMode'],
+  };
 }
 
 function int(env: NodeJS.ProcessEnv, name: string, def: number, min: number, max: number): number {

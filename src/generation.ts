@@ -102,6 +102,9 @@ export function createGeneration(db: Db, dataDir: string, labelCacheBytes: numbe
       try {
         return await fn();
       } catch (e) {
+        // The store did not answer (after its retries): this slide's request, named, may be retried.
+        if (e instanceof AppError && e.code === 'STORE_UNAVAILABLE')
+          throw new AppError(503, e.code, `slide "${slideId}": ${e.detail}`, { ...e.headers });
         // Only failures of the file itself become "slide unavailable"; limits, bad requests and bugs pass through.
         if (e instanceof AppError ? !FILE_FAILURES.has(e.code) : !isFileError(e)) throw e;
         throw new AppError(

@@ -193,5 +193,6 @@ function ingestJob(config: Config): IngestJob {
     indexPath: config.indexPath,
     maxSlidePixels: config.maxSlidePixels,
     maxRasterWork: config.maxRasterWork,
+    remote: config.remote,
   };
 }

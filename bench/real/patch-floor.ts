@@ -53,7 +53,12 @@ export async function patchFloor(
       Array.from({ length: 4 }, async () => {
         while (performance.now() < until && next < patches.length) {
           const p = patches[next++]!;
-          const { grid, local } = jpegGrid(files.get(p.id)!, 0, { left: p.x, top: p.y, width: size, height: size });
+          const { grid, local } = await jpegGrid(files.get(p.id)!, 0, {
+            left: p.x,
+            top: p.y,
+            width: size,
+            height: size,
+          });
           await encodeGrid(grid, local, quality);
           done++;
         }

@@ -9,6 +9,9 @@ export interface SlideRow {
   id: string;
   file_name: string;
   rel_path: string;
+  /** Size and modification time of the slide file (or object) when it was indexed. */
+  file_size: number;
+  file_mtime_ms: number;
   etag: string;
   status: 'ok' | 'unsupported';
   status_reason: string | null;

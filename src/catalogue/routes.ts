@@ -13,12 +13,24 @@ import type { Limiter } from '../http/limits.js';
 import type { Schemas } from '../http/types.js';
 import { renderThumbnail, type ImageFormat } from '../imaging/sharp.js';
 import type { Generation } from '../generation.js';
+import type { SlideRow } from './repo.js';
 import { slideDetail, slideSummary } from './view.js';
 
 export interface CatalogueDeps {
   current(): Generation;
   thumbnailMaxSize: number;
   limiter: Limiter;
+  /**
+   * Slides in an object store have no file for libvips to open: their thumbnails are rendered
+   * from stored tiles (through the region renderer, which takes the limiter itself).
+   */
+  renderFromTiles?: (
+    g: Generation,
+    s: SlideRow,
+    level: number,
+    maxSize: number,
+    out: { kind: 'encoded'; format: ImageFormat; quality: number },
+  ) => Promise<Buffer>;
 }
 
 const THUMB_FORMATS: Record<ImageFormat, string> = { jpeg: 'image/jpeg', png: 'image/png', webp: 'image/webp' };
@@ -84,9 +96,12 @@ export function catalogueRoutes(deps: CatalogueDeps): Router {
         // The smallest level still at least maxSize on its long side: no upsampling, least decoding.
         const levels = g.catalogue.levels(s.id);
         const level = [...levels].reverse().find((l) => Math.max(l.width, l.height) >= maxSize) ?? levels[0]!;
-        body = await deps.limiter.run(() =>
-          g.guardPixels(s.id, () => renderThumbnail(g.slidePath(s), level.ifd, maxSize, format, THUMB_QUALITY)),
-        );
+        const fromTiles = deps.renderFromTiles;
+        body = fromTiles
+          ? await fromTiles(g, s, level.level, maxSize, { kind: 'encoded', format, quality: THUMB_QUALITY })
+          : await deps.limiter.run(() =>
+              g.guardPixels(s.id, () => renderThumbnail(g.slidePath(s), level.ifd, maxSize, format, THUMB_QUALITY)),
+            );
         thumbs.set(key, body);
       }
       sendImage(res, body, THUMB_FORMATS[format]);

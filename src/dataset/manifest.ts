@@ -6,6 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
+import type { ObjectStore } from '../storage/store.js';
 import { join } from 'node:path';
 import { Ajv } from 'ajv';
 import { invalidInput } from '../errors.js';
@@ -132,6 +133,25 @@ export function loadManifest(dataDir: string): Manifest {
   let raw: unknown;
   try {
     raw = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw invalidInput('MANIFEST_MALFORMED', `${MANIFEST_FILE} is not valid JSON: ${(e as Error).message}`);
+  }
+  return parseManifest(raw);
+}
+
+/** Largest manifest read from a store (a real one is a few KB; slide attributes of thousands fit). */
+const MAX_MANIFEST_BYTES = 16 * 1024 * 1024;
+
+/** The manifest of a dataset in an object store (storage/store.ts); the same rules as a directory's. */
+export async function loadManifestFrom(store: ObjectStore): Promise<Manifest> {
+  const body = await store.get(MANIFEST_FILE, MAX_MANIFEST_BYTES);
+  if (!body) {
+    const slidesDir = (await store.list('slides')).length > 0 ? 'slides' : '.';
+    return parseManifest({ name: 'unnamed-dataset', version: 'unversioned', slides: { dir: slidesDir } });
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(body.toString('utf8'));
   } catch (e) {
     throw invalidInput('MANIFEST_MALFORMED', `${MANIFEST_FILE} is not valid JSON: ${(e as Error).message}`);
   }

@@ -67,7 +67,7 @@ export function createIiifService(opts: IiifServiceOptions): IiifService {
     g.guardPixels(s.id, async () => {
       const at = alignedStoredTile(s, levels(g, s), { width: s.tile_width, height: s.tile_height }, r);
       if (!at) return null;
-      const file = pool.open(g, s);
+      const file = await pool.open(g, s);
       return file.jpeg ? file.jpegTile(at.level, at.tx, at.ty) : null;
     });
 

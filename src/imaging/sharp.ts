@@ -110,7 +110,7 @@ export interface MaskHeader {
  * lossy format) before its pixels cost memory; the decode is then limited to the header's size.
  */
 export async function readMaskRaw(
-  path: string,
+  path: string | Buffer,
   kind: 'label' | 'color',
   check?: (h: MaskHeader) => void,
 ): Promise<RawImage> {

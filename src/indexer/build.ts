@@ -7,15 +7,26 @@ import { deflateRawSync } from 'node:zlib';
 import { DEFAULT_MAX_RASTER_WORK, DEFAULT_MAX_SLIDE_PIXELS } from '../config.js';
 import type { Manifest } from '../dataset/manifest.js';
 import { AppError } from '../errors.js';
-import { readLevelRaw } from '../imaging/sharp.js';
+import { readLevelRaw, type RawImage } from '../imaging/sharp.js';
+import { openRemoteSlideFile } from '../slides/file.js';
+import { objectReader } from '../storage/object-reader.js';
+import type { Remote } from '../storage/open.js';
+import { parseRemoteTiff } from '../storage/remote-tiff.js';
 import { createBandComposer, type LoadedSource } from '../labels/compose.js';
 import { loadLabelFile } from '../labels/load.js';
 import { rasterWork } from '../labels/rasterize.js';
 import { createPyramidBuilder, rasterGeometry, type LabelTile, type RasterGeometry } from '../labels/raster.js';
 import { unsupportedReason, type ProbedCodec } from '../slides/codecs.js';
-import { checkPixelBudget, slideStructure, type SlideStructure } from '../slides/structure.js';
+import { checkPixelBudget, slideStructure, type SlideLevel, type SlideStructure } from '../slides/structure.js';
 import { readTiffFile } from '../slides/tiff.js';
-import { detectSlideTissue, markLabelled, tissueTiles, type TissueBuild, type TissueTiles } from '../tissue/build.js';
+import {
+  detectSlideTissue,
+  localLevelReader,
+  markLabelled,
+  tissueTiles,
+  type TissueBuild,
+  type TissueTiles,
+} from '../tissue/build.js';
 import type { SlideCandidate } from './scan.js';
 
 export interface StoredTile {
@@ -70,15 +81,17 @@ export interface BuildLimits {
   maxRasterWork?: number;
 }
 
+/** `remote`: the dataset is in an object store (storage/open.ts); `absPath`s are then object keys. */
 export async function buildSlide(
   c: SlideCandidate,
   manifest: Manifest,
   codecs: ReadonlySet<ProbedCodec>,
   limits: BuildLimits = {},
+  remote: Remote | null = null,
 ): Promise<SlideBuild> {
   const maxSlidePixels = limits.maxSlidePixels ?? DEFAULT_MAX_SLIDE_PIXELS;
   const maxRasterWork = limits.maxRasterWork ?? DEFAULT_MAX_RASTER_WORK;
-  const structure = slideStructure(readTiffFile(c.file.absPath));
+  const structure = slideStructure(remote ? await parseRemoteTiff(readerOf(c, remote)) : readTiffFile(c.file.absPath));
   checkPixelBudget(structure, maxSlidePixels);
   // A code no TIFF writer uses means a broken file, not a codec this build lacks: refuse it.
   if (structure.compression.name.startsWith('unknown'))
@@ -87,7 +100,10 @@ export async function buildSlide(
       'TIFF_UNKNOWN_COMPRESSION',
       `the file declares compression ${structure.compression.code}, which is no TIFF codec`,
     );
-  const unsupported = unsupportedReason(structure.compression, codecs);
+  const unsupported =
+    remote && structure.compression.code !== JPEG_COMPRESSION
+      ? `stored with ${structure.compression.name}: only JPEG-tiled slides are read from object storage`
+      : unsupportedReason(structure.compression, codecs);
   const etag = createHash('sha256').update(c.inputKey).digest('base64url').slice(0, 22);
   const base: SlideBuild = {
     candidate: c,
@@ -105,13 +121,27 @@ export async function buildSlide(
   };
   if (unsupported) return base;
   const smallest = structure.levels[structure.levels.length - 1]!;
-  base.tissuePx = tissuePixels(await readLevelRaw(c.file.absPath, smallest.ifd, TISSUE_PROBE_SIZE), structure);
-  const tissue = await detectSlideTissue(c.file.absPath, structure);
+  const probe = remote
+    ? await remoteLevelRaw(c, remote, smallest, TISSUE_PROBE_SIZE)
+    : await readLevelRaw(c.file.absPath, smallest.ifd, TISSUE_PROBE_SIZE);
+  base.tissuePx = tissuePixels(probe, structure);
+  const tissue = await detectSlideTissue(
+    remote
+      ? (level, width, height) => remoteLevelAt(c, remote, level, { width, height })
+      : localLevelReader(c.file.absPath),
+    structure,
+  );
   if (c.labels.length === 0) return { ...base, tissue: storedTissue(tissue) };
   const loaded: LoadedSource[] = [];
   for (const l of c.labels) {
-    const src = await withContext(l.relPath, () =>
-      loadLabelFile(l.absPath, l.size, l.source, manifest.taxonomy, structure),
+    const src = await withContext(l.relPath, async () =>
+      loadLabelFile(
+        remote ? await labelBytes(remote, l.absPath) : l.absPath,
+        l.size,
+        l.source,
+        manifest.taxonomy,
+        structure,
+      ),
     );
     loaded.push(src);
     if (src.unmatchedPx) base.warnings.push(unmatchedWarning(l.relPath, src.unmatchedPx, l.source.tolerance));
@@ -138,6 +168,46 @@ export async function buildSlide(
 function storedTissue(t: TissueBuild): SlideBuild['tissue'] {
   return { geometry: t.geometry, threshold: t.threshold, inkPx: t.inkPx, ...tissueTiles(t) };
 }
+
+const JPEG_COMPRESSION = 7;
+
+function readerOf(c: SlideCandidate, r: Remote) {
+  return objectReader(r.store, c.file.absPath, c.file.etag ?? null, c.file.size, r.cache);
+}
+
+/**
+ * The smallest level of a remote slide, fitted inside `maxSize`, decoded from its stored tiles
+ * (libvips cannot open an object): the tissue estimate, close to the local file's.
+ */
+async function remoteLevelRaw(c: SlideCandidate, r: Remote, level: SlideLevel, maxSize: number): Promise<RawImage> {
+  const scale = Math.min(1, maxSize / level.width, maxSize / level.height);
+  return remoteLevelAt(c, r, level, {
+    width: Math.max(1, Math.round(level.width * scale)),
+    height: Math.max(1, Math.round(level.height * scale)),
+  });
+}
+
+/** A whole stored level of a slide in the store, as raw pixels at `size`. */
+async function remoteLevelAt(
+  c: SlideCandidate,
+  r: Remote,
+  level: SlideLevel,
+  size: { width: number; height: number },
+): Promise<RawImage> {
+  const file = await openRemoteSlideFile(readerOf(c, r), [level], { native: false });
+  const crop = { left: 0, top: 0, width: level.width, height: level.height };
+  return (await file.render(0, crop, size, { kind: 'raw' })) as RawImage;
+}
+
+/** A label file's bytes from the store (it was listed: gone now means it changed during the ingest). */
+async function labelBytes(r: Remote, key: string): Promise<Buffer> {
+  const b = await r.store.get(key, MAX_LABEL_OBJECT_BYTES);
+  if (!b) throw new AppError(422, 'LABEL_FILE_GONE', 'the label file was removed from the store during the ingest');
+  return b;
+}
+
+/** As the vector limit of labels/load.ts: a label object is read whole, and this bounds it. */
+const MAX_LABEL_OBJECT_BYTES = 512 * 1024 * 1024;
 
 function unmatchedWarning(relPath: string, px: number, tolerance: number): SlideBuild['warnings'][number] {
   return {

@@ -26,6 +26,7 @@ async function run(job: WorkerJob): Promise<void> {
     indexPath: job.indexPath,
     maxSlidePixels: job.maxSlidePixels,
     maxRasterWork: job.maxRasterWork,
+    ...(job.remote ? { remote: job.remote } : {}),
     onEvent: (e) =>
       post({
         type: 'progress',

@@ -9,12 +9,14 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { openIndexForWrite, openIndexReadOnly } from '../db/open.js';
-import { loadManifest } from '../dataset/manifest.js';
+import { loadManifest, loadManifestFrom, type Manifest } from '../dataset/manifest.js';
+import { isRemote } from '../storage/location.js';
+import { openRemote, type Remote, type RemoteSettings } from '../storage/open.js';
 import { AppError } from '../errors.js';
 import { probeCodecs } from '../imaging/sharp.js';
 import { buildSlide } from './build.js';
 import { acquireIngestLock, discardStaged, publishIndex, stageIndex } from './publish.js';
-import { scanDataset, type SlideCandidate } from './scan.js';
+import { scanDataset, scanObjects, type SlideCandidate } from './scan.js';
 import { storageErrorCode, storageFailure } from './storage.js';
 import { createIndexWriter, type ProblemRow } from './writer.js';
 
@@ -45,6 +47,8 @@ export interface IngestOptions {
   maxSlidePixels?: number;
   /** Rasterising budget of one vector label file (config MAX_RASTER_WORK; its default when absent). */
   maxRasterWork?: number;
+  /** How to reach a dataDir on S3 or HTTP(S) (config `remote`); unused for a local directory. */
+  remote?: RemoteSettings;
 }
 
 interface Previous {
@@ -59,14 +63,15 @@ export async function ingest(opts: IngestOptions): Promise<IngestReport> {
   const emit = opts.onEvent ?? (() => {});
   mkdirSync(dirname(opts.indexPath), { recursive: true });
   const release = acquireIngestLock(opts.indexPath);
+  const remote = isRemote(opts.dataDir) ? openRemoteFor(opts) : null;
   try {
     // An unmounted volume must not publish an empty index over a full one.
-    if (!existsSync(opts.dataDir) || !statSync(opts.dataDir).isDirectory()) {
+    if (!remote && (!existsSync(opts.dataDir) || !statSync(opts.dataDir).isDirectory())) {
       throw new AppError(422, 'DATA_DIR_MISSING', 'the data directory does not exist or is not a directory');
     }
-    const manifest = loadManifest(opts.dataDir);
+    const manifest = remote ? await loadManifestFrom(remote.store) : loadManifest(opts.dataDir);
     emit({ phase: 'scan', done: 0, total: 1 });
-    const scan = scanDataset(opts.dataDir, manifest);
+    const scan = remote ? await scanStore(remote, manifest) : scanDataset(opts.dataDir, manifest);
     const prev = readPrevious(opts.indexPath);
     if (scan.slides.length === 0 && prev.keys.size > 0 && !opts.allowEmpty) {
       throw new AppError(
@@ -110,10 +115,13 @@ export async function ingest(opts: IngestOptions): Promise<IngestReport> {
       for (const [i, c] of toBuild.entries()) {
         emit({ phase: 'slide', done: i, total: toBuild.length, slideId: c.id });
         try {
-          const build = await buildSlide(c, manifest, codecs, {
-            maxSlidePixels: opts.maxSlidePixels,
-            maxRasterWork: opts.maxRasterWork,
-          });
+          const build = await buildSlide(
+            c,
+            manifest,
+            codecs,
+            { maxSlidePixels: opts.maxSlidePixels, maxRasterWork: opts.maxRasterWork },
+            remote,
+          );
           writer.replaceSlide(build);
           indexed.push(c.id);
           // Kept while the slide's inputs are unchanged, like a failure's problem.
@@ -121,6 +129,10 @@ export async function ingest(opts: IngestOptions): Promise<IngestReport> {
         } catch (e) {
           // A full disk is no fault of this slide: stop, and publish nothing.
           if (storageErrorCode(e)) throw storageFailure(e, c.id);
+          // Nor is an object store that does not answer, or an object replaced while it was read:
+          // recorded as the slide's problem it would not be retried until the object changes.
+          if (e instanceof AppError && (e.code === 'STORE_UNAVAILABLE' || e.code === 'SLIDE_CHANGED'))
+            throw new AppError(503, e.code, `slide ${c.id}: ${e.detail}; nothing was published`, { ...e.headers });
           problems.push(problemOf(c, e));
         }
       }
@@ -142,6 +154,7 @@ export async function ingest(opts: IngestOptions): Promise<IngestReport> {
       discardStaged(temp);
     }
   } finally {
+    remote?.store.close();
     release();
   }
 }
@@ -202,6 +215,20 @@ function problemOf(c: SlideCandidate, e: unknown): ProblemRow {
     // An unexpected failure may be transient: retry it next time.
     inputKey: known ? c.inputKey : null,
   };
+}
+
+/** The store of a remote dataDir, with a range cache of its own for this ingest. */
+function openRemoteFor(opts: IngestOptions): Remote {
+  if (!opts.remote) throw new AppError(422, 'DATA_DIR_REMOTE', 'a remote data directory needs its settings (config)');
+  return openRemote(opts.dataDir, opts.remote)!;
+}
+
+/** Lists the manifest's directories (slides, then each label source's) and scans the listing. */
+async function scanStore(remote: Remote, manifest: Manifest) {
+  const dirs = [...new Set([manifest.slidesDir, ...manifest.labelSources.map((l) => l.dir)])];
+  const objects = (await Promise.all(dirs.map((d) => remote.store.list(d)))).flat();
+  const unique = [...new Map(objects.map((o) => [o.key, o])).values()];
+  return scanObjects(unique, manifest);
 }
 
 function versionOf(manifestHash: string, keys: Map<string, string>): string {

@@ -8,12 +8,15 @@ import { createHash } from 'node:crypto';
 import { readdirSync, statSync, type Stats } from 'node:fs';
 import { extname, join, relative, resolve, sep } from 'node:path';
 import type { LabelSourceSpec, Manifest } from '../dataset/manifest.js';
+import type { ObjectInfo } from '../storage/store.js';
 
 export interface FileRef {
   relPath: string;
   absPath: string;
   size: number;
   mtimeMs: number;
+  /** The object's ETag (object storage only): part of its identity with size and time. */
+  etag?: string | null;
 }
 
 export interface LabelFileRef extends FileRef {
@@ -52,13 +55,53 @@ const LABEL_EXTENSIONS: Record<LabelSourceSpec['format'], string[]> = {
 /** Bump when the derivation of index rows from the same inputs changes: forces a rebuild. */
 export const ALGORITHM_VERSION = 2;
 
+/** The files of `dir` with one of `extensions` (not under `exclude`), sorted by relative path. */
+type Lister = (dir: string, extensions: string[], exclude: string[], problems: ScanProblem[]) => FileRef[];
+
 export function scanDataset(dataDir: string, manifest: Manifest): ScanResult {
   const root = resolve(dataDir);
+  return scanWith(manifest, (dir, extensions, exclude, problems) =>
+    listFiles(
+      root,
+      dir,
+      extensions,
+      exclude.map((d) => resolve(root, d)),
+      problems,
+    ),
+  );
+}
+
+/**
+ * The same scan over an object store's listing: keys under the manifest's directories, matched
+ * the same way; `absPath` is the object's key. Objects carry their ETag into the input key.
+ */
+export function scanObjects(objects: readonly ObjectInfo[], manifest: Manifest): ScanResult {
+  const norm = (d: string) =>
+    d
+      .split('/')
+      .filter((p) => p !== '' && p !== '.')
+      .join('/');
+  const under = (key: string, dir: string) => dir === '' || key.startsWith(`${dir}/`);
+  return scanWith(manifest, (dir, extensions, exclude) => {
+    const d = norm(dir);
+    // As the local walk: never above the root, at most 8 directories deep, no hidden files.
+    if (d.split('/').includes('..')) return [];
+    return objects
+      .filter((o) => under(o.key, d) && !exclude.map(norm).some((x) => x !== d && under(o.key, x)))
+      .filter((o) => extensions.includes(extname(o.key).toLowerCase()))
+      .filter((o) => !o.key.split('/').some((p) => p.startsWith('.')))
+      .filter((o) => o.key.slice(d.length).split('/').length <= 10)
+      .map((o) => ({ relPath: o.key, absPath: o.key, size: o.size, mtimeMs: o.lastModifiedMs, etag: o.etag }))
+      .sort((a, b) => a.relPath.localeCompare(b.relPath));
+  });
+}
+
+function scanWith(manifest: Manifest, listDir: Lister): ScanResult {
   const problems: ScanProblem[] = [];
   const slides = new Map<string, SlideCandidate>();
   // Label directories can hold TIFF masks: never take those for slides.
-  const labelDirs = manifest.labelSources.map((l) => resolve(root, l.dir));
-  for (const file of listFiles(root, manifest.slidesDir, manifest.extensions, labelDirs, problems)) {
+  const labelDirs = manifest.labelSources.map((l) => l.dir);
+  for (const file of listDir(manifest.slidesDir, manifest.extensions, labelDirs, problems)) {
     const id = stemOf(file.relPath).toLowerCase();
     if (!SLIDE_ID_PATTERN.test(id)) {
       problems.push({
@@ -79,7 +122,7 @@ export function scanDataset(dataDir: string, manifest: Manifest): ScanResult {
     }
   }
   manifest.labelSources.forEach((source, position) => {
-    for (const file of listFiles(root, source.dir, LABEL_EXTENSIONS[source.format], [], problems)) {
+    for (const file of listDir(source.dir, LABEL_EXTENSIONS[source.format], [], problems)) {
       const stem = stemOf(file.relPath).toLowerCase();
       const suffix = source.suffix.toLowerCase();
       const id = suffix && stem.endsWith(suffix) ? stem.slice(0, -suffix.length) : stem;
@@ -112,7 +155,8 @@ export function scanDataset(dataDir: string, manifest: Manifest): ScanResult {
 }
 
 function inputKey(s: SlideCandidate, manifest: Manifest): string {
-  const part = (f: FileRef) => [f.relPath, f.size, Math.round(f.mtimeMs)];
+  // An object's ETag joins its identity; local files keep the key they always had.
+  const part = (f: FileRef) => [f.relPath, f.size, Math.round(f.mtimeMs), ...(f.etag ? [f.etag] : [])];
   const key = JSON.stringify([
     ALGORITHM_VERSION,
     manifest.hash,

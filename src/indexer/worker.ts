@@ -10,8 +10,16 @@ import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { AppError } from '../errors.js';
 import type { IngestReport } from './ingest.js';
+import type { RemoteSettings } from '../storage/open.js';
 
-export type IngestJob = { dataDir: string; indexPath: string; maxSlidePixels?: number; maxRasterWork?: number };
+export type IngestJob = {
+  dataDir: string;
+  indexPath: string;
+  maxSlidePixels?: number;
+  maxRasterWork?: number;
+  /** S3 or HTTP(S) settings of a remote dataDir (storage/open.ts). */
+  remote?: RemoteSettings;
+};
 export type WorkerJob = ({ kind: 'ingest' } & IngestJob) | { kind: 'demo'; outDir: string; seed: number };
 
 export type WorkerMessage =

@@ -26,8 +26,9 @@ const LOSSY_FORMATS = new Set(['jpeg', 'webp', 'heif', 'jp2']);
 /** A loaded source; a colour mask read with a tolerance says how many pixels matched no colour (painted 0). */
 export type LoadedLabel = LoadedSource & { unmatchedPx?: number };
 
+/** `source`: the file's path, or its bytes (read from an object store). */
 export async function loadLabelFile(
-  path: string,
+  source: string | Buffer,
   size: number,
   spec: LabelSourceSpec,
   taxonomy: readonly TaxonomyClass[],
@@ -36,7 +37,7 @@ export async function loadLabelFile(
   if (spec.format === 'asap-xml' || spec.format === 'geojson') {
     if (size > MAX_VECTOR_FILE_BYTES)
       throw invalidInput('LABEL_FILE_TOO_LARGE', `the file has ${size} bytes, more than ${MAX_VECTOR_FILE_BYTES}`);
-    const text = readFileSync(path, 'utf8');
+    const text = typeof source === 'string' ? readFileSync(source, 'utf8') : source.toString('utf8');
     const resolve = createClassResolver(taxonomy, spec.classMap);
     const shapes = spec.format === 'asap-xml' ? parseAsapXml(text, resolve) : parseGeoJson(text, resolve);
     checkShapesInside(shapes, slide);
@@ -44,7 +45,7 @@ export async function loadLabelFile(
   }
   const downsample = spec.downsample ?? 1;
   // The size is checked from the header: a wrong mask is refused before its pixels are decoded.
-  const img = await readMaskRaw(path, spec.format === 'label-mask' ? 'label' : 'color', (h) => {
+  const img = await readMaskRaw(source, spec.format === 'label-mask' ? 'label' : 'color', (h) => {
     checkMaskSize(h.width, h.height, downsample, slide);
     if (spec.format === 'color-mask' && spec.tolerance === 0 && LOSSY_FORMATS.has(h.format)) {
       throw invalidInput(

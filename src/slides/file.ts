@@ -10,6 +10,9 @@ import { AppError } from '../errors.js';
 import { decodeGrid, encodeGrid, nativeResamples, resampleRaw, type TileGrid } from '../imaging/jpeg-native.js';
 import { blankJpeg, renderRaw, renderRegion, type Crop, type RawImage, type RegionOutput } from '../imaging/sharp.js';
 import { frameFits, jpegFrame } from './jpeg-frame.js';
+import { parseRemoteTiff } from '../storage/remote-tiff.js';
+import type { ObjectReader } from '../storage/object-reader.js';
+import type { ByteRange } from '../storage/store.js';
 import { TAG, parseTiff, type TiffFile } from './tiff.js';
 
 export interface SourceLevel {
@@ -25,7 +28,7 @@ export interface SlideFile {
   /** Whether stored tiles are JPEG and can be passed through. */
   jpeg: boolean;
   /** A stored tile as a standalone JPEG file, or null when it is sparse (offset or size 0). */
-  jpegTile(level: number, tx: number, ty: number): Buffer | null;
+  jpegTile(level: number, tx: number, ty: number): Promise<Buffer | null>;
   /**
    * A rectangle of a slide level (inside the level: the caller clips), resized to `size` and
    * encoded (or raw RGB), in one pipeline.
@@ -83,42 +86,91 @@ const ADOBE_RGB = Buffer.from([
   0xff, 0xee, 0x00, 0x0e, 0x41, 0x64, 0x6f, 0x62, 0x65, 0x00, 0x64, 0x00, 0x00, 0x00, 0x00, 0x00,
 ]);
 
+/**
+ * The bytes under a slide: a local file's descriptor (synchronous preads, as always) or an object
+ * in a store (coalesced ranged GETs through the range cache, see storage/object-reader.ts).
+ */
+export interface SlideBytes {
+  size: number;
+  /** The ranges' bytes, in order; a local file answers at once. */
+  read(ranges: readonly ByteRange[]): Buffer[] | Promise<Buffer[]>;
+  close(): void;
+}
+
 export function openSlideFile(
   path: string,
   levels: readonly SourceLevel[],
   opts: SourceOptions = { native: true },
 ): SlideFile {
   const fd = openSync(path, 'r');
-  const sourceId = ++sourceCount;
-  let index: LevelIndex[];
-  let fileSize: number;
   try {
-    const size = (fileSize = fstatSync(fd).size);
+    const size = fstatSync(fd).size;
     const tiff = parseSlide(fd, size, levels);
-    index = levels.map((l) => {
-      const d = tiff.ifds[l.ifd];
-      const offsets = d?.arrays.get(TAG.TileOffsets);
-      const counts = d?.arrays.get(TAG.TileByteCounts);
-      if (!d || !offsets || !counts)
-        throw new AppError(503, 'SLIDE_CHANGED', 'the slide file no longer has the structure it was indexed with');
-      return {
-        ...l,
-        across: Math.ceil(l.width / l.tileWidth),
-        offsets,
-        counts,
-        tables: d.bytes.get(TAG.JPEGTables) ?? null,
-        rgb: d.num.get(TAG.Photometric) === 2,
-        compression: d.num.get(TAG.Compression) ?? 1,
-      };
-    });
+    const bytes: SlideBytes = {
+      size,
+      read: (ranges) => ranges.map((r) => pread(fd, r.offset, r.length)),
+      close: () => closeSync(fd),
+    };
+    return slideFileOf(bytes, tiff, levels, opts, path);
   } catch (e) {
     closeSync(fd);
     throw e;
   }
+}
+
+/** A slide read from an object store: directories from a few ranged GETs, tiles from coalesced ones. */
+export async function openRemoteSlideFile(
+  reader: ObjectReader,
+  levels: readonly SourceLevel[],
+  opts: SourceOptions = { native: true },
+): Promise<SlideFile> {
+  let tiff: TiffFile;
+  try {
+    tiff = await parseRemoteTiff(reader, openLimits(levels));
+  } catch (e) {
+    if (e instanceof AppError && e.status === 422)
+      throw new AppError(503, 'SLIDE_DAMAGED', `the slide object no longer parses (${e.code}: ${e.detail})`);
+    throw e;
+  }
+  const bytes: SlideBytes = { size: reader.size, read: (ranges) => reader.read(ranges), close: () => {} };
+  return slideFileOf(bytes, tiff, levels, opts, null);
+}
+
+function levelIndex(tiff: TiffFile, levels: readonly SourceLevel[]): LevelIndex[] {
+  return levels.map((l) => {
+    const d = tiff.ifds[l.ifd];
+    const offsets = d?.arrays.get(TAG.TileOffsets);
+    const counts = d?.arrays.get(TAG.TileByteCounts);
+    if (!d || !offsets || !counts)
+      throw new AppError(503, 'SLIDE_CHANGED', 'the slide file no longer has the structure it was indexed with');
+    return {
+      ...l,
+      across: Math.ceil(l.width / l.tileWidth),
+      offsets,
+      counts,
+      tables: d.bytes.get(TAG.JPEGTables) ?? null,
+      rgb: d.num.get(TAG.Photometric) === 2,
+      compression: d.num.get(TAG.Compression) ?? 1,
+    };
+  });
+}
+
+/** `path`: the local file libvips reads non-JPEG slides from; null for an object in a store. */
+function slideFileOf(
+  bytes: SlideBytes,
+  tiff: TiffFile,
+  levels: readonly SourceLevel[],
+  opts: SourceOptions,
+  path: string | null,
+): SlideFile {
+  const sourceId = ++sourceCount;
+  const fileSize = bytes.size;
+  const index = levelIndex(tiff, levels);
   // Other codecs (Deflate, LZW, ...) are read through libvips; only JPEG tiles stand alone.
   const jpeg = index.every((l) => l.compression === JPEG_COMPRESSION);
 
-  const jpegTile = (level: number, tx: number, ty: number): Buffer | null => {
+  /** Where a stored tile's bytes are, or null when it is sparse (offset or size 0). */
+  const tileRange = (level: number, tx: number, ty: number): ByteRange | null => {
     const l = index[level]!;
     const i = ty * l.across + tx;
     const offset = l.offsets[i] ?? 0;
@@ -129,9 +181,24 @@ export function openSlideFile(
       const what = `stored tile ${tx},${ty} of level ${level} declares ${count} bytes at ${offset}`;
       throw new AppError(503, 'SLIDE_DAMAGED', `${what}: beyond the tile size or the file`);
     }
-    const raw = pread(fd, offset, count);
-    return spliceJpeg(raw, l.tables, l.rgb);
+    return { offset, length: count };
   };
+
+  /** Stored tiles of one level as standalone JPEGs (null where sparse), read together (one coalesced read). */
+  const jpegTiles = async (
+    level: number,
+    at: ReadonlyArray<readonly [number, number]>,
+  ): Promise<Array<Buffer | null>> => {
+    const l = index[level]!;
+    const ranges = at.map(([tx, ty]) => tileRange(level, tx, ty));
+    const wanted = ranges.filter((r): r is ByteRange => r !== null);
+    const got = wanted.length === 0 ? [] : await bytes.read(wanted);
+    let k = 0;
+    return ranges.map((r) => (r ? spliceJpeg(got[k++]!, l.tables, l.rgb) : null));
+  };
+
+  const jpegTile = async (level: number, tx: number, ty: number): Promise<Buffer | null> =>
+    (await jpegTiles(level, [[tx, ty]]))[0]!;
 
   const blank = (l: LevelIndex) => {
     const key = `${l.tileWidth}x${l.tileHeight}`;
@@ -140,35 +207,46 @@ export function openSlideFile(
     return b;
   };
 
-  /** The stored tiles under a rectangle of a level, each as `tileOf` gives it, and the rectangle relative to them. */
+  /**
+   * The stored tiles under a rectangle of a level, each as `tileOf` makes it from its JPEG, and the
+   * rectangle relative to them. `ready` may answer a tile without its bytes (a decoded-cache hit);
+   * the bytes of all others are read in one call, so a remote slide coalesces them into few GETs.
+   */
   const gridOf = async <T>(
     level: number,
     crop: Crop,
-    tileOf: (l: LevelIndex, tx: number, ty: number) => T | Promise<T>,
+    tileOf: (l: LevelIndex, tx: number, ty: number, bytes: Buffer | null) => T | Promise<T>,
+    ready?: (tx: number, ty: number) => T | undefined,
   ) => {
     const l = index[level]!;
     const span = tileSpan(crop, l.tileWidth, l.tileHeight);
+    const at: Array<[number, number]> = [];
+    for (let ty = span.ty0; ty <= span.ty1; ty++) for (let tx = span.tx0; tx <= span.tx1; tx++) at.push([tx, ty]);
+    const pre = at.map(([tx, ty]) => ready?.(tx, ty));
+    const need = at.filter((_, i) => pre[i] === undefined);
+    const read = await jpegTiles(level, need);
     const tiles: T[] = [];
-    for (let ty = span.ty0; ty <= span.ty1; ty++)
-      for (let tx = span.tx0; tx <= span.tx1; tx++) tiles.push(await tileOf(l, tx, ty));
+    let k = 0;
+    for (const [i, [tx, ty]] of at.entries()) tiles.push(pre[i] ?? (await tileOf(l, tx, ty, read[k++]!)));
     return {
       grid: { tiles, across: span.tx1 - span.tx0 + 1, tileWidth: l.tileWidth, tileHeight: l.tileHeight },
       local: span.local,
     };
   };
 
-  /** A stored tile for the native decoder: decoded from the cache, or its JPEG (see DecodedTiles). */
+  type GridTile = TileGrid['tiles'][number];
+  const decodedKey = (level: number, tx: number, ty: number) => `${sourceId}:${level}:${tx}:${ty}`;
+
+  /** A stored tile for the native decoder from its JPEG: decoded and kept on its second use (see DecodedTiles). */
   const cachedTile = async (
     cache: DecodedTiles,
     level: number,
     l: LevelIndex,
     tx: number,
     ty: number,
-  ): Promise<TileGrid['tiles'][number]> => {
-    const key = `${sourceId}:${level}:${tx}:${ty}`;
-    const hit = cache.get(key);
-    if (hit) return { rgb: hit };
-    const bytes = jpegTile(level, tx, ty);
+    bytes: Buffer | null,
+  ): Promise<GridTile> => {
+    const key = decodedKey(level, tx, ty);
     if (!bytes || !cache.seen(key)) return bytes;
     const whole = { left: 0, top: 0, width: l.tileWidth, height: l.tileHeight };
     return {
@@ -194,8 +272,16 @@ export function openSlideFile(
     const inJob = unscaled || nativeResamples(crop, size);
     try {
       const cache = opts.decoded;
-      const { grid, local } = await gridOf<TileGrid['tiles'][number]>(level, crop, (l, tx, ty) =>
-        cache ? cachedTile(cache, level, l, tx, ty) : jpegTile(level, tx, ty),
+      const { grid, local } = await gridOf<GridTile>(
+        level,
+        crop,
+        (l, tx, ty, bytes) => (cache ? cachedTile(cache, level, l, tx, ty, bytes) : bytes),
+        cache
+          ? (tx, ty) => {
+              const hit = cache.get(decodedKey(level, tx, ty));
+              return hit ? { rgb: hit } : undefined;
+            }
+          : undefined,
       );
       if (inJob && out.kind === 'encoded' && out.format === 'jpeg')
         return await encodeGrid(grid, local, out.quality, size);
@@ -214,19 +300,19 @@ export function openSlideFile(
     jpegTile,
     async render(level, crop, size, out) {
       const l = index[level]!;
-      if (!jpeg) return renderRegion({ kind: 'file', path, page: l.ifd }, crop, size, out);
+      if (!jpeg) {
+        if (path === null)
+          throw new AppError(409, 'SLIDE_UNSUPPORTED', 'only JPEG-tiled slides can be read from object storage');
+        return renderRegion({ kind: 'file', path, page: l.ifd }, crop, size, out);
+      }
       if (opts.native) {
         const done = await renderNative(level, crop, size, out);
         if (done) return done;
       }
-      const { grid, local } = await gridOf(
-        level,
-        crop,
-        (lv, tx, ty) => framed(lv, jpegTile(level, tx, ty)) ?? blank(lv),
-      );
+      const { grid, local } = await gridOf(level, crop, (lv, _tx, _ty, bytes) => framed(lv, bytes) ?? blank(lv));
       return renderJoined(grid.tiles, grid.across, local, size, out);
     },
-    close: () => closeSync(fd),
+    close: () => bytes.close(),
   };
 }
 

@@ -7,7 +7,17 @@
 import { LRUCache } from 'lru-cache';
 import type { SlideRow } from '../catalogue/repo.js';
 import type { Generation } from '../generation.js';
-import { openSlideFile, type DecodedTiles, type SlideFile } from './file.js';
+import { objectReader } from '../storage/object-reader.js';
+import type { Remote } from '../storage/open.js';
+import { objectChanged } from '../storage/store.js';
+import {
+  openRemoteSlideFile,
+  openSlideFile,
+  type DecodedTiles,
+  type SlideFile,
+  type SourceLevel,
+  type SourceOptions,
+} from './file.js';
 
 /** How many stored tiles are remembered as recently used (keys only: ~1 MB). */
 const DECODED_TILE_MEMORY = 2048;
@@ -23,11 +33,13 @@ export interface SlidePoolOptions {
   onNativeFallback?: (reason: string) => void;
   /** Told of every cache lookup (for the hit-ratio metrics). */
   onCacheLookup?: (cache: CacheName, hit: boolean) => void;
+  /** The object store and range cache when DATA_DIR is remote (storage/open.ts); local files otherwise. */
+  remote?: Remote | null;
 }
 
 export interface SlidePool {
-  /** The slide's open file (opened and kept on first use). */
-  open(g: Generation, s: SlideRow): SlideFile;
+  /** The slide's open file (opened and kept on first use; concurrent first uses share one opening). */
+  open(g: Generation, s: SlideRow): Promise<SlideFile>;
   stats(): { decodedBytes: number; openSlides: number };
   /**
    * Which decoder renders regions ('n' native, 'v' libvips). Part of the ETag of everything
@@ -37,7 +49,10 @@ export interface SlidePool {
 }
 
 export function createSlidePool(opts: SlidePoolOptions): SlidePool {
-  const files = new LRUCache<string, SlideFile>({ max: opts.slideHandles, dispose: (f) => f.close() });
+  const files = new LRUCache<string, Promise<SlideFile>>({
+    max: opts.slideHandles,
+    dispose: (f) => void f.then((x) => x.close()).catch(() => undefined),
+  });
   const decodedTiles = new LRUCache<string, Buffer>({
     maxSize: Math.max(1, opts.decodedTileCacheBytes),
     sizeCalculation: (v) => v.length + 64,
@@ -48,6 +63,7 @@ export function createSlidePool(opts: SlidePoolOptions): SlidePool {
     ...(decoded ? { decoded } : {}),
     ...(opts.onNativeFallback ? { onNativeFallback: opts.onNativeFallback } : {}),
   };
+  const remote = opts.remote ?? null;
   return {
     open(g, s) {
       let file = files.get(s.etag);
@@ -60,14 +76,34 @@ export function createSlidePool(opts: SlidePoolOptions): SlidePool {
           tileWidth: l.tile_width,
           tileHeight: l.tile_height,
         }));
-        file = openSlideFile(g.slidePath(s), levels, fileOptions);
+        file = remote
+          ? openRemote(remote, s, levels, fileOptions)
+          : Promise.resolve(openSlideFile(g.slidePath(s), levels, fileOptions));
         files.set(s.etag, file);
+        // A failed opening is not kept: the next request tries again (the store may be back).
+        const opened = file;
+        opened.catch(() => {
+          if (files.peek(s.etag) === opened) files.delete(s.etag);
+        });
       }
       return file;
     },
     stats: () => ({ decodedBytes: decodedTiles.calculatedSize, openSlides: files.size }),
     renderer: opts.nativeJpeg ? 'n' : 'v',
   };
+}
+
+/**
+ * A slide object: its size and Last-Modified must still be those the index recorded (else it was
+ * replaced: 503 until re-ingested); its ranges are then read pinned to the ETag seen now, so a
+ * replacement while it is open is refused range by range (If-Match) rather than mixed in.
+ */
+async function openRemote(r: Remote, s: SlideRow, levels: SourceLevel[], o: SourceOptions): Promise<SlideFile> {
+  const info = await r.store.stat(s.rel_path);
+  const second = (ms: number) => Math.floor(ms / 1000);
+  if (!info || info.size !== s.file_size || second(info.lastModifiedMs) !== second(s.file_mtime_ms))
+    throw objectChanged(s.rel_path);
+  return openRemoteSlideFile(objectReader(r.store, s.rel_path, info.etag, info.size, r.cache), levels, o);
 }
 
 /**

@@ -30,7 +30,7 @@ export interface RegionRenderer {
 export function createRegionRenderer(pool: SlidePool, limiter: Limiter): RegionRenderer {
   return {
     render: (g, s, level, rect, size, out) =>
-      g.guardPixels(s.id, () => limiter.run(() => renderPadded(pool.open(g, s), level, rect, size, out))),
+      g.guardPixels(s.id, () => limiter.run(async () => renderPadded(await pool.open(g, s), level, rect, size, out))),
   };
 }
 

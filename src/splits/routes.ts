@@ -5,7 +5,7 @@ import express, { Router } from 'express';
 import { readFileSync } from 'node:fs';
 import { Ajv } from 'ajv';
 import { parse as parseYaml } from 'yaml';
-import { loadManifest } from '../dataset/manifest.js';
+import { loadManifest, type Manifest } from '../dataset/manifest.js';
 import { OPENAPI_PATH } from '../docs/routes.js';
 import { AppError } from '../errors.js';
 import type { Generation } from '../generation.js';
@@ -17,6 +17,8 @@ export interface SplitRouteDeps {
   store: SplitStore;
   /** Where manifest.json is (its slideAttributes feed groupBy and adopt). */
   dataDir: string;
+  /** The manifest when the dataset is in an object store (read through it, not from dataDir). */
+  manifest?: () => Promise<Manifest>;
   maxBodyBytes: number;
 }
 
@@ -33,7 +35,7 @@ export function splitRoutes(deps: SplitRouteDeps): Router {
   const r = Router({ caseSensitive: true, strict: true });
   const json = express.json({ limit: deps.maxBodyBytes, strict: true });
 
-  r.post('/splits', json, (req, res) => {
+  r.post('/splits', json, async (req, res) => {
     if (!req.is('application/json'))
       throw new AppError(415, 'UNSUPPORTED_MEDIA_TYPE', 'send the request as application/json');
     const body = parseBody(req.body);
@@ -52,7 +54,8 @@ export function splitRoutes(deps: SplitRouteDeps): Router {
       );
     }
     const needsAttributes = body.adopt !== undefined || (body.groupBy ?? 'slide') !== 'slide';
-    const split = makeSplit(g, body, needsAttributes ? attributesOf(g, deps.dataDir) : {}, new Date());
+    const manifest = needsAttributes ? (deps.manifest ? await deps.manifest() : loadManifest(deps.dataDir)) : null;
+    const split = makeSplit(g, body, manifest ? attributesOf(g, manifest) : {}, new Date());
     // Two requests racing for a name: the loser sees what the winner stored.
     if (!deps.store.insert(split, definition))
       throw new AppError(409, 'SPLIT_EXISTS', `a split named "${body.name}" was stored meanwhile`);
@@ -105,8 +108,7 @@ function found(store: SplitStore, name: string | undefined) {
  * The manifest's slide attributes, read now; refused when the manifest's indexed part changed
  * since the ingest (the attributes would describe another dataset than the one served).
  */
-function attributesOf(g: Generation, dataDir: string): SlideAttributes {
-  const m = loadManifest(dataDir);
+function attributesOf(g: Generation, m: Manifest): SlideAttributes {
   const indexed = g.catalogue.datasetInfo().manifest_hash;
   if (indexed !== undefined && m.hash !== indexed)
     throw new AppError(

@@ -100,7 +100,7 @@ export function createTileService(opts: TileServiceOptions): TileService {
   ) =>
     g.guardPixels(s.id, async () => {
       if (r.format !== 'jpeg') return null;
-      const file = pool.open(g, s);
+      const file = await pool.open(g, s);
       const stored = file.levels[read.slideLevel]!;
       if (!file.jpeg || !isStoredTile(geo.dz, r.level, read, { width: stored.tileWidth, height: stored.tileHeight }))
         return null;

@@ -8,7 +8,7 @@
  * under its centre has a class: the same nearest-neighbour rule the mask tiles use.
  */
 import { deflateRawSync } from 'node:zlib';
-import { readLevelRaw, readLevelResized } from '../imaging/sharp.js';
+import { readLevelRaw, readLevelResized, type RawImage } from '../imaging/sharp.js';
 import { createPyramidBuilder, rasterGeometry, type RasterGeometry } from '../labels/raster.js';
 import type { SlideLevel, SlideStructure } from '../slides/structure.js';
 import { detectTissue } from './detect.js';
@@ -52,17 +52,25 @@ export function tissueLevel(levels: readonly SlideLevel[], downsample: number): 
   return best ?? levels[levels.length - 1]!;
 }
 
-export async function detectSlideTissue(path: string, s: SlideStructure): Promise<TissueBuild> {
+/** Reads a stored level as raw pixels at a size (the level's own, or resampled to it). */
+export type LevelReader = (level: SlideLevel, width: number, height: number) => Promise<RawImage>;
+
+/** A local slide file's levels, through the sharp wrapper. */
+export function localLevelReader(path: string): LevelReader {
+  return (level, width, height) =>
+    level.width === width && level.height === height
+      ? readLevelRaw(path, level.ifd, Math.max(width, height))
+      : readLevelResized(path, level.ifd, width, height);
+}
+
+export async function detectSlideTissue(read: LevelReader, s: SlideStructure): Promise<TissueBuild> {
   const target = tissueDownsample(s);
   const level = tissueLevel(s.levels, target);
   // A stored level within 10% of the target is taken as it is (Camelyon16's 32x for 7.9 um/px):
   // no resampling, which cost as much as the detection itself on a Camelyon16-size slide.
   const ds = level.downsample >= target / 1.1 ? level.downsample : target;
   const geometry = rasterGeometry(s.width, s.height, ds);
-  const same = level.width === geometry.width && level.height === geometry.height;
-  const img = same
-    ? await readLevelRaw(path, level.ifd, Math.max(level.width, level.height))
-    : await readLevelResized(path, level.ifd, geometry.width, geometry.height);
+  const img = await read(level, geometry.width, geometry.height);
   const r = detectTissue(img, { umPerPixel: s.mppX ? ds * s.mppX : null });
   return { geometry, mask: r.mask, threshold: r.threshold, inkPx: r.inkPx };
 }

@@ -7,7 +7,7 @@ import { writeFileSync } from 'node:fs';
 import { encodeRawPng, readLevelResized } from '../imaging/sharp.js';
 import { slideStructure } from '../slides/structure.js';
 import { readTiffFile } from '../slides/tiff.js';
-import { detectSlideTissue, type TissueBuild } from './build.js';
+import { detectSlideTissue, localLevelReader, type TissueBuild } from './build.js';
 import { TISSUE_COLOR } from './mask.js';
 
 /** Boundary of the tissue at the thumbnail's resolution: tissue pixels with a 4-neighbour of glass. */
@@ -37,7 +37,7 @@ async function main(): Promise<void> {
   const [path, out, w] = process.argv.slice(2);
   if (!path || !out) throw new Error('usage: tsx src/tissue/figure.ts <slide> <out.png> [width]');
   const s = slideStructure(readTiffFile(path));
-  const tissue = await detectSlideTissue(path, s);
+  const tissue = await detectSlideTissue(localLevelReader(path), s);
   const width = Math.min(Number(w ?? 800), s.width);
   const height = Math.round((width * s.height) / s.width);
   const img = await readLevelResized(path, s.levels[0]!.ifd, width, height);

@@ -56,7 +56,7 @@ describe('stored tiles whose byte count is beyond the tile size or the file', ()
       writeFileSync(path, withByteCount(1, count));
       const src = openSlideFile(path, [level0], { native: true });
       try {
-        expect(src.jpegTile(0, 0, 0)!.subarray(0, 2)).toEqual(Buffer.from([0xff, 0xd8]));
+        expect((await src.jpegTile(0, 0, 0))!.subarray(0, 2)).toEqual(Buffer.from([0xff, 0xd8]));
         const err = await appErrorOf(() => src.jpegTile(0, 1, 0));
         expect([err.status, err.code]).toEqual([503, 'SLIDE_DAMAGED']);
         const crop = { left: 400, top: 0, width: 200, height: 100 };

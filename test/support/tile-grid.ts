@@ -11,12 +11,12 @@ export interface JpegGrid {
   local: Crop;
 }
 
-export function jpegGrid(src: SlideFile, level: number, crop: Crop): JpegGrid {
+export async function jpegGrid(src: SlideFile, level: number, crop: Crop): Promise<JpegGrid> {
   const l = src.levels[level]!;
   const span = tileSpan(crop, l.tileWidth, l.tileHeight);
   const tiles: Array<Buffer | null> = [];
   for (let ty = span.ty0; ty <= span.ty1; ty++)
-    for (let tx = span.tx0; tx <= span.tx1; tx++) tiles.push(src.jpegTile(level, tx, ty));
+    for (let tx = span.tx0; tx <= span.tx1; tx++) tiles.push(await src.jpegTile(level, tx, ty));
   return {
     grid: { tiles, across: span.tx1 - span.tx0 + 1, tileWidth: l.tileWidth, tileHeight: l.tileHeight },
     local: span.local,
