@@ -9,7 +9,7 @@ import { setConcurrency } from '../imaging/sharp.js';
 import type { IngestControl, IngestStatus } from '../ops/ingest-control.js';
 import type { ClusterView } from '../ops/routes.js';
 import { createPrimaryClient } from './ipc.js';
-import { workerBudgets, workerSizing } from './sizing.js';
+import { splitBudget, workerBudgets, workerSizing } from './sizing.js';
 
 export interface WorkerSide {
   /** The configuration with this worker's share of each whole-service budget. */
@@ -26,7 +26,11 @@ export function joinCluster(config: Config, env: NodeJS.ProcessEnv = process.env
   if (sizing.sharpConcurrency !== null && !env.VIPS_CONCURRENCY) setConcurrency(sizing.sharpConcurrency);
   const client = createPrimaryClient();
   return {
-    config: { ...config, ...workerBudgets(config, sizing) },
+    config: {
+      ...config,
+      ...workerBudgets(config, sizing),
+      remote: { ...config.remote, cacheBytes: splitBudget(config.remote.cacheBytes, sizing) },
+    },
     ingest: {
       start: () => client.request<IngestStatus>('ingest-start'),
       status: () => client.request<IngestStatus>('ingest-status'),
