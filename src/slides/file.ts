@@ -5,7 +5,8 @@
  * decoder (only the part of each tile they cover; JPEG output encoded in the same job), or, when
  * it is off or cannot read a tile, by joining the tiles in one libvips pipeline.
  */
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, read, readSync } from 'node:fs';
+import * as fsp from 'node:fs/promises';
 import { AppError } from '../errors.js';
 import { decodeGrid, encodeGrid, nativeResamples, resampleRaw, type TileGrid } from '../imaging/jpeg-native.js';
 import { blankJpeg, renderRaw, renderRegion, type Crop, type RawImage, type RegionOutput } from '../imaging/sharp.js';
@@ -106,12 +107,7 @@ export function openSlideFile(
   try {
     const size = fstatSync(fd).size;
     const tiff = parseSlide(fd, size, levels);
-    const bytes: SlideBytes = {
-      size,
-      read: (ranges) => ranges.map((r) => pread(fd, r.offset, r.length)),
-      close: () => closeSync(fd),
-    };
-    return slideFileOf(bytes, tiff, levels, opts, path);
+    return slideFileOf(localBytes(path, fd, size), tiff, levels, opts, path);
   } catch (e) {
     closeSync(fd);
     throw e;
@@ -406,11 +402,72 @@ function parseSlide(fd: number, size: number, levels: readonly SourceLevel[]): T
   }
 }
 
+/**
+ * A local file's tiles, read off the JavaScript thread: each range is a positioned read on libuv's
+ * pool, so a cold read waits on the disk there rather than stalling the event loop, and a
+ * request's tiles (and other requests') are in flight together. The descriptor is closed only
+ * when no read is in flight (its number could otherwise be reused by another open while a read is
+ * queued); a read asked after the pool closed the file (a request that held it across an
+ * eviction) opens the file for itself.
+ */
+function localBytes(path: string, fd: number, size: number): SlideBytes {
+  let inFlight = 0;
+  let closing = false;
+  let open = true;
+  const settle = () => {
+    if (--inFlight === 0 && closing && open) {
+      open = false;
+      closeSync(fd);
+    }
+  };
+  const readAll = (on: number, ranges: readonly ByteRange[]) => Promise.all(ranges.map((r) => readAt(on, r)));
+  return {
+    size,
+    async read(ranges) {
+      if (!open) {
+        const own = await fsp.open(path, 'r');
+        try {
+          return await readAll(own.fd, ranges);
+        } finally {
+          await own.close();
+        }
+      }
+      inFlight++;
+      try {
+        return await readAll(fd, ranges);
+      } finally {
+        settle();
+      }
+    },
+    close() {
+      closing = true;
+      if (inFlight === 0 && open) {
+        open = false;
+        closeSync(fd);
+      }
+    },
+  };
+}
+
+function readAt(fd: number, r: ByteRange): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const buf = Buffer.allocUnsafe(r.length);
+    read(fd, buf, 0, r.length, r.offset, (err, n) => {
+      if (err) reject(err);
+      else if (n < r.length) reject(truncated());
+      else resolve(buf);
+    });
+  });
+}
+
+function truncated(): AppError {
+  return new AppError(503, 'SLIDE_DAMAGED', 'the slide file is shorter than its tile index says (truncated?)');
+}
+
 function pread(fd: number, offset: number, length: number): Buffer {
   const buf = Buffer.allocUnsafe(length);
   const n = readSync(fd, buf, 0, length, offset);
-  if (n < length)
-    throw new AppError(503, 'SLIDE_DAMAGED', 'the slide file is shorter than its tile index says (truncated?)');
+  if (n < length) throw truncated();
   return buf;
 }
 

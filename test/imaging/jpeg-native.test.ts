@@ -4,7 +4,7 @@
  * tiles; its JPEG output decodes to what libvips' encoder gives; and bad input is refused, never
  * read past.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -87,6 +87,26 @@ async function expectSamePixels(src: SlideFile, cs: Crop[]): Promise<void> {
 }
 
 describe('native JPEG region decoder', () => {
+  it('reads local tiles off the JS thread; closing waits for reads in flight, and a read after close still answers', async () => {
+    const path = realPath('CMU-1-Small-Region.svs');
+    const whole = readFileSync(path);
+    const fds = () => readdirSync('/proc/self/fd').length;
+    const before = fds();
+    const src = openLevel0(path);
+    const first = await src.jpegTile(0, 0, 0);
+    // Tiles asked, then the file closed while their reads are in flight: they all arrive whole.
+    const pending = Promise.all([src.jpegTile(0, 1, 0), src.jpegTile(0, 0, 1), src.jpegTile(0, 1, 1)]);
+    src.close();
+    const got = await pending;
+    expect(got.every((b) => b !== null && b.length > 100)).toBe(true);
+    expect(fds()).toBe(before);
+    // A request that held the file across its close (an eviction from the pool) still reads it.
+    const again = await src.jpegTile(0, 0, 0);
+    expect(again!.equals(first!)).toBe(true);
+    expect(fds()).toBe(before);
+    expect(whole.includes(first!.subarray(first!.length - 200, first!.length - 2))).toBe(true);
+  });
+
   it('is built and loads (npm ci builds it; .ci/run installs g++, make and libjpeg62-turbo-dev)', () => {
     const st = nativeJpegStatus();
     expect(st.reason).toBeUndefined();
