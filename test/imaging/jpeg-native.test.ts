@@ -12,29 +12,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeGrid, encodeGrid, nativeJpegStatus, type TileGrid } from '../../src/imaging/jpeg-native.js';
 import { renderRegion, type Crop } from '../../src/imaging/sharp.js';
 import { parseTiff, TAG } from '../../src/slides/tiff.js';
-import { openSlideFile, type SlideFile, type SourceOptions } from '../../src/slides/file.js';
+import type { SlideFile } from '../../src/slides/file.js';
 import { appErrorOf, realPath, seededRandom } from '../support/core-fixtures.js';
-import { jpegGrid } from '../support/tile-grid.js';
+import { jpegGrid, openLevel0 } from '../support/tile-grid.js';
 
 let dir: string;
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'jpeg-native-'));
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-/** Level 0 of a TIFF, opened as the service opens it. */
-function openLevel0(path: string, opts: SourceOptions = { native: true }): SlideFile {
-  const bytes = readFileSync(path);
-  const d = parseTiff((o, l) => bytes.subarray(o, o + l), bytes.length).ifds[0]!;
-  const level = {
-    ifd: 0,
-    width: d.num.get(TAG.ImageWidth)!,
-    height: d.num.get(TAG.ImageLength)!,
-    tileWidth: d.num.get(TAG.TileWidth)!,
-    tileHeight: d.num.get(TAG.TileLength)!,
-  };
-  return openSlideFile(path, [level], opts);
-}
 
 /** The tiles under `crop` (level 0) and the crop relative to the first of them, as SlideFile.render lays them out. */
 const gridOf = async (src: SlideFile, crop: Crop) => jpegGrid(src, 0, crop);

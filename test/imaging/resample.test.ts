@@ -4,27 +4,12 @@
  * grey levels of libvips' Lanczos-3 on real slide pixels, exact on flat areas, the same pixels
  * whether it runs in the decode job or on pixels libvips decoded, and bounded in the ratios it takes.
  */
-import { readFileSync } from 'node:fs';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { decodeGrid, encodeGrid, nativeResamples, resampleRaw, type TileGrid } from '../../src/imaging/jpeg-native.js';
 import type { RawImage } from '../../src/imaging/sharp.js';
-import { parseTiff, TAG } from '../../src/slides/tiff.js';
-import { openSlideFile, type SlideFile } from '../../src/slides/file.js';
 import { realPath } from '../support/core-fixtures.js';
-
-function openLevel0(path: string, native: boolean): SlideFile {
-  const bytes = readFileSync(path);
-  const d = parseTiff((o, l) => bytes.subarray(o, o + l), bytes.length).ifds[0]!;
-  const level = {
-    ifd: 0,
-    width: d.num.get(TAG.ImageWidth)!,
-    height: d.num.get(TAG.ImageLength)!,
-    tileWidth: d.num.get(TAG.TileWidth)!,
-    tileHeight: d.num.get(TAG.TileLength)!,
-  };
-  return openSlideFile(path, [level], { native });
-}
+import { openLevel0 } from '../support/tile-grid.js';
 
 async function lanczosByLibvips(img: RawImage, size: { width: number; height: number }): Promise<Buffer> {
   return sharp(img.data, { raw: { width: img.width, height: img.height, channels: 3 } })
@@ -60,7 +45,7 @@ describe('native Lanczos-3 resampling', () => {
     ['a quarter (libvips: box, then Lanczos)', 1024, 1024, 256, 256, 12, 0.6],
     ['slightly up (255 -> 256)', 255, 255, 256, 256, 20, 0.2],
   ])('%s: close to libvips', async (_what, w, h, ow, oh, maxDiff, meanDiff) => {
-    const src = openLevel0(realPath('CMU-1-Small-Region.svs'), true);
+    const src = openLevel0(realPath('CMU-1-Small-Region.svs'));
     try {
       const crop = { left: 301, top: 207, width: w, height: h };
       const img = (await src.render(0, crop, { width: w, height: h }, raw)) as RawImage;
@@ -93,7 +78,7 @@ describe('native Lanczos-3 resampling', () => {
 
 describe('native Lanczos-3 resampling: one path for both decoders, bounded ratios', () => {
   it('a region resized in the decode job equals the decoded region resized; its JPEG encodes those pixels', async () => {
-    const src = openLevel0(realPath('CMU-1-Small-Region.svs'), true);
+    const src = openLevel0(realPath('CMU-1-Small-Region.svs'));
     try {
       const crop = { left: 100, top: 90, width: 370, height: 250 };
       const size = { width: 256, height: 173 };
@@ -120,8 +105,8 @@ describe('native Lanczos-3 resampling: one path for both decoders, bounded ratio
   });
 
   it('the libvips decoder resamples as the native one: the same bytes', async () => {
-    const native = openLevel0(realPath('CMU-1-Small-Region.svs'), true);
-    const vips = openLevel0(realPath('CMU-1-Small-Region.svs'), false);
+    const native = openLevel0(realPath('CMU-1-Small-Region.svs'));
+    const vips = openLevel0(realPath('CMU-1-Small-Region.svs'), { native: false });
     try {
       for (const [crop, size] of [
         [
