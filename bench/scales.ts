@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { ANNOTATED_ID } from './datasets.js';
 import type { Report } from './report.js';
 import { probe, type Server } from './servers.js';
+import { processTree } from './real/proc-stats.js';
 
 const SAMPLES = 48;
 const ROUNDS = 3;
@@ -47,6 +48,17 @@ const CLOCK_TICKS = (() => {
  * machine wall time swings with other work; the service's own CPU time per sample does not.
  */
 function cpuMs(pid: number): number | null {
+  // The whole service: with WORKERS > 1 the PID is the primary, and the work is in its workers.
+  let total = 0;
+  for (const p of processTree(pid)) {
+    const c = processCpuMs(p);
+    if (c === null) return null;
+    total += c;
+  }
+  return total;
+}
+
+function processCpuMs(pid: number): number | null {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
@@ -105,7 +117,7 @@ export async function timeScales(s: Server, report: Report): Promise<ScalesRun> 
     ratio: perSample(three.map((x) => x.ms)) / perSample(single.map((x) => x.ms)),
     singleCpuMsPerSample: oneCpu,
     threeScalesCpuMsPerSample: threeCpu,
-    cpuRatio: oneCpu && threeCpu !== null ? threeCpu / oneCpu : null,
+    cpuRatio: oneCpu !== null && oneCpu > 0 && threeCpu !== null ? threeCpu / oneCpu : null,
   };
   report.value('patches', 'batch 1 scale 0.25 um/px', 'ms/sample', run.singleMsPerSample, null);
   report.value('patches', 'batch 3 scales 0.25/1/4 um/px', 'ms/sample', run.threeScalesMsPerSample, null);
