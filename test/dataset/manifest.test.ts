@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_LABEL_DOWNSAMPLE, loadManifest, parseManifest } from '../../src/dataset/manifest.js';
 import { appErrorOf, makeTempDir, removeTempDir } from '../support/core-fixtures.js';
+import { CLASS_NAMES } from '../support/fuzz-arbitraries.js';
 
 let dir: string;
 beforeAll(() => {
@@ -67,17 +68,7 @@ describe('parseManifest', () => {
 
   it('an empty manifest gets the default taxonomy, downsample and no sources', () => {
     const m = parseManifest({});
-    expect(m.taxonomy.map((c) => c.name)).toEqual([
-      'unlabelled',
-      'metastasis',
-      'lymph-node-parenchyma',
-      'adipose',
-      'connective-tissue',
-      'fold',
-      'ink',
-      'blur',
-      'bubble-debris',
-    ]);
+    expect(m.taxonomy.map((c) => c.name)).toEqual(CLASS_NAMES);
     expect([m.labelDownsample, m.slidesDir, m.extensions, m.labelSources]).toEqual([
       DEFAULT_LABEL_DOWNSAMPLE,
       'slides',

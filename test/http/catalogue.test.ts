@@ -3,6 +3,7 @@ import request from 'supertest';
 import { parse as parseYaml } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { binary, serveCore, type Served } from '../support/app-fixture.js';
+import { CLASS_NAMES } from '../support/fuzz-arbitraries.js';
 
 let s: Served;
 beforeAll(async () => {
@@ -133,17 +134,7 @@ describe('thumbnails', () => {
 describe('classes, dataset, health, contract', () => {
   it('GET /classes: the taxonomy with dataset-wide areas that add up', async () => {
     const classes = (await request(s.app).get('/classes')).body;
-    expect(classes.items.map((c: { name: string }) => c.name)).toEqual([
-      'unlabelled',
-      'metastasis',
-      'lymph-node-parenchyma',
-      'adipose',
-      'connective-tissue',
-      'fold',
-      'ink',
-      'blur',
-      'bubble-debris',
-    ]);
+    expect(classes.items.map((c: { name: string }) => c.name)).toEqual(CLASS_NAMES);
     expect(classes.categories).toEqual(['diagnostic', 'background', 'artefact']);
     const slides = (await request(s.app).get('/slides?class=metastasis')).body.items;
     const sum = slides.reduce(

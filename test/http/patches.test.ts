@@ -3,6 +3,7 @@ import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { untar } from '../support/tar.js';
 import { binary, serveCore, type Served } from '../support/app-fixture.js';
+import { CLASS_NAMES } from '../support/fuzz-arbitraries.js';
 
 let s: Served;
 beforeAll(async () => {
@@ -28,17 +29,7 @@ const samples = async (body: object) => {
   if (res.status !== 200) throw new Error(`${res.status} ${JSON.stringify(res.body)}`);
   return res.body as { datasetVersion: string; items: Item[] };
 };
-const names = [
-  'unlabelled',
-  'metastasis',
-  'lymph-node-parenchyma',
-  'adipose',
-  'connective-tissue',
-  'fold',
-  'ink',
-  'blur',
-  'bubble-debris',
-];
+const names = CLASS_NAMES;
 const maskOf = async (url: string) =>
   (await request(s.app).get(url.replace('layer=mask', 'layer=mask&format=raw')).buffer(true).parse(binary))
     .body as Buffer;

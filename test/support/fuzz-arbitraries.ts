@@ -21,6 +21,7 @@ export const KNOWN_IDS = [
   'unopenable',
 ];
 export const READABLE_IDS = ['tumor_083', 'tumor_107', 'normal_001', 'small', 'boxes', 'cmu-1-small-region'];
+/** The default taxonomy's class names in value order (0 = unlabelled), written out once for every test. */
 export const CLASS_NAMES = [
   'unlabelled',
   'metastasis',
