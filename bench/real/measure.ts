@@ -35,7 +35,7 @@ export interface ColdRun {
 
 export type Runs = Record<string, ColdRun>;
 
-/** bench/real/openslide_cold.py's answer, and whether its run was cold. */
+/** bench/openslide_patches.py's answer, and whether its run was cold. */
 export interface OpenSlideRun {
   procs: number;
   patches: number;

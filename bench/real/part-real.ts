@@ -219,7 +219,7 @@ async function openslideRuns(
     writeFileSync(coords, lines.join('\n') + '\n');
     const cold = goCold(st);
     const args = [
-      'bench/real/openslide_cold.py',
+      'bench/openslide_patches.py',
       '--coords',
       coords,
       '--procs',
@@ -227,7 +227,7 @@ async function openslideRuns(
       '--seconds',
       String(st.seconds),
     ];
-    const { stdout } = await runToEnd(`openslide_cold ${key}`, PY, args);
+    const { stdout } = await runToEnd(`openslide_patches ${key}`, PY, args);
     out[key] = { ...(JSON.parse(stdout.trim().split('\n').pop()!) as OpenSlideRun), cold };
   }
   return out;
