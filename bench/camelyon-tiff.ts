@@ -9,6 +9,7 @@ import { closeSync, openSync, readSync, writeSync } from 'node:fs';
 import sharp from 'sharp';
 import { TAG, readTiffFile } from '../src/slides/tiff.js';
 import { mulberry32 } from '../src/prng.js';
+import { rational, u16s, u32 } from './tiff-values.js';
 
 export const CAMELYON_WIDTH = 97792;
 export const CAMELYON_HEIGHT = 221184;
@@ -159,23 +160,6 @@ interface Entry {
   inline?: Buffer;
   offset?: number;
 }
-
-const u16s = (...v: number[]) => {
-  const b = Buffer.alloc(8);
-  v.forEach((x, i) => b.writeUInt16LE(x, i * 2));
-  return b;
-};
-const u32 = (v: number) => {
-  const b = Buffer.alloc(8);
-  b.writeUInt32LE(v, 0);
-  return b;
-};
-const rational = (num: number, den: number) => {
-  const b = Buffer.alloc(8);
-  b.writeUInt32LE(num, 0);
-  b.writeUInt32LE(den, 4);
-  return b;
-};
 
 /** Writes the slide; returns the time it took. */
 export async function writeCamelyonTiff(

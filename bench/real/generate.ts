@@ -29,6 +29,7 @@ import {
   type ContentSpace,
   type RealSlideSpec,
 } from './geometry.js';
+import { rational, u16s, u32 } from '../tiff-values.js';
 
 const T = REAL_TILE;
 
@@ -191,22 +192,6 @@ interface Entry {
   value: Buffer | number;
 }
 
-const u16s = (...v: number[]) => {
-  const b = Buffer.alloc(8);
-  v.forEach((x, i) => b.writeUInt16LE(x, i * 2));
-  return b;
-};
-const u32 = (v: number) => {
-  const b = Buffer.alloc(8);
-  b.writeUInt32LE(v, 0);
-  return b;
-};
-const rational = (num: number, den: number) => {
-  const b = Buffer.alloc(8);
-  b.writeUInt32LE(num, 0);
-  b.writeUInt32LE(den, 4);
-  return b;
-};
 const longs8 = (xs: number[]) => {
   const b = Buffer.alloc(Math.max(8, xs.length * 8));
   xs.forEach((x, i) => b.writeBigUInt64LE(BigInt(x), i * 8));
