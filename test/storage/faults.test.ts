@@ -18,7 +18,7 @@ import { createGeneration } from '../../src/generation.js';
 import { imagingCapabilities } from '../../src/imaging/sharp.js';
 import { ingest } from '../../src/indexer/ingest.js';
 import type { RemoteSettings } from '../../src/storage/open.js';
-import { serveDemo, type Served } from '../support/app-fixture.js';
+import { binary, serveDemo, type Served } from '../support/app-fixture.js';
 import {
   S3_CREDENTIALS,
   remoteSettings,
@@ -28,12 +28,6 @@ import {
   type FaultProxy,
   type S3Server,
 } from '../support/remote-stores.js';
-
-const binary = (res: request.Response, cb: (e: Error | null, b: Buffer) => void) => {
-  const chunks: Buffer[] = [];
-  res.on('data', (c: Buffer) => chunks.push(c));
-  res.on('end', () => cb(null, Buffer.concat(chunks)));
-};
 
 let local: Served;
 let s3: S3Server;

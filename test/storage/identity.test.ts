@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ingest } from '../../src/indexer/ingest.js';
-import { serveDemo, serveIndex, type Served } from '../support/app-fixture.js';
+import { binary, serveDemo, serveIndex, type Served } from '../support/app-fixture.js';
 import {
   NGINX,
   S3_CREDENTIALS,
@@ -21,12 +21,6 @@ import {
   type Nginx,
   type S3Server,
 } from '../support/remote-stores.js';
-
-const binary = (res: request.Response, cb: (e: Error | null, b: Buffer) => void) => {
-  const chunks: Buffer[] = [];
-  res.on('data', (c: Buffer) => chunks.push(c));
-  res.on('end', () => cb(null, Buffer.concat(chunks)));
-};
 
 const GETS = [
   '/slides/tumor_001/image_files/12/1_1.jpeg',
