@@ -91,9 +91,8 @@ describe('size', () => {
     ['!500,300', 1000, 800, [375, 300]],
     ['!2000,500', 1000, 1000, [500, 500]],
     ['!333,1000', 1000, 800, [333, 266]],
-    // Without ^ never larger than the region (the spec), with ^ as large as the box allows.
-    ['!2000,3000', 1000, 1000, [1000, 1000]],
-    ['!2000,300', 100, 100, [100, 100]],
+    // As large as the box allows: with ^ that may be larger than the region (without ^: a 400, below).
+    ['!1000,3000', 1000, 1000, [1000, 1000]],
     ['^!2000,3000', 1000, 1000, [2000, 2000]],
     ['^!2000,500', 1000, 1000, [500, 500]],
     ['^1500,', 1000, 800, [1500, 1200]],
@@ -122,6 +121,9 @@ describe('size', () => {
     ['1001,800', '400 UPSCALE_NOT_REQUESTED'],
     ['1000,801', '400 UPSCALE_NOT_REQUESTED'],
     ['pct:100.1', '400 UPSCALE_NOT_REQUESTED'],
+    // !w,h whose best fit is larger than the region: the validator's size_noup case.
+    ['!2000,3000', '400 UPSCALE_NOT_REQUESTED'],
+    ['!1001,900', '400 UPSCALE_NOT_REQUESTED'],
     ['^3000,', '400 SIZE_TOO_LARGE'],
     ['^pct:300', '400 SIZE_TOO_LARGE'],
     ['^2001,2000', '400 SIZE_TOO_LARGE'],
