@@ -7,7 +7,7 @@ import express, { Router } from 'express';
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import type { Generation } from '../generation.js';
-import { esc, jsonForScript } from '../viewer/html.js';
+import { VIEWER_CSP, esc, jsonForScript } from '../viewer/html.js';
 import { origin } from './routes.js';
 
 export interface MiradorDeps {
@@ -15,16 +15,6 @@ export interface MiradorDeps {
 }
 
 export const MIRADOR_ASSETS = '/viewer/mirador-assets';
-/** Mirador styles with emotion (inline styles) and OpenSeadragon draws from blob:/data: images. */
-const CSP = [
-  "default-src 'self'",
-  "img-src 'self' data: blob:",
-  "worker-src 'self' blob:",
-  "style-src 'self' 'unsafe-inline'",
-  "object-src 'none'",
-  "base-uri 'none'",
-  "frame-ancestors 'self'",
-].join('; ');
 
 /** Reads the page's configuration and starts Mirador with the slide's manifest, its layers panel open. */
 const START_SCRIPT = `(function () {
@@ -66,7 +56,7 @@ export function miradorRoutes(deps: MiradorDeps): Router {
 </body></html>
 `;
     res.setHeader('Cache-Control', 'no-cache');
-    res.setHeader('Content-Security-Policy', CSP);
+    res.setHeader('Content-Security-Policy', VIEWER_CSP);
     res.setHeader('Referrer-Policy', 'same-origin');
     res.type('html').send(html);
   });

@@ -6,6 +6,22 @@
 
 const HTML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
 
+/**
+ * The pages' Content-Security-Policy: only this service's own origin, so a page that tried a CDN or
+ * any other host would be blocked and the browser tests would see it. OpenSeadragon decodes tiles in
+ * a worker it creates from a blob: URL and draws from blob:/data: images; the area bars, OSD's
+ * controls and Mirador (emotion) use inline styles.
+ */
+export const VIEWER_CSP = [
+  "default-src 'self'",
+  "img-src 'self' data: blob:",
+  "worker-src 'self' blob:",
+  "style-src 'self' 'unsafe-inline'",
+  "object-src 'none'",
+  "base-uri 'none'",
+  "frame-ancestors 'self'",
+].join('; ');
+
 /** Text or attribute value (quoted attributes only): the five characters that can break out. */
 export function esc(value: string | number): string {
   return String(value).replace(/[&<>"']/g, (c) => HTML_ESCAPES[c] ?? c);

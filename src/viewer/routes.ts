@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { slideSummary } from '../catalogue/view.js';
 import type { Generation } from '../generation.js';
 import { ASSETS_PATH, OSD_PATH, renderSlideList, renderViewer } from './pages.js';
+import { VIEWER_CSP } from './html.js';
 
 export interface ViewerDeps {
   current(): Generation;
@@ -20,20 +21,6 @@ export interface ViewerDeps {
 const PUBLIC_DIR = join(dirname(fileURLToPath(import.meta.url)), 'public');
 /** The dataset has 73 slides; a page of this many stays a few hundred KB of HTML. */
 const LIST_LIMIT = 1000;
-/**
- * Only this service's own origin: a page that tried a CDN or any other host would be blocked
- * and the browser test would see it. OpenSeadragon decodes tiles in a worker it creates from a
- * blob: URL and draws from blob:/data: images; the area bars and OSD's controls use inline styles.
- */
-const CSP = [
-  "default-src 'self'",
-  "img-src 'self' data: blob:",
-  "worker-src 'self' blob:",
-  "style-src 'self' 'unsafe-inline'",
-  "object-src 'none'",
-  "base-uri 'none'",
-  "frame-ancestors 'self'",
-].join('; ');
 
 export function viewerRoutes(deps: ViewerDeps): Router {
   const r = createRouter();
@@ -70,7 +57,7 @@ export function viewerRoutes(deps: ViewerDeps): Router {
 /** Pages are cheap and change with the code as well as the index: always revalidate, no ETag. */
 function sendPage(res: Response, html: string): void {
   res.setHeader('Cache-Control', 'no-cache');
-  res.setHeader('Content-Security-Policy', CSP);
+  res.setHeader('Content-Security-Policy', VIEWER_CSP);
   res.setHeader('Referrer-Policy', 'same-origin');
   res.type('html').send(html);
 }
