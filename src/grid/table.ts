@@ -11,7 +11,7 @@ import { AppError } from '../errors.js';
 import type { Generation } from '../generation.js';
 import { labelRaster } from '../labels/slide-raster.js';
 import { descriptorFractions } from '../patches/sampler.js';
-import { TISSUE_VALUE, UNLABELLED_TISSUE_VALUE } from '../tissue/selectors.js';
+import { isTissueValue, TISSUE_VALUE, UNLABELLED_TISSUE_VALUE } from '../tissue/selectors.js';
 import { gridCells, majorityOf, type Rect } from './cells.js';
 
 export type GridFormat = 'csv' | 'json' | 'parquet';
@@ -99,7 +99,8 @@ export function* slideRows(g: Generation, s: SlideRow, p: GridParams): Generator
     for (const x of xs) {
       // The very fractions /samples reports for this rectangle (with tissue: the sampler's own function).
       const f = descriptorFractions(g, { tissue }, s, x, y, scale.sizeL0);
-      const m = majorityOf(f, 0);
+      // Classes only: the tissue selectors' keys (256, 257) are shares of the cell, not classes.
+      const m = majorityOf(new Map([...f].filter(([v]) => !isTissueValue(v))), 0);
       yield [
         s.id,
         x,
