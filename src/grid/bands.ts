@@ -10,7 +10,7 @@ import { runEnd, wordsOf, type LabelRaster, type LabelReader } from '../labels/r
 
 /** patchFractions' window along one axis: [start, start + length) raster pixels for a cell at `p` of side `size`. */
 export function rasterWindow(p: number, size: number, D: number): { start: number; length: number } {
-  const start = Math.ceil(p / D - 0.5);
+  const start = Math.ceil(p / D - 0.5) + 0; // + 0: Math.ceil(-0.5) is -0
   return { start, length: Math.max(1, Math.ceil((p + size) / D - 0.5) - start) };
 }
 
