@@ -6,6 +6,7 @@
 import type { Generation } from '../generation.js';
 import type { SlideGrid } from './slide-grid.js';
 import { tissueSum } from './slide-grid.js';
+import { TISSUE_LABELLED, TISSUE_UNLABELLED } from '../tissue/selectors.js';
 
 /** Areas up to this many pixels keep their printed fractions (an array of area + 1 strings). */
 const MAX_CACHED_AREA = 1 << 20;
@@ -44,35 +45,48 @@ export class FractionText {
     return (texts[n] ??= String(1 - n / area));
   }
 
-  /** tissueSum's text for (unlabelled, labelled) tissue pixels of a window. */
+  /** The two tissue fields' text and their commas for (unlabelled, labelled) tissue pixels of a window. */
   tissue(unlabelled: number, labelled: number, area: number): string {
-    if (area > MAX_CACHED_TISSUE_AREA) return String(tissueSum(unlabelled, labelled, area));
+    const make = () => `${String(tissueSum(unlabelled, labelled, area))},${this.of(unlabelled, area)},`;
+    if (area > MAX_CACHED_TISSUE_AREA) return make();
     let texts = this.tissueByArea.get(area);
     if (!texts) this.tissueByArea.set(area, (texts = new Array<string>((area + 1) ** 2)));
-    return (texts[unlabelled * (area + 1) + labelled] ??= String(tissueSum(unlabelled, labelled, area)));
+    return (texts[unlabelled * (area + 1) + labelled] ??= make());
   }
+
+  /** The class columns, labelled and their commas of a window all of value v (most cells), by (v, area). */
+  uniform(g: Generation, v: number, area: number): string {
+    const make = () => g.taxonomy.map((k) => (k.value === v ? '1,' : '0,')).join('') + (v === 0 ? '0,' : '1,');
+    if (area > MAX_CACHED_AREA) return make();
+    return (this.uniformText[area * 256 + v] ??= make());
+  }
+
+  private readonly uniformText: string[] = [];
 }
 
 /** The CSV lines of the cells grid.load(j, c0, c1) counted. */
 export function csvLines(g: Generation, grid: SlideGrid, j: number, text: FractionText, names: CsvNames): string {
   const head = `${names.slide},`;
   const tail = `,${grid.ys[j]},${names.size},`;
+  const labels = grid.labels;
+  const tissue = grid.tissue;
   let out = '';
   for (let c = grid.c0; c < grid.c1; c++) {
     let line = head + String(grid.xs[c]) + tail;
-    const area = grid.labelArea(c);
-    if (grid.labels) {
-      for (const k of g.taxonomy) line += `${text.of(grid.classCount(c, k.value), area)},`;
-      line += `${text.complement(grid.classCount(c, 0), area)},`;
-    } else {
-      // No labels: all unlabelled (the fraction of value 0 is 1), nothing labelled.
-      for (const k of g.taxonomy) line += k.value === 0 ? '1,' : '0,';
-      line += '0,';
-    }
-    if (grid.tissue) {
-      const [labelled, unlabelled] = grid.tissueCounts(c);
+    if (labels) {
+      const area = grid.labelArea(c);
+      const seen = labels.seen(c);
+      // One value over the whole window (none seen: all off the raster, value 0).
+      const v = seen.length === 0 ? 0 : seen.length === 1 ? seen[0]! : -1;
+      if (v >= 0 && labels.n(c, v) === area) line += text.uniform(g, v, area);
+      else {
+        for (const k of g.taxonomy) line += `${text.of(labels.n(c, k.value), area)},`;
+        line += `${text.complement(labels.n(c, 0), area)},`;
+      }
+    } else line += names.unlabelled;
+    if (tissue) {
       const ta = grid.tissueArea(c);
-      line += `${text.tissue(unlabelled, labelled, ta)},${text.of(unlabelled, ta)},`;
+      line += text.tissue(tissue.n(c, TISSUE_UNLABELLED), tissue.n(c, TISSUE_LABELLED), ta);
     } else line += ',,';
     const m = grid.majority(c);
     out += `${line}${m === null ? '' : (names.classes.get(m) ?? String(m))}\n`;
@@ -82,6 +96,8 @@ export function csvLines(g: Generation, grid: SlideGrid, j: number, text: Fracti
 
 export interface CsvNames {
   slide: string;
+  /** The class columns and labelled of a slide without labels: all unlabelled (value 0), nothing labelled. */
+  unlabelled: string;
   size: string;
   classes: Map<number, string>;
 }
@@ -89,6 +105,7 @@ export interface CsvNames {
 export function csvNames(g: Generation, grid: SlideGrid): CsvNames {
   return {
     slide: csvField(grid.slide.id),
+    unlabelled: g.taxonomy.map((k) => (k.value === 0 ? '1,' : '0,')).join('') + '0,',
     size: String(grid.sizeL0),
     classes: new Map(g.taxonomy.map((c) => [c.value, csvField(c.name)])),
   };
