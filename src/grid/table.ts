@@ -10,9 +10,9 @@ import type { SlideRow } from '../catalogue/repo.js';
 import { AppError } from '../errors.js';
 import type { Generation } from '../generation.js';
 import { labelRaster } from '../labels/slide-raster.js';
-import { descriptorFractions } from '../patches/sampler.js';
-import { TISSUE_VALUE, UNLABELLED_TISSUE_VALUE } from '../tissue/selectors.js';
-import { gridCells, majorityOf, type Rect } from './cells.js';
+import { gridCells, type Rect } from './cells.js';
+import { csvField, csvNames, csvLines, FractionText } from './csv.js';
+import { SlideGrid } from './slide-grid.js';
 
 export type GridFormat = 'csv' | 'json' | 'parquet';
 
@@ -26,8 +26,10 @@ export interface GridParams {
 
 /** Parquet is assembled in memory: ~100 bytes a row while building, so bound it. */
 export const MAX_PARQUET_ROWS = 2_000_000;
-/** Rows written between looks at the socket (backpressure, a client gone) and the event loop. */
+/** JSON rows written between looks at the socket (backpressure, a client gone) and the event loop. */
 const ROWS_PER_CHUNK = 2000;
+/** CSV: a chunk of about 64 KiB of text (a grid row's lines at a time) between looks. */
+const CHUNK_CHARS = 64 * 1024;
 const CONTENT_TYPES: Record<GridFormat, string> = {
   csv: 'text/csv; charset=utf-8',
   json: 'application/json',
@@ -85,30 +87,33 @@ export function hasGrid(g: Generation, s: SlideRow): boolean {
   return labelRaster(s) !== null || g.tissue.raster(s) !== null;
 }
 
+/** The slide's grid, or null when it has no rows at this resolution. */
+function slideGrid(g: Generation, s: SlideRow, p: GridParams): SlideGrid | null {
+  const scale = cellScale(g, s, p);
+  if (!hasGrid(g, s) || scale instanceof AppError) return null;
+  return new SlideGrid(g, s, p.rect, scale.sizeL0, scale.strideL0);
+}
+
 /**
  * Rows of one slide, cell by cell (y, then x):
  * [slideId, x, y, sizeL0, ...fractions, labelled, tissue, unlabelled-tissue, majority].
  */
 export function* slideRows(g: Generation, s: SlideRow, p: GridParams): Generator<Array<string | number | null>> {
-  const scale = cellScale(g, s, p);
-  if (!hasGrid(g, s) || scale instanceof AppError) return;
-  const tissue = g.tissue.raster(s) !== null;
-  const { xs, ys } = gridCells(s, p.rect, scale.sizeL0, scale.strideL0);
+  const grid = slideGrid(g, s, p);
+  if (!grid) return;
   const name = new Map(g.taxonomy.map((c) => [c.value, c.name]));
-  for (const y of ys) {
-    for (const x of xs) {
-      // The very fractions /samples reports for this rectangle (with tissue: the sampler's own function).
-      const f = descriptorFractions(g, { tissue }, s, x, y, scale.sizeL0);
-      const m = majorityOf(f, 0);
+  for (const j of grid.blocks()) {
+    for (let c = grid.c0; c < grid.c1; c++) {
+      const m = grid.majority(c);
       yield [
         s.id,
-        x,
-        y,
-        scale.sizeL0,
-        ...g.taxonomy.map((c) => f.get(c.value) ?? 0),
-        1 - (f.get(0) ?? 0),
-        tissue ? f.get(TISSUE_VALUE)! : null,
-        tissue ? f.get(UNLABELLED_TISSUE_VALUE)! : null,
+        grid.xs[c]!,
+        grid.ys[j]!,
+        grid.sizeL0,
+        ...g.taxonomy.map((k) => grid.fraction(c, k.value)),
+        1 - grid.fraction(c, 0),
+        grid.tissueFraction(c),
+        grid.unlabelledTissueFraction(c),
         m === null ? '' : (name.get(m) ?? String(m)),
       ];
     }
@@ -156,25 +161,51 @@ export async function sendGrid(
   }
   let gone = false;
   res.on('close', () => (gone = !res.writableFinished));
-  const line =
-    format === 'csv' ? (r: Array<string | number | null>) => `${r.map(csvField).join(',')}\n` : jsonRow(columns);
-  let chunk: string[] = [format === 'csv' ? `${columns.map(csvField).join(',')}\n` : '['];
-  let first = true;
+  const chunks = format === 'csv' ? csvChunks(g, slides, p, columns) : jsonChunks(g, slides, p, columns);
+  for (const chunk of chunks) {
+    if (!res.write(chunk)) await new Promise<void>((resolve) => res.once('drain', resolve).once('close', resolve));
+    else await new Promise((resolve) => setImmediate(resolve));
+    if (gone) return;
+  }
+  res.end();
+}
+
+/** CSV text in chunks of about CHUNK_CHARS, the header first. */
+function* csvChunks(g: Generation, slides: SlideRow[], p: GridParams, columns: string[]): Generator<string> {
+  let chunk = `${columns.map(csvField).join(',')}\n`;
+  const text = new FractionText();
   for (const s of slides) {
-    for (const r of slideRows(g, s, p)) {
-      chunk.push(format === 'json' && !first ? `,${line(r)}` : line(r));
-      first = false;
-      if (chunk.length >= ROWS_PER_CHUNK) {
-        if (!res.write(chunk.join('')))
-          await new Promise<void>((resolve) => res.once('drain', resolve).once('close', resolve));
-        else await new Promise((resolve) => setImmediate(resolve));
-        chunk = [];
-        if (gone) return;
+    const grid = slideGrid(g, s, p);
+    if (!grid) continue;
+    const names = csvNames(g, grid);
+    for (const j of grid.blocks()) {
+      chunk += csvLines(g, grid, j, text, names);
+      if (chunk.length >= CHUNK_CHARS) {
+        yield chunk;
+        chunk = '';
       }
     }
   }
-  if (format === 'json') chunk.push(']');
-  res.end(chunk.join(''));
+  yield chunk;
+}
+
+/** A JSON array of row objects in chunks of ROWS_PER_CHUNK rows. */
+function* jsonChunks(g: Generation, slides: SlideRow[], p: GridParams, columns: string[]): Generator<string> {
+  const line = jsonRow(columns);
+  let chunk: string[] = ['['];
+  let first = true;
+  for (const s of slides) {
+    for (const r of slideRows(g, s, p)) {
+      chunk.push(first ? line(r) : `,${line(r)}`);
+      first = false;
+      if (chunk.length >= ROWS_PER_CHUNK) {
+        yield chunk.join('');
+        chunk = [];
+      }
+    }
+  }
+  chunk.push(']');
+  yield chunk.join('');
 }
 
 function parquetTable(g: Generation, slides: SlideRow[], p: GridParams, columns: string[]): ArrayBuffer {
@@ -192,13 +223,6 @@ function parquetTable(g: Generation, slides: SlideRow[], p: GridParams, columns:
       data: types[i] === 'INT64' ? data[i]!.map((v) => BigInt(v!)) : data[i]!,
     })),
   });
-}
-
-/** RFC 4180: quote a field holding a comma, quote or line break. Numbers print shortest round-trip (exact). */
-function csvField(v: string | number | null): string {
-  if (typeof v === 'number') return String(v); // never needs quotes: no regex for millions of fractions
-  const s = v === null ? '' : v;
-  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
 function jsonRow(columns: string[]): (r: Array<string | number | null>) => string {

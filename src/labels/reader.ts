@@ -59,7 +59,7 @@ type Tile = Uint8Array | number;
 /** 32-bit views of label tiles whose bytes start 4-aligned (tiles are kept as long as their view is useful). */
 const wordViews = new WeakMap<Uint8Array, Uint32Array | null>();
 
-function wordsOf(t: Uint8Array): Uint32Array | null {
+export function wordsOf(t: Uint8Array): Uint32Array | null {
   let w = wordViews.get(t);
   if (w === undefined) {
     w = t.byteOffset % 4 === 0 ? new Uint32Array(t.buffer, t.byteOffset, t.length >> 2) : null;

@@ -152,6 +152,16 @@ describe('formats', () => {
     const csvRows = (await text('/grid?size=128')).toString().trim().split('\n').length - 1;
     expect(csvRows).toBe(all.length);
   });
+
+  it('majority is a class name or empty, never a tissue selector, and agrees with the fractions', async () => {
+    const all = await jsonGrid('/grid?size=128&format=json');
+    // Cells mostly tissue but under no label: the tissue share passes a half while no class does.
+    expect(all.some((r) => r.majority === '' && (r.tissue as number) > 0.5)).toBe(true);
+    for (const r of all) {
+      const over = classNames.filter((c) => c !== classNames[0] && (r[c] as number) > 0.5);
+      expect(r.majority).toBe(over[0] ?? '');
+    }
+  });
 });
 
 describe('GET /slides/{id}/labels.geojson', () => {
