@@ -167,7 +167,7 @@ export function reduceBand(band: Uint8Array, width: number, rows: number): Uint8
       const b = hasRight ? band[top + x + 1]! : a;
       const c = hasBottom ? band[top + width + x]! : a;
       const d = hasBottom ? (hasRight ? band[top + width + x + 1]! : c) : b;
-      out[j * w2 + i] = mode4(a, b, c, d);
+      out[j * w2 + i] = a === b && b === c && c === d ? a : mode4(a, b, c, d);
     }
   }
   return out;
@@ -175,16 +175,23 @@ export function reduceBand(band: Uint8Array, width: number, rows: number): Uint8
 
 export function mode4(a: number, b: number, c: number, d: number): number {
   if (a === b && b === c && c === d) return a;
+  // No closure here: one captured per call cost a heap context for every 2x2 block (most of an ingest's pyramid time).
   let best = a;
   let bestCount = 1 + +(a === b) + +(a === c) + +(a === d);
-  const consider = (v: number, count: number) => {
-    if (count > bestCount || (count === bestCount && best === 0 && v !== 0)) {
-      best = v;
-      bestCount = count;
+  if (b !== a) {
+    const n = 1 + +(b === c) + +(b === d);
+    if (n > bestCount || (n === bestCount && best === 0 && b !== 0)) {
+      best = b;
+      bestCount = n;
     }
-  };
-  if (b !== a) consider(b, 1 + +(b === c) + +(b === d));
-  if (c !== a && c !== b) consider(c, 1 + +(c === d));
-  if (d !== a && d !== b && d !== c) consider(d, 1);
+  }
+  if (c !== a && c !== b) {
+    const n = 1 + +(c === d);
+    if (n > bestCount || (n === bestCount && best === 0 && c !== 0)) {
+      best = c;
+      bestCount = n;
+    }
+  }
+  if (d !== a && d !== b && d !== c && (1 > bestCount || (1 === bestCount && best === 0 && d !== 0))) best = d;
   return best;
 }
