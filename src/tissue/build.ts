@@ -124,16 +124,29 @@ export function tissueTiles(t: TissueBuild): TissueTiles {
   for (let row = 0; row < g.height; row += ts) {
     const rows = Math.min(ts, g.height - row);
     const band = t.mask.subarray(row * g.width, (row + rows) * g.width);
-    dirty.fill(0);
-    for (let k = 0; k < band.length; k++) {
-      const v = band[k]!;
-      if (v === 0) continue;
-      dirty[Math.floor((k % g.width) / ts)] = 1;
-      out.tissuePx++;
-      if (v === TISSUE_UNLABELLED) out.unlabelledPx++;
-    }
+    countBand(band, g.width, ts, dirty, out);
     builder.pushBand(band, rows, dirty);
   }
   builder.finish();
   return out;
+}
+
+/** Marks a band's tile columns holding tissue and counts it, a tile column at a time (no division a pixel). */
+function countBand(band: Uint8Array, width: number, ts: number, dirty: Uint8Array, out: TissueTiles): void {
+  dirty.fill(0);
+  for (let row = 0; row < band.length; row += width) {
+    for (let tx = 0, x0 = 0; x0 < width; tx++, x0 += ts) {
+      const x1 = Math.min(width, x0 + ts);
+      let tissue = 0;
+      let unlabelled = 0;
+      for (let k = row + x0; k < row + x1; k++) {
+        const v = band[k]!;
+        tissue += v !== 0 ? 1 : 0;
+        unlabelled += v === TISSUE_UNLABELLED ? 1 : 0;
+      }
+      if (tissue > 0) dirty[tx] = 1;
+      out.tissuePx += tissue;
+      out.unlabelledPx += unlabelled;
+    }
+  }
 }
