@@ -113,7 +113,7 @@ function createStage(g: RasterGeometry, level: number, emit: (t: LabelTile) => v
       if (tile.uniform !== 0) emit({ level, tx, ty, ...tile });
     }
     if (stage.next) {
-      const half = reduceBand(band, width, rows);
+      const half = reduceBand(band, width, rows, dirty, ts);
       const halfDirty = new Uint8Array(Math.ceil(Math.ceil(width / 2) / ts));
       for (let t = 0; t < tilesX; t++) if (dirty[t]) halfDirty[Math.floor((t * ts) / 2 / ts)] = 1;
       stage.next.push(half, Math.ceil(rows / 2), halfDirty);
@@ -149,28 +149,49 @@ function cutTile(
 
 /**
  * 2x2 mode reduction of a band (`rows` rows, `width` wide). Ties prefer a labelled value over 0,
- * then the first in reading order, so thin labelled structures survive one more level.
+ * then the first in reading order, so thin labelled structures survive one more level. With
+ * `dirty` (per tile column of `tileSize`, 0 = all zero), clean columns are left 0 unread: a
+ * Camelyon16 label raster is mostly clean, and reducing its 1.35 Gpx base cost seconds.
  */
-export function reduceBand(band: Uint8Array, width: number, rows: number): Uint8Array {
+export function reduceBand(
+  band: Uint8Array,
+  width: number,
+  rows: number,
+  dirty: Uint8Array | null = null,
+  tileSize = LABEL_TILE_SIZE,
+): Uint8Array {
   const w2 = Math.ceil(width / 2);
   const r2 = Math.ceil(rows / 2);
   const out = new Uint8Array(w2 * r2);
-  for (let j = 0; j < r2; j++) {
-    const top = 2 * j * width;
-    const hasBottom = 2 * j + 1 < rows;
-    for (let i = 0; i < w2; i++) {
-      const x = 2 * i;
-      const hasRight = x + 1 < width;
-      // Past the raster edge there is no pixel, not a 0: repeat the block's own pixels so only
-      // real ones vote (padding with 0 would erase a labelled edge column, row or corner).
-      const a = band[top + x]!;
-      const b = hasRight ? band[top + x + 1]! : a;
-      const c = hasBottom ? band[top + width + x]! : a;
-      const d = hasBottom ? (hasRight ? band[top + width + x + 1]! : c) : b;
-      out[j * w2 + i] = a === b && b === c && c === d ? a : mode4(a, b, c, d);
-    }
+  // Skipping needs tiles an even number of pixels wide, so that no 2x2 block straddles two.
+  const skip = dirty !== null && tileSize % 2 === 0;
+  const half = tileSize / 2;
+  const spans = skip ? dirty.length : 1;
+  for (let t = 0; t < spans; t++) {
+    if (skip && dirty[t] === 0) continue;
+    const i0 = skip ? t * half : 0;
+    const i1 = skip ? Math.min(w2, i0 + half) : w2;
+    for (let j = 0; j < r2; j++) reduceRow(band, width, rows, out, j, i0, i1);
   }
   return out;
+}
+
+/** Output row j of `reduceBand`, columns [i0, i1). */
+function reduceRow(band: Uint8Array, width: number, rows: number, out: Uint8Array, j: number, i0: number, i1: number) {
+  const w2 = Math.ceil(width / 2);
+  const top = 2 * j * width;
+  const hasBottom = 2 * j + 1 < rows;
+  for (let i = i0; i < i1; i++) {
+    const x = 2 * i;
+    const hasRight = x + 1 < width;
+    // Past the raster edge there is no pixel, not a 0: repeat the block's own pixels so only
+    // real ones vote (padding with 0 would erase a labelled edge column, row or corner).
+    const a = band[top + x]!;
+    const b = hasRight ? band[top + x + 1]! : a;
+    const c = hasBottom ? band[top + width + x]! : a;
+    const d = hasBottom ? (hasRight ? band[top + width + x + 1]! : c) : b;
+    out[j * w2 + i] = a === b && b === c && c === d ? a : mode4(a, b, c, d);
+  }
 }
 
 export function mode4(a: number, b: number, c: number, d: number): number {

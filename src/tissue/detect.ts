@@ -236,8 +236,8 @@ export interface Runs {
 
 /** Finds the runs of pixels equal to `value`, row by row. */
 export function findRuns(mask: Uint8Array, width: number, height: number, value: number): Runs {
-  let start = new Int32Array(Math.max(16, 2 * height));
-  let end = new Int32Array(start.length);
+  let start: Int32Array = new Int32Array(Math.max(16, 2 * height));
+  let end: Int32Array = new Int32Array(start.length);
   const rowStart = new Int32Array(height + 1);
   let count = 0;
   for (let j = 0, p = 0; j < height; j++) {
