@@ -90,9 +90,11 @@ export function markLabelled(
   const { width, height, downsample: dt } = t.geometry;
   const col = new Int32Array(width);
   for (let i = 0; i < width; i++) col[i] = Math.min(labelWidth - 1, Math.floor(((i + 0.5) * dt) / labelDs));
-  for (let j = 0; j < height; j++) {
+  // Rows map to label rows in increasing order: start just before the band (the check stays), stop after it.
+  for (let j = Math.max(0, Math.floor((rowStart * labelDs) / dt) - 1); j < height; j++) {
     const ly = Math.floor(((j + 0.5) * dt) / labelDs);
-    if (ly < rowStart || ly >= rowStart + rows) continue;
+    if (ly < rowStart) continue;
+    if (ly >= rowStart + rows) break;
     const src = (ly - rowStart) * labelWidth;
     const dst = j * width;
     for (let i = 0; i < width; i++) {
