@@ -116,39 +116,22 @@ export function tissueTiles(t: TissueBuild): TissueTiles {
       data: tile.data ? deflateRawSync(tile.data, { level: 4 }) : null,
     });
     if (tile.level !== 0) return;
+    // Level-0 tiles count their own values (inside the raster); a tile of glass alone is not emitted.
+    out.tissuePx += tile.counts![TISSUE_UNLABELLED]! + tile.counts![TISSUE_LABELLED]!;
+    out.unlabelledPx += tile.counts![TISSUE_UNLABELLED]!;
     for (const v of [TISSUE_UNLABELLED, TISSUE_LABELLED]) {
       const n = tile.counts![v]!;
       if (n > 0) out.counts.push({ value: v, tx: tile.tx, ty: tile.ty, count: n });
     }
   });
   const ts = g.tileSize;
-  const dirty = new Uint8Array(Math.ceil(g.width / ts));
+  // Every tile column is cut and counted (tissue covers most of them): a separate pass finding the
+  // clean ones would read every pixel once more.
+  const dirty = new Uint8Array(Math.ceil(g.width / ts)).fill(1);
   for (let row = 0; row < g.height; row += ts) {
     const rows = Math.min(ts, g.height - row);
-    const band = t.mask.subarray(row * g.width, (row + rows) * g.width);
-    countBand(band, g.width, ts, dirty, out);
-    builder.pushBand(band, rows, dirty);
+    builder.pushBand(t.mask.subarray(row * g.width, (row + rows) * g.width), rows, dirty);
   }
   builder.finish();
   return out;
-}
-
-/** Marks a band's tile columns holding tissue and counts it, a tile column at a time (no division a pixel). */
-function countBand(band: Uint8Array, width: number, ts: number, dirty: Uint8Array, out: TissueTiles): void {
-  dirty.fill(0);
-  for (let row = 0; row < band.length; row += width) {
-    for (let tx = 0, x0 = 0; x0 < width; tx++, x0 += ts) {
-      const x1 = Math.min(width, x0 + ts);
-      let tissue = 0;
-      let unlabelled = 0;
-      for (let k = row + x0; k < row + x1; k++) {
-        const v = band[k]!;
-        tissue += v !== 0 ? 1 : 0;
-        unlabelled += v === TISSUE_UNLABELLED ? 1 : 0;
-      }
-      if (tissue > 0) dirty[tx] = 1;
-      out.tissuePx += tissue;
-      out.unlabelledPx += unlabelled;
-    }
-  }
 }

@@ -458,7 +458,7 @@ export function detectTissue(img: RgbImage, opts: TissueOptions): TissueResult {
     mask = close(mask, width, height, r);
   }
   paintComponents(mask, width, height, 0, 1, (_size, border) => border === 0);
-  for (let p = 0; p < n; p++) if (ink[p]) mask[p] = 0;
+  if (inkPx > 0) for (let p = 0; p < n; p++) if (ink[p]) mask[p] = 0;
   const minPx = Math.max(1, Math.round(MIN_OBJECT_UM2 / (um * um)));
   paintComponents(mask, width, height, 1, 0, (size) => size < minPx);
   return { mask, threshold, inkPx };
