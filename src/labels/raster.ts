@@ -132,19 +132,35 @@ function cutTile(
 ): Omit<LabelTile, 'level' | 'tx' | 'ty'> {
   const x0 = tx * ts;
   const w = Math.min(ts, width - x0);
+  const first = band[x0]!;
+  // Most tiles are uniform (glass, or tissue throughout): a compare loop settles them without a
+  // copy or a histogram (whose increments of one counter serialise on each other).
+  if (isUniform(band, width, rows, x0, w, first)) {
+    const counts = withCounts ? new Uint32Array(256) : null;
+    if (counts) counts[first] = w * rows;
+    return { uniform: first, data: null, counts };
+  }
   const data = new Uint8Array(ts * ts);
-  const counts = new Uint32Array(256);
+  for (let r = 0; r < rows; r++) data.set(band.subarray(r * width + x0, r * width + x0 + w), r * ts);
+  return { uniform: null, data, counts: withCounts ? countValues(data, ts, w, rows) : null };
+}
+
+function isUniform(band: Uint8Array, width: number, rows: number, x0: number, w: number, v: number): boolean {
   for (let r = 0; r < rows; r++) {
-    const row = band.subarray(r * width + x0, r * width + x0 + w);
-    data.set(row, r * ts);
-    for (let i = 0; i < w; i++) counts[row[i]!]!++;
+    for (let k = r * width + x0, end = k + w; k < end; k++) if (band[k] !== v) return false;
   }
-  const inside = w * rows;
-  let uniform: number | null = null;
-  for (let v = 0; v < 256; v++) {
-    if (counts[v] === inside) uniform = v;
+  return true;
+}
+
+/** Pixels per value in the first `w` columns of `rows` rows (stride ts), in four interleaved histograms. */
+function countValues(data: Uint8Array, ts: number, w: number, rows: number): Uint32Array {
+  const h = new Uint32Array(1024);
+  for (let r = 0; r < rows; r++) {
+    for (let k = r * ts, i = 0; i < w; i++, k++) h[((i & 3) << 8) | data[k]!]!++;
   }
-  return { uniform, data: uniform === null ? data : null, counts: withCounts ? counts : null };
+  const counts = new Uint32Array(256);
+  for (let v = 0; v < 256; v++) counts[v] = h[v]! + h[256 + v]! + h[512 + v]! + h[768 + v]!;
+  return counts;
 }
 
 /**
