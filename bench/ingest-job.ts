@@ -11,6 +11,8 @@ export interface IngestJobResult {
   generateMs: number | null;
   slides: number | null;
   ingestMs: number;
+  /** CPU time (user + system, all threads) of this process during the ingest. */
+  ingestCpuMs: number;
   published: boolean;
   indexed: number;
   problems: Array<{ relPath: string; code: string; detail: string }>;
@@ -32,11 +34,14 @@ async function main(argv: string[]): Promise<void> {
     generateMs = performance.now() - t0;
     slides = r.slides.length;
   }
+  const cpu0 = process.cpuUsage();
   const report: IngestReport = await ingest({ dataDir: dir, indexPath });
+  const cpu = process.cpuUsage(cpu0);
   const result: IngestJobResult = {
     generateMs,
     slides,
     ingestMs: report.ms,
+    ingestCpuMs: (cpu.user + cpu.system) / 1000,
     published: report.published,
     indexed: report.indexed.length,
     problems: report.problems.map((p) => ({ relPath: p.relPath, code: p.code, detail: p.detail })),

@@ -90,9 +90,11 @@ export function markLabelled(
   const { width, height, downsample: dt } = t.geometry;
   const col = new Int32Array(width);
   for (let i = 0; i < width; i++) col[i] = Math.min(labelWidth - 1, Math.floor(((i + 0.5) * dt) / labelDs));
-  for (let j = 0; j < height; j++) {
+  // Rows map to label rows in increasing order: start just before the band (the check stays), stop after it.
+  for (let j = Math.max(0, Math.floor((rowStart * labelDs) / dt) - 1); j < height; j++) {
     const ly = Math.floor(((j + 0.5) * dt) / labelDs);
-    if (ly < rowStart || ly >= rowStart + rows) continue;
+    if (ly < rowStart) continue;
+    if (ly >= rowStart + rows) break;
     const src = (ly - rowStart) * labelWidth;
     const dst = j * width;
     for (let i = 0; i < width; i++) {
@@ -114,25 +116,21 @@ export function tissueTiles(t: TissueBuild): TissueTiles {
       data: tile.data ? deflateRawSync(tile.data, { level: 4 }) : null,
     });
     if (tile.level !== 0) return;
+    // Level-0 tiles count their own values (inside the raster); a tile of glass alone is not emitted.
+    out.tissuePx += tile.counts![TISSUE_UNLABELLED]! + tile.counts![TISSUE_LABELLED]!;
+    out.unlabelledPx += tile.counts![TISSUE_UNLABELLED]!;
     for (const v of [TISSUE_UNLABELLED, TISSUE_LABELLED]) {
       const n = tile.counts![v]!;
       if (n > 0) out.counts.push({ value: v, tx: tile.tx, ty: tile.ty, count: n });
     }
   });
   const ts = g.tileSize;
-  const dirty = new Uint8Array(Math.ceil(g.width / ts));
+  // Every tile column is cut and counted (tissue covers most of them): a separate pass finding the
+  // clean ones would read every pixel once more.
+  const dirty = new Uint8Array(Math.ceil(g.width / ts)).fill(1);
   for (let row = 0; row < g.height; row += ts) {
     const rows = Math.min(ts, g.height - row);
-    const band = t.mask.subarray(row * g.width, (row + rows) * g.width);
-    dirty.fill(0);
-    for (let k = 0; k < band.length; k++) {
-      const v = band[k]!;
-      if (v === 0) continue;
-      dirty[Math.floor((k % g.width) / ts)] = 1;
-      out.tissuePx++;
-      if (v === TISSUE_UNLABELLED) out.unlabelledPx++;
-    }
-    builder.pushBand(band, rows, dirty);
+    builder.pushBand(t.mask.subarray(row * g.width, (row + rows) * g.width), rows, dirty);
   }
   builder.finish();
   return out;

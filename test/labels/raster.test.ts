@@ -54,6 +54,18 @@ describe('mode4', () => {
   for (const [args, want, why] of table) {
     it(`${args.join(',')} -> ${want} (${why})`, () => expect(mode4(...args)).toBe(want));
   }
+  it('every block of values 0-3 gets the rule: most frequent, then labelled over 0, then first in reading order', () => {
+    const wrong: string[] = [];
+    for (let k = 0; k < 256; k++) {
+      const block = [k & 3, (k >> 2) & 3, (k >> 4) & 3, k >> 6] as [number, number, number, number];
+      const count = (v: number) => block.filter((x) => x === v).length;
+      const most = Math.max(...block.map(count));
+      const tied = block.filter((v) => count(v) === most);
+      const want = tied.find((v) => v !== 0) ?? 0;
+      if (mode4(...block) !== want) wrong.push(block.join(','));
+    }
+    expect(wrong).toEqual([]);
+  });
 });
 
 describe('reduceBand', () => {

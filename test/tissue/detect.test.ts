@@ -2,14 +2,18 @@
 import { describe, expect, it } from 'vitest';
 import {
   close,
+  closeByPixels,
   detectTissue,
   dropSpecks,
   fillHoles,
+  findRuns,
   hue,
   isInk,
   morph,
   otsuThreshold,
+  runComponents,
   saturation,
+  stainChannels,
 } from '../../src/tissue/detect.js';
 import { kthSelected, selectWithTissue, selectedCount } from '../../src/tissue/selectors.js';
 
@@ -86,6 +90,130 @@ describe('morphology', () => {
   it('dropSpecks removes components under the minimum (4-connected)', () => {
     const m = grid(['##...#', '##....', '....#.', '...#..']);
     expect(show(dropSpecks(m, 6, 4, 2), 6)).toEqual(['##....', '##....', '......', '......']);
+  });
+});
+
+/** Deterministic blobby 0/1 masks: random rectangles over sparse noise. */
+const randomMask = (seed: number, w: number, h: number) => {
+  let x = seed;
+  const rand = () => (x = (Math.imul(x, 1103515245) + 12345) >>> 0) / 2 ** 32;
+  const m = new Uint8Array(w * h);
+  for (let p = 0; p < m.length; p++) m[p] = rand() < 0.15 ? 1 : 0;
+  for (let k = 0; k < 6; k++) {
+    const [x0, y0] = [Math.floor(rand() * w), Math.floor(rand() * h)];
+    const [x1, y1] = [Math.min(w, x0 + Math.floor(rand() * w)), Math.min(h, y0 + Math.floor(rand() * h))];
+    const v = k % 3 === 2 ? 0 : 1;
+    for (let j = y0; j < y1; j++) m.fill(v, j * w + x0, j * w + x1);
+  }
+  return m;
+};
+/** Components by breadth-first flood fill (4-connected): the plain definition. */
+const floodComponents = (m: Uint8Array, w: number, h: number, value: number) => {
+  const comp = new Int32Array(m.length).fill(-1);
+  const sizes: number[] = [];
+  const border: boolean[] = [];
+  for (let p0 = 0; p0 < m.length; p0++) {
+    if (m[p0] !== value || comp[p0]! >= 0) continue;
+    const id = sizes.length;
+    const queue = [p0];
+    comp[p0] = id;
+    let size = 0;
+    let edge = false;
+    while (queue.length) {
+      const p = queue.pop()!;
+      const [i, j] = [p % w, Math.floor(p / w)];
+      size++;
+      if (i === 0 || j === 0 || i === w - 1 || j === h - 1) edge = true;
+      const next = [i > 0 ? p - 1 : -1, i < w - 1 ? p + 1 : -1, j > 0 ? p - w : -1, j < h - 1 ? p + w : -1];
+      for (const q of next) {
+        if (q >= 0 && m[q] === value && comp[q]! < 0) {
+          comp[q] = id;
+          queue.push(q);
+        }
+      }
+    }
+    sizes.push(size);
+    border.push(edge);
+  }
+  return { comp, sizes, border };
+};
+describe('the fast passes agree with the per-pixel definitions', () => {
+  it('stainChannels: saturation and ink of every RGB triple, and the histogram outside ink', () => {
+    const img = new Uint8Array(65536 * 3);
+    let mismatches = 0;
+    for (let r = 0; r < 256; r++) {
+      for (let k = 0; k < 65536; k++) {
+        img[k * 3] = r;
+        img[k * 3 + 1] = k >> 8;
+        img[k * 3 + 2] = k & 255;
+      }
+      const c = stainChannels({ data: img, width: 256, height: 256, channels: 3 });
+      const hist = new Float64Array(256);
+      let inkPx = 0;
+      for (let k = 0; k < 65536; k++) {
+        const [g, b] = [k >> 8, k & 255];
+        const ink = isInk(r, g, b);
+        const s = saturation(r, g, b);
+        if (ink) inkPx++;
+        else hist[s]!++;
+        if (c.ink[k] !== (ink ? 1 : 0) || c.sat[k] !== (ink ? 0 : s)) mismatches++;
+      }
+      expect(c.inkPx).toBe(inkPx);
+      expect(Array.from(c.hist)).toEqual(Array.from(hist));
+    }
+    expect(mismatches).toBe(0);
+  });
+
+  const shapes: Array<[number, number]> = [
+    [1, 1],
+    [7, 5],
+    [33, 17],
+    [64, 48],
+    [101, 3],
+  ];
+
+  it.each(shapes)('close (words) equals closeByPixels on a %i x %i mask, radius 1-3', (w, h) => {
+    for (let seed = 1; seed <= 4; seed++) {
+      const m = randomMask(seed * 7919 + w, w, h);
+      for (const r of [1, 2, 3]) expect(close(m, w, h, r)).toEqual(closeByPixels(m, w, h, r));
+    }
+  });
+
+  it.each(shapes)('fillHoles and dropSpecks on runs equal a flood fill on a %i x %i mask', (w, h) => {
+    for (let seed = 1; seed <= 4; seed++) {
+      const m = randomMask(seed * 104729 + h, w, h);
+      const glass = floodComponents(m, w, h, 0);
+      const holes = m.map((v, p) => (v === 0 && !glass.border[glass.comp[p]!] ? 1 : v));
+      expect(fillHoles(m, w, h)).toEqual(holes);
+      const tissue = floodComponents(m, w, h, 1);
+      const specks = m.map((v, p) => (v === 1 && tissue.sizes[tissue.comp[p]!]! < 5 ? 0 : v));
+      expect(dropSpecks(m, w, h, 5)).toEqual(specks);
+    }
+  });
+});
+
+describe('runs', () => {
+  // Two components of 1: a U (its arms join through the bottom row) and the run at (5, 1).
+  const m = grid(['#.#...', '#.#..#', '###...']);
+  it("findRuns lists each row's stretches as [start, end)", () => {
+    const r = findRuns(m, 6, 3, 1);
+    expect(r.count).toBe(6);
+    expect(Array.from(r.rowStart)).toEqual([0, 2, 5, 6]);
+    expect(Array.from(r.start.subarray(0, r.count))).toEqual([0, 2, 0, 2, 5, 0]);
+    expect(Array.from(r.end.subarray(0, r.count))).toEqual([1, 3, 1, 3, 6, 3]);
+    const glass = findRuns(m, 6, 3, 0);
+    expect(Array.from(glass.start.subarray(0, glass.count))).toEqual([1, 3, 1, 3, 3]);
+    expect(Array.from(glass.end.subarray(0, glass.count))).toEqual([2, 6, 2, 5, 6]);
+  });
+  it('runComponents joins runs that share a column (not diagonals): root, size, border', () => {
+    const c = runComponents(findRuns(m, 6, 3, 1), 6, 3);
+    expect(Array.from(c.root)).toEqual([0, 0, 0, 0, 4, 0]);
+    expect([c.size[0], c.size[4]]).toEqual([7, 1]);
+    expect([c.border[0], c.border[4]]).toEqual([1, 1]);
+    // A diagonal does not connect; a run inside the image does not touch the border.
+    const d = runComponents(findRuns(grid(['.....', '.#...', '..#..', '.....']), 5, 4, 1), 5, 4);
+    expect(Array.from(d.root)).toEqual([0, 1]);
+    expect([d.size[0], d.size[1], d.border[0], d.border[1]]).toEqual([1, 1, 0, 0]);
   });
 });
 
