@@ -68,10 +68,12 @@ function png(width: number, height: number, colorType: 0 | 3, values: Uint8Array
   ihdr[8] = 8; // bit depth
   ihdr[9] = colorType;
   // compression 0, filter 0, interlace 0
-  const raw = Buffer.alloc((width + 1) * height);
+  const raw = Buffer.allocUnsafe((width + 1) * height);
+  const from = Buffer.from(values.buffer, values.byteOffset, values.length);
   for (let y = 0; y < height; y++) {
     // Filter byte 0 (None) per row: label rows are runs, which deflate handles without filtering.
-    raw.set(values.subarray(y * width, (y + 1) * width), y * (width + 1) + 1);
+    raw[y * (width + 1)] = 0;
+    from.copy(raw, y * (width + 1) + 1, y * width, (y + 1) * width);
   }
   const idat = deflateSync(raw, { level: DEFLATE_LEVEL });
   return Buffer.concat([SIGNATURE, chunk('IHDR', ihdr), ...extra, chunk('IDAT', idat), chunk('IEND', Buffer.alloc(0))]);
