@@ -27,7 +27,7 @@ export interface Config {
   tileCacheBytes: number;
   /** Whole decoded slide tiles kept for overlapping reads (0 = off, the default). */
   decodedTileCacheBytes: number;
-  /** Whole decoded tiles of the coarse levels (downsample >= 4), kept on their second use (0 = off). */
+  /** Whole decoded tiles of the coarse levels (downsample >= 4), kept from their first use (0 = off). */
   coarseTileCacheBytes: number;
   labelCacheBytes: number;
   /** Open slide handles kept (each holds a file descriptor and its tile index). */

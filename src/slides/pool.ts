@@ -74,7 +74,9 @@ export function createSlidePool(opts: SlidePoolOptions): SlidePool {
     maxSize: Math.max(1, coarseBytes),
     sizeCalculation: (v) => v.length + 64,
   });
-  const coarse = coarseBytes > 0 ? decodedTileCache(coarseTiles, opts.onCacheLookup, 'coarse_tiles') : undefined;
+  // A coarse tile is kept from its first use: it is likely to be read again, and a region of it
+  // decodes most of it anyway (every row above the region's bottom is entropy-decoded).
+  const coarse = coarseBytes > 0 ? decodedTileCache(coarseTiles, opts.onCacheLookup, 'coarse_tiles', true) : undefined;
   const fileOptions = {
     native: opts.nativeJpeg,
     ...(decoded ? { decoded } : {}),
@@ -139,12 +141,14 @@ async function openRemote(r: Remote, s: SlideRow, levels: SourceLevel[], o: Sour
 
 /**
  * The decoded-tile policy (see DecodedTiles): a stored tile's second use within the recent
- * memory earns a whole decode, kept by bytes; concurrent fills of one tile share the decode.
+ * memory (or its first, with `keepFirst`) earns a whole decode, kept by bytes; concurrent fills of
+ * one tile share the decode.
  */
 function decodedTileCache(
   cache: LRUCache<string, Buffer>,
   onLookup: SlidePoolOptions['onCacheLookup'],
   name: CacheName = 'decoded_tiles',
+  keepFirst = false,
 ): DecodedTiles {
   const recent = new LRUCache<string, true>({ max: DECODED_TILE_MEMORY });
   const decoding = new Map<string, Promise<Buffer>>();
@@ -164,7 +168,7 @@ function decodedTileCache(
       return p;
     },
     seen: (key) => {
-      if (recent.has(key)) return true;
+      if (keepFirst || recent.has(key)) return true;
       recent.set(key, true);
       return false;
     },

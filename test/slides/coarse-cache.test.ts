@@ -1,7 +1,7 @@
 /**
  * The decoded-tile cache of the coarse levels (COARSE_TILE_CACHE_BYTES, on by default): regions
- * read from a level at least 4x coarser than level 0 reuse its decoded stored tiles from their
- * second use on, with the same bytes as decoding them each time; level-0 reads never use it.
+ * read from a level at least 4x coarser than level 0 decode its stored tiles whole on first use
+ * and reuse them, with the same bytes as decoding them each time; level-0 reads never use it.
  */
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
