@@ -20,6 +20,7 @@ import { iiifPart } from './part-iiif.js';
 import { nearPart } from './part-near.js';
 import { realPart } from './real/part-real.js';
 import { remotePart } from './part-remote.js';
+import { scalesPart } from './part-scales.js';
 import { tilesPart, type BenchCtx } from './part-tiles.js';
 import { installExitHooks, recordedPids, stopAll } from '../dev/procs.js';
 import { Report } from './report.js';
@@ -36,9 +37,10 @@ const PARTS = [
   'near',
   'real',
   'remote',
+  'scales',
 ] as const;
-/** Run only when named: it writes ~6 GB once and drops the page cache before each measurement. */
-const OPT_IN: readonly string[] = ['real'];
+/** Run only when named: real writes ~6 GB once and drops the page cache; scales is a subset of patches. */
+const OPT_IN: readonly string[] = ['real', 'scales'];
 type Part = (typeof PARTS)[number];
 
 function parseArgs(argv: string[]): { parts: Part[]; seconds: number; build: boolean } {
@@ -103,6 +105,7 @@ async function main(): Promise<number> {
         else if (part === 'near') await nearPart(report);
         else if (part === 'real') await realPart(report, ctx);
         else if (part === 'remote') await remotePart(report, ctx);
+        else if (part === 'scales') await scalesPart(report, ctx);
         else await experimentsPart(report, ctx);
       } catch (e) {
         failed.push(part);

@@ -84,6 +84,7 @@ export function createApp(deps: AppDeps): express.Express & { services: AppServi
     remote,
     slideHandles: config.slideHandles,
     decodedTileCacheBytes: config.decodedTileCacheBytes,
+    coarseTileCacheBytes: config.coarseTileCacheBytes,
     nativeJpeg: imaging.nativeJpeg.enabled,
     onCacheLookup: countLookup,
     onNativeFallback: (reason) => {
@@ -95,7 +96,8 @@ export function createApp(deps: AppDeps): express.Express & { services: AppServi
   const tiles = createTileService({ pool, regions, tileCacheBytes: config.tileCacheBytes, onCacheLookup: countLookup });
   /** Read at scrape time, once everything above exists. */
   function cacheBytes() {
-    return { rendered_tiles: tiles.stats().renderedBytes, decoded_tiles: pool.stats().decodedBytes };
+    const { decodedBytes, coarseBytes } = pool.stats();
+    return { rendered_tiles: tiles.stats().renderedBytes, decoded_tiles: decodedBytes, coarse_tiles: coarseBytes };
   }
   app.use(requestLog(deps.log));
   app.use(metrics.middleware);

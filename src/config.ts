@@ -27,6 +27,8 @@ export interface Config {
   tileCacheBytes: number;
   /** Whole decoded slide tiles kept for overlapping reads (0 = off, the default). */
   decodedTileCacheBytes: number;
+  /** Whole decoded tiles of the coarse levels (downsample >= 4), kept from their first use (0 = off). */
+  coarseTileCacheBytes: number;
   labelCacheBytes: number;
   /** Open slide handles kept (each holds a file descriptor and its tile index). */
   slideHandles: number;
@@ -82,6 +84,12 @@ const DEFAULT_TILE_CACHE_BYTES = 256 * 1024 * 1024;
  * benchmark section and `npm run bench -- cache` give the measured trade-off.
  */
 const DEFAULT_DECODED_TILE_CACHE_BYTES = 0;
+/**
+ * Decoded tiles of the coarse levels, on by default: a coarse stored tile covers 16-256x the
+ * slide of a level-0 one, so patches read at 1-4 um/px (the context scales of a multi-scale
+ * sample) keep coming back to it; 128 MiB is ~170 tiles of 512 px, a few slides' tissue at level 4.
+ */
+const DEFAULT_COARSE_TILE_CACHE_BYTES = 128 * 1024 * 1024;
 /** Decoded label tiles: 256x256 bytes each, so ~2,000 tiles. */
 const DEFAULT_LABEL_CACHE_BYTES = 128 * 1024 * 1024;
 /** 4096 x 4096: a large training patch, 48 MB of RGB at most per request. */
@@ -154,6 +162,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     thumbnailMaxSize: int(env, 'THUMBNAIL_MAX_SIZE', DEFAULT_THUMBNAIL_MAX, 16, 8192),
     tileCacheBytes: int(env, 'TILE_CACHE_BYTES', DEFAULT_TILE_CACHE_BYTES, 0, 2 ** 40),
     decodedTileCacheBytes: int(env, 'DECODED_TILE_CACHE_BYTES', DEFAULT_DECODED_TILE_CACHE_BYTES, 0, 2 ** 40),
+    coarseTileCacheBytes: int(env, 'COARSE_TILE_CACHE_BYTES', DEFAULT_COARSE_TILE_CACHE_BYTES, 0, 2 ** 40),
     labelCacheBytes: int(env, 'LABEL_CACHE_BYTES', DEFAULT_LABEL_CACHE_BYTES, 0, 2 ** 40),
     slideHandles: int(env, 'SLIDE_HANDLES', DEFAULT_SLIDE_HANDLES, 1, 4096),
     nativeJpeg: bool(env, 'NATIVE_JPEG', true),

@@ -73,7 +73,13 @@ export function nextDeaths(deathsInARow: number, livedMs: number | null): number
  * share. (Shared alternatives are the OS's: slide files and the memory-mapped index live in the
  * page cache, which all workers share without any budget of ours.)
  */
-export const SPLIT_BUDGETS = ['tileCacheBytes', 'decodedTileCacheBytes', 'labelCacheBytes', 'nearCacheBytes'] as const;
+export const SPLIT_BUDGETS = [
+  'tileCacheBytes',
+  'decodedTileCacheBytes',
+  'coarseTileCacheBytes',
+  'labelCacheBytes',
+  'nearCacheBytes',
+] as const;
 export type SplitBudgets = Record<(typeof SPLIT_BUDGETS)[number], number>;
 
 export function workerBudgets(whole: SplitBudgets, sizing: WorkerSizing): SplitBudgets {

@@ -11,9 +11,35 @@ const SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 /** Masks are long runs of one value: level 1 compresses them nearly as well as 9, much faster. */
 const DEFLATE_LEVEL = 1;
 
-/** Grey PNG whose pixel values are `values` (row-major, width x height). */
+/** Uniform masks' PNGs kept, by value and size (a few sizes recur: tiles, patches); cleared when full. */
+const UNIFORM_KEPT = 64;
+const uniformPngs = new Map<string, Buffer>();
+
+/**
+ * Grey PNG whose pixel values are `values` (row-major, width x height). Most label masks are one
+ * value (a patch inside a lesion, or unlabelled): those are encoded once per value and size and the
+ * same bytes handed out again (callers must not modify the buffer).
+ */
 export function encodeGreyPng(values: Uint8Array, width: number, height: number): Buffer {
+  if (values.length < 2 || !isUniform(values)) return encodeGreyPngNow(values, width, height);
+  const key = `${values[0]!}:${width}x${height}`;
+  let kept = uniformPngs.get(key);
+  if (!kept) {
+    if (uniformPngs.size >= UNIFORM_KEPT) uniformPngs.clear();
+    uniformPngs.set(key, (kept = encodeGreyPngNow(values, width, height)));
+  }
+  return kept;
+}
+
+/** The encoder itself, without the uniform masks' cache. */
+export function encodeGreyPngNow(values: Uint8Array, width: number, height: number): Buffer {
   return png(width, height, 0, values, []);
+}
+
+/** Whether every value equals the first: the array against itself shifted by one (one native memcmp). */
+function isUniform(values: Uint8Array): boolean {
+  const b = Buffer.from(values.buffer, values.byteOffset, values.length);
+  return b.compare(b, 1, b.length, 0, b.length - 1) === 0;
 }
 
 /**
@@ -42,10 +68,12 @@ function png(width: number, height: number, colorType: 0 | 3, values: Uint8Array
   ihdr[8] = 8; // bit depth
   ihdr[9] = colorType;
   // compression 0, filter 0, interlace 0
-  const raw = Buffer.alloc((width + 1) * height);
+  const raw = Buffer.allocUnsafe((width + 1) * height);
+  const from = Buffer.from(values.buffer, values.byteOffset, values.length);
   for (let y = 0; y < height; y++) {
     // Filter byte 0 (None) per row: label rows are runs, which deflate handles without filtering.
-    raw.set(values.subarray(y * width, (y + 1) * width), y * (width + 1) + 1);
+    raw[y * (width + 1)] = 0;
+    from.copy(raw, y * (width + 1) + 1, y * width, (y + 1) * width);
   }
   const idat = deflateSync(raw, { level: DEFLATE_LEVEL });
   return Buffer.concat([SIGNATURE, chunk('IHDR', ihdr), ...extra, chunk('IDAT', idat), chunk('IEND', Buffer.alloc(0))]);

@@ -62,6 +62,8 @@ export interface SourceOptions {
   native: boolean;
   /** Shared cache of decoded stored tiles (native decoder only). */
   decoded?: DecodedTiles;
+  /** Without `decoded`: a cache for the tiles of the coarse levels only, from `fromLevel` on (native decoder only). */
+  coarse?: { tiles: DecodedTiles; fromLevel: number };
   /** Told when the native decoder could not read a region and libvips was used instead. */
   onNativeFallback?: (reason: string) => void;
 }
@@ -267,7 +269,7 @@ function slideFileOf(
     // level between stored ones): decode, resample and encode without a libvips pipeline.
     const inJob = unscaled || nativeResamples(crop, size);
     try {
-      const cache = opts.decoded;
+      const cache = opts.decoded ?? (opts.coarse && level >= opts.coarse.fromLevel ? opts.coarse.tiles : undefined);
       const { grid, local } = await gridOf<GridTile>(
         level,
         crop,

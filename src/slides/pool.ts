@@ -21,13 +21,24 @@ import {
 
 /** How many stored tiles are remembered as recently used (keys only: ~1 MB). */
 const DECODED_TILE_MEMORY = 2048;
+/**
+ * Levels at least this much coarser than level 0 keep their decoded tiles (coarseTileCacheBytes):
+ * one of their stored tiles spans 2,048+ level-0 pixels (0.5 mm on Camelyon16), so patches at
+ * 1 um/px and coarser, which read them, come back to the same tiles sample after sample.
+ */
+export const COARSE_DOWNSAMPLE = 4;
 
-export type CacheName = 'rendered_tiles' | 'open_slides' | 'decoded_tiles';
+export type CacheName = 'rendered_tiles' | 'open_slides' | 'decoded_tiles' | 'coarse_tiles';
 
 export interface SlidePoolOptions {
   slideHandles: number;
   /** Whole decoded stored tiles (RGB) kept for overlapping reads; 0 turns the cache off. */
   decodedTileCacheBytes: number;
+  /**
+   * The same for the coarse levels only (downsample >= COARSE_DOWNSAMPLE), when decodedTileCacheBytes
+   * is 0; 0 or absent turns it off.
+   */
+  coarseTileCacheBytes?: number;
   /** Decode JPEG regions with the native region decoder (see imaging/jpeg-native.ts). */
   nativeJpeg: boolean;
   onNativeFallback?: (reason: string) => void;
@@ -40,7 +51,7 @@ export interface SlidePoolOptions {
 export interface SlidePool {
   /** The slide's open file (opened and kept on first use; concurrent first uses share one opening). */
   open(g: Generation, s: SlideRow): Promise<SlideFile>;
-  stats(): { decodedBytes: number; openSlides: number };
+  stats(): { decodedBytes: number; coarseBytes: number; openSlides: number };
   /**
    * Which decoder renders regions ('n' native, 'v' libvips). Part of the ETag of everything
    * rendered: the two write different JPEG bytes for the same pixels, and a strong ETag names bytes.
@@ -58,6 +69,14 @@ export function createSlidePool(opts: SlidePoolOptions): SlidePool {
     sizeCalculation: (v) => v.length + 64,
   });
   const decoded = opts.decodedTileCacheBytes > 0 ? decodedTileCache(decodedTiles, opts.onCacheLookup) : undefined;
+  const coarseBytes = decoded ? 0 : (opts.coarseTileCacheBytes ?? 0);
+  const coarseTiles = new LRUCache<string, Buffer>({
+    maxSize: Math.max(1, coarseBytes),
+    sizeCalculation: (v) => v.length + 64,
+  });
+  // A coarse tile is kept from its first use: it is likely to be read again, and a region of it
+  // decodes most of it anyway (every row above the region's bottom is entropy-decoded).
+  const coarse = coarseBytes > 0 ? decodedTileCache(coarseTiles, opts.onCacheLookup, 'coarse_tiles', true) : undefined;
   const fileOptions = {
     native: opts.nativeJpeg,
     ...(decoded ? { decoded } : {}),
@@ -76,9 +95,12 @@ export function createSlidePool(opts: SlidePoolOptions): SlidePool {
           tileWidth: l.tile_width,
           tileHeight: l.tile_height,
         }));
+        const options = coarse
+          ? { ...fileOptions, coarse: { tiles: coarse, fromLevel: coarseFrom(g, s) } }
+          : fileOptions;
         file = remote
-          ? openRemote(remote, s, levels, fileOptions)
-          : Promise.resolve(openSlideFile(g.slidePath(s), levels, fileOptions));
+          ? openRemote(remote, s, levels, options)
+          : Promise.resolve(openSlideFile(g.slidePath(s), levels, options));
         files.set(s.etag, file);
         // A failed opening is not kept: the next request tries again (the store may be back).
         const opened = file;
@@ -88,9 +110,20 @@ export function createSlidePool(opts: SlidePoolOptions): SlidePool {
       }
       return file;
     },
-    stats: () => ({ decodedBytes: decodedTiles.calculatedSize, openSlides: files.size }),
+    stats: () => ({
+      decodedBytes: decodedTiles.calculatedSize,
+      coarseBytes: coarseTiles.calculatedSize,
+      openSlides: files.size,
+    }),
     renderer: opts.nativeJpeg ? 'n' : 'v',
   };
+}
+
+/** The first level of the slide at least COARSE_DOWNSAMPLE coarser than level 0 (the level count when none is). */
+function coarseFrom(g: Generation, s: SlideRow): number {
+  const levels = g.catalogue.levels(s.id);
+  const k = levels.findIndex((l) => l.downsample >= COARSE_DOWNSAMPLE * 0.99);
+  return k < 0 ? levels.length : k;
 }
 
 /**
@@ -108,15 +141,21 @@ async function openRemote(r: Remote, s: SlideRow, levels: SourceLevel[], o: Sour
 
 /**
  * The decoded-tile policy (see DecodedTiles): a stored tile's second use within the recent
- * memory earns a whole decode, kept by bytes; concurrent fills of one tile share the decode.
+ * memory (or its first, with `keepFirst`) earns a whole decode, kept by bytes; concurrent fills of
+ * one tile share the decode.
  */
-function decodedTileCache(cache: LRUCache<string, Buffer>, onLookup: SlidePoolOptions['onCacheLookup']): DecodedTiles {
+function decodedTileCache(
+  cache: LRUCache<string, Buffer>,
+  onLookup: SlidePoolOptions['onCacheLookup'],
+  name: CacheName = 'decoded_tiles',
+  keepFirst = false,
+): DecodedTiles {
   const recent = new LRUCache<string, true>({ max: DECODED_TILE_MEMORY });
   const decoding = new Map<string, Promise<Buffer>>();
   return {
     get: (key) => {
       const hit = cache.get(key);
-      onLookup?.('decoded_tiles', hit !== undefined);
+      onLookup?.(name, hit !== undefined);
       return hit;
     },
     fill: (key, decode) => {
@@ -129,7 +168,7 @@ function decodedTileCache(cache: LRUCache<string, Buffer>, onLookup: SlidePoolOp
       return p;
     },
     seen: (key) => {
-      if (recent.has(key)) return true;
+      if (keepFirst || recent.has(key)) return true;
       recent.set(key, true);
       return false;
     },

@@ -54,10 +54,17 @@ describe('budgets and environment', () => {
   });
 
   it('splits every cache budget of the configuration', () => {
-    const whole = { tileCacheBytes: 256, decodedTileCacheBytes: 0, labelCacheBytes: 128, nearCacheBytes: 100 };
+    const whole = {
+      tileCacheBytes: 256,
+      decodedTileCacheBytes: 0,
+      coarseTileCacheBytes: 64,
+      labelCacheBytes: 128,
+      nearCacheBytes: 100,
+    };
     expect(workerBudgets(whole, workerSizing(2, 2))).toEqual({
       tileCacheBytes: 128,
       decodedTileCacheBytes: 0,
+      coarseTileCacheBytes: 32,
       labelCacheBytes: 64,
       nearCacheBytes: 50,
     });
