@@ -164,7 +164,9 @@ describe('native JPEG region decoder reading the tiles itself (FileGrid)', () =>
       closeSync(fd);
     }
   });
+});
 
+describe('native JPEG region decoder reading the tiles itself: damaged files and bad arguments', () => {
   it('refuses a file shorter than its places, and a tile that is not JPEG, as SLIDE_DAMAGED (503)', async () => {
     const path = realPath('CMU-1-Small-Region.svs');
     const l = level0(path);
