@@ -4,8 +4,6 @@
  */
 import express, { type RequestHandler } from 'express';
 import type { Logger } from 'pino';
-import { pinoHttp, startTime } from 'pino-http';
-import { randomUUID } from 'node:crypto';
 import { createAccess } from './auth/keys.js';
 import { loginRoutes } from './auth/routes.js';
 import { catalogueRoutes } from './catalogue/routes.js';
@@ -14,7 +12,8 @@ import type { IndexHandle } from './db/handle.js';
 import { docsRoutes } from './docs/routes.js';
 import type { Generation } from './generation.js';
 import { createLimiter, timeBudget, type Limiter } from './http/limits.js';
-import { requestLogLevel } from './http/log-level.js';
+import { parseQueryOnce } from './http/params.js';
+import { requestLog } from './http/request-log.js';
 import { notFound, problemHandler } from './http/problem.js';
 import { exactRouting } from './http/router.js';
 import type { Schemas } from './http/types.js';
@@ -100,6 +99,7 @@ export function createApp(deps: AppDeps): express.Express & { services: AppServi
     return { rendered_tiles: tiles.stats().renderedBytes, decoded_tiles: decodedBytes, coarse_tiles: coarseBytes };
   }
   app.use(requestLog(deps.log));
+  app.use(parseQueryOnce);
   app.use(metrics.middleware);
   app.use(commonHeaders(config.corsOrigin));
   const keys = { keys: config.apiKeys, adminKeys: config.adminApiKeys, revokedKeys: config.revokedApiKeys };
@@ -159,25 +159,6 @@ export function createApp(deps: AppDeps): express.Express & { services: AppServi
   app.use(notFound);
   app.use(problemHandler(deps.log));
   return Object.assign(app, { services: { tiles, pool, limiter, metrics, lifecycle } });
-}
-
-/**
- * Structured request logs with request ids; keys and cookies never reach a log line. Successful
- * requests are logged at debug, errors and slow requests at info or above (src/http/log-level.ts).
- */
-function requestLog(log: Logger): RequestHandler {
-  return pinoHttp({
-    logger: log,
-    genReqId: (req, res) => {
-      const given = req.headers['x-request-id'];
-      const id = typeof given === 'string' && /^[\w.-]{1,64}$/.test(given) ? given : randomUUID();
-      res.setHeader('X-Request-Id', id);
-      return id;
-    },
-    redact: ['req.headers.authorization', 'req.headers.cookie', 'req.headers["x-api-key"]'],
-    customLogLevel: (_req, res, err) =>
-      requestLogLevel(res.statusCode, Boolean(err), Date.now() - (res[startTime] ?? Date.now())),
-  });
 }
 
 /** nosniff everywhere; CORS so viewers on other origins can fetch tiles and read ETags. */

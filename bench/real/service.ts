@@ -27,6 +27,8 @@ export interface RealServiceOptions {
   cpus: string;
   workers: number;
   cpuProfDir?: string;
+  /** Another build's entry (default: this tree's dist/server.js), e.g. a baseline to compare with. */
+  script?: string;
 }
 
 export function tasksetAvailable(): boolean {
@@ -52,9 +54,14 @@ export async function startRealService(o: RealServiceOptions): Promise<RealServi
   };
   const prof = o.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', o.cpuProfDir] : [];
   // taskset execs node: the pid started is the service's own.
-  const p = startProcess(o.name, 'taskset', ['-c', o.cpus, process.execPath, ...prof, resolve('dist/server.js')], {
-    env,
-  });
+  const p = startProcess(
+    o.name,
+    'taskset',
+    ['-c', o.cpus, process.execPath, ...prof, resolve(o.script ?? 'dist/server.js')],
+    {
+      env,
+    },
+  );
   await waitForPort(port, 30_000, { proc: p });
   const base = `http://127.0.0.1:${port}`;
   const health = JSON.parse((await probe(`${base}/healthz`, 'application/json')).bytes.toString()) as {

@@ -2,7 +2,7 @@
  * Query parameters, parsed strictly (pure; Express 5's req.query is read-only, so nothing is
  * written back). A bad value is a 400 naming the parameter and the accepted range.
  */
-import type { Request } from 'express';
+import type { Request, RequestHandler } from 'express';
 import { AppError } from '../errors.js';
 
 /** Longest list a repeated or comma-separated parameter may have. */
@@ -60,3 +60,13 @@ function single(req: Request, name: string): string | undefined {
 function badParam(name: string, why: string): AppError {
   return new AppError(400, 'INVALID_PARAMETER', `query parameter "${name}" ${why}`);
 }
+
+/**
+ * Express 5's `req.query` is a getter that parses the query string again on every read (a
+ * /region request reads it about fifteen times): parsed once here, at the front of the chain, and
+ * kept on the request (still never written back).
+ */
+export const parseQueryOnce: RequestHandler = (req, _res, next) => {
+  Object.defineProperty(req, 'query', { value: req.query, enumerable: true, configurable: true });
+  next();
+};

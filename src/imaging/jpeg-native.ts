@@ -15,7 +15,9 @@ import type { Crop, RawImage } from './sharp.js';
 
 /** One job of the addon (see native/jpeg-region/src/jpeg_region.c for the rules it checks). */
 interface RegionJob {
-  tiles: Array<Buffer | null>;
+  tiles: Array<Buffer | null> | undefined;
+  /** Instead of tiles: the job reads them itself (see FileGrid). */
+  file: { fd: number; ranges: Float64Array; prefix: Buffer } | undefined;
   across: number;
   tileWidth: number;
   tileHeight: number;
@@ -43,6 +45,8 @@ interface Addon {
  * answered, not handed to it.
  */
 const REFUSALS = new Set(['TILE_TOO_LARGE', 'TILE_TOO_MANY_SCANS']);
+/** What a job reading a file finds wrong with it: a damaged slide, as when the service reads it (slides/file.ts). */
+const DAMAGE = new Set(['SLIDE_TRUNCATED', 'SLIDE_NOT_JPEG']);
 
 export interface NativeJpegStatus {
   available: boolean;
@@ -102,6 +106,22 @@ export interface TileGrid {
   tileHeight: number;
 }
 
+/**
+ * Stored tiles the job reads itself, with positioned reads on the pool thread that decodes them: one
+ * pool job a region instead of a read per tile and then a decode (the caller keeps `fd` open until
+ * the job settles). A tile's stream is `prefix` (SOI, [Adobe], the shared JPEGTables: what
+ * slides/file.ts spliceJpeg puts before a tile) and the stored bytes after their SOI.
+ */
+export interface FileGrid {
+  fd: number;
+  /** (offset, length) of each tile in the file, `across` per row; length 0: sparse (white). */
+  ranges: Float64Array;
+  prefix: Buffer;
+  across: number;
+  tileWidth: number;
+  tileHeight: number;
+}
+
 export type Size = { width: number; height: number };
 
 /** The most a side is shrunk (input/output) or grown by the native resampler (native/jpeg-region/src/resample.h). */
@@ -119,7 +139,7 @@ export function nativeResamples(crop: Size, size: Size): boolean {
 }
 
 /** The `crop` of the grid (origin: the first tile's top-left) as RGB, resampled to `size` (default: the crop's). */
-export function decodeGrid(grid: TileGrid, crop: Crop, size: Size = crop): Promise<RawImage> {
+export function decodeGrid(grid: TileGrid | FileGrid, crop: Crop, size: Size = crop): Promise<RawImage> {
   const out = Buffer.allocUnsafe(size.width * size.height * 3);
   return run(grid, crop, out, 0, size).then(() => ({ data: out, ...size, channels: 3 }));
 }
@@ -137,7 +157,12 @@ export function resampleRaw(img: RawImage, size: Size): Promise<RawImage> {
  * crop's, decoded and encoded in one thread-pool job
  * whose canvas never becomes a JS buffer.
  */
-export async function encodeGrid(grid: TileGrid, crop: Crop, quality: number, size: Size = crop): Promise<Buffer> {
+export async function encodeGrid(
+  grid: TileGrid | FileGrid,
+  crop: Crop,
+  quality: number,
+  size: Size = crop,
+): Promise<Buffer> {
   const jpeg = await run(grid, crop, null, quality, size);
   if (!jpeg) throw new Error('native JPEG encoder returned nothing');
   return jpeg;
@@ -147,20 +172,30 @@ export async function encodeGrid(grid: TileGrid, crop: Crop, quality: number, si
  * Rejects with the decoder's reason when a tile is not decodable here (corrupt, truncated, CMYK):
  * callers fall back to libvips, which decides whether it is an error. A tile whose header claims
  * more than a tile of the grid may hold rejects with AppError 503 (REFUSALS) instead. Arguments it
- * refuses (a crop outside the tiles, a bad quality) reject with a RangeError or TypeError.
+ * refuses (a crop outside the tiles, a bad quality) reject with a RangeError or TypeError. A FileGrid
+ * whose file ends before a tile, or whose tile is not JPEG, rejects with AppError 503 SLIDE_DAMAGED.
  */
-function run(grid: TileGrid, crop: Crop, out: Buffer | null, quality: number, size: Size): Promise<Buffer | undefined> {
+function run(
+  grid: TileGrid | FileGrid,
+  crop: Crop,
+  out: Buffer | null,
+  quality: number,
+  size: Size,
+): Promise<Buffer | undefined> {
   const a = addon;
   if (!a) return Promise.reject(new Error(status.reason ?? 'native JPEG decoder unavailable'));
   let flags: Uint8Array | null = null;
-  const holder = grid.tiles.map((t, i) => {
-    if (t === null || Buffer.isBuffer(t)) return t;
-    (flags ??= new Uint8Array(grid.tiles.length))[i] = 1;
-    return t.rgb;
-  });
+  let holder: Array<Buffer | null> | undefined;
+  if ('tiles' in grid)
+    holder = grid.tiles.map((t, i) => {
+      if (t === null || Buffer.isBuffer(t)) return t;
+      (flags ??= new Uint8Array(grid.tiles.length))[i] = 1;
+      return t.rgb;
+    });
   const { across, tileWidth, tileHeight } = grid;
   const job: RegionJob = {
     tiles: holder,
+    file: 'ranges' in grid ? { fd: grid.fd, ranges: grid.ranges, prefix: grid.prefix } : undefined,
     across,
     tileWidth,
     tileHeight,
@@ -175,6 +210,7 @@ function run(grid: TileGrid, crop: Crop, out: Buffer | null, quality: number, si
   return new Promise((resolve, reject) => {
     a.renderRegion(job, (err, jpeg) => {
       if (!err) resolve(jpeg);
+      else if (err.code && DAMAGE.has(err.code)) reject(new AppError(503, 'SLIDE_DAMAGED', err.message));
       else if (!err.code || !REFUSALS.has(err.code)) reject(err);
       else reject(new AppError(503, err.code, `a stored tile of this slide cannot be served: ${err.message}`));
     });

@@ -8,7 +8,14 @@
 import { closeSync, fstatSync, openSync, read, readSync } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import { AppError } from '../errors.js';
-import { decodeGrid, encodeGrid, nativeResamples, resampleRaw, type TileGrid } from '../imaging/jpeg-native.js';
+import {
+  decodeGrid,
+  encodeGrid,
+  nativeResamples,
+  resampleRaw,
+  type FileGrid,
+  type TileGrid,
+} from '../imaging/jpeg-native.js';
 import { blankJpeg, renderRaw, renderRegion, type Crop, type RawImage, type RegionOutput } from '../imaging/sharp.js';
 import { frameFits, jpegFrame } from './jpeg-frame.js';
 import { parseRemoteTiff } from '../storage/remote-tiff.js';
@@ -75,6 +82,8 @@ interface LevelIndex extends SourceLevel {
   tables: Buffer | null;
   rgb: boolean;
   compression: number;
+  /** What spliceJpeg puts before a tile's bytes after their SOI (for the native job that reads them). */
+  prefix: Buffer;
 }
 
 const JPEG_COMPRESSION = 7;
@@ -97,6 +106,11 @@ export interface SlideBytes {
   size: number;
   /** The ranges' bytes, in order; a local file answers at once. */
   read(ranges: readonly ByteRange[]): Buffer[] | Promise<Buffer[]>;
+  /**
+   * A local file's descriptor lent to `use` (kept open until its promise settles), for a native job
+   * that reads the tiles itself; null when there is none (an object in a store, a closed file).
+   */
+  withFd?<T>(use: (fd: number) => Promise<T>): Promise<T> | null;
   close(): void;
 }
 
@@ -141,14 +155,17 @@ function levelIndex(tiff: TiffFile, levels: readonly SourceLevel[]): LevelIndex[
     const counts = d?.arrays.get(TAG.TileByteCounts);
     if (!d || !offsets || !counts)
       throw new AppError(503, 'SLIDE_CHANGED', 'the slide file no longer has the structure it was indexed with');
+    const tables = d.bytes.get(TAG.JPEGTables) ?? null;
+    const rgb = d.num.get(TAG.Photometric) === 2;
     return {
       ...l,
       across: Math.ceil(l.width / l.tileWidth),
       offsets,
       counts,
-      tables: d.bytes.get(TAG.JPEGTables) ?? null,
-      rgb: d.num.get(TAG.Photometric) === 2,
+      tables,
+      rgb,
       compression: d.num.get(TAG.Compression) ?? 1,
+      prefix: jpegPrefix(tables, rgb),
     };
   });
 }
@@ -257,6 +274,25 @@ function slideFileOf(
     };
   };
 
+  /**
+   * The places in the file of the stored tiles under a rectangle of a level (length 0: sparse), for a
+   * native job that reads them itself, and the rectangle relative to the first (as gridOf).
+   */
+  const placesOf = (level: number, crop: Crop) => {
+    const l = index[level]!;
+    const span = tileSpan(crop, l.tileWidth, l.tileHeight);
+    const across = span.tx1 - span.tx0 + 1;
+    const ranges = new Float64Array(2 * across * (span.ty1 - span.ty0 + 1));
+    let k = 0;
+    for (let ty = span.ty0; ty <= span.ty1; ty++)
+      for (let tx = span.tx0; tx <= span.tx1; tx++, k += 2) {
+        const r = tileRange(level, tx, ty);
+        if (r) [ranges[k], ranges[k + 1]] = [r.offset, r.length];
+      }
+    const grid = { ranges, prefix: l.prefix, across, tileWidth: l.tileWidth, tileHeight: l.tileHeight };
+    return { grid, local: span.local };
+  };
+
   /** The native decoder's answer, or null (with the reason told) when libvips must do it. */
   const renderNative = async (
     level: number,
@@ -268,23 +304,33 @@ function slideFileOf(
     // Resized in the same job when the native resampler takes this ratio (a patch by mpp, a tile of a
     // level between stored ones): decode, resample and encode without a libvips pipeline.
     const inJob = unscaled || nativeResamples(crop, size);
+    const job = (grid: TileGrid | FileGrid, local: Crop): Promise<Buffer | RawImage> =>
+      inJob && out.kind === 'encoded' && out.format === 'jpeg'
+        ? encodeGrid(grid, local, out.quality, size)
+        : decodeGrid(grid, local, inJob ? size : local);
     try {
       const cache = opts.decoded ?? (opts.coarse && level >= opts.coarse.fromLevel ? opts.coarse.tiles : undefined);
-      const { grid, local } = await gridOf<GridTile>(
-        level,
-        crop,
-        (l, tx, ty, bytes) => (cache ? cachedTile(cache, level, l, tx, ty, bytes) : bytes),
-        cache
-          ? (tx, ty) => {
-              const hit = cache.get(decodedKey(level, tx, ty));
-              return hit ? { rgb: hit } : undefined;
-            }
-          : undefined,
-      );
-      if (inJob && out.kind === 'encoded' && out.format === 'jpeg')
-        return await encodeGrid(grid, local, out.quality, size);
-      const raw = await decodeGrid(grid, local, inJob ? size : local);
-      return inJob && out.kind === 'raw' ? raw : await renderRaw(raw, size, out);
+      // A local file without a decoded-tile cache for this level: one pool job reads, decodes (and encodes) the region.
+      const places = cache || !bytes.withFd ? null : placesOf(level, crop);
+      const direct = places && bytes.withFd!((fd) => job({ ...places.grid, fd }, places.local));
+      const got =
+        (await direct) ??
+        (await (async () => {
+          const { grid, local } = await gridOf<GridTile>(
+            level,
+            crop,
+            (l, tx, ty, bytes) => (cache ? cachedTile(cache, level, l, tx, ty, bytes) : bytes),
+            cache
+              ? (tx, ty) => {
+                  const hit = cache.get(decodedKey(level, tx, ty));
+                  return hit ? { rgb: hit } : undefined;
+                }
+              : undefined,
+          );
+          return job(grid, local);
+        })());
+      if (Buffer.isBuffer(got)) return got;
+      return inJob && out.kind === 'raw' ? got : await renderRaw(got, size, out);
     } catch (e) {
       if (e instanceof AppError) throw e;
       opts.onNativeFallback?.((e as Error).message);
@@ -380,6 +426,14 @@ export function maxTileBytes(l: { tileWidth: number; tileHeight: number }): numb
   return l.tileWidth * l.tileHeight * 3 * 4 + 65_536;
 }
 
+/** What goes before a stored tile's bytes after its SOI to make it a whole JPEG: SOI, [Adobe], tables. */
+export function jpegPrefix(tables: Buffer | null, rgb: boolean): Buffer {
+  const parts: Buffer[] = [Buffer.from([0xff, 0xd8])];
+  if (rgb) parts.push(ADOBE_RGB);
+  if (tables && tables.length > 4) parts.push(tables.subarray(2, tables.length - 2));
+  return Buffer.concat(parts);
+}
+
 /** Joins abbreviated tile data with the shared tables: SOI, [Adobe], tables, rest of the tile. */
 export function spliceJpeg(tile: Buffer, tables: Buffer | null, rgb: boolean): Buffer {
   if (tile.length < 4 || tile[0] !== 0xff || tile[1] !== 0xd8)
@@ -425,6 +479,16 @@ function localBytes(path: string, fd: number, size: number): SlideBytes {
   const readAll = (on: number, ranges: readonly ByteRange[]) => Promise.all(ranges.map((r) => readAt(on, r)));
   return {
     size,
+    withFd(use) {
+      if (!open) return null;
+      inFlight++;
+      try {
+        return use(fd).finally(settle);
+      } catch (e) {
+        settle();
+        throw e;
+      }
+    },
     async read(ranges) {
       if (!open) {
         const own = await fsp.open(path, 'r');

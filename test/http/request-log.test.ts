@@ -45,6 +45,7 @@ describe('the request log of the app', () => {
   let dir: string;
   const lines: Array<{ level: number; msg: string; res?: { statusCode: number }; req?: { url: string } }> = [];
   let app: ReturnType<typeof createApp>;
+  let deps: Parameters<typeof createApp>[0];
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'request-log-'));
     const dataDir = join(dir, 'data');
@@ -55,7 +56,8 @@ describe('the request log of the app', () => {
     const index = createIndexHandle(indexPath, (db) => createGeneration(db, dataDir, config.labelCacheBytes));
     // The service's default level: what a training session writes to its logs.
     const log = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
-    app = createApp({ config, index, log, imaging: await imagingCapabilities() });
+    deps = { config, index, log, imaging: await imagingCapabilities() };
+    app = createApp(deps);
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -85,5 +87,35 @@ describe('the request log of the app', () => {
       ['/slides/nope', 404, 30],
       ['/samples', 400, 30],
     ]);
+  });
+
+  it('at debug, writes every request with its id, status and time, keys redacted', async () => {
+    lines.length = 0;
+    const debug: typeof lines = [];
+    const log = pino({ level: 'debug' }, { write: (line: string) => void debug.push(JSON.parse(line)) });
+    const dbg = createApp({ ...deps, log });
+    const given = await request(dbg)
+      .get('/classes?x=1')
+      .set('X-Request-Id', 'job-7.patch_12')
+      .set('Authorization', 'Bearer secret-key');
+    expect(given.status).toBe(200);
+    expect(given.headers['x-request-id']).toBe('job-7.patch_12');
+    const made = await request(dbg).get('/classes').set('X-Request-Id', 'not an id!');
+    expect(made.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+    const rows = debug.filter((l) => l.req !== undefined) as unknown as Array<{
+      level: number;
+      msg: string;
+      responseTime: number;
+      req: { id: string; url: string; headers: Record<string, string> };
+      res: { statusCode: number; headers: Record<string, string> };
+    }>;
+    expect(rows.map((l) => [l.level, l.msg, l.req.url, l.req.id, l.res.statusCode])).toEqual([
+      [20, 'request completed', '/classes?x=1', 'job-7.patch_12', 200],
+      [20, 'request completed', '/classes', made.headers['x-request-id'], 200],
+    ]);
+    expect(rows[0]!.req.headers.authorization).toBe('[Redacted]');
+    expect(rows[0]!.res.headers['x-request-id']).toBe('job-7.patch_12');
+    expect(rows.every((l) => Number.isInteger(l.responseTime) && l.responseTime >= 0)).toBe(true);
+    expect(lines).toEqual([]);
   });
 });

@@ -22,8 +22,16 @@
  *   callback(error | null, jpeg | undefined). A tile's error has a code: TILE_TOO_LARGE (its frame or
  *   its memory beyond the caps below), TILE_TOO_MANY_SCANS, or TILE_UNREADABLE (corrupt, truncated,
  *   CMYK, smaller than the tile size: another decoder may try). Bad options throw synchronously.
+ *
+ *   Instead of options.tiles, options.file = { fd, ranges, prefix } has the job read the stored tiles
+ *   itself, with pread on the pool thread: ranges is a Float64Array of (offset, length) per tile
+ *   (length 0: sparse), prefix what goes before each tile's bytes after its SOI (SOI, an Adobe
+ *   segment for RGB tiles, the TIFF's shared JPEGTables): one pool job a region instead of a read per
+ *   tile and a decode. The caller keeps fd open until the callback. Reading errors: SLIDE_TRUNCATED
+ *   (the file ends before a tile), SLIDE_NOT_JPEG (a tile without SOI), READ_FAILED (pread's errno).
  */
 #include <node_api.h>
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -31,6 +39,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <jpeglib.h>
 #include <jerror.h>
 #include "resample.h"
@@ -60,6 +69,7 @@ typedef struct {
 typedef struct {
   const unsigned char *data;
   size_t length;
+  int64_t offset; /* where the tile's bytes are in the file (options.file only) */
   bool sparse;  /* null in the options: never written, shown white */
   bool decoded; /* RGB pixels of the whole tile, not JPEG */
 } tile_ref;
@@ -69,6 +79,9 @@ typedef struct {
   napi_ref keep; /* an array of the buffers read or written, so none is collected meanwhile */
   napi_ref callback;
   tile_ref *tiles;
+  int fd;                       /* options.file: tiles are read from here (-1: given as buffers) */
+  const unsigned char *prefix; /* options.file: SOI and tables put before each tile's bytes */
+  size_t prefix_length;
   uint32_t count, across, tile_width, tile_height, width, height;
   int64_t left, top;
   uint32_t out_width, out_height; /* the answer's size: the region resampled when it differs */
@@ -209,6 +222,40 @@ static int decode_part(job *j, const tile_ref *t, rect s, uint32_t dx, uint32_t 
   return rc;
 }
 
+/* A stored tile of options.file as a complete JPEG stream: the prefix, then the tile's bytes after
+ * its SOI, read straight behind the prefix (no second copy). NULL with the job failed on errors. */
+static unsigned char *read_stored(job *j, const tile_ref *t, size_t *length) {
+  size_t head = j->prefix_length - 2, want = t->length;
+  unsigned char *buf = malloc(head + want);
+  if (!buf) {
+    fail_job(j, "OUT_OF_MEMORY", "", "out of memory");
+    return NULL;
+  }
+  unsigned char *at = buf + head;
+  size_t got = 0;
+  while (got < want) {
+    ssize_t n = pread(j->fd, at + got, want - got, (off_t)(t->offset + (int64_t)got));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      char why[64];
+      snprintf(why, sizeof why, "pread failed (errno %d)", errno);
+      fail_job(j, n < 0 ? "READ_FAILED" : "SLIDE_TRUNCATED", "",
+               n < 0 ? why : "the slide file is shorter than its tile index says (truncated?)");
+      free(buf);
+      return NULL;
+    }
+    got += (size_t)n;
+  }
+  if (want < 4 || at[0] != 0xff || at[1] != 0xd8) {
+    fail_job(j, "SLIDE_NOT_JPEG", "", "a stored tile is not JPEG data");
+    free(buf);
+    return NULL;
+  }
+  memcpy(buf, j->prefix, j->prefix_length); /* its SOI lands on the tile's own */
+  *length = head + want;
+  return buf;
+}
+
 /* Puts tile i's part of the region on the canvas: white, copied or decoded. */
 static int compose_tile(job *j, uint32_t i) {
   int64_t tx = (int64_t)(i % j->across) * j->tile_width - j->left;
@@ -232,7 +279,14 @@ static int compose_tile(job *j, uint32_t i) {
     return 0;
   }
   rect s = {(uint32_t)(x0 - tx), (uint32_t)(y0 - ty), (uint32_t)(x1 - x0), (uint32_t)(y1 - y0)};
-  return decode_part(j, t, s, (uint32_t)x0, (uint32_t)y0);
+  if (j->fd < 0) return decode_part(j, t, s, (uint32_t)x0, (uint32_t)y0);
+  tile_ref whole = *t;
+  unsigned char *stream = read_stored(j, t, &whole.length);
+  if (!stream) return -1;
+  whole.data = stream;
+  int rc = decode_part(j, &whole, s, (uint32_t)x0, (uint32_t)y0);
+  free(stream);
+  return rc;
 }
 
 /* ---- encoding: into a buffer the job owns, so every path frees it once (in complete) ---- */
@@ -548,6 +602,10 @@ static bool read_decoded(napi_env env, napi_value o, job *j) {
   CHECK(env, napi_get_named_property(env, o, "decoded", &v), "decoded");
   CHECK(env, napi_typeof(env, v, &type), "decoded");
   if (type == napi_null || type == napi_undefined) return true;
+  if (j->fd >= 0) {
+    napi_throw_type_error(env, NULL, "decoded: not with file (tiles read by the job are JPEG)");
+    return false;
+  }
   CHECK(env, napi_is_typedarray(env, v, &is_typed), "decoded: Uint8Array expected");
   if (!is_typed) {
     napi_throw_type_error(env, NULL, "decoded: Uint8Array expected");
@@ -566,22 +624,90 @@ static bool read_decoded(napi_env env, napi_value o, job *j) {
   return true;
 }
 
-static bool read_options(napi_env env, napi_value o, job *j) {
-  napi_value tiles, keep;
-  bool is_array;
-  uint32_t count, kept = 0;
-  CHECK(env, napi_get_named_property(env, o, "tiles", &tiles), "tiles: array expected");
-  CHECK(env, napi_is_array(env, tiles, &is_array), "tiles: array expected");
-  if (!is_array) {
-    napi_throw_type_error(env, NULL, "tiles: array expected");
+/* options.file's ranges: a Float64Array of (offset, length) pairs; *count its tiles. */
+static bool file_ranges(napi_env env, napi_value file, double **pairs, uint32_t *count) {
+  napi_value v;
+  bool is_typed;
+  napi_typedarray_type type;
+  size_t length;
+  void *data;
+  CHECK(env, napi_get_named_property(env, file, "ranges", &v), "file.ranges: Float64Array expected");
+  CHECK(env, napi_is_typedarray(env, v, &is_typed), "file.ranges: Float64Array expected");
+  if (!is_typed) {
+    napi_throw_type_error(env, NULL, "file.ranges: Float64Array expected");
     return false;
   }
-  CHECK(env, napi_get_array_length(env, tiles, &count), "tiles: array expected");
-  if (count < 1 || count > MAX_TILES) return throw_range(env, "tiles: 1 to %lld expected", (long long)MAX_TILES);
+  CHECK(env, napi_get_typedarray_info(env, v, &type, &length, &data, NULL, NULL), "file.ranges: Float64Array expected");
+  if (type != napi_float64_array) {
+    napi_throw_type_error(env, NULL, "file.ranges: Float64Array expected");
+    return false;
+  }
+  if (length % 2 != 0 || length < 2 || length / 2 > MAX_TILES) {
+    return throw_range(env, "file.ranges: 1 to %lld (offset, length) pairs expected", (long long)MAX_TILES);
+  }
+  *pairs = data;
+  *count = (uint32_t)(length / 2);
+  return true;
+}
+
+/* options.file's descriptor, prefix and each tile's place, checked: a length beyond what a tile of
+ * the grid may take (four times its raw RGB plus 64 KiB, as the service checks) is refused. */
+static bool read_file_tiles(napi_env env, napi_value file, const double *pairs, napi_value keep, uint32_t *kept, job *j) {
+  int64_t fd;
+  void *prefix;
+  napi_value v;
+  if (!get_int(env, file, "fd", 0, INT32_MAX, &fd)) return false;
+  CHECK(env, napi_get_named_property(env, file, "prefix", &v), "file.prefix: Buffer expected");
+  if (!get_buffer(env, v, keep, kept, &prefix, &j->prefix_length)) return false;
+  const unsigned char *p = prefix;
+  if (j->prefix_length < 2 || j->prefix_length > (1 << 20) || p[0] != 0xff || p[1] != 0xd8) {
+    return throw_range(env, "file.prefix: a JPEG SOI and at most 1 MiB of segments expected");
+  }
+  if (!(j->tiles = calloc(j->count, sizeof(tile_ref)))) {
+    napi_throw_error(env, NULL, "out of memory");
+    return false;
+  }
+  double most = (double)j->tile_width * j->tile_height * 12 + 65536;
+  for (uint32_t i = 0; i < j->count; i++) {
+    double offset = pairs[2 * i], length = pairs[2 * i + 1];
+    if (!(offset >= 0 && offset <= 9007199254740992.0 && offset == (double)(int64_t)offset) ||
+        !(length >= 0 && length <= most && length == (double)(int64_t)length)) {
+      return throw_range(env, "file.ranges: tile %u: offset or length out of range", i);
+    }
+    j->tiles[i].sparse = length == 0;
+    j->tiles[i].offset = (int64_t)offset;
+    j->tiles[i].length = (size_t)length;
+  }
+  j->prefix = prefix;
+  j->fd = (int)fd;
+  return true;
+}
+
+static bool read_options(napi_env env, napi_value o, job *j) {
+  napi_value tiles, file = NULL, keep;
+  napi_valuetype type;
+  bool is_array;
+  uint32_t count, kept = 0;
+  double *pairs = NULL;
+  CHECK(env, napi_get_named_property(env, o, "tiles", &tiles), "tiles: array expected");
+  CHECK(env, napi_is_array(env, tiles, &is_array), "tiles: array expected");
+  if (is_array) {
+    CHECK(env, napi_get_array_length(env, tiles, &count), "tiles: array expected");
+    if (count < 1 || count > MAX_TILES) return throw_range(env, "tiles: 1 to %lld expected", (long long)MAX_TILES);
+  } else {
+    CHECK(env, napi_get_named_property(env, o, "file", &file), "tiles: array expected");
+    CHECK(env, napi_typeof(env, file, &type), "tiles: array expected");
+    if (type != napi_object) {
+      napi_throw_type_error(env, NULL, "tiles: array expected (or file: { fd, ranges, prefix })");
+      return false;
+    }
+    if (!file_ranges(env, file, &pairs, &count)) return false;
+  }
   CHECK(env, napi_create_array(env, &keep), "cannot keep the buffers");
   CHECK(env, napi_create_reference(env, keep, 1, &j->keep), "cannot keep the buffers");
-  return read_geometry(env, o, j, count) && read_tiles(env, tiles, keep, &kept, j) && read_out(env, o, keep, &kept, j) &&
-         read_decoded(env, o, j);
+  if (!read_geometry(env, o, j, count)) return false;
+  bool got = pairs ? read_file_tiles(env, file, pairs, keep, &kept, j) : read_tiles(env, tiles, keep, &kept, j);
+  return got && read_out(env, o, keep, &kept, j) && read_decoded(env, o, j);
 }
 
 static bool queue(napi_env env, napi_value callback, job *j) {
@@ -608,6 +734,7 @@ static napi_value render_region(napi_env env, napi_callback_info info) {
     napi_throw_error(env, NULL, "out of memory");
     return NULL;
   }
+  j->fd = -1;
   bool ok = napi_get_cb_info(env, info, &argc, argv, NULL, NULL) == napi_ok && argc >= 2 &&
             napi_typeof(env, argv[0], &type) == napi_ok && type == napi_object;
   if (!ok) napi_throw_type_error(env, NULL, "renderRegion(options, callback) expected");
