@@ -15,7 +15,11 @@ import type { Crop, RawImage } from './sharp.js';
 
 /** One job of the addon (see native/jpeg-region/src/jpeg_region.c for the rules it checks). */
 interface RegionJob {
-  tiles: Array<Buffer | null>;
+  /** A number k: a tile still in the slide file, `ranges[2k]` offset, `ranges[2k + 1]` bytes of `fd`. */
+  tiles: Array<Buffer | number | null>;
+  fd: number | null;
+  prefix: Buffer | null;
+  ranges: Float64Array | null;
   across: number;
   tileWidth: number;
   tileHeight: number;
@@ -43,6 +47,8 @@ interface Addon {
  * answered, not handed to it.
  */
 const REFUSALS = new Set(['TILE_TOO_LARGE', 'TILE_TOO_MANY_SCANS']);
+/** A FileTile the job read short, or whose bytes are not JPEG: the slide's 503, as file.ts reads answer it. */
+const DAMAGED = 'SLIDE_DAMAGED';
 
 export interface NativeJpegStatus {
   available: boolean;
@@ -91,15 +97,27 @@ export interface DecodedTile {
   rgb: Buffer;
 }
 
+/** A stored tile still in the slide file (`grid.file`): the job reads it itself. */
+export interface FileTile {
+  offset: number;
+  length: number;
+}
+
 /**
  * Stored tiles laid out `across` per row: complete JPEG streams, decoded tiles (copied, not
- * decoded again), or null (sparse, shown white).
+ * decoded again), tiles in `file` (read in the decoder's job: one trip to the thread pool for a
+ * region, no JS buffers), or null (sparse, shown white).
  */
 export interface TileGrid {
-  tiles: Array<Buffer | DecodedTile | null>;
+  tiles: Array<Buffer | DecodedTile | FileTile | null>;
   across: number;
   tileWidth: number;
   tileHeight: number;
+  /**
+   * The open slide file of FileTiles, kept open by the caller until the job settles, and what goes
+   * before each tile's bytes after its SOI (SOI, an Adobe segment for RGB tiles, the shared tables).
+   */
+  file?: { fd: number; prefix: Buffer };
 }
 
 export type Size = { width: number; height: number };
@@ -153,14 +171,23 @@ function run(grid: TileGrid, crop: Crop, out: Buffer | null, quality: number, si
   const a = addon;
   if (!a) return Promise.reject(new Error(status.reason ?? 'native JPEG decoder unavailable'));
   let flags: Uint8Array | null = null;
+  const ranges: number[] = [];
   const holder = grid.tiles.map((t, i) => {
     if (t === null || Buffer.isBuffer(t)) return t;
+    if ('offset' in t) {
+      ranges.push(t.offset, t.length);
+      return ranges.length / 2 - 1;
+    }
     (flags ??= new Uint8Array(grid.tiles.length))[i] = 1;
     return t.rgb;
   });
   const { across, tileWidth, tileHeight } = grid;
+  const inFile = ranges.length > 0 && grid.file;
   const job: RegionJob = {
     tiles: holder,
+    fd: inFile ? grid.file!.fd : null,
+    prefix: inFile ? grid.file!.prefix : null,
+    ranges: inFile ? Float64Array.from(ranges) : null,
     across,
     tileWidth,
     tileHeight,
@@ -175,6 +202,7 @@ function run(grid: TileGrid, crop: Crop, out: Buffer | null, quality: number, si
   return new Promise((resolve, reject) => {
     a.renderRegion(job, (err, jpeg) => {
       if (!err) resolve(jpeg);
+      else if (err.code === DAMAGED) reject(new AppError(503, DAMAGED, err.message));
       else if (!err.code || !REFUSALS.has(err.code)) reject(err);
       else reject(new AppError(503, err.code, `a stored tile of this slide cannot be served: ${err.message}`));
     });

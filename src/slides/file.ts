@@ -8,7 +8,14 @@
 import { closeSync, fstatSync, openSync, read, readSync } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import { AppError } from '../errors.js';
-import { decodeGrid, encodeGrid, nativeResamples, resampleRaw, type TileGrid } from '../imaging/jpeg-native.js';
+import {
+  decodeGrid,
+  encodeGrid,
+  nativeResamples,
+  resampleRaw,
+  type FileTile,
+  type TileGrid,
+} from '../imaging/jpeg-native.js';
 import { blankJpeg, renderRaw, renderRegion, type Crop, type RawImage, type RegionOutput } from '../imaging/sharp.js';
 import { frameFits, jpegFrame } from './jpeg-frame.js';
 import { parseRemoteTiff } from '../storage/remote-tiff.js';
@@ -73,6 +80,8 @@ interface LevelIndex extends SourceLevel {
   tables: Buffer | null;
   rgb: boolean;
   compression: number;
+  /** What spliceJpeg puts before a tile's bytes after its SOI; made on first use. */
+  prefix?: Buffer;
 }
 
 const JPEG_COMPRESSION = 7;
@@ -82,6 +91,8 @@ let sourceCount = 0;
 
 /** Blank tiles by size, shared: a sparse (never written) tile shows white glass. */
 const blanks = new Map<string, Promise<Buffer>>();
+/** An empty JPEG stream: spliced, it leaves the prefix every tile gets, plus EOI. */
+const SOI_EOI = Buffer.from([0xff, 0xd8, 0xff, 0xd9]);
 /** APP14 "Adobe" segment with transform 0: tells decoders the components are RGB, not YCbCr. */
 const ADOBE_RGB = Buffer.from([
   0xff, 0xee, 0x00, 0x0e, 0x41, 0x64, 0x6f, 0x62, 0x65, 0x00, 0x64, 0x00, 0x00, 0x00, 0x00, 0x00,
@@ -95,6 +106,11 @@ export interface SlideBytes {
   size: number;
   /** The ranges' bytes, in order; a local file answers at once. */
   read(ranges: readonly ByteRange[]): Buffer[] | Promise<Buffer[]>;
+  /**
+   * A local file's descriptor for the native decoder to read tiles itself, kept open until `done`
+   * (as a read in flight keeps it); absent for objects in a store, null once the file is closed.
+   */
+  lease?(): { fd: number; done(): void } | null;
   close(): void;
 }
 
@@ -230,6 +246,23 @@ function slideFileOf(
     };
   };
 
+  /**
+   * The stored tiles under a rectangle as ranges of the local file, for the native decoder to read
+   * in its own job (one trip to the thread pool, no JS buffers or splicing), or null when the
+   * bytes are not a local file's. Sparse tiles are null; counts are checked as for every read.
+   */
+  const fileGrid = (level: number, crop: Crop, fd: number) => {
+    const l = index[level]!;
+    const span = tileSpan(crop, l.tileWidth, l.tileHeight);
+    const tiles: Array<FileTile | null> = [];
+    for (let ty = span.ty0; ty <= span.ty1; ty++)
+      for (let tx = span.tx0; tx <= span.tx1; tx++) tiles.push(tileRange(level, tx, ty));
+    l.prefix ??= splicePrefix(l.tables, l.rgb);
+    const grid: TileGrid = { tiles, across: span.tx1 - span.tx0 + 1, tileWidth: l.tileWidth, tileHeight: l.tileHeight };
+    grid.file = { fd, prefix: l.prefix };
+    return { grid, local: span.local };
+  };
+
   type GridTile = TileGrid['tiles'][number];
   const decodedKey = (level: number, tx: number, ty: number) => `${sourceId}:${level}:${tx}:${ty}`;
 
@@ -266,19 +299,23 @@ function slideFileOf(
     // Resized in the same job when the native resampler takes this ratio (a patch by mpp, a tile of a
     // level between stored ones): decode, resample and encode without a libvips pipeline.
     const inJob = unscaled || nativeResamples(crop, size);
+    const cache = opts.decoded;
+    // A local file without the decoded-tile cache: the job reads the tiles itself.
+    const lease = cache ? null : (bytes.lease?.() ?? null);
     try {
-      const cache = opts.decoded;
-      const { grid, local } = await gridOf<GridTile>(
-        level,
-        crop,
-        (l, tx, ty, bytes) => (cache ? cachedTile(cache, level, l, tx, ty, bytes) : bytes),
-        cache
-          ? (tx, ty) => {
-              const hit = cache.get(decodedKey(level, tx, ty));
-              return hit ? { rgb: hit } : undefined;
-            }
-          : undefined,
-      );
+      const { grid, local } = lease
+        ? fileGrid(level, crop, lease.fd)
+        : await gridOf<GridTile>(
+            level,
+            crop,
+            (l, tx, ty, bytes) => (cache ? cachedTile(cache, level, l, tx, ty, bytes) : bytes),
+            cache
+              ? (tx, ty) => {
+                  const hit = cache.get(decodedKey(level, tx, ty));
+                  return hit ? { rgb: hit } : undefined;
+                }
+              : undefined,
+          );
       if (inJob && out.kind === 'encoded' && out.format === 'jpeg')
         return await encodeGrid(grid, local, out.quality, size);
       const raw = await decodeGrid(grid, local, inJob ? size : local);
@@ -287,6 +324,8 @@ function slideFileOf(
       if (e instanceof AppError) throw e;
       opts.onNativeFallback?.((e as Error).message);
       return null;
+    } finally {
+      lease?.done();
     }
   };
 
@@ -390,6 +429,11 @@ export function spliceJpeg(tile: Buffer, tables: Buffer | null, rgb: boolean): B
   return Buffer.concat(parts);
 }
 
+/** What spliceJpeg puts before a tile's bytes after its SOI (for the native decoder's own reads). */
+export function splicePrefix(tables: Buffer | null, rgb: boolean): Buffer {
+  return spliceJpeg(SOI_EOI, tables, rgb).subarray(0, -2);
+}
+
 /** The slide's directories; a file that no longer parses is a damaged slide (503), not bad input. */
 function parseSlide(fd: number, size: number, levels: readonly SourceLevel[]): TiffFile {
   try {
@@ -438,6 +482,18 @@ function localBytes(path: string, fd: number, size: number): SlideBytes {
       } finally {
         settle();
       }
+    },
+    lease() {
+      if (!open || closing) return null;
+      inFlight++;
+      let held = true;
+      return {
+        fd,
+        done: () => {
+          if (held) settle();
+          held = false;
+        },
+      };
     },
     close() {
       closing = true;

@@ -8,7 +8,10 @@
  * touches 2.25 tiles on average: decoding them whole is ~9x the pixels served.
  *
  * renderRegion(options, callback)
- *   options.tiles: complete JPEG streams (Buffer) or null (sparse: white), `across` per row.
+ *   options.tiles: complete JPEG streams (Buffer), null (sparse: white), or a number k: a stored tile
+ *   still in the slide file, read by the job itself (pread of options.ranges[2k] offset, [2k+1] bytes
+ *   from options.fd, after options.prefix: SOI, an Adobe segment for RGB tiles, the shared tables),
+ *   so a region costs one trip to the thread pool and no JS buffers; `across` per row.
  *   options.across, tileWidth, tileHeight: the grid. left, top, width, height: the region, relative
  *   to the first tile's top-left; it must lie inside the grid, so every byte of the canvas is written.
  *   options.outWidth, outHeight: the answer's size; when it differs from width, height the region is
@@ -24,6 +27,8 @@
  *   CMYK, smaller than the tile size: another decoder may try). Bad options throw synchronously.
  */
 #include <node_api.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -31,6 +36,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <jpeglib.h>
 #include <jerror.h>
 #include "resample.h"
@@ -62,6 +68,8 @@ typedef struct {
   size_t length;
   bool sparse;  /* null in the options: never written, shown white */
   bool decoded; /* RGB pixels of the whole tile, not JPEG */
+  bool in_file; /* read from the job's fd: `length` bytes at `offset` */
+  int64_t offset;
 } tile_ref;
 
 typedef struct {
@@ -80,6 +88,9 @@ typedef struct {
   size_t jpeg_size, jpeg_capacity;
   const char *error_code;
   char error[JMSG_LENGTH_MAX + 64];
+  int fd; /* the slide file of in_file tiles (-1: none); open until the job completes (the caller's lease) */
+  const unsigned char *prefix; /* what goes before an in_file tile's bytes after its SOI */
+  size_t prefix_length;
 } job;
 
 typedef struct {
@@ -209,6 +220,61 @@ static int decode_part(job *j, const tile_ref *t, rect s, uint32_t dx, uint32_t 
   return rc;
 }
 
+/* ---- stored tiles read by the job: one trip to the thread pool a region, the tile spliced here ---- */
+
+/* Reads all `length` bytes at `offset`; 0, or -1 with errno set (0 for a file that ends first). */
+static int pread_all(int fd, unsigned char *to, size_t length, int64_t offset) {
+  while (length > 0) {
+    ssize_t n = pread(fd, to, length, (off_t)offset);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      if (n == 0) errno = 0;
+      return -1;
+    }
+    to += n;
+    length -= (size_t)n;
+    offset += n;
+  }
+  return 0;
+}
+
+/* The stored tile as a complete JPEG stream in this thread's scratch (release it): the prefix, then
+ * the tile's bytes after its SOI, as src/slides/file.ts spliceJpeg() joins them. */
+static int read_file_tile(job *j, const tile_ref *t, tile_ref *out) {
+  size_t head = j->prefix_length - 2;
+  unsigned char *buf = scratch(SCRATCH_TILE, head + t->length);
+  if (!buf) {
+    fail_job(j, "OUT_OF_MEMORY", "", "out of memory");
+    return -1;
+  }
+  /* The tile goes where its SOI lines up with the prefix's last two bytes, which then overwrite it. */
+  if (pread_all(j->fd, buf + head, t->length, t->offset) != 0) {
+    if (errno == 0) fail_job(j, "SLIDE_DAMAGED", "", "the slide file is shorter than its tile index says (truncated?)");
+    else fail_job(j, "READ_FAILED", "reading a stored tile: ", strerror(errno));
+    release(SCRATCH_TILE, buf);
+    return -1;
+  }
+  if (buf[head] != 0xff || buf[head + 1] != 0xd8) {
+    fail_job(j, "SLIDE_DAMAGED", "", "a stored tile is not JPEG data");
+    release(SCRATCH_TILE, buf);
+    return -1;
+  }
+  memcpy(buf, j->prefix, j->prefix_length);
+  *out = (tile_ref){.data = buf, .length = head + t->length};
+  return 0;
+}
+
+/* Asks the kernel for every in_file tile at once, so a cold disk reads them in parallel while the
+ * job decodes them one after another (a no-op for pages already cached). */
+static void prefetch_file_tiles(const job *j) {
+#ifdef POSIX_FADV_WILLNEED
+  if (j->fd < 0) return;
+  for (uint32_t i = 0; i < j->count; i++) {
+    if (j->tiles[i].in_file) posix_fadvise(j->fd, (off_t)j->tiles[i].offset, (off_t)j->tiles[i].length, POSIX_FADV_WILLNEED);
+  }
+#endif
+}
+
 /* Puts tile i's part of the region on the canvas: white, copied or decoded. */
 static int compose_tile(job *j, uint32_t i) {
   int64_t tx = (int64_t)(i % j->across) * j->tile_width - j->left;
@@ -232,7 +298,12 @@ static int compose_tile(job *j, uint32_t i) {
     return 0;
   }
   rect s = {(uint32_t)(x0 - tx), (uint32_t)(y0 - ty), (uint32_t)(x1 - x0), (uint32_t)(y1 - y0)};
-  return decode_part(j, t, s, (uint32_t)x0, (uint32_t)y0);
+  if (!t->in_file) return decode_part(j, t, s, (uint32_t)x0, (uint32_t)y0);
+  tile_ref read;
+  if (read_file_tile(j, t, &read) != 0) return -1;
+  int rc = decode_part(j, &read, s, (uint32_t)x0, (uint32_t)y0);
+  release(SCRATCH_TILE, (unsigned char *)read.data);
+  return rc;
 }
 
 /* ---- encoding: into a buffer the job owns, so every path frees it once (in complete) ---- */
@@ -325,6 +396,7 @@ static void compose_and_resample(job *j) {
     fail_job(j, "OUT_OF_MEMORY", "", "out of memory");
     return;
   }
+  prefetch_file_tiles(j);
   uint32_t i = 0;
   while (i < j->count && compose_tile(j, i) == 0) i++;
   if (i == j->count && resampled(j) &&
@@ -494,7 +566,77 @@ static bool get_buffer(napi_env env, napi_value v, napi_value keep, uint32_t *ke
   return true;
 }
 
-static bool read_tiles(napi_env env, napi_value tiles, napi_value keep, uint32_t *kept, job *j) {
+/* Slide-file ranges, when options.fd is given: [offset, length] per file tile, checked here. */
+typedef struct {
+  const double *values;
+  size_t count; /* number of ranges */
+} file_ranges;
+
+/* The largest stored tile read from a file: what src/slides/file.ts maxTileBytes() allows (checked there first). */
+static int64_t max_file_tile(const job *j) {
+  return (int64_t)j->tile_width * j->tile_height * 3 * 4 + 65536;
+}
+
+static bool file_tile(napi_env env, napi_value v, const file_ranges *ranges, job *j, tile_ref *t) {
+  double k;
+  CHECK(env, napi_get_value_double(env, v, &k), "tiles: element unreadable");
+  if (j->fd < 0 || !(k >= 0 && k < (double)ranges->count) || k != (double)(int64_t)k) {
+    return throw_range(env, "tiles: a number is the index of a range in `ranges` (with `fd`)");
+  }
+  double offset = ranges->values[2 * (size_t)k], length = ranges->values[2 * (size_t)k + 1];
+  if (!(offset >= 0 && offset <= 9007199254740991.0) || offset != (double)(int64_t)offset || !(length >= 4) ||
+      length > (double)max_file_tile(j) || length != (double)(int64_t)length) {
+    return throw_range(env, "ranges: an offset and a length of at least 4 and at most the tile size allows");
+  }
+  t->in_file = true;
+  t->offset = (int64_t)offset;
+  t->length = (size_t)length;
+  return true;
+}
+
+/* options.fd, prefix and ranges: all three or none (fd stays -1). */
+static bool read_file(napi_env env, napi_value o, napi_value keep, uint32_t *kept, job *j, file_ranges *ranges) {
+  napi_value v;
+  napi_valuetype type;
+  j->fd = -1;
+  ranges->values = NULL;
+  ranges->count = 0;
+  CHECK(env, napi_get_named_property(env, o, "fd", &v), "fd");
+  CHECK(env, napi_typeof(env, v, &type), "fd");
+  if (type == napi_null || type == napi_undefined) return true;
+  int64_t fd;
+  if (!get_int(env, o, "fd", 0, 0x7fffffff, &fd)) return false;
+  void *data;
+  size_t length;
+  CHECK(env, napi_get_named_property(env, o, "prefix", &v), "prefix");
+  if (!get_buffer(env, v, keep, kept, &data, &length)) return false;
+  const unsigned char *p = data;
+  if (length < 2 || length > 65536 * 4 || p[0] != 0xff || p[1] != 0xd8) {
+    return throw_range(env, "prefix: a JPEG stream's start (SOI, segments) expected");
+  }
+  bool is_typed;
+  napi_typedarray_type ta_type;
+  size_t n;
+  CHECK(env, napi_get_named_property(env, o, "ranges", &v), "ranges");
+  CHECK(env, napi_is_typedarray(env, v, &is_typed), "ranges: Float64Array expected");
+  if (!is_typed) {
+    napi_throw_type_error(env, NULL, "ranges: Float64Array expected");
+    return false;
+  }
+  void *values;
+  CHECK(env, napi_get_typedarray_info(env, v, &ta_type, &n, &values, NULL, NULL), "ranges: Float64Array expected");
+  if (ta_type != napi_float64_array || n % 2 != 0) return throw_range(env, "ranges: [offset, length] pairs expected");
+  CHECK(env, napi_set_element(env, keep, (*kept)++, v), "cannot keep the ranges");
+  j->fd = (int)fd;
+  j->prefix = p;
+  j->prefix_length = length;
+  ranges->values = values;
+  ranges->count = n / 2;
+  return true;
+}
+
+static bool read_tiles(napi_env env, napi_value tiles, napi_value keep, uint32_t *kept, job *j,
+                       const file_ranges *ranges) {
   if (!(j->tiles = calloc(j->count, sizeof(tile_ref)))) {
     napi_throw_error(env, NULL, "out of memory");
     return false;
@@ -507,6 +649,10 @@ static bool read_tiles(napi_env env, napi_value tiles, napi_value keep, uint32_t
     CHECK(env, napi_typeof(env, v, &type), "tiles: element unreadable");
     if (type == napi_null) {
       j->tiles[i].sparse = true;
+      continue;
+    }
+    if (type == napi_number) {
+      if (!file_tile(env, v, ranges, j, &j->tiles[i])) return false;
       continue;
     }
     if (!get_buffer(env, v, keep, kept, &data, &j->tiles[i].length)) return false;
@@ -558,7 +704,7 @@ static bool read_decoded(napi_env env, napi_value o, job *j) {
   size_t whole = (size_t)j->tile_width * j->tile_height * 3;
   for (uint32_t i = 0; i < j->count; i++) {
     if (!((uint8_t *)data)[i]) continue;
-    if (j->tiles[i].sparse || j->tiles[i].length < whole) {
+    if (j->tiles[i].sparse || j->tiles[i].in_file || j->tiles[i].length < whole) {
       return throw_range(env, "decoded: a decoded tile must hold tileWidth * tileHeight * 3 bytes");
     }
     j->tiles[i].decoded = true;
@@ -580,8 +726,9 @@ static bool read_options(napi_env env, napi_value o, job *j) {
   if (count < 1 || count > MAX_TILES) return throw_range(env, "tiles: 1 to %lld expected", (long long)MAX_TILES);
   CHECK(env, napi_create_array(env, &keep), "cannot keep the buffers");
   CHECK(env, napi_create_reference(env, keep, 1, &j->keep), "cannot keep the buffers");
-  return read_geometry(env, o, j, count) && read_tiles(env, tiles, keep, &kept, j) && read_out(env, o, keep, &kept, j) &&
-         read_decoded(env, o, j);
+  file_ranges ranges;
+  return read_geometry(env, o, j, count) && read_file(env, o, keep, &kept, j, &ranges) &&
+         read_tiles(env, tiles, keep, &kept, j, &ranges) && read_out(env, o, keep, &kept, j) && read_decoded(env, o, j);
 }
 
 static bool queue(napi_env env, napi_value callback, job *j) {

@@ -15,7 +15,7 @@ int resample_rgb(const unsigned char *in, uint32_t iw, uint32_t ih, unsigned cha
 /* Scratch memory kept per thread (the libuv pool's few threads), one buffer a slot, up to 8 MiB each:
  * a fresh malloc of a few hundred KiB is a fresh mmap, whose page faults cost as much as filtering.
  * Larger requests are malloc'd; release() frees what scratch() did not keep. */
-enum { SCRATCH_RESAMPLE, SCRATCH_CANVAS, SCRATCH_OUT, SCRATCH_SLOTS };
+enum { SCRATCH_RESAMPLE, SCRATCH_CANVAS, SCRATCH_OUT, SCRATCH_TILE, SCRATCH_SLOTS };
 unsigned char *scratch(int slot, size_t size);
 void release(int slot, unsigned char *p);
 
