@@ -5,7 +5,9 @@
  *   own native DeepZoom tiles, on disjoint lists of the same two finest levels (target >= 0.9x);
  * - 512 px regions at arbitrary level-0 positions, jpg, against IIPImage's IIIF endpoint on the
  *   very same rectangles (target >= 1.5x).
- * Cold lists only (distinct URLs, never repeated in a run), 8 connections.
+ * Cold lists only (distinct URLs, never repeated in a run), 8 connections. The regions runs also
+ * read the CPU time of each side's processes (/proc), so the cost per region can be compared on a
+ * busy machine, where rates swing with other work.
  */
 import sharp from 'sharp';
 import { deepZoomGeometry } from '../src/tiles/deepzoom.js';
@@ -17,6 +19,7 @@ import type { LoadRow, Report } from './report.js';
 import { buildService, ingestJob, probe, startService, type Server } from './servers.js';
 import type { BenchCtx } from './part-tiles.js';
 import { runWrk } from './wrk.js';
+import { processTree, threadCpuMs } from './real/proc-stats.js';
 
 const TILE = 512;
 const REGION = 512;
@@ -56,7 +59,20 @@ export async function iiifPart(report: Report, ctx: BenchCtx): Promise<void> {
   const part: Record<string, unknown> = { slide: data.slidePath, lists: { tiles: LIST, regions: REGIONS } };
   report.parts.iiif = part;
 
-  const run = async (s: Server, label: string, paths: string[], area: number): Promise<LoadRow> => {
+  /** CPU ms of these processes and their children, all threads. */
+  const cpuOf = (pids: number[]) => [...threadCpuMs(pids.flatMap(processTree)).values()].reduce((a, b) => a + b, 0);
+  const cpuPerRequest: Record<string, number> = {};
+  part.cpuMsPerRegion = cpuPerRequest;
+  const run = async (s: Server, label: string, paths: string[], area: number, cpuPids?: number[]) => {
+    const c0 = cpuPids ? cpuOf(cpuPids) : 0;
+    const row = await load(s, label, paths, area);
+    if (cpuPids) {
+      cpuPerRequest[s.name] = (cpuOf(cpuPids) - c0) / Math.max(1, row.requests);
+      report.note(`iiif: ${s.name}, ${label}: ${cpuPerRequest[s.name]!.toFixed(2)} ms of CPU a request`);
+    }
+    return row;
+  };
+  const load = async (s: Server, label: string, paths: string[], area: number): Promise<LoadRow> => {
     s.assertAlive();
     const w = await runWrk({
       base: s.base,
@@ -89,7 +105,8 @@ export async function iiifPart(report: Report, ctx: BenchCtx): Promise<void> {
     await check(svc.base + regionPath(rects[0]!), REGION);
     dz = await run(svc, 'DeepZoom native 512 tiles', dzList.map(dzPath), TILE * TILE);
     aligned = await run(svc, 'IIIF aligned 512 tiles', iiifList.map(alignedPath), TILE * TILE);
-    regions = await run(svc, 'IIIF 512 px regions, arbitrary positions', rects.map(regionPath), REGION * REGION);
+    const label = 'IIIF 512 px regions, arbitrary positions';
+    regions = await run(svc, label, rects.map(regionPath), REGION * REGION, [svc.pid]);
   } finally {
     await svc.stop();
   }
@@ -116,7 +133,7 @@ export async function iiifPart(report: Report, ctx: BenchCtx): Promise<void> {
     try {
       const path = (r: { x: number; y: number }) => srv.regionPath(`${id}.tif`, r.x, r.y, REGION, REGION);
       await check(srv.base + path(rects[0]!), REGION);
-      iip = await run(iipSrv, 'IIIF 512 px regions, arbitrary positions', rects.map(path), REGION * REGION);
+      iip = await run(iipSrv, 'IIIF 512 px regions, arbitrary positions', rects.map(path), REGION * REGION, srv.pids);
     } finally {
       await srv.stop();
     }

@@ -62,11 +62,9 @@ export function createIiifService(opts: IiifServiceOptions): IiifService {
   const levels = (g: Generation, s: SlideRow): PyramidLevel[] =>
     g.catalogue.levels(s.id).map((l) => ({ width: l.width, height: l.height, downsample: l.downsample }));
 
-  /** The stored bytes of an aligned request, or null (not aligned, not JPEG, or a sparse tile). */
-  const storedTile = (g: Generation, s: SlideRow, r: ResolvedRequest) =>
+  /** The stored bytes of an aligned request, or null (not JPEG, or a sparse tile). */
+  const storedTile = (g: Generation, s: SlideRow, at: { level: number; tx: number; ty: number }) =>
     g.guardPixels(s.id, async () => {
-      const at = alignedStoredTile(s, levels(g, s), { width: s.tile_width, height: s.tile_height }, r);
-      if (!at) return null;
       const file = await pool.open(g, s);
       return file.jpeg ? file.jpegTile(at.level, at.tx, at.ty) : null;
     });
@@ -76,9 +74,11 @@ export function createIiifService(opts: IiifServiceOptions): IiifService {
     s: SlideRow,
     r: ResolvedRequest,
   ): Promise<{ body: Buffer; passthrough: boolean }> => {
-    const stored = await storedTile(g, s, r);
-    if (stored) return { body: stored, passthrough: true };
     const lv = levels(g, s);
+    // Checked before anything is opened: most region requests are not a stored tile.
+    const at = alignedStoredTile(s, lv, { width: s.tile_width, height: s.tile_height }, r);
+    const stored = at && (await storedTile(g, s, at));
+    if (stored) return { body: stored, passthrough: true };
     // The finer axis decides the level: a stretched output is never read from too coarse a level.
     const l0PerPixel = Math.min(r.rect.w / r.size.width, r.rect.h / r.size.height);
     const level = bestLevelForDownsample(
