@@ -82,7 +82,7 @@ interface LevelIndex extends SourceLevel {
   tables: Buffer | null;
   rgb: boolean;
   compression: number;
-  /** What spliceJpeg puts before a tile's bytes after their SOI (for the native job that reads them). */
+  /** What goes before a tile's bytes after their SOI (jpegPrefix): for joinTile and the native job that reads them. */
   prefix: Buffer;
 }
 
@@ -209,7 +209,7 @@ function slideFileOf(
     const wanted = ranges.filter((r): r is ByteRange => r !== null);
     const got = wanted.length === 0 ? [] : await bytes.read(wanted);
     let k = 0;
-    return ranges.map((r) => (r ? spliceJpeg(got[k++]!, l.tables, l.rgb) : null));
+    return ranges.map((r) => (r ? joinTile(got[k++]!, l.prefix) : null));
   };
 
   const jpegTile = async (level: number, tx: number, ty: number): Promise<Buffer | null> =>
@@ -310,25 +310,24 @@ function slideFileOf(
         : decodeGrid(grid, local, inJob ? size : local);
     try {
       const cache = opts.decoded ?? (opts.coarse && level >= opts.coarse.fromLevel ? opts.coarse.tiles : undefined);
+      const viaTiles = async () => {
+        const { grid, local } = await gridOf<GridTile>(
+          level,
+          crop,
+          (l, tx, ty, bytes) => (cache ? cachedTile(cache, level, l, tx, ty, bytes) : bytes),
+          cache
+            ? (tx, ty) => {
+                const hit = cache.get(decodedKey(level, tx, ty));
+                return hit ? { rgb: hit } : undefined;
+              }
+            : undefined,
+        );
+        return job(grid, local);
+      };
       // A local file without a decoded-tile cache for this level: one pool job reads, decodes (and encodes) the region.
       const places = cache || !bytes.withFd ? null : placesOf(level, crop);
-      const direct = places && bytes.withFd!((fd) => job({ ...places.grid, fd }, places.local));
       const got =
-        (await direct) ??
-        (await (async () => {
-          const { grid, local } = await gridOf<GridTile>(
-            level,
-            crop,
-            (l, tx, ty, bytes) => (cache ? cachedTile(cache, level, l, tx, ty, bytes) : bytes),
-            cache
-              ? (tx, ty) => {
-                  const hit = cache.get(decodedKey(level, tx, ty));
-                  return hit ? { rgb: hit } : undefined;
-                }
-              : undefined,
-          );
-          return job(grid, local);
-        })());
+        (await (places && bytes.withFd!((fd) => job({ ...places.grid, fd }, places.local)))) ?? (await viaTiles());
       if (Buffer.isBuffer(got)) return got;
       return inJob && out.kind === 'raw' ? got : await renderRaw(got, size, out);
     } catch (e) {
@@ -430,20 +429,21 @@ export function maxTileBytes(l: { tileWidth: number; tileHeight: number }): numb
 export function jpegPrefix(tables: Buffer | null, rgb: boolean): Buffer {
   const parts: Buffer[] = [Buffer.from([0xff, 0xd8])];
   if (rgb) parts.push(ADOBE_RGB);
+  // Tables are a whole JPEG stream of their own: SOI, DQT/DHT segments, EOI.
   if (tables && tables.length > 4) parts.push(tables.subarray(2, tables.length - 2));
   return Buffer.concat(parts);
 }
 
 /** Joins abbreviated tile data with the shared tables: SOI, [Adobe], tables, rest of the tile. */
 export function spliceJpeg(tile: Buffer, tables: Buffer | null, rgb: boolean): Buffer {
+  return joinTile(tile, jpegPrefix(tables, rgb));
+}
+
+/** A stored tile after its level's prefix (jpegPrefix): the tile's own SOI replaced by the prefix's. */
+function joinTile(tile: Buffer, prefix: Buffer): Buffer {
   if (tile.length < 4 || tile[0] !== 0xff || tile[1] !== 0xd8)
     throw new AppError(503, 'SLIDE_DAMAGED', 'a stored tile is not JPEG data');
-  const parts: Buffer[] = [tile.subarray(0, 2)];
-  if (rgb) parts.push(ADOBE_RGB);
-  // Tables are a whole JPEG stream of their own: SOI, DQT/DHT segments, EOI.
-  if (tables && tables.length > 4) parts.push(tables.subarray(2, tables.length - 2));
-  parts.push(tile.subarray(2));
-  return Buffer.concat(parts);
+  return Buffer.concat([prefix, tile.subarray(2)]);
 }
 
 /** The slide's directories; a file that no longer parses is a damaged slide (503), not bad input. */
