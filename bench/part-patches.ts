@@ -10,31 +10,21 @@ import sharp from 'sharp';
 import { CAMELYON_HEIGHT, CAMELYON_MPP, CAMELYON_WIDTH } from './camelyon-tiff.js';
 import { ANNOTATED_ID, ensureCamelyonData, PATCH_SLIDES, readPatchCentres } from './datasets.js';
 import { PATCH, realisticPatches, regionPath, rng, uniformPatches } from './lists.js';
-import { runToEnd } from '../dev/procs.js';
 import type { LoadRow, Report } from './report.js';
 import type { BenchCtx } from './part-tiles.js';
 import {
   buildService,
   ingestJob,
   openslideAvailable,
+  openslidePatches,
   probe,
-  PY,
   startBaseline,
   startService,
+  type OpenSlidePatches,
   type Server,
 } from './servers.js';
 import { runWrk } from './wrk.js';
 import { timeScales } from './scales.js';
-
-interface OpenSlideRun {
-  procs: number;
-  patches: number;
-  seconds: number;
-  patchesPerSec: number;
-  p50Ms: number | null;
-  p99Ms: number | null;
-  listSize: number;
-}
 
 const SAMPLES_BODY = { classes: ['metastasis'], count: 10_000, size: 256, seed: 1 };
 /** Patches by mpp 3% off level 0 (issue #11): read from level 0 and resampled, the same 256 px out. */
@@ -120,7 +110,7 @@ export async function patchesPart(report: Report, ctx: BenchCtx): Promise<void> 
     await base.stop();
   }
 
-  const os: Record<number, OpenSlideRun> = {};
+  const os: Record<number, OpenSlidePatches> = {};
   if (openslideAvailable()) {
     process.stderr.write('patches: OpenSlide read_region in-process ...\n');
     const coords = join(ctx.tmpDir, 'openslide-coords.txt');
@@ -129,18 +119,7 @@ export async function patchesPart(report: Report, ctx: BenchCtx): Promise<void> 
       realistic.map((p) => `${join(data.serveDir, 'slides', `${p.id}.tif`)},${p.x},${p.y},${PATCH}`).join('\n') + '\n',
     );
     for (const procs of [1, 2]) {
-      const { stdout } = await runToEnd(`openslide_patches ${procs}`, PY, [
-        'bench/openslide_patches.py',
-        '--coords',
-        coords,
-        '--procs',
-        String(procs),
-        '--seconds',
-        String(ctx.seconds),
-        '--quality',
-        '90',
-      ]);
-      const r = JSON.parse(stdout.trim().split('\n').pop()!) as OpenSlideRun;
+      const r = await openslidePatches(`openslide_patches ${procs}`, coords, procs, ctx.seconds);
       os[procs] = r;
       process.stderr.write(
         `  OpenSlide in-process x${procs}: ${r.patchesPerSec.toFixed(0)} patches/s, p50 ${r.p50Ms?.toFixed(2)} ms, p99 ${r.p99Ms?.toFixed(2)} ms\n`,

@@ -98,6 +98,38 @@ export async function startBaseline(slides: Array<[string, string]>): Promise<Se
   return server('sharp per request', `http://127.0.0.1:${port}`, p);
 }
 
+/** bench/openslide_patches.py's answer (one JSON line). */
+export interface OpenSlidePatches {
+  procs: number;
+  patches: number;
+  seconds: number;
+  patchesPerSec: number;
+  p50Ms: number | null;
+  p99Ms: number | null;
+  bytes: number;
+  /** What the processes made the disk read (/proc/self/io). */
+  readBytes: number;
+  cpuMs: number;
+  listSize: number;
+}
+
+/**
+ * In-process OpenSlide read_region (+ resize) + JPEG on a coordinates file in `procs` processes:
+ * the baseline of the patch benches.
+ */
+export async function openslidePatches(
+  label: string,
+  coords: string,
+  procs: number,
+  seconds: number,
+  quality = 90,
+): Promise<OpenSlidePatches> {
+  const args = ['bench/openslide_patches.py', '--coords', coords, '--procs', String(procs)];
+  args.push('--seconds', String(seconds), '--quality', String(quality));
+  const { stdout } = await runToEnd(label, PY, args);
+  return JSON.parse(stdout.trim().split('\n').pop()!) as OpenSlidePatches;
+}
+
 export function openslideAvailable(): boolean {
   if (!existsSync(PY)) return false;
   try {

@@ -7,6 +7,7 @@
 import { runWrk } from '../wrk.js';
 import type { LoadRow, Report } from '../report.js';
 import { diffCpu, dropPageCache, pageCacheBytes, processTree, readBytes, threadCpuMs, treeRss } from './proc-stats.js';
+import type { OpenSlidePatches } from '../servers.js';
 
 export interface ColdState {
   /** Whether cold runs are possible (the page cache could be dropped at the start). */
@@ -36,18 +37,7 @@ export interface ColdRun {
 export type Runs = Record<string, ColdRun>;
 
 /** bench/openslide_patches.py's answer, and whether its run was cold. */
-export interface OpenSlideRun {
-  procs: number;
-  patches: number;
-  seconds: number;
-  patchesPerSec: number;
-  p50Ms: number | null;
-  p99Ms: number | null;
-  readBytes: number;
-  cpuMs: number;
-  listSize: number;
-  cold: boolean;
-}
+export type OpenSlideRun = OpenSlidePatches & { cold: boolean };
 
 export interface Target {
   name: string;

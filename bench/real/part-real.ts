@@ -15,10 +15,9 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { runToEnd } from '../../dev/procs.js';
 import { iipAvailable, startIip } from '../iipsrv.js';
 import type { Report } from '../report.js';
-import { buildService, ingestJob, openslideAvailable, probe, PY } from '../servers.js';
+import { buildService, ingestJob, openslideAvailable, openslidePatches, probe } from '../servers.js';
 import type { BenchCtx } from '../part-tiles.js';
 import { ensureRealData, type RealData } from './dataset.js';
 import type { Patch } from './geometry.js';
@@ -218,17 +217,7 @@ async function openslideRuns(
     });
     writeFileSync(coords, lines.join('\n') + '\n');
     const cold = goCold(st);
-    const args = [
-      'bench/openslide_patches.py',
-      '--coords',
-      coords,
-      '--procs',
-      String(procs),
-      '--seconds',
-      String(st.seconds),
-    ];
-    const { stdout } = await runToEnd(`openslide_patches ${key}`, PY, args);
-    out[key] = { ...(JSON.parse(stdout.trim().split('\n').pop()!) as OpenSlideRun), cold };
+    out[key] = { ...(await openslidePatches(`openslide_patches ${key}`, coords, procs, st.seconds)), cold };
   }
   return out;
 }
