@@ -9,14 +9,11 @@
  * process spends per tile (all threads) does much less, so the floor is also given as the rate
  * two cores would reach doing nothing else: 2 s of CPU per second / CPU per tile.
  */
-import { readFileSync } from 'node:fs';
 import { decodeGrid, encodeGrid, nativeJpegStatus } from '../src/imaging/jpeg-native.js';
-import { slideStructure } from '../src/slides/structure.js';
-import { parseTiff } from '../src/slides/tiff.js';
-import { tileRead, type DzGeometry, type SlideLevelGeometry } from '../src/tiles/deepzoom.js';
-import { openSlideFile } from '../src/slides/file.js';
+import { tileRead, type DzGeometry } from '../src/tiles/deepzoom.js';
 import { jpegGrid } from '../test/support/tile-grid.js';
 import type { TileAddr } from './lists.js';
+import { openBenchSlide, timedJobs } from './floor-loop.js';
 
 export interface CodecRun {
   tiles: number;
@@ -41,50 +38,17 @@ export async function codecFloor(
   quality: number,
 ): Promise<CodecFloor | null> {
   if (!nativeJpegStatus().available) return null;
-  const bytes = readFileSync(slidePath);
-  const structure = slideStructure(parseTiff((o, l) => bytes.subarray(o, o + l), bytes.length));
-  const levels: SlideLevelGeometry[] = structure.levels.map((l) => ({
-    width: l.width,
-    height: l.height,
-    downsample: l.downsample,
-  }));
-  const src = openSlideFile(
-    slidePath,
-    structure.levels.map((l) => ({
-      ifd: l.ifd,
-      width: l.width,
-      height: l.height,
-      tileWidth: l.tileWidth,
-      tileHeight: l.tileHeight,
-    })),
-  );
+  const { file: src, levels } = openBenchSlide(slidePath);
   try {
-    const run = async (encode: boolean) => {
-      let next = 0;
-      let done = 0;
-      const cpu0 = process.cpuUsage();
-      const t0 = performance.now();
-      const until = t0 + seconds * 1000;
-      await Promise.all(
-        Array.from({ length: 4 }, async () => {
-          while (performance.now() < until && next < tiles.length) {
-            const t = tiles[next++]!;
-            const r = tileRead(dz, levels, t.level, t.col, t.row)!;
-            const { grid, local } = await jpegGrid(src, r.slideLevel, {
-              left: r.lX,
-              top: r.lY,
-              width: r.lWidth,
-              height: r.lHeight,
-            });
-            await (encode ? encodeGrid(grid, local, quality) : decodeGrid(grid, local));
-            done++;
-          }
-        }),
-      );
-      const wall = (performance.now() - t0) / 1000;
-      const cpu = process.cpuUsage(cpu0);
-      const cpuMsPerTile = (cpu.user + cpu.system) / 1000 / Math.max(1, done);
-      return { tiles: done, tilesPerSec: done / wall, cpuMsPerTile, twoCoreTilesPerSec: 2000 / cpuMsPerTile };
+    const run = async (encode: boolean): Promise<CodecRun> => {
+      const r = await timedJobs(tiles, seconds, async (t) => {
+        const at = tileRead(dz, levels, t.level, t.col, t.row)!;
+        const region = { left: at.lX, top: at.lY, width: at.lWidth, height: at.lHeight };
+        const { grid, local } = await jpegGrid(src, at.slideLevel, region);
+        await (encode ? encodeGrid(grid, local, quality) : decodeGrid(grid, local));
+      });
+      const tilesPerSec = r.done / r.wallSeconds;
+      return { tiles: r.done, tilesPerSec, cpuMsPerTile: r.cpuMsPerJob, twoCoreTilesPerSec: 2000 / r.cpuMsPerJob };
     };
     return { decode: await run(false), decodeAndEncode: await run(true) };
   } finally {

@@ -6,11 +6,9 @@
  * codec alone: 1000 / cpuMsPerPatch is the per-core ceiling a server could reach.
  */
 import { encodeGrid, nativeJpegStatus } from '../../src/imaging/jpeg-native.js';
-import { openSlideFile, type SlideFile } from '../../src/slides/file.js';
-import { slideStructure } from '../../src/slides/structure.js';
-import { readTiffFile } from '../../src/slides/tiff.js';
 import { jpegGrid } from '../../test/support/tile-grid.js';
 import type { Patch } from './geometry.js';
+import { openBenchSlide, timedJobs } from '../floor-loop.js';
 
 export interface PatchFloor {
   patches: number;
@@ -18,20 +16,6 @@ export interface PatchFloor {
   patchesPerSec: number;
   cpuMsPerPatch: number;
   perCorePatchesPerSec: number;
-}
-
-function open(path: string): SlideFile {
-  const s = slideStructure(readTiffFile(path));
-  return openSlideFile(
-    path,
-    s.levels.map((l) => ({
-      ifd: l.ifd,
-      width: l.width,
-      height: l.height,
-      tileWidth: l.tileWidth,
-      tileHeight: l.tileHeight,
-    })),
-  );
 }
 
 export async function patchFloor(
@@ -42,37 +26,19 @@ export async function patchFloor(
   quality = 90,
 ): Promise<PatchFloor | null> {
   if (!nativeJpegStatus().available) return null;
-  const files = new Map(Object.entries(paths).map(([id, p]) => [id, open(p)]));
+  const files = new Map(Object.entries(paths).map(([id, p]) => [id, openBenchSlide(p).file]));
   try {
-    let next = 0;
-    let done = 0;
-    const cpu0 = process.cpuUsage();
-    const t0 = performance.now();
-    const until = t0 + seconds * 1000;
-    await Promise.all(
-      Array.from({ length: 4 }, async () => {
-        while (performance.now() < until && next < patches.length) {
-          const p = patches[next++]!;
-          const { grid, local } = await jpegGrid(files.get(p.id)!, 0, {
-            left: p.x,
-            top: p.y,
-            width: size,
-            height: size,
-          });
-          await encodeGrid(grid, local, quality);
-          done++;
-        }
-      }),
-    );
-    const wall = (performance.now() - t0) / 1000;
-    const cpu = process.cpuUsage(cpu0);
-    const cpuMsPerPatch = (cpu.user + cpu.system) / 1000 / Math.max(1, done);
+    const r = await timedJobs(patches, seconds, async (p) => {
+      const region = { left: p.x, top: p.y, width: size, height: size };
+      const { grid, local } = await jpegGrid(files.get(p.id)!, 0, region);
+      await encodeGrid(grid, local, quality);
+    });
     return {
-      patches: done,
-      seconds: wall,
-      patchesPerSec: done / wall,
-      cpuMsPerPatch,
-      perCorePatchesPerSec: 1000 / cpuMsPerPatch,
+      patches: r.done,
+      seconds: r.wallSeconds,
+      patchesPerSec: r.done / r.wallSeconds,
+      cpuMsPerPatch: r.cpuMsPerJob,
+      perCorePatchesPerSec: 1000 / r.cpuMsPerJob,
     };
   } finally {
     for (const f of files.values()) f.close();
