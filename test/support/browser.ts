@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import type express from 'express';
 import { chromium, type BrowserContext, type Locator, type Page } from 'playwright-core';
 import sharp from 'sharp';
+import { afterAll, beforeAll } from 'vitest';
 
 export const CHROMIUM_PATH = '/usr/bin/chromium';
 export const HAS_CHROMIUM = existsSync(CHROMIUM_PATH);
@@ -63,6 +64,43 @@ export function recordTraffic(browser: Browser, t: Traffic): void {
   browser.context.on('requestfailed', (r) => t.failed.push(`${r.url()}: ${r.failure()?.errorText ?? '?'}`));
   browser.page.on('console', (m) => m.type() === 'error' && t.errors.push(m.text()));
   browser.page.on('pageerror', (e) => t.errors.push(e.message));
+}
+
+/** A headless Chromium session on `app()`, served on loopback: what the page saw, the page and the base URL. */
+export interface BrowserSession extends Traffic {
+  readonly page: Page;
+  readonly base: string;
+}
+
+/**
+ * Opens a browser session for the enclosing describe block (before its tests; closed after them),
+ * with its traffic recorded. `app` is read when the block starts, after the file's own beforeAll.
+ */
+export function browserSession(
+  app: () => express.Express,
+  viewport?: { width: number; height: number },
+): BrowserSession {
+  let browser: Browser | undefined;
+  let server: Awaited<ReturnType<typeof listen>> | undefined;
+  const traffic: Traffic = { responses: [], failed: [], errors: [] };
+  beforeAll(async () => {
+    server = await listen(app());
+    browser = await launchBrowser(viewport);
+    recordTraffic(browser, traffic);
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await server?.close();
+  });
+  return {
+    ...traffic,
+    get page() {
+      return browser!.page;
+    },
+    get base() {
+      return server!.base;
+    },
+  };
 }
 
 /** The app on 127.0.0.1 at an ephemeral port (a real browser needs a real socket). */

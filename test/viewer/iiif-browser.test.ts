@@ -6,15 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serveDemo, type Served } from '../support/app-fixture.js';
-import {
-  HAS_CHROMIUM,
-  launchBrowser,
-  recordTraffic,
-  listen,
-  stableShot,
-  type Browser,
-  type Shot,
-} from '../support/browser.js';
+import { HAS_CHROMIUM, browserSession, stableShot, type Shot } from '../support/browser.js';
 
 const ID = 'tumor_001';
 let s: Served;
@@ -37,25 +29,12 @@ function drawnShare(shot: Shot): number {
 describe.skipIf(!HAS_CHROMIUM)(
   'IIIF viewers in headless Chromium (/usr/bin/chromium is not installed: .ci/run installs it)',
   () => {
-    let browser: Browser;
-    let server: Awaited<ReturnType<typeof listen>>;
-    const responses: Array<{ url: URL; status: number }> = [];
-    const failed: string[] = [];
-    const errors: string[] = [];
+    const browser = browserSession(() => s.app);
+    const { responses, failed, errors } = browser;
     const iiif = (suffix = '', from = 0) =>
       responses
         .slice(from)
         .filter((r) => r.url.pathname.startsWith(`/iiif/3/${ID}${suffix}/`) && !r.url.pathname.endsWith('/info.json'));
-
-    beforeAll(async () => {
-      server = await listen(s.app);
-      browser = await launchBrowser();
-      recordTraffic(browser, { responses, failed, errors });
-    });
-    afterAll(async () => {
-      await browser?.close();
-      await server?.close();
-    });
 
     it('OpenSeadragon opens info.json as an IIIF tile source and draws the slide and its overlay', async () => {
       // A bare test page on the service's origin: OpenSeadragon's build as the viewer serves it.
@@ -65,10 +44,10 @@ describe.skipIf(!HAS_CHROMIUM)(
   window.viewer = OpenSeadragon({ id: 'osd', prefixUrl: '/viewer/osd/images/', showNavigationControl: false,
     tileSources: ['/iiif/3/${ID}/info.json', { tileSource: '/iiif/3/${ID}~overlay/info.json', opacity: 0.6 }] });
 </script></body></html>`;
-      await browser.page.route(`${server.base}/osd-iiif-test.html`, (r) =>
+      await browser.page.route(`${browser.base}/osd-iiif-test.html`, (r) =>
         r.fulfill({ body: html, contentType: 'text/html' }),
       );
-      await browser.page.goto(`${server.base}/osd-iiif-test.html`);
+      await browser.page.goto(`${browser.base}/osd-iiif-test.html`);
       await browser.page.waitForFunction(
         'viewer.world.getItemCount() === 2 && viewer.world.getItemAt(0).getFullyLoaded() && viewer.world.getItemAt(1).getFullyLoaded()',
         undefined,
@@ -86,7 +65,7 @@ describe.skipIf(!HAS_CHROMIUM)(
 
     it("Mirador opens the slide's manifest, draws tiles and lists the label layers", async () => {
       const start = responses.length;
-      await browser.page.goto(`${server.base}/viewer/mirador/${ID}`);
+      await browser.page.goto(`${browser.base}/viewer/mirador/${ID}`);
       await browser.page.waitForSelector('.openseadragon-canvas canvas', { timeout: 30_000 });
       await browser.page.waitForFunction(
         (n) =>
@@ -117,7 +96,7 @@ describe.skipIf(!HAS_CHROMIUM)(
       expect(responses.filter((r) => r.status >= 400).map((r) => `${r.status} ${r.url.href}`)).toEqual([]);
       expect(
         responses
-          .filter((r) => r.url.origin !== server.base && r.url.protocol !== 'data:' && r.url.protocol !== 'blob:')
+          .filter((r) => r.url.origin !== browser.base && r.url.protocol !== 'data:' && r.url.protocol !== 'blob:')
           .map((r) => r.url.href),
       ).toEqual([]);
       // Mirador's bundled React logs this deprecation of its own code; anything else is an error here.

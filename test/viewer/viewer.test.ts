@@ -2,16 +2,7 @@ import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Schemas } from '../../src/http/types.js';
 import { serveDemo, type Served } from '../support/app-fixture.js';
-import {
-  HAS_CHROMIUM,
-  changedFraction,
-  launchBrowser,
-  recordTraffic,
-  listen,
-  stableShot,
-  type Browser,
-  type Shot,
-} from '../support/browser.js';
+import { HAS_CHROMIUM, changedFraction, browserSession, stableShot, type Shot } from '../support/browser.js';
 
 type Summary = Schemas['SlideSummary'];
 
@@ -119,11 +110,8 @@ const OSD_CONTROLS_HIDDEN =
   '#osd .openseadragon-container > :not(.openseadragon-canvas) { visibility: hidden !important; }';
 
 describe.skipIf(!HAS_CHROMIUM)('in headless Chromium (/usr/bin/chromium is not installed: .ci/run installs it)', () => {
-  let browser: Browser;
-  let server: Awaited<ReturnType<typeof listen>>;
-  const responses: Array<{ url: URL; status: number }> = [];
-  const failed: string[] = [];
-  const errors: string[] = [];
+  const browser = browserSession(() => s.app);
+  const { responses, failed, errors } = browser;
   /** The settled viewer with the overlay fully opaque, and with no overlay at all. */
   let overlayOn: Shot;
   let overlayOff: Shot;
@@ -137,18 +125,8 @@ describe.skipIf(!HAS_CHROMIUM)('in headless Chromium (/usr/bin/chromium is not i
       timeout: 20_000,
     });
 
-  beforeAll(async () => {
-    server = await listen(s.app);
-    browser = await launchBrowser();
-    recordTraffic(browser, { responses, failed, errors });
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-  });
-
   it('the list links to the viewer, which draws the slide and the overlay from tiles', async () => {
-    await browser.page.goto(`${server.base}/`);
+    await browser.page.goto(`${browser.base}/`);
     expect(await browser.page.locator('.slide-card').count()).toBe(slides.length);
     await browser.page.locator(`.slide-card[data-slide="${target.id}"] h2 a`).click();
     await ready('all');
@@ -268,7 +246,7 @@ describe.skipIf(!HAS_CHROMIUM)('in headless Chromium (/usr/bin/chromium is not i
     expect(responses.filter((r) => r.status >= 400).map((r) => `${r.status} ${r.url.href}`)).toEqual([]);
     expect(
       responses
-        .filter((r) => r.url.origin !== server.base && r.url.protocol !== 'data:' && r.url.protocol !== 'blob:')
+        .filter((r) => r.url.origin !== browser.base && r.url.protocol !== 'data:' && r.url.protocol !== 'blob:')
         .map((r) => r.url.href),
     ).toEqual([]);
     expect(errors).toEqual([]);
