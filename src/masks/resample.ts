@@ -59,10 +59,12 @@ export function labelResampling(
  * values): an output row whose source row equals the previous one's is copied, not sampled again
  * (3-6x faster on label masks; the same values).
  */
-export function resampleLabels(region: Uint8Array, s: LabelResampling): Uint8Array {
+export function resampleLabels(region: Uint8Array, s: LabelResampling, into?: Uint8Array): Uint8Array {
   const { cols, rows, width } = s;
   const outW = cols.length;
-  const out = new Uint8Array(outW * rows.length);
+  // Every output value is written below: a reused buffer needs no clearing.
+  const out = into ? into.subarray(0, outW * rows.length) : new Uint8Array(outW * rows.length);
+  if (out.length !== outW * rows.length) throw new RangeError('resampleLabels: the output buffer is too small');
   const bytes = Buffer.from(region.buffer, region.byteOffset, region.length);
   let prev = -1;
   for (let j = 0; j < rows.length; j++) {
@@ -74,4 +76,24 @@ export function resampleLabels(region: Uint8Array, s: LabelResampling): Uint8Arr
     prev = src;
   }
   return out;
+}
+
+/**
+ * Two reusable buffers for a run of masks rendered one after the other (a batch): the label region
+ * read and the resampled values. What `take` returns is valid until the next take of that slot.
+ * Buffers larger than `keepBytes` are not kept.
+ */
+export interface LabelScratch {
+  take(slot: 0 | 1, length: number): Uint8Array;
+}
+
+export function createLabelScratch(keepBytes = 1 << 20): LabelScratch {
+  const kept: [Uint8Array, Uint8Array] = [new Uint8Array(0), new Uint8Array(0)];
+  return {
+    take(slot, length) {
+      if (length > keepBytes) return new Uint8Array(length);
+      if (kept[slot].length < length) kept[slot] = new Uint8Array(Math.max(length, 2 * kept[slot].length));
+      return kept[slot].subarray(0, length);
+    },
+  };
 }
