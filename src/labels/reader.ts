@@ -22,9 +22,17 @@ export interface LabelReader {
   tile(r: LabelRaster, level: number, tx: number, ty: number): Uint8Array | number;
   /**
    * Values of rectangle [x, x + width) x [y, y + height) of raster level `level` (row-major);
-   * 0 outside the raster.
+   * 0 outside the raster. `into` (at least width * height long): written there instead of a new array.
    */
-  region(r: LabelRaster, level: number, x: number, y: number, width: number, height: number): Uint8Array;
+  region(
+    r: LabelRaster,
+    level: number,
+    x: number,
+    y: number,
+    width: number,
+    height: number,
+    into?: Uint8Array,
+  ): Uint8Array;
   /**
    * Pixel counts per value (256 entries) of the same rectangle, 0 outside the raster counted as
    * value 0: uniform tiles add their clipped area at once, without copying a pixel.
@@ -207,8 +215,9 @@ export function createLabelReader(
   };
   return {
     tile,
-    region(r, level, x, y, width, height) {
-      const out = new Uint8Array(width * height);
+    region(r, level, x, y, width, height, into) {
+      // Parts of value 0 are not written: a reused buffer starts cleared.
+      const out = into ? into.subarray(0, width * height).fill(0) : new Uint8Array(width * height);
       const ts = r.tileSize;
       forEachPart(r, level, x, y, width, height, (t, tx, ty, cx0, cx1, cy0, cy1) => {
         if (t === 0) return;

@@ -59,19 +59,74 @@ export function labelResampling(
  * values): an output row whose source row equals the previous one's is copied, not sampled again
  * (3-6x faster on label masks; the same values).
  */
-export function resampleLabels(region: Uint8Array, s: LabelResampling): Uint8Array {
+export function resampleLabels(region: Uint8Array, s: LabelResampling, into?: Uint8Array): Uint8Array {
   const { cols, rows, width } = s;
   const outW = cols.length;
-  const out = new Uint8Array(outW * rows.length);
+  // Every output value is written below: a reused buffer needs no clearing.
+  const out = into ? into.subarray(0, outW * rows.length) : new Uint8Array(outW * rows.length);
+  if (out.length !== outW * rows.length) throw new RangeError('resampleLabels: the output buffer is too small');
   const bytes = Buffer.from(region.buffer, region.byteOffset, region.length);
+  const runs = columnRuns(cols);
   let prev = -1;
   for (let j = 0; j < rows.length; j++) {
     const src = rows[j]! * width;
     const dst = j * outW;
     if (j > 0 && (src === prev || bytes.compare(bytes, prev, prev + width, src, src + width) === 0))
       out.copyWithin(dst, dst - outW, dst);
+    else if (runs) copyRuns(region, src, out, dst, runs);
     else for (let i = 0; i < outW; i++) out[dst + i] = region[src + cols[i]!]!;
     prev = src;
   }
   return out;
+}
+
+/**
+ * Where an output row is a few stretches of consecutive source columns (an output about as fine as
+ * the raster: a coarse scale of a batch, whose rows rarely repeat), (source, output, length) of
+ * each stretch; null when there are many (an output finer than the raster repeats each column).
+ */
+function columnRuns(cols: Int32Array): Int32Array | null {
+  let count = cols.length > 0 ? 1 : 0;
+  for (let i = 1; i < cols.length; i++) if (cols[i] !== cols[i - 1]! + 1) count++;
+  if (count * 8 > cols.length) return null;
+  const runs = new Int32Array(3 * count);
+  for (let i = 0, k = 0; i < cols.length; k += 3) {
+    let j = i + 1;
+    while (j < cols.length && cols[j] === cols[j - 1]! + 1) j++;
+    runs[k] = cols[i]!;
+    runs[k + 1] = i;
+    runs[k + 2] = j - i;
+    i = j;
+  }
+  return runs;
+}
+
+/** One output row from its source row, stretch by stretch: plain copies, no index lookup a pixel (~25% faster). */
+function copyRuns(region: Uint8Array, src: number, out: Uint8Array, dst: number, runs: Int32Array): void {
+  for (let k = 0; k < runs.length; k += 3) {
+    const from = src + runs[k]!;
+    const to = dst + runs[k + 1]!;
+    const n = runs[k + 2]!;
+    for (let i = 0; i < n; i++) out[to + i] = region[from + i]!;
+  }
+}
+
+/**
+ * Two reusable buffers for a run of masks rendered one after the other (a batch): the label region
+ * read and the resampled values. What `take` returns is valid until the next take of that slot.
+ * Buffers larger than `keepBytes` are not kept.
+ */
+export interface LabelScratch {
+  take(slot: 0 | 1, length: number): Uint8Array;
+}
+
+export function createLabelScratch(keepBytes = 1 << 20): LabelScratch {
+  const kept: [Uint8Array, Uint8Array] = [new Uint8Array(0), new Uint8Array(0)];
+  return {
+    take(slot, length) {
+      if (length > keepBytes) return new Uint8Array(length);
+      if (kept[slot].length < length) kept[slot] = new Uint8Array(Math.max(length, 2 * kept[slot].length));
+      return kept[slot].subarray(0, length);
+    },
+  };
 }

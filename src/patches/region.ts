@@ -8,7 +8,7 @@ import { AppError } from '../errors.js';
 import type { Generation } from '../generation.js';
 import type { ImageFormat, RawImage } from '../imaging/sharp.js';
 import { encodeGreyPng } from '../masks/png.js';
-import { labelResampling, resampleLabels } from '../masks/resample.js';
+import { labelResampling, resampleLabels, type LabelScratch } from '../masks/resample.js';
 import { tissueMask } from '../tissue/mask.js';
 import { bestLevelForDownsample } from '../tiles/deepzoom.js';
 import { labelRaster } from '../labels/slide-raster.js';
@@ -114,14 +114,20 @@ export async function imageRegion(
   return (await regions.render(g, s, level, rect, size, { kind: 'encoded', format, quality })) as Buffer;
 }
 
-export function maskRegion(g: Generation, s: SlideRow, r: RegionRequest): Uint8Array {
+/**
+ * The label values of the region. With `scratch` (a batch's masks, encoded at once) the answer lives
+ * in the scratch's buffers: valid until the scratch's next use, so not for raw answers kept as is.
+ */
+export function maskRegion(g: Generation, s: SlideRow, r: RegionRequest, scratch?: LabelScratch): Uint8Array {
   const { l0PerPixel } = regionScale(g, s, r);
   const raster = labelRaster(s);
-  if (!raster) return new Uint8Array(r.width * r.height);
+  if (!raster) return scratch ? scratch.take(1, r.width * r.height).fill(0) : new Uint8Array(r.width * r.height);
   const sampling = labelResampling(raster, r.x, r.y, l0PerPixel, r.width, r.height);
+  const { level, x, y, width, height } = sampling;
   return resampleLabels(
-    g.labels.region(raster, sampling.level, sampling.x, sampling.y, sampling.width, sampling.height),
+    g.labels.region(raster, level, x, y, width, height, scratch?.take(0, width * height)),
     sampling,
+    scratch?.take(1, r.width * r.height),
   );
 }
 

@@ -3,7 +3,6 @@
  */
 import express, { type Router, type Request, type Response } from 'express';
 import { createRouter } from '../http/router.js';
-import tar from 'tar-stream';
 import { AppError } from '../errors.js';
 import type { Generation } from '../generation.js';
 import { IMMUTABLE_CACHE, notModified, sendImage } from '../http/cache.js';
@@ -26,7 +25,8 @@ import { parseSampleRequest, type SampleSpec } from './spec.js';
 import { shardIndices } from './epoch.js';
 import { splitSlides } from '../splits/build.js';
 import type { SplitStore } from '../splits/store.js';
-import { mapYielding, scaleItems, scaleRegions } from './scales/items.js';
+import { mapYielding, scaleItems } from './scales/items.js';
+import { streamBatch } from './batch/stream.js';
 import { checkScales } from './scales/request.js';
 
 export interface PatchRouteDeps {
@@ -55,14 +55,8 @@ export interface PatchRouteDeps {
 
 /** A region may read up to this many times its output pixels (resampling from the next finer level). */
 const SOURCE_FACTOR = 4;
-/** A batch that has started streaming waits for a render slot instead of failing half-way. */
-const BUSY_RETRY_MS = 25;
-const BUSY_RETRIES = 400;
 
 const samplers = new WeakMap<Generation, ReturnType<typeof createSampler>>();
-const EXT: Record<SampleSpec['format'], string> = { jpeg: 'jpg', png: 'png', webp: 'webp', raw: 'raw', npy: 'npy' };
-/** Batch images are training inputs: keep JPEG artefacts well below the scanner's own. */
-const BATCH_QUALITY = 90;
 
 export function patchRoutes(deps: PatchRouteDeps): Router {
   const r = createRouter();
@@ -175,7 +169,7 @@ export function patchRoutes(deps: PatchRouteDeps): Router {
       throw e;
     }
     const { g, spec, items } = sampled;
-    await streamBatch(res, g, deps.regions, spec, items);
+    await streamBatch(res, g, deps.regions, spec, items, (d) => sampleItem(g, spec, d));
   });
 
   return r;
@@ -203,83 +197,6 @@ export function sampleItem(g: Generation, spec: SampleSpec, d: Descriptor): Sche
     ...(d.distanceUm !== undefined ? { distanceUm: d.distanceUm, distanceErrorUm: d.distanceErrorUm! } : {}),
     ...(spec.scales ? { scales: scaleItems(g, spec, d, name) } : {}),
   };
-}
-
-/**
- * The batch as a WebDataset tar. Each entry waits for the socket to drain (backpressure), and a
- * client that goes away stops the rendering at the next sample.
- */
-async function streamBatch(
-  res: Response,
-  g: Generation,
-  regions: RegionRenderer,
-  spec: SampleSpec,
-  items: Descriptor[],
-): Promise<void> {
-  let gone = false;
-  res.on('close', () => (gone = !res.writableFinished));
-  const pack = tar.pack();
-  pack.on('error', () => (gone = true)); // the response closed before the tar's end (client gone, or timed out): stop; unhandled, it crashed the process
-  res.setHeader('Content-Type', 'application/x-tar');
-  res.setHeader('Cache-Control', 'no-store');
-  res.setHeader('X-Dataset-Version', g.datasetVersion);
-  pack.pipe(res);
-  // Arrays come with arrays (no PNG to decode); encoded images with a PNG mask.
-  const maskFormat = spec.format === 'raw' || spec.format === 'npy' ? spec.format : 'png';
-  const entry = (name: string, body: Buffer) =>
-    new Promise<void>((resolve, reject) =>
-      pack.entry({ name, size: body.length, mtime: new Date(0) }, body, (e) => (e ? reject(e) : resolve())),
-    );
-  for (const d of items) {
-    if (gone) break;
-    const s = g.slide(d.slideId);
-    const key = String(d.index).padStart(6, '0');
-    if (spec.scales) {
-      // One image and one mask per scale, in the order asked, each exactly its /region request.
-      for (const [k, { region }] of scaleRegions(g, s, spec.scales, d).entries()) {
-        const image = await renderWhenFree(() =>
-          imageRegion(g, regions, s, region, spec.format, BATCH_QUALITY, Infinity),
-        );
-        await entry(`${key}.img.${k}.${EXT[spec.format]}`, image);
-        const mask = encodeMaskRegion(maskRegion(g, s, region), region, maskFormat);
-        await entry(`${key}.mask.${k}.${EXT[maskFormat]}`, mask);
-      }
-      await entry(`${key}.json`, Buffer.from(JSON.stringify(sampleItem(g, spec, d))));
-      if (res.writableNeedDrain)
-        await new Promise<void>((resolve) => res.once('drain', resolve).once('close', resolve));
-      continue;
-    }
-    const region: RegionRequest = {
-      x: d.x,
-      y: d.y,
-      width: spec.size,
-      height: spec.size,
-      level: spec.level,
-      mpp: spec.mpp,
-    };
-    const image = await renderWhenFree(() => imageRegion(g, regions, s, region, spec.format, BATCH_QUALITY, Infinity));
-    await entry(`${key}.${EXT[spec.format]}`, image);
-    await entry(`${key}.mask.${EXT[maskFormat]}`, encodeMaskRegion(maskRegion(g, s, region), region, maskFormat));
-    await entry(`${key}.json`, Buffer.from(JSON.stringify(sampleItem(g, spec, d))));
-    if (res.writableNeedDrain) await new Promise<void>((resolve) => res.once('drain', resolve).once('close', resolve));
-  }
-  if (gone) {
-    pack.destroy();
-    return;
-  }
-  pack.finalize();
-}
-
-/** Runs a render; while the service is BUSY, waits and tries again (bounded), for streams already under way. */
-async function renderWhenFree<T>(fn: () => Promise<T>): Promise<T> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return await fn();
-    } catch (e) {
-      if (!(e instanceof AppError) || e.code !== 'BUSY' || attempt >= BUSY_RETRIES) throw e;
-      await new Promise((resolve) => setTimeout(resolve, BUSY_RETRY_MS));
-    }
-  }
 }
 
 function regionParams(req: Request, maxPixels: number): RegionRequest {

@@ -235,16 +235,24 @@ function slideFileOf(
   ) => {
     const l = index[level]!;
     const span = tileSpan(crop, l.tileWidth, l.tileHeight);
+    // Plain loops, and no read when every tile is ready: the array builtins' callbacks and an empty
+    // read (arrays of other element kinds) made V8 drop and recompile this function batch after batch.
     const at: Array<[number, number]> = [];
     for (let ty = span.ty0; ty <= span.ty1; ty++) for (let tx = span.tx0; tx <= span.tx1; tx++) at.push([tx, ty]);
-    const pre = at.map(([tx, ty]) => ready?.(tx, ty));
-    const need = at.filter((_, i) => pre[i] === undefined);
-    const read = await jpegTiles(level, need);
-    const tiles: T[] = [];
-    let k = 0;
-    for (const [i, [tx, ty]] of at.entries()) tiles.push(pre[i] ?? (await tileOf(l, tx, ty, read[k++]!)));
+    const tiles: Array<T | undefined> = [];
+    const need: Array<[number, number]> = [];
+    for (const p of at) {
+      const hit = ready?.(p[0], p[1]);
+      if (hit === undefined) need.push(p);
+      tiles.push(hit);
+    }
+    if (need.length > 0) {
+      const read = await jpegTiles(level, need);
+      for (let i = 0, k = 0; i < at.length; i++)
+        if (tiles[i] === undefined) tiles[i] = await tileOf(l, at[i]![0], at[i]![1], read[k++]!);
+    }
     return {
-      grid: { tiles, across: span.tx1 - span.tx0 + 1, tileWidth: l.tileWidth, tileHeight: l.tileHeight },
+      grid: { tiles: tiles as T[], across: span.tx1 - span.tx0 + 1, tileWidth: l.tileWidth, tileHeight: l.tileHeight },
       local: span.local,
     };
   };

@@ -1,6 +1,7 @@
 /**
- * Label resampling (nearest, values copied): an exact table, and the row-copying resampler
- * against the plain per-pixel rule on random rasters with and without repeated rows.
+ * Label resampling (nearest, values copied): an exact table, and the row-copying resampler (and its
+ * stretch-by-stretch copies when the output is about as fine as the raster) against the plain
+ * per-pixel rule on random rasters with and without repeated rows.
  */
 import { describe, expect, it } from 'vitest';
 import type { RasterGeometry } from '../../src/labels/raster.js';
@@ -72,6 +73,9 @@ describe('resampleLabels', () => {
           region[y * s.width + x] = copyPrevious ? region[(y - 1) * s.width + x]! : Math.floor(next() * 4);
       }
       expect(Buffer.from(resampleLabels(region, s)).equals(Buffer.from(reference(region, s)))).toBe(true);
+      // Into a reused buffer that holds other values: every output value is written.
+      const dirty = new Uint8Array(size * size + 7).fill(9);
+      expect(Buffer.from(resampleLabels(region, s, dirty)).equals(Buffer.from(reference(region, s)))).toBe(true);
     }
   });
 });
