@@ -1,10 +1,11 @@
 /**
- * POST /batches' body: the sampled patches as a WebDataset tar, rendered in index order. A sample's
- * members (its image and mask per scale, then its descriptor) are laid out in one buffer, and whole
- * samples are gathered up to FLUSH_BYTES before one socket write. The socket's backpressure holds
- * the rendering, and a client that goes away stops it at the next sample.
+ * POST /batches' body: the sampled patches as a WebDataset tar (tar-stream's pack), rendered in index
+ * order. The pack's output is not piped: it is gathered until FLUSH_BYTES (a few samples) before one
+ * socket write, where a pipe wrote a header, a body and a padding a member. The socket's
+ * backpressure holds the rendering, and a client that goes away stops it at the next sample.
  */
 import type { Response } from 'express';
+import tar from 'tar-stream';
 import { AppError } from '../../errors.js';
 import type { Generation } from '../../generation.js';
 import { createLabelScratch, type LabelScratch } from '../../masks/resample.js';
@@ -13,7 +14,6 @@ import { encodeMaskRegion, imageRegion, maskRegion, type RegionFormat, type Regi
 import type { Descriptor } from '../sampler.js';
 import type { SampleSpec } from '../spec.js';
 import { scaleRegions } from '../scales/items.js';
-import { TAR_END, tarMembers, type TarMember } from './tar.js';
 
 /** A batch that has started streaming waits for a render slot instead of failing half-way. */
 const BUSY_RETRY_MS = 25;
@@ -25,6 +25,8 @@ const BATCH_QUALITY = 90;
  * write a few samples instead of three a member; small enough that a sample reaches the client soon.
  */
 const FLUSH_BYTES = 192 * 1024;
+/** Members carry no time: the same request gives the same bytes. */
+const EPOCH = new Date(0);
 const EXT: Record<SampleSpec['format'], string> = { jpeg: 'jpg', png: 'png', webp: 'webp', raw: 'raw', npy: 'npy' };
 
 /** How a sample's members are named and rendered: what stays the same for the whole batch. */
@@ -54,8 +56,18 @@ export async function streamBatch(
   res.setHeader('X-Dataset-Version', g.datasetVersion);
   const maskFormat = spec.format === 'raw' || spec.format === 'npy' ? spec.format : 'png';
   const ctx: BatchContext = { g, regions, spec, maskFormat, scratch: createLabelScratch(), describe };
+  const pack = tar.pack();
+  pack.on('error', () => (gone = true)); // unhandled, a pack error would crash the process
   const gathered: Buffer[] = [];
   let bytes = 0;
+  pack.on('data', (chunk: Buffer) => {
+    gathered.push(chunk);
+    bytes += chunk.length;
+  });
+  const entry = (m: TarMember) =>
+    new Promise<void>((resolve, reject) =>
+      pack.entry({ name: m.name, size: m.body.length, mtime: EPOCH }, m.body, (e) => (e ? reject(e) : resolve())),
+    );
   const flush = async () => {
     if (gathered.length === 0 || gone) return;
     const chunk = gathered.length === 1 ? gathered[0]! : Buffer.concat(gathered, bytes);
@@ -65,16 +77,18 @@ export async function streamBatch(
   };
   for (const d of items) {
     if (gone) break;
-    const sample = tarMembers(await sampleMembers(ctx, d));
-    gathered.push(sample);
-    bytes += sample.length;
+    // The pack queues a sample's entries in order; each settles once its bytes are out.
+    await Promise.all((await sampleMembers(ctx, d)).map(entry));
     if (bytes >= FLUSH_BYTES) await flush();
   }
-  if (gone) return;
-  gathered.push(TAR_END);
-  bytes += TAR_END.length;
-  const last = Buffer.concat(gathered, bytes);
-  res.end(last);
+  if (gone) {
+    pack.destroy();
+    return;
+  }
+  const ended = new Promise<void>((resolve) => pack.once('end', resolve));
+  pack.finalize();
+  await ended;
+  res.end(Buffer.concat(gathered, bytes));
 }
 
 /** Resolves when the response can take more (or has closed); no listener is left behind. */
@@ -88,6 +102,11 @@ function drained(res: Response): Promise<void> {
     res.on('drain', done);
     res.on('close', done);
   });
+}
+
+interface TarMember {
+  name: string;
+  body: Buffer;
 }
 
 /**
