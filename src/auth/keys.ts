@@ -45,6 +45,10 @@ export interface Access {
   requireKey: RequestHandler;
   /** A handler of each admin route: an admin key, whatever the path's spelling. */
   requireAdmin: RequestHandler;
+  /** Whether keys are configured (answers then say `Cache-Control: private`). */
+  enabled: boolean;
+  /** Whether requireKey would let the request pass (always, when no keys are configured). */
+  passes(req: Request): boolean;
 }
 
 type Role = 'none' | 'invalid' | 'revoked' | 'data' | 'admin';
@@ -69,7 +73,8 @@ export function createAccess(cfg: KeyConfig): Access {
       const denied = refusal(role(req), needAdmin);
       next(denied ?? undefined);
     };
-  return { requireKey: check(false), requireAdmin: check(true) };
+  const passes = (req: Request) => !enabled || refusal(role(req), false) === null;
+  return { requireKey: check(false), requireAdmin: check(true), enabled, passes };
 }
 
 /** Why a request with this key may not pass, or null when it may. */
