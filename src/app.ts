@@ -2,7 +2,7 @@
  * createApp(deps): the Express application with every router, headers, limits and the one error
  * path. It never listens (server.ts does), so tests drive it through supertest without a port.
  */
-import express, { type RequestHandler } from 'express';
+import express from 'express';
 import type { Logger } from 'pino';
 import { createAccess, type Access } from './auth/keys.js';
 import { loginRoutes } from './auth/routes.js';
@@ -28,7 +28,8 @@ import { createIngestControl, metricHooks, type IngestControl } from './ops/inge
 import { indexSummary, opsRoutes, type ClusterView, type Lifecycle } from './ops/routes.js';
 import { patchRoutes } from './patches/routes.js';
 import { createRegionPlanner } from './patches/region-plan.js';
-import { fastRegion } from './fastpath/region.js';
+import { fastRegion, type FastAnswer } from './fastpath/region.js';
+import { installFastPaths } from './fastpath/install.js';
 import { tileRoutes } from './tiles/routes.js';
 import { createTileService, type TileService } from './tiles/service.js';
 import { createSlidePool, type CacheName, type SlidePool } from './slides/pool.js';
@@ -105,8 +106,9 @@ export function createApp(deps: AppDeps): express.Express & { services: AppServi
   }
   const keys = { keys: config.apiKeys, adminKeys: config.adminApiKeys, revokedKeys: config.revokedApiKeys };
   const access = createAccess(keys);
-  // First: GET /slides/{id}/region answered with direct calls, the same way as by the chain below.
-  if (deps.fastPaths !== false) app.use(regionFastPath(deps, { regions, renderer: pool.renderer, access, metrics }));
+  // Before express: GET /slides/{id}/region answered with direct calls, as the chain below answers it.
+  if (deps.fastPaths !== false)
+    installFastPaths(app, [regionFastPath(deps, { regions, renderer: pool.renderer, access, metrics })]);
   app.use(requestLog(deps.log));
   app.use(parseQueryOnce);
   app.use(metrics.middleware);
@@ -172,7 +174,7 @@ export function createApp(deps: AppDeps): express.Express & { services: AppServi
 function regionFastPath(
   deps: AppDeps,
   parts: { regions: RegionRenderer; renderer: string; access: Access; metrics: Metrics },
-): RequestHandler {
+): FastAnswer {
   const { config } = deps;
   return fastRegion({
     plan: createRegionPlanner({

@@ -2,7 +2,8 @@
  * Bounds on work: a limit on pixel renders running at once with a short, bounded queue (excess
  * is refused with 503 and Retry-After, never queued without end), and a time budget per request.
  */
-import type { RequestHandler, Response } from 'express';
+import type { ServerResponse } from 'node:http';
+import type { RequestHandler } from 'express';
 import { AppError } from '../errors.js';
 
 export interface Limiter {
@@ -63,7 +64,7 @@ export function timeBudget(ms: number): RequestHandler {
 }
 
 /** The per-request part of timeBudget (also the hot-path dispatcher's): `late` gets the 503 when it is due. */
-export function startTimeBudget(ms: number, res: Response, late: (e: AppError) => void): void {
+export function startTimeBudget(ms: number, res: ServerResponse, late: (e: AppError) => void): void {
   const timer = setTimeout(() => {
     if (!res.headersSent)
       late(new AppError(503, 'TIMEOUT', `the request took longer than ${ms} ms`, { 'Retry-After': '5' }));

@@ -10,7 +10,8 @@
  * that is written.
  */
 import { randomUUID } from 'node:crypto';
-import type { Request, RequestHandler, Response } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { RequestHandler } from 'express';
 import type { Logger } from 'pino';
 import { pinoHttp } from 'pino-http';
 import { requestLogLevel } from './log-level.js';
@@ -34,7 +35,7 @@ export function requestLog(log: Logger): RequestHandler {
  * The per-request part of requestLog, for the express chain and the hot-path dispatcher
  * (src/fastpath/) alike: the request id (header and `req.id`) and the line when the answer ends.
  */
-export function requestLogger(log: Logger): (req: Request, res: Response) => void {
+export function requestLogger(log: Logger): (req: IncomingMessage, res: ServerResponse) => void {
   // Only its logger is used: the one with pino-http's req/res/err serializers and the redaction.
   const logger = pinoHttp({ logger: log, redact: REDACT }).logger;
   return (req, res) => {
@@ -60,7 +61,7 @@ export function requestLogger(log: Logger): (req: Request, res: Response) => voi
 function writeLine(
   log: Logger,
   level: 'error' | 'info' | 'debug',
-  res: Response,
+  res: ServerResponse,
   err: Error | null,
   responseTime: number,
 ): void {

@@ -5,14 +5,15 @@
  * (src/cluster/metrics.ts): each metric says how (`aggregator`; counters, histograms and byte
  * gauges are summed, which is prom-client's default).
  */
-import type { RequestHandler, Response } from 'express';
+import type { ServerResponse } from 'node:http';
+import type { RequestHandler } from 'express';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 export interface Metrics {
   registry: Registry;
   middleware: RequestHandler;
   /** What the middleware does for one request, for the hot-path dispatcher (src/fastpath/), which knows its route. */
-  track(method: string, res: Response, routeOf: () => string): void;
+  track(method: string, res: ServerResponse, routeOf: () => string): void;
   rendersInFlight: Gauge;
   rejected: Counter;
   cache: Counter;
@@ -105,7 +106,7 @@ export function createMetrics(sources: MetricsSources): Metrics {
     },
   });
   /** Counts the request when its answer is sent, under the route template `routeOf` names then. */
-  const track = (method: string, res: Response, routeOf: () => string) => {
+  const track = (method: string, res: ServerResponse, routeOf: () => string) => {
     const start = process.hrtime.bigint();
     res.on('finish', () => {
       const route = routeOf();
