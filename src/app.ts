@@ -28,9 +28,11 @@ import { createIngestControl, metricHooks, type IngestControl } from './ops/inge
 import { indexSummary, opsRoutes, type ClusterView, type Lifecycle } from './ops/routes.js';
 import { patchRoutes } from './patches/routes.js';
 import { createRegionPlanner } from './patches/region-plan.js';
-import { fastRegion, type FastAnswer } from './fastpath/region.js';
+import { hotAnswer, type FastAnswer } from './fastpath/answer.js';
+import { regionRoute } from './fastpath/region.js';
+import { imageTileRoute } from './fastpath/tiles.js';
 import { installFastPaths } from './fastpath/install.js';
-import { tileRoutes } from './tiles/routes.js';
+import { createImageTilePlanner, tileRoutes } from './tiles/routes.js';
 import { createTileService, type TileService } from './tiles/service.js';
 import { createSlidePool, type CacheName, type SlidePool } from './slides/pool.js';
 import { storeMetrics } from './storage/metrics.js';
@@ -106,9 +108,9 @@ export function createApp(deps: AppDeps): express.Express & { services: AppServi
   }
   const keys = { keys: config.apiKeys, adminKeys: config.adminApiKeys, revokedKeys: config.revokedApiKeys };
   const access = createAccess(keys);
-  // Before express: GET /slides/{id}/region answered with direct calls, as the chain below answers it.
+  // Before express: /region and image tiles answered with direct calls, as the chain below answers them.
   if (deps.fastPaths !== false)
-    installFastPaths(app, [regionFastPath(deps, { regions, renderer: pool.renderer, access, metrics })]);
+    installFastPaths(app, hotPaths(deps, { regions, tiles, renderer: pool.renderer, access, metrics }));
   app.use(requestLog(deps.log));
   app.use(parseQueryOnce);
   app.use(metrics.middleware);
@@ -170,23 +172,26 @@ export function createApp(deps: AppDeps): express.Express & { services: AppServi
   return Object.assign(app, { services: { tiles, pool, limiter, metrics, lifecycle } });
 }
 
-/** GET /slides/{id}/region's hot path (src/fastpath/region.ts), built from the same parts as the chain. */
-function regionFastPath(
+/** The hot paths (src/fastpath/): /region and DeepZoom image tiles, built from the same parts as the chain. */
+function hotPaths(
   deps: AppDeps,
-  parts: { regions: RegionRenderer; renderer: string; access: Access; metrics: Metrics },
-): FastAnswer {
+  parts: { regions: RegionRenderer; tiles: TileService; renderer: string; access: Access; metrics: Metrics },
+): FastAnswer[] {
   const { config } = deps;
-  return fastRegion({
-    plan: createRegionPlanner({
-      current: () => deps.index.current(),
-      regions: parts.regions,
-      renderer: parts.renderer,
-      maxRegionPixels: config.maxRegionPixels,
-    }),
+  const current = () => deps.index.current();
+  const hot = {
     access: parts.access,
     beginLog: requestLogger(deps.log),
     metrics: parts.metrics,
     corsOrigin: config.corsOrigin,
     requestTimeoutMs: config.requestTimeoutMs,
-  });
+  };
+  const { regions, renderer } = parts;
+  return [
+    hotAnswer(
+      hot,
+      regionRoute(createRegionPlanner({ current, regions, renderer, maxRegionPixels: config.maxRegionPixels })),
+    ),
+    hotAnswer(hot, imageTileRoute(createImageTilePlanner({ current, tiles: parts.tiles, renderer }))),
+  ];
 }

@@ -1,5 +1,5 @@
 /**
- * Puts hot-path answers (region.ts) in front of an express app: they see each request before
+ * Puts hot-path answers (answer.ts) in front of an express app: they see each request before
  * express does (its `handle`, which the app function and supertest both call), and what they do not
  * answer goes to express untouched. An error found once a hot path has begun answering is handed to
  * express with the request, and the first layer of its chain passes it on as `next(err)`: the one
@@ -7,7 +7,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Express } from 'express';
-import type { FastAnswer } from './region.js';
+import type { FastAnswer } from './answer.js';
 
 const FAILED = Symbol('hot path failure');
 

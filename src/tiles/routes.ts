@@ -10,7 +10,7 @@ import { selectClasses } from '../dataset/taxonomy.js';
 import { AppError } from '../errors.js';
 import type { Generation } from '../generation.js';
 import { IMMUTABLE_CACHE, notModified, sendImage } from '../http/cache.js';
-import { enumParam, intParam, listParam, numberParam } from '../http/params.js';
+import { enumParam, intParam, listParam, numberParam, type QuerySource } from '../http/params.js';
 import type { ImageFormat } from '../imaging/sharp.js';
 import { overlayPalette } from '../masks/palette.js';
 import { tissuePalette } from '../tissue/mask.js';
@@ -46,24 +46,11 @@ export function tileRoutes(deps: TileRouteDeps): Router {
     res.type('application/xml').send(dziXml(deps.tiles.geometry(g, s, tileSize, overlap).dz, format));
   });
 
+  const planImageTile = createImageTilePlanner(deps);
   r.get('/slides/:slideId/image_files/:level/:tile', async (req, res) => {
-    const g = deps.current();
-    const s = g.readableSlide(req.params.slideId);
-    const { tileSize, overlap } = geometryParams(req, s);
-    const { level, col, row, format } = tileAddress(req, ['jpeg', 'png', 'webp']);
-    const quality = intParam(req, 'quality', QUALITY_DEFAULT, 30, 95);
-    const etag = `${s.etag}-i${deps.renderer}${tileSize}.${overlap}.${level}.${col}.${row}.${quality}`;
-    if (notModified(req, res, etag, IMMUTABLE_CACHE)) return;
-    const tile = await deps.tiles.imageTile(g, s, {
-      tileSize,
-      overlap,
-      level,
-      col,
-      row,
-      format: format as ImageFormat,
-      quality,
-    });
-    sendImage(res, tile.body, IMAGE_TYPES[format as ImageFormat]);
+    const plan = planImageTile(req.params, req);
+    if (notModified(req, res, plan.etag, IMMUTABLE_CACHE)) return;
+    sendImage(res, await plan.body(), plan.contentType);
   });
 
   r.get('/slides/:slideId/mask.dzi', (req, res) => {
@@ -78,7 +65,7 @@ export function tileRoutes(deps: TileRouteDeps): Router {
     const g = deps.current();
     const s = g.slide(req.params.slideId);
     const { tileSize, overlap } = geometryParams(req, s);
-    const { level, col, row } = tileAddress(req, ['png']);
+    const { level, col, row } = tileAddress(req.params, ['png']);
     const style = enumParam(req, 'style', 'raw', ['raw', 'color'] as const);
     const layer = enumParam(req, 'layer', 'labels', ['labels', 'tissue'] as const);
     if (layer === 'tissue' && req.query.classes !== undefined)
@@ -105,8 +92,38 @@ export function tileRoutes(deps: TileRouteDeps): Router {
   return r;
 }
 
+export interface ImageTilePlan {
+  /** The strong ETag, unquoted. */
+  etag: string;
+  contentType: string;
+  body(): Promise<Buffer>;
+}
+
+/**
+ * GET /slides/{id}/image_files/{level}/{tile} up to its body: checked, its ETag named. The express
+ * route above and the hot path (src/fastpath/tiles.ts) both answer through it.
+ */
+export function createImageTilePlanner(
+  deps: TileRouteDeps,
+): (params: TileParams & { slideId?: string }, req: QuerySource) => ImageTilePlan {
+  return (params, req) => {
+    const g = deps.current();
+    const s = g.readableSlide(String(params.slideId ?? ''));
+    const { tileSize, overlap } = geometryParams(req, s);
+    const { level, col, row, format } = tileAddress(params, ['jpeg', 'png', 'webp']);
+    const quality = intParam(req, 'quality', QUALITY_DEFAULT, 30, 95);
+    const etag = `${s.etag}-i${deps.renderer}${tileSize}.${overlap}.${level}.${col}.${row}.${quality}`;
+    const tile = { tileSize, overlap, level, col, row, format: format as ImageFormat, quality };
+    return {
+      etag,
+      contentType: IMAGE_TYPES[format as ImageFormat],
+      body: async () => (await deps.tiles.imageTile(g, s, tile)).body,
+    };
+  };
+}
+
 /** Native geometry (the slide's own square tiles, no overlap) unless the query says otherwise. */
-function geometryParams(req: Request, s: SlideRow): { tileSize: number; overlap: number } {
+function geometryParams(req: QuerySource, s: SlideRow): { tileSize: number; overlap: number } {
   const native =
     s.tile_width === s.tile_height && s.tile_width >= TILE_SIZE_MIN && s.tile_width <= TILE_SIZE_MAX
       ? s.tile_width
@@ -118,12 +135,14 @@ function geometryParams(req: Request, s: SlideRow): { tileSize: number; overlap:
   return { tileSize, overlap };
 }
 
+type TileParams = { level?: string; tile?: string };
+
 function tileAddress(
-  req: Request,
+  params: TileParams,
   formats: readonly string[],
 ): { level: number; col: number; row: number; format: string } {
-  const levelRaw = String(req.params.level ?? '');
-  const t = parseTileName(String(req.params.tile ?? ''));
+  const levelRaw = String(params.level ?? '');
+  const t = parseTileName(String(params.tile ?? ''));
   if (!/^\d{1,3}$/.test(levelRaw) || !t)
     throw new AppError(400, 'INVALID_TILE', 'tile URLs are {level}/{col}_{row}.{format} with whole numbers');
   if (!formats.includes(t.format))

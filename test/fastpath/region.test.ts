@@ -5,26 +5,12 @@
  * the same log lines. A spy on express's router says which requests the hot path answered itself,
  * so an equal answer cannot come from both apps taking the chain.
  */
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
 import request from 'supertest';
-import type { Response } from 'superagent';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { createApp } from '../../src/app.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Config } from '../../src/config.js';
 import { hashKey } from '../../src/auth/keys.js';
-import { loadConfig, type Config } from '../../src/config.js';
-import { createIndexHandle } from '../../src/db/handle.js';
-import { createGeneration } from '../../src/generation.js';
-import { imagingCapabilities } from '../../src/imaging/sharp.js';
-import { binary, serveDemo, type Served } from '../support/app-fixture.js';
-
-interface Pair {
-  fast: ReturnType<typeof createApp>;
-  chain: ReturnType<typeof createApp>;
-  /** Requests that reached express's router in the fast app (the hot path passed them on, or handed over an error). */
-  routed(): number;
-  logs: { fast: object[]; chain: object[] };
-}
+import { serveDemo, type Served } from '../support/app-fixture.js';
+import { both, comparableLogs, counts, pair as pairOver, type Pair } from './pair.js';
 
 let served: Served;
 beforeAll(async () => {
@@ -34,71 +20,10 @@ afterAll(() => served.cleanup());
 
 const KEYS = { data: 'data-key-1', revoked: 'revoked-key-1' };
 
-async function pair(overrides: Partial<Config> = {}): Promise<Pair> {
-  const imaging = await imagingCapabilities();
-  const logs = { fast: [] as object[], chain: [] as object[] };
-  const make = (fastPaths: boolean, lines: object[]) => {
-    const config = loadConfig(
-      {},
-      { dataDir: served.dataDir, indexPath: served.indexPath, maxRegionPixels: 2048 * 2048, ...overrides },
-    );
-    const sink = new Writable({
-      write(chunk: Buffer, _enc, cb) {
-        lines.push(JSON.parse(chunk.toString()) as object);
-        cb();
-      },
-    });
-    const index = createIndexHandle(served.indexPath, (db) =>
-      createGeneration(db, served.dataDir, config.labelCacheBytes),
-    );
-    return createApp({ config, index, log: pino({ level: 'debug' }, sink), imaging, fastPaths });
-  };
-  const fast = make(true, logs.fast);
-  const chain = make(false, logs.chain);
-  const spy = vi.spyOn((fast as unknown as { router: { handle: () => void } }).router, 'handle');
-  return { fast, chain, routed: () => spy.mock.calls.length, logs };
-}
-
-/** Headers whose values must be equal (X-Request-Id is new each time, Date and keep-alive are node's). */
-const COMPARED = [
-  'content-type',
-  'content-length',
-  'etag',
-  'cache-control',
-  'x-content-type-options',
-  'access-control-allow-origin',
-  'access-control-expose-headers',
-  'vary',
-  'x-array-shape',
-  'x-array-dtype',
-  'www-authenticate',
-  'retry-after',
-  'access-control-allow-methods',
-  'access-control-allow-headers',
-  'access-control-max-age',
-];
-
-function shape(res: Response) {
-  return {
-    status: res.status,
-    headers: Object.fromEntries(COMPARED.map((h) => [h, res.headers[h] as string | undefined])),
-    requestId: typeof res.headers['x-request-id'],
-    body: res.body as Buffer,
-  };
-}
-
-type Ask = (t: request.Test) => request.Test;
-
-async function both(p: Pair, method: 'get' | 'head' | 'options', url: string, ask: Ask = (t) => t) {
-  const go = (app: Pair['fast']) => ask(request(app)[method](url)).buffer(true).parse(binary);
-  const fast = shape(await go(p.fast));
-  const chain = shape(await go(p.chain));
-  expect(fast).toEqual(chain);
-  return fast;
-}
-
 const SLIDE = '/slides/tumor_001/region';
 const patch = (q: string) => `${SLIDE}?x=1000&y=800&width=128&height=128&${q}`;
+
+const pair = (overrides: Partial<Config> = {}) => pairOver(served, overrides);
 
 let p: Pair;
 beforeAll(async () => {
@@ -195,28 +120,12 @@ describe('what the hot path leaves to the chain, and what both count and log', (
   });
 
   it('counts the same metrics and writes the same log lines', async () => {
-    const scrape = async (app: Pair['fast']) =>
-      (await request(app).get('/metrics')).text
-        .split('\n')
-        .filter((l) => /^http_(requests_total|response_bytes_total)\{/.test(l) && !l.includes('route="/metrics"'))
-        .sort();
-    const [fast, chain] = [await scrape(p.fast), await scrape(p.chain)];
+    const [fast, chain] = [await counts(p.fast), await counts(p.chain)];
     expect(fast.filter((l) => l.includes('route="/slides/:slideId/region"')).length).toBeGreaterThan(2);
     expect(fast).toEqual(chain);
-    const comparable = (lines: object[]) =>
-      lines.map((l) => {
-        const { time, responseTime, pid, hostname, req, res, ...rest } = l as Record<string, unknown>;
-        void [time, responseTime, pid, hostname];
-        const { id, remotePort, headers, ...reqRest } = req as Record<string, unknown>;
-        void [id, remotePort, headers];
-        const resHeaders = { ...((res as { headers: Record<string, unknown> }).headers ?? {}) };
-        delete resHeaders['x-request-id'];
-        return { ...rest, req: reqRest, res: { ...(res as object), headers: resHeaders } };
-      });
     // The scrapes' own lines differ (their bodies are the two apps' metrics): every other line is compared.
-    const unscraped = (lines: object[]) => lines.filter((l) => (l as { req: { url: string } }).req.url !== '/metrics');
-    expect(unscraped(p.logs.fast).length).toBeGreaterThan(20);
-    expect(comparable(unscraped(p.logs.fast))).toEqual(comparable(unscraped(p.logs.chain)));
+    expect(comparableLogs(p.logs.fast).length).toBeGreaterThan(20);
+    expect(comparableLogs(p.logs.fast)).toEqual(comparableLogs(p.logs.chain));
   });
 });
 
