@@ -30,9 +30,9 @@ import { patchRoutes } from './patches/routes.js';
 import { createRegionPlanner } from './patches/region-plan.js';
 import { hotAnswer, type FastAnswer } from './fastpath/answer.js';
 import { regionRoute } from './fastpath/region.js';
-import { imageTileRoute } from './fastpath/tiles.js';
+import { imageTileRoute, maskTileRoute } from './fastpath/tiles.js';
 import { installFastPaths } from './fastpath/install.js';
-import { createImageTilePlanner, tileRoutes } from './tiles/routes.js';
+import { createImageTilePlanner, createMaskTilePlanner, tileRoutes } from './tiles/routes.js';
 import { createTileService, type TileService } from './tiles/service.js';
 import { createSlidePool, type CacheName, type SlidePool } from './slides/pool.js';
 import { storeMetrics } from './storage/metrics.js';
@@ -108,7 +108,7 @@ export function createApp(deps: AppDeps): express.Express & { services: AppServi
   }
   const keys = { keys: config.apiKeys, adminKeys: config.adminApiKeys, revokedKeys: config.revokedApiKeys };
   const access = createAccess(keys);
-  // Before express: /region and image tiles answered with direct calls, as the chain below answers them.
+  // Before express: /region and DeepZoom tiles answered with direct calls, as the chain below answers them.
   if (deps.fastPaths !== false)
     installFastPaths(app, hotPaths(deps, { regions, tiles, renderer: pool.renderer, access, metrics }));
   app.use(requestLog(deps.log));
@@ -172,7 +172,7 @@ export function createApp(deps: AppDeps): express.Express & { services: AppServi
   return Object.assign(app, { services: { tiles, pool, limiter, metrics, lifecycle } });
 }
 
-/** The hot paths (src/fastpath/): /region and DeepZoom image tiles, built from the same parts as the chain. */
+/** The hot paths (src/fastpath/): /region and DeepZoom image and mask tiles, built from the same parts as the chain. */
 function hotPaths(
   deps: AppDeps,
   parts: { regions: RegionRenderer; tiles: TileService; renderer: string; access: Access; metrics: Metrics },
@@ -193,5 +193,6 @@ function hotPaths(
       regionRoute(createRegionPlanner({ current, regions, renderer, maxRegionPixels: config.maxRegionPixels })),
     ),
     hotAnswer(hot, imageTileRoute(createImageTilePlanner({ current, tiles: parts.tiles, renderer }))),
+    hotAnswer(hot, maskTileRoute(createMaskTilePlanner({ current, tiles: parts.tiles, renderer }))),
   ];
 }

@@ -3,7 +3,7 @@
  * parameters on the DZI and its tiles (OpenSeadragon forwards a DZI URL's query string to every
  * tile URL): none = the slide's native tiles, `tileSize=254&overlap=1` = OpenSlide's defaults.
  */
-import { type Router, type Request } from 'express';
+import { type Router } from 'express';
 import { createRouter } from '../http/router.js';
 import type { SlideRow } from '../catalogue/repo.js';
 import { selectClasses } from '../dataset/taxonomy.js';
@@ -61,32 +61,11 @@ export function tileRoutes(deps: TileRouteDeps): Router {
     res.type('application/xml').send(dziXml(deps.tiles.geometry(g, s, tileSize, overlap).dz, 'png'));
   });
 
-  r.get('/slides/:slideId/mask_files/:level/:tile', (req, res) => {
-    const g = deps.current();
-    const s = g.slide(req.params.slideId);
-    const { tileSize, overlap } = geometryParams(req, s);
-    const { level, col, row } = tileAddress(req.params, ['png']);
-    const style = enumParam(req, 'style', 'raw', ['raw', 'color'] as const);
-    const layer = enumParam(req, 'layer', 'labels', ['labels', 'tissue'] as const);
-    if (layer === 'tissue' && req.query.classes !== undefined)
-      throw new AppError(
-        400,
-        'INVALID_PARAMETER',
-        'classes applies to layer=labels only; the tissue layer has one value',
-      );
-    const palette = style === 'color' ? (layer === 'tissue' ? tissueOverlay(req) : overlay(req, g)) : null;
-    if (style === 'raw' && (req.query.classes !== undefined || req.query.opacity !== undefined)) {
-      throw new AppError(
-        400,
-        'INVALID_PARAMETER',
-        'classes and opacity apply to style=color only; raw masks always carry every value',
-      );
-    }
-    const tag = layer === 'tissue' ? '.t' : '';
-    const etag = `${s.etag}-m${tileSize}.${overlap}.${level}.${col}.${row}.${palette?.key ?? 'raw'}${tag}`;
-    if (layer === 'tissue') g.tissue.require(s, 'layer'); // before any 304: an old index has no tissue
-    if (notModified(req, res, etag, IMMUTABLE_CACHE)) return;
-    sendImage(res, deps.tiles.maskTile(g, s, { tileSize, overlap, level, col, row, palette, layer }), 'image/png');
+  const planMaskTile = createMaskTilePlanner(deps);
+  r.get('/slides/:slideId/mask_files/:level/:tile', async (req, res) => {
+    const plan = planMaskTile(req.params, req);
+    if (notModified(req, res, plan.etag, IMMUTABLE_CACHE)) return;
+    sendImage(res, await plan.body(), plan.contentType);
   });
 
   return r;
@@ -122,6 +101,42 @@ export function createImageTilePlanner(
   };
 }
 
+/**
+ * GET /slides/{id}/mask_files/{level}/{tile} up to its body, as createImageTilePlanner: the express
+ * route above and the hot path (src/fastpath/tiles.ts) both answer through it.
+ */
+export function createMaskTilePlanner(
+  deps: TileRouteDeps,
+): (params: TileParams & { slideId?: string }, req: QuerySource) => ImageTilePlan {
+  return (params, req) => {
+    const g = deps.current();
+    const s = g.slide(String(params.slideId ?? ''));
+    const { tileSize, overlap } = geometryParams(req, s);
+    const { level, col, row } = tileAddress(params, ['png']);
+    const style = enumParam(req, 'style', 'raw', ['raw', 'color'] as const);
+    const layer = enumParam(req, 'layer', 'labels', ['labels', 'tissue'] as const);
+    if (layer === 'tissue' && req.query.classes !== undefined)
+      throw new AppError(
+        400,
+        'INVALID_PARAMETER',
+        'classes applies to layer=labels only; the tissue layer has one value',
+      );
+    const palette = style === 'color' ? (layer === 'tissue' ? tissueOverlay(req) : overlay(req, g)) : null;
+    if (style === 'raw' && (req.query.classes !== undefined || req.query.opacity !== undefined)) {
+      throw new AppError(
+        400,
+        'INVALID_PARAMETER',
+        'classes and opacity apply to style=color only; raw masks always carry every value',
+      );
+    }
+    const tag = layer === 'tissue' ? '.t' : '';
+    const etag = `${s.etag}-m${tileSize}.${overlap}.${level}.${col}.${row}.${palette?.key ?? 'raw'}${tag}`;
+    if (layer === 'tissue') g.tissue.require(s, 'layer'); // before any 304: an old index has no tissue
+    const tile = { tileSize, overlap, level, col, row, palette, layer };
+    return { etag, contentType: 'image/png', body: async () => deps.tiles.maskTile(g, s, tile) };
+  };
+}
+
 /** Native geometry (the slide's own square tiles, no overlap) unless the query says otherwise. */
 function geometryParams(req: QuerySource, s: SlideRow): { tileSize: number; overlap: number } {
   const native =
@@ -150,12 +165,12 @@ function tileAddress(
   return { level: Number(levelRaw), col: t.col, row: t.row, format: t.format };
 }
 
-function tissueOverlay(req: Request): { rgba: Uint8Array; key: string } {
+function tissueOverlay(req: QuerySource): { rgba: Uint8Array; key: string } {
   const opacity = numberParam(req, 'opacity', 1, 0, 1)!;
   return { rgba: tissuePalette(opacity), key: `to${Math.round(opacity * 255)}` };
 }
 
-function overlay(req: Request, g: Generation): { rgba: Uint8Array; key: string } {
+function overlay(req: QuerySource, g: Generation): { rgba: Uint8Array; key: string } {
   const selectors = listParam(req, 'classes');
   let shown: Set<number> | null = null;
   if (selectors.length > 0) {

@@ -78,12 +78,37 @@ describe('GET /slides/{id}/image_files/{level}/{tile}: the hot path answers as t
     expect(r.headers['content-type']).toBe('application/problem+json; charset=utf-8');
     expect(p.routed() - before).toBe(1);
   });
+});
+
+describe('GET /slides/{id}/mask_files/{level}/{tile}: the same, and both count and log alike', () => {
+  it('answers mask tiles itself (raw, coloured, classes, opacity, tissue) and passes the bad ones on', async () => {
+    const masks = '/slides/tumor_001/mask_files';
+    const before = p.routed();
+    for (const q of ['', '?style=color', '?style=color&classes=metastasis&opacity=0.5', '?layer=tissue&style=color']) {
+      const url = `${masks}/${top}/0_0.png${q}`;
+      expect([url, (await both(p, 'get', url)).status]).toEqual([url, 200]);
+    }
+    const rendered = `${masks}/${top}/1_0.png?tileSize=254&overlap=1&style=color`;
+    const first = await both(p, 'get', rendered);
+    expect((await both(p, 'get', rendered, (t) => t.set('If-None-Match', first.headers.etag!))).status).toBe(304);
+    expect(p.routed()).toBe(before);
+    const bad = [
+      `${masks}/${top}/0_0.png?classes=metastasis`,
+      `${masks}/${top}/0_0.png?style=color&classes=no_such_class`,
+      `${masks}/${top}/0_0.png?layer=tissue&classes=metastasis`,
+      `${masks}/${top}/0_0.png?style=bogus`,
+      `${masks}/${top}/0_0.jpeg`,
+    ];
+    for (const url of bad) expect([url, (await both(p, 'get', url)).status]).toEqual([url, 400]);
+    expect(p.routed() - before).toBe(bad.length);
+  });
 
   it('counts the same metrics and writes the same log lines', async () => {
     const [fast, chain] = [await counts(p.fast), await counts(p.chain)];
-    expect(fast.filter((l) => l.includes('route="/slides/:slideId/image_files/:level/:tile"')).length).toBeGreaterThan(
-      2,
-    );
+    for (const files of ['image_files', 'mask_files'])
+      expect(fast.filter((l) => l.includes(`route="/slides/:slideId/${files}/:level/:tile"`)).length).toBeGreaterThan(
+        1,
+      );
     expect(fast).toEqual(chain);
     expect(comparableLogs(p.logs.fast).length).toBeGreaterThan(15);
     expect(comparableLogs(p.logs.fast)).toEqual(comparableLogs(p.logs.chain));
