@@ -2,18 +2,19 @@
  * createApp(deps): the Express application with every router, headers, limits and the one error
  * path. It never listens (server.ts does), so tests drive it through supertest without a port.
  */
-import express, { type RequestHandler } from 'express';
+import express from 'express';
 import type { Logger } from 'pino';
-import { createAccess } from './auth/keys.js';
+import { createAccess, type Access } from './auth/keys.js';
 import { loginRoutes } from './auth/routes.js';
 import { catalogueRoutes } from './catalogue/routes.js';
 import { datasetDir, splitsPathOf, type Config } from './config.js';
 import type { IndexHandle } from './db/handle.js';
 import { docsRoutes } from './docs/routes.js';
 import type { Generation } from './generation.js';
+import { commonHeaders } from './http/common-headers.js';
 import { createLimiter, timeBudget, type Limiter } from './http/limits.js';
 import { parseQueryOnce } from './http/params.js';
-import { requestLog } from './http/request-log.js';
+import { requestLog, requestLogger } from './http/request-log.js';
 import { notFound, problemHandler } from './http/problem.js';
 import { exactRouting } from './http/router.js';
 import type { Schemas } from './http/types.js';
@@ -26,14 +27,19 @@ import { createMetrics, type Metrics } from './metrics/metrics.js';
 import { createIngestControl, metricHooks, type IngestControl } from './ops/ingest-control.js';
 import { indexSummary, opsRoutes, type ClusterView, type Lifecycle } from './ops/routes.js';
 import { patchRoutes } from './patches/routes.js';
-import { tileRoutes } from './tiles/routes.js';
+import { createRegionPlanner } from './patches/region-plan.js';
+import { hotAnswer, type FastAnswer } from './fastpath/answer.js';
+import { regionRoute } from './fastpath/region.js';
+import { imageTileRoute, maskTileRoute } from './fastpath/tiles.js';
+import { installFastPaths } from './fastpath/install.js';
+import { createImageTilePlanner, createMaskTilePlanner, tileRoutes } from './tiles/routes.js';
 import { createTileService, type TileService } from './tiles/service.js';
 import { createSlidePool, type CacheName, type SlidePool } from './slides/pool.js';
 import { storeMetrics } from './storage/metrics.js';
 import { openRemote } from './storage/open.js';
 import { loadManifestFrom } from './dataset/manifest.js';
 import { thumbnailFromTiles } from './storage/thumbnail.js';
-import { createRegionRenderer } from './slides/region.js';
+import { createRegionRenderer, type RegionRenderer } from './slides/region.js';
 import { splitRoutes } from './splits/routes.js';
 import { gridRoutes } from './grid/routes.js';
 import { createSplitStore } from './splits/store.js';
@@ -50,6 +56,8 @@ export interface AppDeps {
   /** With WORKERS > 1: the admin ingest and the whole service's state, both held by the primary. */
   ingestControl?: IngestControl;
   cluster?: ClusterView;
+  /** false: every request walks the express chain (tests compare the two); default true (src/fastpath/). */
+  fastPaths?: boolean;
 }
 
 export interface AppServices {
@@ -98,12 +106,15 @@ export function createApp(deps: AppDeps): express.Express & { services: AppServi
     const { decodedBytes, coarseBytes } = pool.stats();
     return { rendered_tiles: tiles.stats().renderedBytes, decoded_tiles: decodedBytes, coarse_tiles: coarseBytes };
   }
+  const keys = { keys: config.apiKeys, adminKeys: config.adminApiKeys, revokedKeys: config.revokedApiKeys };
+  const access = createAccess(keys);
+  // Before express: /region and DeepZoom tiles answered with direct calls, as the chain below answers them.
+  if (deps.fastPaths !== false)
+    installFastPaths(app, hotPaths(deps, { regions, tiles, renderer: pool.renderer, access, metrics }));
   app.use(requestLog(deps.log));
   app.use(parseQueryOnce);
   app.use(metrics.middleware);
   app.use(commonHeaders(config.corsOrigin));
-  const keys = { keys: config.apiKeys, adminKeys: config.adminApiKeys, revokedKeys: config.revokedApiKeys };
-  const access = createAccess(keys);
   app.use(timeBudget(config.requestTimeoutMs));
   const current = () => deps.index.current();
 
@@ -161,23 +172,27 @@ export function createApp(deps: AppDeps): express.Express & { services: AppServi
   return Object.assign(app, { services: { tiles, pool, limiter, metrics, lifecycle } });
 }
 
-/** nosniff everywhere; CORS so viewers on other origins can fetch tiles and read ETags. */
-function commonHeaders(origin: string): RequestHandler {
-  return (req, res, next) => {
-    res.setHeader('X-Content-Type-Options', 'nosniff');
-    res.setHeader('Access-Control-Allow-Origin', origin);
-    res.setHeader(
-      'Access-Control-Expose-Headers',
-      'ETag, X-Request-Id, Retry-After, Content-Length, X-Array-Shape, X-Array-Dtype, X-Dataset-Version, Link',
-    );
-    if (origin !== '*') res.setHeader('Vary', 'Origin');
-    if (req.method === 'OPTIONS') {
-      res.setHeader('Access-Control-Allow-Methods', 'GET, HEAD, POST, OPTIONS');
-      res.setHeader('Access-Control-Allow-Headers', 'Content-Type, If-None-Match, Authorization');
-      res.setHeader('Access-Control-Max-Age', '86400');
-      res.status(204).end();
-      return;
-    }
-    next();
+/** The hot paths (src/fastpath/): /region and DeepZoom image and mask tiles, built from the same parts as the chain. */
+function hotPaths(
+  deps: AppDeps,
+  parts: { regions: RegionRenderer; tiles: TileService; renderer: string; access: Access; metrics: Metrics },
+): FastAnswer[] {
+  const { config } = deps;
+  const current = () => deps.index.current();
+  const hot = {
+    access: parts.access,
+    beginLog: requestLogger(deps.log),
+    metrics: parts.metrics,
+    corsOrigin: config.corsOrigin,
+    requestTimeoutMs: config.requestTimeoutMs,
   };
+  const { regions, renderer } = parts;
+  return [
+    hotAnswer(
+      hot,
+      regionRoute(createRegionPlanner({ current, regions, renderer, maxRegionPixels: config.maxRegionPixels })),
+    ),
+    hotAnswer(hot, imageTileRoute(createImageTilePlanner({ current, tiles: parts.tiles, renderer }))),
+    hotAnswer(hot, maskTileRoute(createMaskTilePlanner({ current, tiles: parts.tiles, renderer }))),
+  ];
 }

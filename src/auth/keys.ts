@@ -8,7 +8,8 @@
  * a handler of each admin route, so a spelling that reaches a handler has passed its check.
  */
 import { createHash } from 'node:crypto';
-import type { Request, RequestHandler } from 'express';
+import type { IncomingMessage } from 'node:http';
+import type { RequestHandler } from 'express';
 import { AppError } from '../errors.js';
 
 export interface KeyConfig {
@@ -45,6 +46,10 @@ export interface Access {
   requireKey: RequestHandler;
   /** A handler of each admin route: an admin key, whatever the path's spelling. */
   requireAdmin: RequestHandler;
+  /** Whether keys are configured (answers then say `Cache-Control: private`). */
+  enabled: boolean;
+  /** Whether requireKey would let the request pass (always, when no keys are configured). */
+  passes(req: IncomingMessage): boolean;
 }
 
 type Role = 'none' | 'invalid' | 'revoked' | 'data' | 'admin';
@@ -54,7 +59,7 @@ export function createAccess(cfg: KeyConfig): Access {
   const admin = new Set(cfg.adminKeys);
   const revoked = new Set(cfg.revokedKeys);
   const enabled = data.size + admin.size > 0;
-  const role = (req: Request): Role => {
+  const role = (req: IncomingMessage): Role => {
     const key = bearer(req);
     if (key === null) return 'none';
     const digest = hashKey(key);
@@ -69,7 +74,8 @@ export function createAccess(cfg: KeyConfig): Access {
       const denied = refusal(role(req), needAdmin);
       next(denied ?? undefined);
     };
-  return { requireKey: check(false), requireAdmin: check(true) };
+  const passes = (req: IncomingMessage) => !enabled || refusal(role(req), false) === null;
+  return { requireKey: check(false), requireAdmin: check(true), enabled, passes };
 }
 
 /** Why a request with this key may not pass, or null when it may. */
@@ -92,7 +98,7 @@ function refusal(role: Role, needAdmin: boolean): AppError | null {
 }
 
 /** The key from `Authorization: Bearer`, or else from the viewer's cookie. */
-function bearer(req: Request): string | null {
+function bearer(req: IncomingMessage): string | null {
   const h = req.headers.authorization;
   if (typeof h === 'string') {
     // The scheme name is case-insensitive (RFC 9110 11.1): `bearer` and `BEARER` are Bearer.

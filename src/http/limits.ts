@@ -2,6 +2,7 @@
  * Bounds on work: a limit on pixel renders running at once with a short, bounded queue (excess
  * is refused with 503 and Retry-After, never queued without end), and a time budget per request.
  */
+import type { ServerResponse } from 'node:http';
 import type { RequestHandler } from 'express';
 import { AppError } from '../errors.js';
 
@@ -57,12 +58,17 @@ export function createLimiter(maxRunning: number, maxQueued: number, hooks: Limi
  */
 export function timeBudget(ms: number): RequestHandler {
   return (req, res, next) => {
-    const timer = setTimeout(() => {
-      if (!res.headersSent)
-        next(new AppError(503, 'TIMEOUT', `the request took longer than ${ms} ms`, { 'Retry-After': '5' }));
-    }, ms);
-    timer.unref();
-    res.on('close', () => clearTimeout(timer));
+    startTimeBudget(ms, res, next);
     next();
   };
+}
+
+/** The per-request part of timeBudget (also the hot-path dispatcher's): `late` gets the 503 when it is due. */
+export function startTimeBudget(ms: number, res: ServerResponse, late: (e: AppError) => void): void {
+  const timer = setTimeout(() => {
+    if (!res.headersSent)
+      late(new AppError(503, 'TIMEOUT', `the request took longer than ${ms} ms`, { 'Retry-After': '5' }));
+  }, ms);
+  timer.unref();
+  res.on('close', () => clearTimeout(timer));
 }

@@ -8,7 +8,10 @@ import { AppError } from '../errors.js';
 /** Longest list a repeated or comma-separated parameter may have. */
 const MAX_LIST = 256;
 
-export function intParam(req: Request, name: string, def: number, min: number, max: number): number {
+/** Where parameters are read from: a request, or the query alone (the /region fast path's, src/fastpath/). */
+export type QuerySource = Pick<Request, 'query'>;
+
+export function intParam(req: QuerySource, name: string, def: number, min: number, max: number): number {
   const raw = single(req, name);
   if (raw === undefined) return def;
   if (!/^-?\d{1,16}$/.test(raw)) throw badParam(name, `must be an integer from ${min} to ${max}`);
@@ -18,7 +21,7 @@ export function intParam(req: Request, name: string, def: number, min: number, m
 }
 
 export function numberParam(
-  req: Request,
+  req: QuerySource,
   name: string,
   def: number | undefined,
   min: number,
@@ -31,7 +34,7 @@ export function numberParam(
   return v;
 }
 
-export function enumParam<T extends string>(req: Request, name: string, def: T, allowed: readonly T[]): T {
+export function enumParam<T extends string>(req: QuerySource, name: string, def: T, allowed: readonly T[]): T {
   const raw = single(req, name);
   if (raw === undefined) return def;
   if (!(allowed as readonly string[]).includes(raw)) throw badParam(name, `must be one of ${allowed.join(', ')}`);
@@ -39,7 +42,7 @@ export function enumParam<T extends string>(req: Request, name: string, def: T, 
 }
 
 /** `?x=a&x=b` and `?x=a,b` both give ['a', 'b']. */
-export function listParam(req: Request, name: string): string[] {
+export function listParam(req: QuerySource, name: string): string[] {
   const raw = req.query[name];
   if (raw === undefined) return [];
   const parts = (Array.isArray(raw) ? raw : [raw])
@@ -50,7 +53,7 @@ export function listParam(req: Request, name: string): string[] {
   return parts;
 }
 
-function single(req: Request, name: string): string | undefined {
+function single(req: QuerySource, name: string): string | undefined {
   const raw = req.query[name];
   if (raw === undefined || raw === '') return undefined;
   if (typeof raw !== 'string') throw badParam(name, 'must be given once');

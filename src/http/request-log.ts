@@ -10,7 +10,8 @@
  * that is written.
  */
 import { randomUUID } from 'node:crypto';
-import type { RequestHandler, Response } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { RequestHandler } from 'express';
 import type { Logger } from 'pino';
 import { pinoHttp } from 'pino-http';
 import { requestLogLevel } from './log-level.js';
@@ -23,9 +24,21 @@ export function requestId(given: string | string[] | undefined): string {
 }
 
 export function requestLog(log: Logger): RequestHandler {
+  const begin = requestLogger(log);
+  return (req, res, next) => {
+    begin(req, res);
+    next();
+  };
+}
+
+/**
+ * The per-request part of requestLog, for the express chain and the hot-path dispatcher
+ * (src/fastpath/) alike: the request id (header and `req.id`) and the line when the answer ends.
+ */
+export function requestLogger(log: Logger): (req: IncomingMessage, res: ServerResponse) => void {
   // Only its logger is used: the one with pino-http's req/res/err serializers and the redaction.
   const logger = pinoHttp({ logger: log, redact: REDACT }).logger;
-  return (req, res, next) => {
+  return (req, res) => {
     const id = requestId(req.headers['x-request-id']);
     req.id = id;
     res.setHeader('X-Request-Id', id);
@@ -42,14 +55,13 @@ export function requestLog(log: Logger): RequestHandler {
     res.on('close', done);
     res.on('finish', done);
     res.on('error', done);
-    next();
   };
 }
 
 function writeLine(
   log: Logger,
   level: 'error' | 'info' | 'debug',
-  res: Response,
+  res: ServerResponse,
   err: Error | null,
   responseTime: number,
 ): void {

@@ -5,12 +5,15 @@
  * (src/cluster/metrics.ts): each metric says how (`aggregator`; counters, histograms and byte
  * gauges are summed, which is prom-client's default).
  */
+import type { ServerResponse } from 'node:http';
 import type { RequestHandler } from 'express';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 export interface Metrics {
   registry: Registry;
   middleware: RequestHandler;
+  /** What the middleware does for one request, for the hot-path dispatcher (src/fastpath/), which knows its route. */
+  track(method: string, res: ServerResponse, routeOf: () => string): void;
   rendersInFlight: Gauge;
   rejected: Counter;
   cache: Counter;
@@ -102,20 +105,24 @@ export function createMetrics(sources: MetricsSources): Metrics {
       for (const [name, v] of Object.entries(sources.caches())) this.set({ cache: name }, v);
     },
   });
-  const middleware: RequestHandler = (req, res, next) => {
+  /** Counts the request when its answer is sent, under the route template `routeOf` names then. */
+  const track = (method: string, res: ServerResponse, routeOf: () => string) => {
     const start = process.hrtime.bigint();
     res.on('finish', () => {
-      // The matched route template, e.g. /slides/:slideId/image_files/:level/:tile; unmatched = "none".
-      const route = req.route ? `${req.baseUrl}${String(req.route.path)}` : 'none';
+      const route = routeOf();
       const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-      requests.inc({ method: req.method, route, status: String(res.statusCode) });
-      latency.observe({ method: req.method, route }, seconds);
+      requests.inc({ method, route, status: String(res.statusCode) });
+      latency.observe({ method, route }, seconds);
       const len = Number(res.getHeader('Content-Length') ?? 0);
       if (len > 0) bytes.inc({ route }, len);
     });
+  };
+  const middleware: RequestHandler = (req, res, next) => {
+    // The matched route template, e.g. /slides/:slideId/image_files/:level/:tile; unmatched = "none".
+    track(req.method, res, () => (req.route ? `${req.baseUrl}${String(req.route.path)}` : 'none'));
     next();
   };
-  return { registry, middleware, rendersInFlight, rejected, cache, nativeFallbacks, ingestRunning, ingestRuns };
+  return { registry, middleware, track, rendersInFlight, rejected, cache, nativeFallbacks, ingestRunning, ingestRuns };
 }
 
 /**

@@ -6,20 +6,10 @@ import { createRouter } from '../http/router.js';
 import { AppError } from '../errors.js';
 import type { Generation } from '../generation.js';
 import { IMMUTABLE_CACHE, notModified, sendImage } from '../http/cache.js';
-import { enumParam, intParam, numberParam } from '../http/params.js';
 import type { Limiter } from '../http/limits.js';
 import type { Schemas } from '../http/types.js';
 import type { RegionRenderer } from '../slides/region.js';
 import { tissueSelectorName } from '../tissue/selectors.js';
-import {
-  CONTENT_TYPES,
-  encodeMaskRegion,
-  imageRegion,
-  maskRegion,
-  tissueRegion,
-  type RegionFormat,
-  type RegionRequest,
-} from './region.js';
 import { createSampler, type Descriptor } from './sampler.js';
 import { parseSampleRequest, type SampleSpec } from './spec.js';
 import { shardIndices } from './epoch.js';
@@ -27,6 +17,7 @@ import { splitSlides } from '../splits/build.js';
 import type { SplitStore } from '../splits/store.js';
 import { mapYielding, scaleItems } from './scales/items.js';
 import { streamBatch } from './batch/stream.js';
+import { createRegionPlanner, SOURCE_FACTOR } from './region-plan.js';
 import { checkScales } from './scales/request.js';
 
 export interface PatchRouteDeps {
@@ -52,9 +43,6 @@ export interface PatchRouteDeps {
   /** Stored splits, for the `split` field of sample requests. */
   splits?: SplitStore;
 }
-
-/** A region may read up to this many times its output pixels (resampling from the next finer level). */
-const SOURCE_FACTOR = 4;
 
 const samplers = new WeakMap<Generation, ReturnType<typeof createSampler>>();
 
@@ -107,36 +95,16 @@ export function patchRoutes(deps: PatchRouteDeps): Router {
     return { g, spec, deadline, items: await sampler(g).sample(spec, slides, deadline) };
   };
 
+  const planRegion = createRegionPlanner(deps);
   r.get('/slides/:slideId/region', async (req, res) => {
-    const g = deps.current();
-    const s = g.readableSlide(req.params.slideId);
-    const region = regionParams(req, deps.maxRegionPixels);
-    const layer = enumParam(req, 'layer', 'image', ['image', 'mask', 'tissue'] as const);
-    if (layer === 'tissue') g.tissue.require(s, 'layer');
-    const format = enumParam<RegionFormat>(req, 'format', layer === 'image' ? 'jpeg' : 'png', [
-      'jpeg',
-      'png',
-      'webp',
-      'raw',
-      'npy',
-    ]);
-    const quality = intParam(req, 'quality', 90, 30, 100);
-    const etag = `${s.etag}-r${layer === 'image' ? deps.renderer : ''}${region.x}.${region.y}.${region.width}.${region.height}.${region.level ?? ''}.${region.mpp ?? ''}.${layer}.${format}.${quality}`;
-    if (notModified(req, res, etag, IMMUTABLE_CACHE)) return;
-    const body =
-      layer === 'mask'
-        ? encodeMaskRegion(maskRegion(g, s, region), region, format)
-        : layer === 'tissue'
-          ? encodeMaskRegion(tissueRegion(g, s, region), region, format)
-          : await imageRegion(g, deps.regions, s, region, format, quality, deps.maxRegionPixels * SOURCE_FACTOR);
-    if (format === 'raw' || format === 'npy') {
-      res.setHeader(
-        'X-Array-Shape',
-        layer === 'image' ? `${region.height},${region.width},3` : `${region.height},${region.width}`,
-      );
+    const plan = planRegion(req.params.slideId, req);
+    if (notModified(req, res, plan.etag, IMMUTABLE_CACHE)) return;
+    const body = await plan.body();
+    if (plan.arrayShape !== null) {
+      res.setHeader('X-Array-Shape', plan.arrayShape);
       res.setHeader('X-Array-Dtype', 'uint8');
     }
-    sendImage(res, body, CONTENT_TYPES[format]);
+    sendImage(res, body, plan.contentType);
   });
 
   r.post('/samples', json, async (req, res) => {
@@ -197,25 +165,4 @@ export function sampleItem(g: Generation, spec: SampleSpec, d: Descriptor): Sche
     ...(d.distanceUm !== undefined ? { distanceUm: d.distanceUm, distanceErrorUm: d.distanceErrorUm! } : {}),
     ...(spec.scales ? { scales: scaleItems(g, spec, d, name) } : {}),
   };
-}
-
-function regionParams(req: Request, maxPixels: number): RegionRequest {
-  for (const p of ['x', 'y', 'width', 'height'])
-    if (req.query[p] === undefined) throw new AppError(400, 'INVALID_PARAMETER', `query parameter "${p}" is required`);
-  // Negative: a rectangle over the top or left edge, padded like the right and bottom ones (region.ts).
-  const x = intParam(req, 'x', 0, -(2 ** 32 - 1), 2 ** 32 - 1);
-  const y = intParam(req, 'y', 0, -(2 ** 32 - 1), 2 ** 32 - 1);
-  const width = intParam(req, 'width', 1, 1, 8192);
-  const height = intParam(req, 'height', 1, 1, 8192);
-  if (width * height > maxPixels) {
-    throw new AppError(
-      413,
-      'REGION_TOO_LARGE',
-      `a region may have at most ${maxPixels} pixels; ${width} x ${height} = ${width * height}`,
-    );
-  }
-  const level = req.query.level === undefined ? null : intParam(req, 'level', 0, 0, 31);
-  const mpp = numberParam(req, 'mpp', undefined, 0.05, 1000) ?? null;
-  if (level !== null && mpp !== null) throw new AppError(400, 'INVALID_PARAMETER', 'give level or mpp, not both');
-  return { x, y, width, height, level: mpp === null ? (level ?? 0) : null, mpp };
 }

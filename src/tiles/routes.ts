@@ -3,14 +3,14 @@
  * parameters on the DZI and its tiles (OpenSeadragon forwards a DZI URL's query string to every
  * tile URL): none = the slide's native tiles, `tileSize=254&overlap=1` = OpenSlide's defaults.
  */
-import { type Router, type Request } from 'express';
+import { type Router } from 'express';
 import { createRouter } from '../http/router.js';
 import type { SlideRow } from '../catalogue/repo.js';
 import { selectClasses } from '../dataset/taxonomy.js';
 import { AppError } from '../errors.js';
 import type { Generation } from '../generation.js';
 import { IMMUTABLE_CACHE, notModified, sendImage } from '../http/cache.js';
-import { enumParam, intParam, listParam, numberParam } from '../http/params.js';
+import { enumParam, intParam, listParam, numberParam, type QuerySource } from '../http/params.js';
 import type { ImageFormat } from '../imaging/sharp.js';
 import { overlayPalette } from '../masks/palette.js';
 import { tissuePalette } from '../tissue/mask.js';
@@ -46,24 +46,11 @@ export function tileRoutes(deps: TileRouteDeps): Router {
     res.type('application/xml').send(dziXml(deps.tiles.geometry(g, s, tileSize, overlap).dz, format));
   });
 
+  const planImageTile = createImageTilePlanner(deps);
   r.get('/slides/:slideId/image_files/:level/:tile', async (req, res) => {
-    const g = deps.current();
-    const s = g.readableSlide(req.params.slideId);
-    const { tileSize, overlap } = geometryParams(req, s);
-    const { level, col, row, format } = tileAddress(req, ['jpeg', 'png', 'webp']);
-    const quality = intParam(req, 'quality', QUALITY_DEFAULT, 30, 95);
-    const etag = `${s.etag}-i${deps.renderer}${tileSize}.${overlap}.${level}.${col}.${row}.${quality}`;
-    if (notModified(req, res, etag, IMMUTABLE_CACHE)) return;
-    const tile = await deps.tiles.imageTile(g, s, {
-      tileSize,
-      overlap,
-      level,
-      col,
-      row,
-      format: format as ImageFormat,
-      quality,
-    });
-    sendImage(res, tile.body, IMAGE_TYPES[format as ImageFormat]);
+    const plan = planImageTile(req.params, req);
+    if (notModified(req, res, plan.etag, IMMUTABLE_CACHE)) return;
+    sendImage(res, await plan.body(), plan.contentType);
   });
 
   r.get('/slides/:slideId/mask.dzi', (req, res) => {
@@ -74,11 +61,58 @@ export function tileRoutes(deps: TileRouteDeps): Router {
     res.type('application/xml').send(dziXml(deps.tiles.geometry(g, s, tileSize, overlap).dz, 'png'));
   });
 
-  r.get('/slides/:slideId/mask_files/:level/:tile', (req, res) => {
+  const planMaskTile = createMaskTilePlanner(deps);
+  r.get('/slides/:slideId/mask_files/:level/:tile', async (req, res) => {
+    const plan = planMaskTile(req.params, req);
+    if (notModified(req, res, plan.etag, IMMUTABLE_CACHE)) return;
+    sendImage(res, await plan.body(), plan.contentType);
+  });
+
+  return r;
+}
+
+export interface ImageTilePlan {
+  /** The strong ETag, unquoted. */
+  etag: string;
+  contentType: string;
+  body(): Promise<Buffer>;
+}
+
+/**
+ * GET /slides/{id}/image_files/{level}/{tile} up to its body: checked, its ETag named. The express
+ * route above and the hot path (src/fastpath/tiles.ts) both answer through it.
+ */
+export function createImageTilePlanner(
+  deps: TileRouteDeps,
+): (params: TileParams & { slideId?: string }, req: QuerySource) => ImageTilePlan {
+  return (params, req) => {
     const g = deps.current();
-    const s = g.slide(req.params.slideId);
+    const s = g.readableSlide(String(params.slideId ?? ''));
     const { tileSize, overlap } = geometryParams(req, s);
-    const { level, col, row } = tileAddress(req, ['png']);
+    const { level, col, row, format } = tileAddress(params, ['jpeg', 'png', 'webp']);
+    const quality = intParam(req, 'quality', QUALITY_DEFAULT, 30, 95);
+    const etag = `${s.etag}-i${deps.renderer}${tileSize}.${overlap}.${level}.${col}.${row}.${quality}`;
+    const tile = { tileSize, overlap, level, col, row, format: format as ImageFormat, quality };
+    return {
+      etag,
+      contentType: IMAGE_TYPES[format as ImageFormat],
+      body: async () => (await deps.tiles.imageTile(g, s, tile)).body,
+    };
+  };
+}
+
+/**
+ * GET /slides/{id}/mask_files/{level}/{tile} up to its body, as createImageTilePlanner: the express
+ * route above and the hot path (src/fastpath/tiles.ts) both answer through it.
+ */
+export function createMaskTilePlanner(
+  deps: TileRouteDeps,
+): (params: TileParams & { slideId?: string }, req: QuerySource) => ImageTilePlan {
+  return (params, req) => {
+    const g = deps.current();
+    const s = g.slide(String(params.slideId ?? ''));
+    const { tileSize, overlap } = geometryParams(req, s);
+    const { level, col, row } = tileAddress(params, ['png']);
     const style = enumParam(req, 'style', 'raw', ['raw', 'color'] as const);
     const layer = enumParam(req, 'layer', 'labels', ['labels', 'tissue'] as const);
     if (layer === 'tissue' && req.query.classes !== undefined)
@@ -98,15 +132,13 @@ export function tileRoutes(deps: TileRouteDeps): Router {
     const tag = layer === 'tissue' ? '.t' : '';
     const etag = `${s.etag}-m${tileSize}.${overlap}.${level}.${col}.${row}.${palette?.key ?? 'raw'}${tag}`;
     if (layer === 'tissue') g.tissue.require(s, 'layer'); // before any 304: an old index has no tissue
-    if (notModified(req, res, etag, IMMUTABLE_CACHE)) return;
-    sendImage(res, deps.tiles.maskTile(g, s, { tileSize, overlap, level, col, row, palette, layer }), 'image/png');
-  });
-
-  return r;
+    const tile = { tileSize, overlap, level, col, row, palette, layer };
+    return { etag, contentType: 'image/png', body: async () => deps.tiles.maskTile(g, s, tile) };
+  };
 }
 
 /** Native geometry (the slide's own square tiles, no overlap) unless the query says otherwise. */
-function geometryParams(req: Request, s: SlideRow): { tileSize: number; overlap: number } {
+function geometryParams(req: QuerySource, s: SlideRow): { tileSize: number; overlap: number } {
   const native =
     s.tile_width === s.tile_height && s.tile_width >= TILE_SIZE_MIN && s.tile_width <= TILE_SIZE_MAX
       ? s.tile_width
@@ -118,12 +150,14 @@ function geometryParams(req: Request, s: SlideRow): { tileSize: number; overlap:
   return { tileSize, overlap };
 }
 
+type TileParams = { level?: string; tile?: string };
+
 function tileAddress(
-  req: Request,
+  params: TileParams,
   formats: readonly string[],
 ): { level: number; col: number; row: number; format: string } {
-  const levelRaw = String(req.params.level ?? '');
-  const t = parseTileName(String(req.params.tile ?? ''));
+  const levelRaw = String(params.level ?? '');
+  const t = parseTileName(String(params.tile ?? ''));
   if (!/^\d{1,3}$/.test(levelRaw) || !t)
     throw new AppError(400, 'INVALID_TILE', 'tile URLs are {level}/{col}_{row}.{format} with whole numbers');
   if (!formats.includes(t.format))
@@ -131,12 +165,12 @@ function tileAddress(
   return { level: Number(levelRaw), col: t.col, row: t.row, format: t.format };
 }
 
-function tissueOverlay(req: Request): { rgba: Uint8Array; key: string } {
+function tissueOverlay(req: QuerySource): { rgba: Uint8Array; key: string } {
   const opacity = numberParam(req, 'opacity', 1, 0, 1)!;
   return { rgba: tissuePalette(opacity), key: `to${Math.round(opacity * 255)}` };
 }
 
-function overlay(req: Request, g: Generation): { rgba: Uint8Array; key: string } {
+function overlay(req: QuerySource, g: Generation): { rgba: Uint8Array; key: string } {
   const selectors = listParam(req, 'classes');
   let shown: Set<number> | null = null;
   if (selectors.length > 0) {

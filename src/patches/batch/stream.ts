@@ -60,7 +60,8 @@ export async function streamBatch(
   pack.on('error', () => (gone = true)); // unhandled, a pack error would crash the process
   const gathered: Buffer[] = [];
   let bytes = 0;
-  pack.on('data', (chunk: Buffer) => {
+  pack.on('data', (data: unknown) => {
+    const chunk = data as Buffer; // the pack's output: headers, bodies and paddings
     gathered.push(chunk);
     bytes += chunk.length;
   });
