@@ -118,4 +118,17 @@ describe.runIf(nativeJpegStatus().available)('native Lanczos-3 resampling: exact
       expect(diff, `${iw}x${ih} -> ${ow}x${oh}`).toBeNull();
     }
   });
+
+  // Each pool thread keeps its last four filters; with one axis repeating and the other new each
+  // time, looking up the second filter used to evict the first while it was in use (8 of these 40
+  // went wrong before the fix). Widths step by 21 px modulo 29 sizes so no thread settles on a few.
+  it('one axis repeating, the other changing: each call still uses its own two filters', async () => {
+    const next = random(7);
+    for (let i = 0; i < 40; i++) {
+      const iw = 264 + ((i * 7) % 29) * 3;
+      const data = image(iw, 263, next);
+      const ours = await resampleRaw({ data, width: iw, height: 263, channels: 3 }, { width: 256, height: 256 });
+      expect(firstDifference(ours.data, resampleReference(data, iw, 263, 256, 256), 256), `call ${i}`).toBeNull();
+    }
+  });
 });
