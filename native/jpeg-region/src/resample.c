@@ -105,9 +105,10 @@ static const filter *filter_for(uint32_t n, uint32_t m, const filter *keep) {
   return &c->f;
 }
 
-/* Compiled twice where the compiler can (AVX2 and the baseline), picked at load for the CPU: with
- * AVX2 the weighted sums do 16 lanes per instruction, without it 8. RESAMPLE_BASELINE_ONLY builds
- * the baseline alone (to test that path on an AVX2 machine). */
+/* The passes' sums run in AVX2 intrinsics where the CPU has AVX2 (below), else in the portable loops
+ * here, which the compiler vectorises as it can (SSE2 on any x86-64: 8 lanes). The transposes are
+ * compiled twice where the compiler can (AVX2 and the baseline), picked at load for the CPU.
+ * RESAMPLE_BASELINE_ONLY builds the portable code alone (to test that path on an AVX2 machine). */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(RESAMPLE_BASELINE_ONLY)
 #define VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
 #else
@@ -143,17 +144,29 @@ static void rows_read(const filter *f, uint32_t y0, uint32_t oh, uint32_t *lo, u
   *hi = (uint32_t)f->start[last] + (uint32_t)f->taps;
 }
 
-VECTOR_CLONES static void widen(const unsigned char *in, size_t n, int16_t *out) {
+static void widen(const unsigned char *in, size_t n, int16_t *out) {
   for (size_t i = 0; i < n; i++) out[i] = (int16_t)(in[i] << 7);
+}
+
+/* RUN values of one output row from `taps` rows `len` apart: sums kept in registers over all taps. */
+enum { RUN = 32 };
+static inline void vertical_run(const int16_t *p, size_t len, const int16_t *w, int taps, int16_t bias,
+                                unsigned char *dst) {
+  int16_t acc[RUN];
+  for (int i = 0; i < RUN; i++) acc[i] = bias;
+  for (int k = 0; k < taps; k++, p += len) {
+    int16_t wk = w[k];
+    for (int i = 0; i < RUN; i++) acc[i] += TERM(p[i], wk);
+  }
+  for (int i = 0; i < RUN; i++) dst[i] = narrow(acc[i]);
 }
 
 /* Vertical pass: rows y0 .. y0 + ROWS of the iw x oh intermediate, each `len` = iw x 3 values, into
  * `tile` (ROWS x len bytes), from `wide`: the input rows from `lo` on, << 7 (16-bit loads are what
  * lets the compiler use the 16-bit high-half multiply). Rows past the last (oh) repeat it, so the
- * block stays whole. Runs of 32 values keep their sums in registers over all taps. */
-VECTOR_CLONES static void vertical_block(const int16_t *wide, size_t len, const filter *f, uint32_t y0, uint32_t oh,
-                                         uint32_t lo, unsigned char *tile) {
-  enum { RUN = 32 };
+ * block stays whole. */
+static void vertical_block(const int16_t *wide, size_t len, const filter *f, uint32_t y0, uint32_t oh, uint32_t lo,
+                           unsigned char *tile) {
   const int16_t bias = BIAS(f);
   for (uint32_t r = 0; r < ROWS; r++) {
     uint32_t o = y0 + r < oh ? y0 + r : oh - 1;
@@ -161,17 +174,10 @@ VECTOR_CLONES static void vertical_block(const int16_t *wide, size_t len, const 
     const int16_t *first = wide + ((size_t)f->start[o] - lo) * len;
     unsigned char *dst = tile + (size_t)r * len;
     size_t at = 0;
-    for (size_t next = 0; next + RUN <= len + RUN - 1 && len >= RUN; next += RUN) {
-      at = next + RUN <= len ? next : len - RUN; /* the last run overlaps the one before: same values again */
-      int16_t acc[RUN];
-      for (int i = 0; i < RUN; i++) acc[i] = bias;
-      for (int k = 0; k < f->taps; k++) {
-        const int16_t *p = first + (size_t)k * len + at;
-        int16_t wk = w[k];
-        for (int i = 0; i < RUN; i++) acc[i] += TERM(p[i], wk);
-      }
-      for (int i = 0; i < RUN; i++) dst[at + i] = narrow(acc[i]);
-      at += RUN;
+    for (; at + RUN <= len; at += RUN) vertical_run(first + at, len, w, f->taps, bias, dst + at);
+    if (at < len && len >= RUN) { /* the last run overlaps the one before: the same values again */
+      vertical_run(first + len - RUN, len, w, f->taps, bias, dst + len - RUN);
+      at = len;
     }
     for (; at < len; at++) {
       int16_t acc = bias;
@@ -183,7 +189,7 @@ VECTOR_CLONES static void vertical_block(const int16_t *wide, size_t len, const 
 
 /* Horizontal pass over a transposed block: `cols` holds input pixel x's GROUP values (3 channels x
  * ROWS rows, pixel << 7) at x * GROUP; output pixel o's GROUP bytes go to group + o * GROUP. */
-VECTOR_CLONES static void horizontal_block(const int16_t *cols, const filter *f, uint32_t ow, unsigned char *group) {
+static void horizontal_block(const int16_t *cols, const filter *f, uint32_t ow, unsigned char *group) {
   const int16_t bias = BIAS(f);
   for (uint32_t o = 0; o < ow; o++) {
     const int16_t *w = f->weights + (size_t)o * f->taps;
@@ -199,8 +205,9 @@ VECTOR_CLONES static void horizontal_block(const int16_t *cols, const filter *f,
 }
 
 /* The two passes again in AVX2 intrinsics, used when the CPU has AVX2: the compiler vectorises the
- * loops above only in some shapes (a 16-value run stays scalar; sums spill to the stack), and
- * these are ~2x faster. Same terms, same order, same bias and saturation (packus is the clamp). */
+ * loops above only in some shapes (a 16-value run stays scalar, the high-half multiply of bytes
+ * widened in registers becomes a 32-bit one, sums spill to the stack); these are ~2x faster. Same
+ * terms, same order, same bias and saturation (packus is the clamp). */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(RESAMPLE_BASELINE_ONLY)
 #define AVX2_KERNELS 1
 #include <immintrin.h>
@@ -217,25 +224,30 @@ __attribute__((target("avx2"))) static inline __m128i narrow16(__m256i acc) {
   return _mm256_castsi256_si128(_mm256_permute4x64_epi64(_mm256_packus_epi16(v, v), 0xD8));
 }
 
+/* 16 input bytes as 16-bit lanes, << 7: widened as they are loaded, no widened copy of the input. */
+__attribute__((target("avx2"))) static inline __m256i load16(const unsigned char *p) {
+  return _mm256_slli_epi16(_mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)p)), 7);
+}
+
 /* 16 values from `p` (`step` apart per tap), weighted by w[0 .. taps): bias + sum of high halves. */
-__attribute__((target("avx2"))) static inline __m256i weigh16(const int16_t *p, size_t step, const int16_t *w,
+__attribute__((target("avx2"))) static inline __m256i weigh16(const unsigned char *p, size_t step, const int16_t *w,
                                                                int taps, int16_t bias) {
   __m256i acc = _mm256_set1_epi16(bias);
   for (int k = 0; k < taps; k++, p += step)
-    acc = _mm256_add_epi16(acc, _mm256_mulhi_epi16(_mm256_loadu_si256((const __m256i *)p), _mm256_set1_epi16(w[k])));
+    acc = _mm256_add_epi16(acc, _mm256_mulhi_epi16(load16(p), _mm256_set1_epi16(w[k])));
   return acc;
 }
 
 /* weigh16 for 64 values at once into `dst`, bytes: four sums in registers, one weight broadcast a tap. */
-__attribute__((target("avx2"))) static inline void weigh64(const int16_t *p, size_t step, const int16_t *w, int taps,
-                                                           int16_t bias, unsigned char *dst) {
+__attribute__((target("avx2"))) static inline void weigh64(const unsigned char *p, size_t step, const int16_t *w,
+                                                           int taps, int16_t bias, unsigned char *dst) {
   __m256i a0 = _mm256_set1_epi16(bias), a1 = a0, a2 = a0, a3 = a0;
   for (int k = 0; k < taps; k++, p += step) {
     __m256i wk = _mm256_set1_epi16(w[k]);
-    a0 = _mm256_add_epi16(a0, _mm256_mulhi_epi16(_mm256_loadu_si256((const __m256i *)p), wk));
-    a1 = _mm256_add_epi16(a1, _mm256_mulhi_epi16(_mm256_loadu_si256((const __m256i *)(p + 16)), wk));
-    a2 = _mm256_add_epi16(a2, _mm256_mulhi_epi16(_mm256_loadu_si256((const __m256i *)(p + 32)), wk));
-    a3 = _mm256_add_epi16(a3, _mm256_mulhi_epi16(_mm256_loadu_si256((const __m256i *)(p + 48)), wk));
+    a0 = _mm256_add_epi16(a0, _mm256_mulhi_epi16(load16(p), wk));
+    a1 = _mm256_add_epi16(a1, _mm256_mulhi_epi16(load16(p + 16), wk));
+    a2 = _mm256_add_epi16(a2, _mm256_mulhi_epi16(load16(p + 32), wk));
+    a3 = _mm256_add_epi16(a3, _mm256_mulhi_epi16(load16(p + 48), wk));
   }
   _mm_storeu_si128((__m128i *)dst, narrow16(a0));
   _mm_storeu_si128((__m128i *)(dst + 16), narrow16(a1));
@@ -243,25 +255,27 @@ __attribute__((target("avx2"))) static inline void weigh64(const int16_t *p, siz
   _mm_storeu_si128((__m128i *)(dst + 48), narrow16(a3));
 }
 
-__attribute__((target("avx2"))) static void vertical_block_avx2(const int16_t *wide, size_t len, const filter *f,
-                                                                uint32_t y0, uint32_t oh, uint32_t lo,
-                                                                unsigned char *tile) {
+/* vertical_block, reading the input bytes themselves. */
+__attribute__((target("avx2"))) static void vertical_block_avx2(const unsigned char *in, size_t len, const filter *f,
+                                                                uint32_t y0, uint32_t oh, unsigned char *tile) {
   const int16_t bias = BIAS(f);
   for (uint32_t r = 0; r < ROWS; r++) {
     uint32_t o = y0 + r < oh ? y0 + r : oh - 1;
     const int16_t *w = f->weights + (size_t)o * f->taps;
-    const int16_t *first = wide + ((size_t)f->start[o] - lo) * len;
+    const unsigned char *first = in + (size_t)f->start[o] * len;
     unsigned char *dst = tile + (size_t)r * len;
     size_t at = 0;
     for (; at + 64 <= len; at += 64) weigh64(first + at, len, w, f->taps, bias, dst + at);
-    if (len >= 16)
-      for (size_t next = at; next < len; next += 16) {
-        size_t run = next + 16 <= len ? next : len - 16; /* the last run may overlap the one before: same values */
-        _mm_storeu_si128((__m128i *)(dst + run), narrow16(weigh16(first + run, len, w, f->taps, bias)));
-      }
-    for (at = len >= 16 ? len : 0; at < len; at++) {
+    for (; at + 16 <= len; at += 16)
+      _mm_storeu_si128((__m128i *)(dst + at), narrow16(weigh16(first + at, len, w, f->taps, bias)));
+    if (at < len && len >= 16) { /* the last 16 overlap those before: the same values again */
+      at = len - 16;
+      _mm_storeu_si128((__m128i *)(dst + at), narrow16(weigh16(first + at, len, w, f->taps, bias)));
+      at = len;
+    }
+    for (; at < len; at++) {
       int16_t acc = bias;
-      for (int k = 0; k < f->taps; k++) acc += TERM(first[(size_t)k * len + at], w[k]);
+      for (int k = 0; k < f->taps; k++) acc += TERM((int16_t)(first[(size_t)k * len + at] << 7), w[k]);
       dst[at] = narrow(acc);
     }
   }
@@ -297,7 +311,8 @@ typedef int16_t shorts16 __attribute__((vector_size(32)));
   __builtin_shuffle(a, b, (bytes16){8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31})
 
 /* A 16 x 16 byte matrix (v[i] is row i) transposed in registers: interleaving row i with row i + 8,
- * four times over (log2 16), moves byte (i, j) to (j, i). */
+ * four times over (log2 16), moves byte (i, j) to (j, i). (Two such side by side in 32-byte vectors
+ * were no faster with AVX2, and much slower on the baseline, which has no 32-byte shuffles.) */
 static inline void transpose16(bytes16 v[16]) {
   for (int round = 0; round < 4; round++) {
     bytes16 t[16];
@@ -310,11 +325,14 @@ static inline void transpose16(bytes16 v[16]) {
 }
 #endif
 
-/* The tile (ROWS rows of len bytes) as columns: value j of every row, << 7, at cols + j * ROWS. */
+/* The tile (ROWS rows of len bytes) as columns: value j of every row, << 7, at cols + j * ROWS. 16
+ * values at a time, the last 16 overlapping those before when len is not a multiple (the same
+ * values again); a tile narrower than 16 value by value. */
 VECTOR_CLONES static void tile_to_columns(const unsigned char *tile, size_t len, int16_t *cols) {
   size_t j = 0;
 #ifdef BYTE_VECTORS
-  for (; j + 16 <= len; j += 16) {
+  for (size_t at = 0; at < len && len >= 16; at += 16) {
+    j = at + 16 <= len ? at : len - 16;
     bytes16 v[16];
     for (int r = 0; r < ROWS; r++) memcpy(&v[r], tile + (size_t)r * len + j, 16);
     transpose16(v);
@@ -322,6 +340,7 @@ VECTOR_CLONES static void tile_to_columns(const unsigned char *tile, size_t len,
       shorts16 wide = __builtin_convertvector(v[c], shorts16) << 7;
       memcpy(cols + (j + c) * ROWS, &wide, sizeof wide);
     }
+    j = len;
   }
 #endif
   for (; j < len; j++)
@@ -329,16 +348,18 @@ VECTOR_CLONES static void tile_to_columns(const unsigned char *tile, size_t len,
 }
 
 /* The horizontal pass's groups (value j of ROWS rows at group + j * ROWS, len values) back into the
- * `rows` first rows of `out` (`stride` bytes apart). */
+ * `rows` first rows of `out` (`stride` bytes apart), 16 values at a time as in tile_to_columns. */
 VECTOR_CLONES static void columns_to_rows(const unsigned char *group, size_t len, uint32_t rows, unsigned char *out,
                                           size_t stride) {
   size_t j = 0;
 #ifdef BYTE_VECTORS
-  for (; j + 16 <= len; j += 16) {
+  for (size_t at = 0; at < len && len >= 16; at += 16) {
+    j = at + 16 <= len ? at : len - 16;
     bytes16 v[16];
     memcpy(v, group + j * ROWS, sizeof v);
     transpose16(v);
     for (uint32_t r = 0; r < rows; r++) memcpy(out + r * stride + j, &v[r], 16);
+    j = len;
   }
 #endif
   for (; j < len; j++)
@@ -383,16 +404,16 @@ int resample_rgb(const unsigned char *in, uint32_t iw, uint32_t ih, unsigned cha
   int16_t *wide = (int16_t *)block, *cols = (int16_t *)(block + wide_bytes);
   unsigned char *tile = block + wide_bytes + cols_bytes, *group = tile + tile_bytes;
   for (uint32_t y0 = 0; y0 < oh; y0 += ROWS) {
-    rows_read(fv, y0, oh, &lo, &hi);
-    widen(in + (size_t)lo * len, (size_t)(hi - lo) * len, wide);
 #ifdef AVX2_KERNELS
     if (have_avx2()) {
-      vertical_block_avx2(wide, len, fv, y0, oh, lo, tile);
+      vertical_block_avx2(in, len, fv, y0, oh, tile);
       tile_to_columns(tile, len, cols);
       horizontal_block_avx2(cols, fh, ow, group);
     } else
 #endif
     {
+      rows_read(fv, y0, oh, &lo, &hi);
+      widen(in + (size_t)lo * len, (size_t)(hi - lo) * len, wide);
       vertical_block(wide, len, fv, y0, oh, lo, tile);
       tile_to_columns(tile, len, cols);
       horizontal_block(cols, fh, ow, group);
