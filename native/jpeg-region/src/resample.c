@@ -3,7 +3,9 @@
  * them: output pixel x covers input (x + 0.5) * scale - 0.5. Downscaling widens the kernel by the
  * ratio (an antialiasing filter); upscaling keeps it at one input pixel. Weights are 14-bit fixed
  * point, normalised so each output pixel's weights sum to exactly 1: a flat area stays flat. The
- * intermediate image is rounded to 8 bits, as libvips rounds between its two passes.
+ * intermediate image is rounded to 8 bits, as libvips rounds between its two passes. The output is
+ * made 16 rows at a time in cache (see ROWS); test/support/lanczos-reference.ts models the arithmetic
+ * plainly, and test/imaging/resample-exact.test.ts holds these bytes to it.
  */
 #include "resample.h"
 #include <math.h>
@@ -387,13 +389,24 @@ void release(int slot, unsigned char *p) {
   if (p != kept[slot]) free(p);
 }
 
-/* Vertical pass, then the horizontal one, ROWS output rows at a time (see ROWS); each block widens
- * the input rows it reads (the next block re-widens the few it shares: cheaper than keeping them). */
+/* Whether the AVX2 kernels run: this CPU has AVX2 and they were compiled. */
+static int uses_avx2(void) {
+#ifdef AVX2_KERNELS
+  return have_avx2();
+#else
+  return 0;
+#endif
+}
+
+/* Vertical pass, then the horizontal one, ROWS output rows at a time (see ROWS). The portable path
+ * widens the input rows each block reads first (the next block re-widens the few it shares: cheaper
+ * than keeping them); the AVX2 one widens them in registers. */
 int resample_rgb(const unsigned char *in, uint32_t iw, uint32_t ih, unsigned char *out, uint32_t ow, uint32_t oh) {
   const filter *fv = filter_for(ih, oh, NULL), *fh = filter_for(iw, ow, fv);
   if (!fv || !fh) return -1;
+  const int avx2 = uses_avx2();
   uint32_t lo, hi, most = 0;
-  for (uint32_t y0 = 0; y0 < oh; y0 += ROWS) {
+  for (uint32_t y0 = 0; y0 < oh && !avx2; y0 += ROWS) {
     rows_read(fv, y0, oh, &lo, &hi);
     if (hi - lo > most) most = hi - lo;
   }
@@ -405,7 +418,7 @@ int resample_rgb(const unsigned char *in, uint32_t iw, uint32_t ih, unsigned cha
   unsigned char *tile = block + wide_bytes + cols_bytes, *group = tile + tile_bytes;
   for (uint32_t y0 = 0; y0 < oh; y0 += ROWS) {
 #ifdef AVX2_KERNELS
-    if (have_avx2()) {
+    if (avx2) {
       vertical_block_avx2(in, len, fv, y0, oh, tile);
       tile_to_columns(tile, len, cols);
       horizontal_block_avx2(cols, fh, ow, group);
