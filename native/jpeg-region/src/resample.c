@@ -19,6 +19,12 @@ typedef struct {
   int32_t *start; /* first input index of each output index */
   int16_t *weights; /* taps per output index */
   int taps;
+  /* Per output index, the taps from its first to its last non-zero weight: the only ones the passes
+   * weigh (a zero weight's term is exactly 0). A 3% downscale has ~1 zero tap in 7 at the ends. */
+  struct live_taps {
+    int32_t start; /* input index of the first non-zero weight */
+    int16_t skip, count; /* its tap index, and how many from there */
+  } *live;
 } filter;
 
 static double lanczos3(double x) {
@@ -40,8 +46,9 @@ static int make_filter(filter *f, uint32_t n, uint32_t m) {
   f->taps = taps;
   f->start = malloc(sizeof(int32_t) * m);
   f->weights = malloc(sizeof(int16_t) * (size_t)m * taps);
+  f->live = malloc(sizeof(struct live_taps) * m);
   double *w = malloc(sizeof(double) * taps);
-  if (!f->start || !f->weights || !w) {
+  if (!f->start || !f->weights || !f->live || !w) {
     free(w);
     return -1;
   }
@@ -70,6 +77,10 @@ static int make_filter(filter *f, uint32_t n, uint32_t m) {
     }
     q[biggest] += ONE - total; /* the rounding residue goes to the centre tap */
     f->start[o] = start;
+    int first_used = 0, last_used = taps - 1;
+    while (q[first_used] == 0) first_used++; /* the weights sum to ONE: some are not 0 */
+    while (q[last_used] == 0) last_used--;
+    f->live[o] = (struct live_taps){start + first_used, (int16_t)first_used, (int16_t)(last_used - first_used + 1)};
   }
   free(w);
   return 0;
@@ -78,6 +89,7 @@ static int make_filter(filter *f, uint32_t n, uint32_t m) {
 static void free_filter(filter *f) {
   free(f->start);
   free(f->weights);
+  free(f->live);
 }
 
 /* The last filters made on this thread, by (n, m): patches of one size at one mpp all need the
@@ -131,7 +143,15 @@ enum { ROWS = 16, GROUP = 3 * ROWS };
  * 12 units, below half a grey level (16), so a flat area stays exactly flat; the sums (lobes of at
  * most ~1.2 x 255 x 32) fit 16 bits. */
 #define TERM(v, w) ((int16_t)(((int32_t)(v) * (w)) >> 16))
-#define BIAS(f) ((int16_t)(16 + (f)->taps / 2))
+#define BIAS(f) ((int16_t)(16 + (f)->taps / 2)) /* of all the taps, zero or not: the rounding as it was */
+
+/* Output index o's non-zero weights; *start is the input index of the first, *count how many. */
+static inline const int16_t *live_weights(const filter *f, uint32_t o, size_t *start, int *count) {
+  const struct live_taps *l = &f->live[o];
+  *start = (size_t)l->start;
+  *count = l->count;
+  return f->weights + (size_t)o * f->taps + l->skip;
+}
 /* One max and one min: the compiler makes them a saturating pack. */
 static inline unsigned char narrow(int16_t acc) {
   int16_t v = (int16_t)(acc >> 5);
@@ -172,18 +192,20 @@ static void vertical_block(const int16_t *wide, size_t len, const filter *f, uin
   const int16_t bias = BIAS(f);
   for (uint32_t r = 0; r < ROWS; r++) {
     uint32_t o = y0 + r < oh ? y0 + r : oh - 1;
-    const int16_t *w = f->weights + (size_t)o * f->taps;
-    const int16_t *first = wide + ((size_t)f->start[o] - lo) * len;
+    size_t start;
+    int taps;
+    const int16_t *w = live_weights(f, o, &start, &taps);
+    const int16_t *first = wide + (start - lo) * len;
     unsigned char *dst = tile + (size_t)r * len;
     size_t at = 0;
-    for (; at + RUN <= len; at += RUN) vertical_run(first + at, len, w, f->taps, bias, dst + at);
+    for (; at + RUN <= len; at += RUN) vertical_run(first + at, len, w, taps, bias, dst + at);
     if (at < len && len >= RUN) { /* the last run overlaps the one before: the same values again */
-      vertical_run(first + len - RUN, len, w, f->taps, bias, dst + len - RUN);
+      vertical_run(first + len - RUN, len, w, taps, bias, dst + len - RUN);
       at = len;
     }
     for (; at < len; at++) {
       int16_t acc = bias;
-      for (int k = 0; k < f->taps; k++) acc += TERM(first[(size_t)k * len + at], w[k]);
+      for (int k = 0; k < taps; k++) acc += TERM(first[(size_t)k * len + at], w[k]);
       dst[at] = narrow(acc);
     }
   }
@@ -194,11 +216,13 @@ static void vertical_block(const int16_t *wide, size_t len, const filter *f, uin
 static void horizontal_block(const int16_t *cols, const filter *f, uint32_t ow, unsigned char *group) {
   const int16_t bias = BIAS(f);
   for (uint32_t o = 0; o < ow; o++) {
-    const int16_t *w = f->weights + (size_t)o * f->taps;
-    const int16_t *p = cols + (size_t)f->start[o] * GROUP;
+    size_t start;
+    int taps;
+    const int16_t *w = live_weights(f, o, &start, &taps);
+    const int16_t *p = cols + start * GROUP;
     int16_t acc[GROUP];
     for (int i = 0; i < GROUP; i++) acc[i] = bias;
-    for (int k = 0; k < f->taps; k++, p += GROUP) {
+    for (int k = 0; k < taps; k++, p += GROUP) {
       int16_t wk = w[k];
       for (int i = 0; i < GROUP; i++) acc[i] += TERM(p[i], wk);
     }
@@ -263,21 +287,23 @@ __attribute__((target("avx2"))) static void vertical_block_avx2(const unsigned c
   const int16_t bias = BIAS(f);
   for (uint32_t r = 0; r < ROWS; r++) {
     uint32_t o = y0 + r < oh ? y0 + r : oh - 1;
-    const int16_t *w = f->weights + (size_t)o * f->taps;
-    const unsigned char *first = in + (size_t)f->start[o] * len;
+    size_t start;
+    int taps;
+    const int16_t *w = live_weights(f, o, &start, &taps);
+    const unsigned char *first = in + start * len;
     unsigned char *dst = tile + (size_t)r * len;
     size_t at = 0;
-    for (; at + 64 <= len; at += 64) weigh64(first + at, len, w, f->taps, bias, dst + at);
+    for (; at + 64 <= len; at += 64) weigh64(first + at, len, w, taps, bias, dst + at);
     for (; at + 16 <= len; at += 16)
-      _mm_storeu_si128((__m128i *)(dst + at), narrow16(weigh16(first + at, len, w, f->taps, bias)));
+      _mm_storeu_si128((__m128i *)(dst + at), narrow16(weigh16(first + at, len, w, taps, bias)));
     if (at < len && len >= 16) { /* the last 16 overlap those before: the same values again */
       at = len - 16;
-      _mm_storeu_si128((__m128i *)(dst + at), narrow16(weigh16(first + at, len, w, f->taps, bias)));
+      _mm_storeu_si128((__m128i *)(dst + at), narrow16(weigh16(first + at, len, w, taps, bias)));
       at = len;
     }
     for (; at < len; at++) {
       int16_t acc = bias;
-      for (int k = 0; k < f->taps; k++) acc += TERM((int16_t)(first[(size_t)k * len + at] << 7), w[k]);
+      for (int k = 0; k < taps; k++) acc += TERM((int16_t)(first[(size_t)k * len + at] << 7), w[k]);
       dst[at] = narrow(acc);
     }
   }
@@ -287,10 +313,12 @@ __attribute__((target("avx2"))) static void horizontal_block_avx2(const int16_t 
                                                                   unsigned char *group) {
   const int16_t bias = BIAS(f);
   for (uint32_t o = 0; o < ow; o++) {
-    const int16_t *w = f->weights + (size_t)o * f->taps;
-    const int16_t *p = cols + (size_t)f->start[o] * GROUP;
+    size_t start;
+    int taps;
+    const int16_t *w = live_weights(f, o, &start, &taps);
+    const int16_t *p = cols + start * GROUP;
     __m256i a0 = _mm256_set1_epi16(bias), a1 = a0, a2 = a0;
-    for (int k = 0; k < f->taps; k++, p += GROUP) {
+    for (int k = 0; k < taps; k++, p += GROUP) {
       __m256i wk = _mm256_set1_epi16(w[k]);
       a0 = _mm256_add_epi16(a0, _mm256_mulhi_epi16(_mm256_loadu_si256((const __m256i *)p), wk));
       a1 = _mm256_add_epi16(a1, _mm256_mulhi_epi16(_mm256_loadu_si256((const __m256i *)(p + 16)), wk));
