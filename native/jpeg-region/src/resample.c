@@ -152,6 +152,7 @@ static inline const int16_t *live_weights(const filter *f, uint32_t o, size_t *s
   *count = l->count;
   return f->weights + (size_t)o * f->taps + l->skip;
 }
+
 /* One max and one min: the compiler makes them a saturating pack. */
 static inline unsigned char narrow(int16_t acc) {
   int16_t v = (int16_t)(acc >> 5);
