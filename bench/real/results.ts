@@ -8,12 +8,19 @@ import type { DiskRun } from './disk.js';
 import type { PatchFloor } from './patch-floor.js';
 import type { ProfileSummary } from './profile.js';
 import type { Report } from '../report.js';
+import { loadConfig } from '../../src/config.js';
 
 const MiB = 1024 * 1024;
 /** Stated per-worker overhead above the cache budgets: Node + V8 heap + libvips + SQLite pages. */
 export const RSS_OVERHEAD_PER_WORKER = 200 * MiB;
-/** The service's default cache budgets (src/config.ts): rendered tiles 256 MiB + labels 128 MiB. */
-export const CACHE_BUDGET = (256 + 128) * MiB;
+/**
+ * The service's default budgets of the caches these loads can fill (src/config.ts, read here so a
+ * new cache or a new default counts): rendered tiles, decoded tiles, coarse-level tiles, labels.
+ * The region.near cache is left out: only sampling with `near` fills it, and no request here does.
+ */
+const DEFAULTS = loadConfig({});
+export const CACHE_BUDGET =
+  DEFAULTS.tileCacheBytes + DEFAULTS.decodedTileCacheBytes + DEFAULTS.coarseTileCacheBytes + DEFAULTS.labelCacheBytes;
 
 interface Extra {
   disk?: Array<DiskRun & { cold: boolean }>;
@@ -164,7 +171,7 @@ function rssValues(report: Report, runs: Runs): void {
       'MiB',
       x.rss.rss / MiB,
       { max: budget / MiB },
-      `peak ${(x.rss.peak / MiB).toFixed(0)} MiB; budget = caches 384 MiB + ${workers} x 200 MiB`,
+      `peak ${(x.rss.peak / MiB).toFixed(0)} MiB; budget = caches ${(CACHE_BUDGET / MiB).toFixed(0)} MiB + ${workers} x 200 MiB`,
     );
   }
 }
