@@ -7,18 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { nativeJpegStatus, nativeResamples, resampleRaw } from '../../src/imaging/jpeg-native.js';
 import { axisFilter, resampleReference } from '../support/lanczos-reference.js';
-
-/** A small seeded generator (mulberry32): the same images every run. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 as random } from '../../src/prng.js';
 
 /** Noise, with runs of 0 and 255 so both clamps and the filter's negative lobes are exercised. */
 function image(width: number, height: number, next: () => number): Buffer {
