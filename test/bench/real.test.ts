@@ -15,6 +15,8 @@ import {
 import { splitJpeg } from '../../bench/real/generate.js';
 import { frameKind, summariseProfiles } from '../../bench/real/profile.js';
 import { openslideRead } from '../../bench/real/lists.js';
+import type { Runs } from '../../bench/real/measure.js';
+import { median, scalingRates } from '../../bench/real/results.js';
 import { mulberry32 } from '../../src/prng.js';
 
 const spec = (over: Partial<RealSlideSpec> = {}): RealSlideSpec => ({
@@ -244,5 +246,27 @@ describe('openslideRead', () => {
   ])('mpp %s on a %s um/px slide: %o', (mpp, slideMpp, want) => {
     const s = spec({ width: 97792, height: 221184, mpp: slideMpp });
     expect(openslideRead(s, { id: 'a', x: 0, y: 0 }, mpp)).toEqual(want);
+  });
+});
+
+describe('scaling medians', () => {
+  const run = (rps: number) => ({ row: { rps } }) as unknown as Runs[string];
+  const runs: Runs = {
+    '1c L0': run(500),
+    '2c L0': run(800),
+    '1c L0 #2': run(560),
+    '2c L0 #2': run(1000),
+    '1c L0 #3': run(440),
+    '2c L0 #3': run(900),
+    '1c rendered': run(1),
+    '2c L0 mpp': run(7),
+  };
+  it('gathers every pair of a load, and nothing of another load', () => {
+    expect(scalingRates(runs, '1c', 'L0')).toEqual([500, 560, 440]);
+    expect(scalingRates(runs, '2c', 'L0')).toEqual([800, 1000, 900]);
+  });
+  it('takes the middle value, or the mean of the two middle ones', () => {
+    expect([median([]), median([3]), median([5, 1, 3]), median([4, 1, 3, 2])]).toEqual([null, 3, 3, 2.5]);
+    expect(median(scalingRates(runs, '2c', 'L0'))! / (2 * median(scalingRates(runs, '1c', 'L0'))!)).toBeCloseTo(0.9);
   });
 });
